@@ -1,0 +1,71 @@
+/**
+ * The node-state table, described once. The CDK StateStore construct and the DynamoDB Local
+ * harness (tests, local mode) both build the table from this object, so they cannot drift.
+ *
+ * Single-table design (DESIGN.md §3):
+ * - cluster       PK `CLUSTER#<clusterId>`  SK `META`
+ * - node          PK `CLUSTER#<clusterId>`  SK `NODE#<nodeId>`
+ * - incident      PK `CLUSTER#<clusterId>`  SK `INCIDENT#<startedAt>#<id>`
+ * - source head   PK `CLUSTER#<clusterId>`  SK `SOURCE#<stream>`
+ *
+ * Node items also carry `sweepShard` and `deadlineAt`, which key the sparse `sweep` GSI: a silence
+ * sweep queries each shard for `deadlineAt <= now` and so reads only overdue nodes.
+ */
+export const TABLE = {
+  partitionKey: 'PK',
+  sortKey: 'SK',
+  /** TTL attribute (epoch seconds); used for items that may expire, never for node items. */
+  timeToLiveAttribute: 'expiresAt',
+  sweepIndex: {
+    name: 'sweep',
+    partitionKey: 'sweepShard',
+    sortKey: 'deadlineAt',
+    /** Attributes the sweep needs to decide and to write conditionally, without reading the item. */
+    nonKeyAttributes: ['clusterId', 'nodeId', 'role', 'status', 'seq', 'lastHeartbeatAt'],
+  },
+  /** Number of sweep shards; a node's shard is a stable hash of its cluster and node id. */
+  sweepShards: 16,
+} as const;
+
+export const keys = {
+  clusterPk: (clusterId: string): string => `CLUSTER#${clusterId}`,
+  clusterMetaSk: 'META',
+  nodeSk: (nodeId: string): string => `NODE#${nodeId}`,
+  sourceSk: (stream: string): string => `SOURCE#${stream}`,
+  incidentSk: (startedAtIso: string, incidentId: string): string => `INCIDENT#${startedAtIso}#${incidentId}`,
+};
+
+/**
+ * The CreateTable input for DynamoDB Local and tests; the CDK construct maps the same fields onto
+ * TableV2 (on-demand billing, KMS, PITR and the stream are added there).
+ */
+export function createTableInput(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: TABLE.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE.sortKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE.sweepIndex.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE.sweepIndex.sortKey, AttributeType: 'N' as const },
+    ],
+    KeySchema: [
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: TABLE.sweepIndex.name,
+        KeySchema: [
+          { AttributeName: TABLE.sweepIndex.partitionKey, KeyType: 'HASH' as const },
+          { AttributeName: TABLE.sweepIndex.sortKey, KeyType: 'RANGE' as const },
+        ],
+        Projection: {
+          ProjectionType: 'INCLUDE' as const,
+          NonKeyAttributes: [...TABLE.sweepIndex.nonKeyAttributes],
+        },
+      },
+    ],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' as const },
+  };
+}

@@ -1,0 +1,303 @@
+import {
+  BAD_STATUSES,
+  MANAGED_STATUSES,
+  type NodeState,
+  type NodeStatus,
+  type ObserverView,
+  sweepShardOf,
+} from './node-state';
+import type { Policy } from './policy';
+import { comparePositions, type Engine, type Position, parsePosition, positionDistance } from './position';
+import type { Heartbeat } from './wire';
+
+/** An observer view older than this is forgotten, so the observers map stays small. */
+export const OBSERVER_VIEW_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+export interface DetectionContext {
+  readonly policy: Policy;
+  /** Processing time, epoch ms. Observation times later than this are clamped to it. */
+  readonly now: number;
+  /** Known heads of the replica's source (its primary's write position, change-stream heads). */
+  readonly sourceHeads?: readonly string[];
+  readonly sweepShards: number;
+}
+
+export type HeartbeatOutcome =
+  | { readonly kind: 'applied'; readonly state: NodeState }
+  /** Seen before (duplicate or out of order): nothing changes. */
+  | { readonly kind: 'stale'; readonly reason: string }
+  /** Valid on the wire but contradicts what is recorded: a permanent error, quarantined. */
+  | { readonly kind: 'rejected'; readonly reason: string };
+
+interface Verdict {
+  status: 'HEALTHY' | 'LAGGING' | 'STALLED';
+  reason: string;
+}
+
+interface ReplicaEvaluation {
+  verdict: Verdict;
+  fields: Pick<
+    NodeState,
+    'appliedPosition' | 'receivedPosition' | 'sourcePosition' | 'lagSeconds' | 'lagUnits' | 'lastProgressAt'
+  >;
+}
+
+function parseOptional(engine: Engine, raw: string | undefined): Position | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parsePosition(engine, raw);
+  } catch {
+    // Stored or head positions in another format than this node's (e.g. binlog vs GTID) are not comparable.
+    return undefined;
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
+}
+
+/**
+ * The replica rules (DESIGN.md §4) for one observation at time `at`:
+ * - progress: the applied position advanced, or the replica is caught up with every known source head;
+ * - STALLED: behind a source head and no progress for `stallAfterSeconds` (an idle source is no stall);
+ * - LAGGING: engine-reported lag above `maxLagSeconds`, or distance above `maxLagUnits` when set.
+ */
+function evaluateReplica(
+  prev: NodeState | undefined,
+  hb: Heartbeat,
+  at: number,
+  ctx: DetectionContext,
+): ReplicaEvaluation {
+  const replication = hb.replication;
+  const engine = hb.engine;
+  const applied = parseOptional(engine, replication?.appliedPosition);
+  const received = parseOptional(engine, replication?.receivedPosition);
+  const reportedLag = replication?.lagSeconds;
+  const heads = [received, ...(ctx.sourceHeads ?? []).map((raw) => parseOptional(engine, raw))];
+
+  if (!applied) {
+    const lagging = reportedLag !== undefined && reportedLag > ctx.policy.maxLagSeconds;
+    return {
+      verdict: lagging
+        ? { status: 'LAGGING', reason: `reported lag ${reportedLag}s exceeds ${ctx.policy.maxLagSeconds}s` }
+        : { status: 'HEALTHY', reason: 'replica reports no applied position; judged by reported lag only' },
+      fields: {
+        appliedPosition: undefined,
+        receivedPosition: replication?.receivedPosition,
+        sourcePosition: prev?.sourcePosition,
+        lagSeconds: reportedLag,
+        lagUnits: undefined,
+        lastProgressAt: at,
+      },
+    };
+  }
+
+  const prevApplied = parseOptional(engine, prev?.appliedPosition);
+  // No previous position, or one that cannot be compared (a new Redis replication id after a promotion,
+  // a switch from binlog coordinates to GTIDs): the new position is a fresh baseline, which counts as progress.
+  const order = prevApplied ? comparePositions(applied, prevApplied) : undefined;
+  const advanced = order === undefined || order > 0;
+
+  let source: Position | undefined;
+  let lagUnits: number | undefined = 0;
+  for (const head of heads) {
+    if (!head) continue;
+    const cmp = comparePositions(head, applied);
+    if (cmp === undefined || cmp <= 0) continue;
+    const distance = positionDistance(head, applied);
+    if (!source || (comparePositions(head, source) ?? 0) > 0) source = head;
+    if (lagUnits !== undefined) lagUnits = distance === undefined ? undefined : Math.max(lagUnits, distance);
+  }
+  const behind = source !== undefined;
+  const caughtUp = !behind;
+  const lastProgressAt = advanced || caughtUp ? at : (prev?.lastProgressAt ?? at);
+  const lagSeconds = reportedLag ?? (caughtUp ? 0 : undefined);
+  const fields = {
+    appliedPosition: applied.raw,
+    receivedPosition: replication?.receivedPosition,
+    sourcePosition: source?.raw ?? applied.raw,
+    lagSeconds,
+    lagUnits,
+    lastProgressAt,
+  };
+
+  const stuckFor = at - lastProgressAt;
+  if (behind && stuckFor >= ctx.policy.stallAfterSeconds * 1000) {
+    const paused = replication?.paused ? ' (replay is paused)' : '';
+    const link = replication?.linkUp === false ? ' (replication link down)' : '';
+    return {
+      verdict: {
+        status: 'STALLED',
+        reason: `applied position ${applied.raw} has not advanced for ${formatSeconds(stuckFor)} while the source is at ${source?.raw}${paused}${link}`,
+      },
+      fields,
+    };
+  }
+  if (reportedLag !== undefined && reportedLag > ctx.policy.maxLagSeconds) {
+    return {
+      verdict: {
+        status: 'LAGGING',
+        reason: `reported lag ${reportedLag}s exceeds ${ctx.policy.maxLagSeconds}s`,
+      },
+      fields,
+    };
+  }
+  const maxUnits = ctx.policy.maxLagUnits;
+  if (maxUnits !== undefined && lagUnits !== undefined && lagUnits > maxUnits) {
+    return {
+      verdict: {
+        status: 'LAGGING',
+        reason: `behind the source by ${lagUnits} position units (max ${maxUnits})`,
+      },
+      fields,
+    };
+  }
+  return {
+    verdict: {
+      status: 'HEALTHY',
+      reason: caughtUp ? 'replica is caught up with its source' : 'replica is applying changes',
+    },
+    fields,
+  };
+}
+
+/**
+ * Status with hysteresis: bad verdicts apply at once; HEALTHY after a bad status needs `healthyStreak`
+ * consecutive good heartbeats. RECOVERING, FENCED and MAINTENANCE belong to runbooks and operators and
+ * are kept (MAINTENANCE until its end time).
+ */
+function nextStatus(
+  prev: NodeState | undefined,
+  verdict: Verdict,
+  policy: Policy,
+  at: number,
+): { status: NodeStatus; reason: string; healthyStreak: number } {
+  const healthyStreak = verdict.status === 'HEALTHY' ? (prev?.healthyStreak ?? 0) + 1 : 0;
+  if (prev && MANAGED_STATUSES.has(prev.status)) {
+    const maintenanceOver =
+      prev.status === 'MAINTENANCE' && prev.maintenanceUntil !== undefined && at >= prev.maintenanceUntil;
+    if (!maintenanceOver) return { status: prev.status, reason: prev.statusReason, healthyStreak };
+  }
+  if (verdict.status !== 'HEALTHY') return { status: verdict.status, reason: verdict.reason, healthyStreak };
+  if (prev && BAD_STATUSES.has(prev.status) && healthyStreak < policy.healthyStreak) {
+    return {
+      status: prev.status,
+      reason: `${verdict.reason}; ${healthyStreak}/${policy.healthyStreak} good heartbeats before HEALTHY`,
+      healthyStreak,
+    };
+  }
+  return { status: 'HEALTHY', reason: verdict.reason, healthyStreak };
+}
+
+function pruneObservers(observers: Record<string, ObserverView>, at: number): Record<string, ObserverView> {
+  const kept: Record<string, ObserverView> = {};
+  for (const [id, view] of Object.entries(observers)) {
+    if (at - view.observedAt <= OBSERVER_VIEW_RETENTION_MS) kept[id] = view;
+  }
+  return kept;
+}
+
+/**
+ * Applies one validated heartbeat to a node's previous state (undefined for a node never seen).
+ * Pure: the result depends only on the arguments.
+ *
+ * - A heartbeat whose seq is not above the last one from the same observer is stale: nothing changes.
+ * - An unreachable observation (reachable: false) updates only that observer's view.
+ * - An observation older than the newest one applied updates its observer's view but not the data.
+ */
+export function applyHeartbeat(
+  prev: NodeState | undefined,
+  hb: Heartbeat,
+  ctx: DetectionContext,
+): HeartbeatOutcome {
+  const seen = prev?.observers[hb.observerId];
+  if (seen && hb.seq <= seen.seq) {
+    return { kind: 'stale', reason: `seq ${hb.seq} from observer ${hb.observerId} is not above ${seen.seq}` };
+  }
+  if (prev && prev.engine !== hb.engine) {
+    return {
+      kind: 'rejected',
+      reason: `engine: '${hb.engine}' differs from '${prev.engine}' recorded for node ${hb.clusterId}/${hb.nodeId}`,
+    };
+  }
+  const at = Math.min(hb.observedAtMs, ctx.now);
+  const view: ObserverView = { seq: hb.seq, observedAt: at, reachable: hb.reachable };
+  if (hb.replication) {
+    view.linkUp = hb.replication.linkUp;
+    if (hb.replication.sourceNodeId) view.sourceNodeId = hb.replication.sourceNodeId;
+  }
+  const observers = pruneObservers({ ...(prev?.observers ?? {}), [hb.observerId]: view }, at);
+  const selfSeq = hb.observerId === hb.nodeId ? hb.seq : (prev?.seq ?? -1);
+  const version = (prev?.version ?? 0) + 1;
+
+  if (!hb.reachable || (prev && at < prev.lastHeartbeatAt)) {
+    if (prev) return { kind: 'applied', state: { ...prev, observers, seq: selfSeq, version } };
+    // First news of a node is that an observer cannot reach it: record it as already overdue.
+    return {
+      kind: 'applied',
+      state: {
+        clusterId: hb.clusterId,
+        nodeId: hb.nodeId,
+        engine: hb.engine,
+        role: hb.role,
+        status: 'SILENT',
+        statusSince: at,
+        statusReason: `never reported; observer ${hb.observerId} could not reach it`,
+        seq: selfSeq,
+        lastHeartbeatAt: 0,
+        lastProgressAt: at,
+        healthyStreak: 0,
+        observers,
+        deadlineAt: at,
+        sweepShard: sweepShardOf(hb.clusterId, hb.nodeId, ctx.sweepShards),
+        version,
+      },
+    };
+  }
+
+  const role = hb.role !== 'unknown' ? hb.role : (prev?.role ?? 'unknown');
+  let verdict: Verdict = { status: 'HEALTHY', reason: 'reporting' };
+  let replicaFields: Partial<NodeState> = {};
+  if (role === 'replica') {
+    const evaluation = evaluateReplica(prev, hb, at, ctx);
+    verdict = evaluation.verdict;
+    replicaFields = evaluation.fields;
+  } else if (role === 'primary') {
+    verdict = { status: 'HEALTHY', reason: 'primary is reporting' };
+  }
+  const { status, reason, healthyStreak } = nextStatus(prev, verdict, ctx.policy, at);
+
+  const state: NodeState = {
+    clusterId: hb.clusterId,
+    nodeId: hb.nodeId,
+    engine: hb.engine,
+    role,
+    status,
+    statusSince: prev && prev.status === status ? prev.statusSince : at,
+    statusReason: reason,
+    seq: selfSeq,
+    lastHeartbeatAt: at,
+    lastProgressAt: prev?.lastProgressAt ?? at,
+    healthyStreak,
+    observers,
+    deadlineAt: at + ctx.policy.heartbeatTimeoutSeconds * 1000,
+    sweepShard: prev?.sweepShard ?? sweepShardOf(hb.clusterId, hb.nodeId, ctx.sweepShards),
+    version,
+  };
+  if (prev?.maintenanceUntil !== undefined && status === 'MAINTENANCE')
+    state.maintenanceUntil = prev.maintenanceUntil;
+  const position = hb.position ?? (role === 'primary' ? prev?.position : undefined);
+  if (position !== undefined) state.position = position;
+  if (role === 'replica') {
+    Object.assign(state, dropUndefined(replicaFields));
+    const replication = hb.replication;
+    if (replication?.sourceNodeId) state.sourceNodeId = replication.sourceNodeId;
+    if (replication) state.linkUp = replication.linkUp;
+    if (replication?.paused !== undefined) state.paused = replication.paused;
+  }
+  return { kind: 'applied', state };
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

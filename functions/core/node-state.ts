@@ -1,0 +1,84 @@
+import type { Engine } from './position';
+
+/** Statuses (DESIGN.md §4). Upper case everywhere: table, stream, CLI output. */
+export type NodeStatus =
+  | 'HEALTHY'
+  | 'LAGGING'
+  | 'STALLED'
+  | 'SILENT'
+  | 'DEAD'
+  | 'RECOVERING'
+  | 'FENCED'
+  | 'MAINTENANCE';
+
+export type Role = 'primary' | 'replica' | 'unknown';
+
+/** Statuses a heartbeat never sets or clears: runbooks and operators own them. */
+export const MANAGED_STATUSES: ReadonlySet<NodeStatus> = new Set(['RECOVERING', 'FENCED', 'MAINTENANCE']);
+
+/** Statuses from which HEALTHY is reached only after `healthyStreak` good heartbeats. */
+export const BAD_STATUSES: ReadonlySet<NodeStatus> = new Set(['LAGGING', 'STALLED', 'SILENT', 'DEAD']);
+
+/** One observer's latest view of a node (the node itself is an observer of itself). */
+export interface ObserverView {
+  seq: number;
+  observedAt: number;
+  reachable: boolean;
+  /** Replicas only: their replication link to the source was up. */
+  linkUp?: boolean;
+  /** The node this observer's replication link points at, when it is a replica's self-report. */
+  sourceNodeId?: string;
+}
+
+/**
+ * A node's state, as stored in its node item. Times are epoch milliseconds. Positions are kept as the
+ * engine's wire strings and parsed through the Position abstraction when compared.
+ */
+export interface NodeState {
+  clusterId: string;
+  nodeId: string;
+  engine: Engine;
+  role: Role;
+  status: NodeStatus;
+  statusSince: number;
+  /** Why the status is what it is, in a sentence an operator reads. */
+  statusReason: string;
+  /** Sequence number of the latest accepted self-report (observerId = nodeId); -1 before the first. */
+  seq: number;
+  /** Observation time of the latest reachable heartbeat (self-report or probe). */
+  lastHeartbeatAt: number;
+  /** Primary: its write position. */
+  position?: string;
+  appliedPosition?: string;
+  receivedPosition?: string;
+  /** The source head the replica was compared with. */
+  sourcePosition?: string;
+  sourceNodeId?: string;
+  linkUp?: boolean;
+  paused?: boolean;
+  lagSeconds?: number;
+  /** How far the applied position is behind the source, in the engine's units. */
+  lagUnits?: number;
+  /** Last time the replica's applied position advanced or it was caught up with its source. */
+  lastProgressAt: number;
+  healthyStreak: number;
+  observers: Record<string, ObserverView>;
+  /** When the node becomes overdue: lastHeartbeatAt + heartbeatTimeout. Keys the sweep index. */
+  deadlineAt: number;
+  sweepShard: string;
+  /** Operator-set maintenance end (epoch ms); MAINTENANCE holds until then. */
+  maintenanceUntil?: number;
+  /** Optimistic-locking version; every write increments it. */
+  version: number;
+}
+
+/** Stable shard of a node for the sweep index (FNV-1a over cluster and node id). */
+export function sweepShardOf(clusterId: string, nodeId: string, shards: number): string {
+  let hash = 0x811c9dc5;
+  const text = `${clusterId}/${nodeId}`;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `SHARD#${String(hash % shards).padStart(2, '0')}`;
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * Per-cluster policy: every field optional in configuration, every default documented here and
+ * only here (README's configuration reference is generated from the same table of defaults).
+ */
+export const POLICY_DEFAULTS = {
+  /** How often nodes are expected to report. Informational; the timeout below is what detection uses. */
+  heartbeatIntervalSeconds: 10,
+  /** No heartbeat for this long: the node is SILENT (found by the sweeper). */
+  heartbeatTimeoutSeconds: 30,
+  /** A replica behind its source whose applied position has not moved for this long is STALLED. */
+  stallAfterSeconds: 60,
+  /** A replica whose reported lag exceeds this is LAGGING (while it still advances). */
+  maxLagSeconds: 30,
+  /** A replica further behind than this, in the engine's position units, is never promoted. */
+  maxLagOnFailover: 1_048_576,
+  /** Independent views that must confirm a silent primary before it is declared DEAD. */
+  quorum: 2,
+  /** Consecutive good heartbeats needed to go back to HEALTHY from any bad status. */
+  healthyStreak: 3,
+  /** After a recovery, no automatic recovery of the same cluster for this long. */
+  recoveryBlockSeconds: 3600,
+} as const;
+
+const positiveSeconds = z.number().positive().finite();
+const positiveInt = z.number().int().positive();
+
+/** Policy as users write it (cluster config file, cluster item `policy`): every field optional. */
+export const PolicyOverridesSchema = z
+  .object({
+    heartbeatIntervalSeconds: positiveSeconds,
+    heartbeatTimeoutSeconds: positiveSeconds,
+    stallAfterSeconds: positiveSeconds,
+    maxLagSeconds: positiveSeconds,
+    maxLagOnFailover: z.number().nonnegative().finite(),
+    /**
+     * Optional lag threshold in position units (bytes of WAL, offsets, transactions). No default:
+     * when unset, LAGGING is judged by seconds only.
+     */
+    maxLagUnits: z.number().positive().finite(),
+    quorum: positiveInt,
+    healthyStreak: positiveInt,
+    recoveryBlockSeconds: z.number().nonnegative().finite(),
+  })
+  .partial()
+  .strict();
+
+export type PolicyOverrides = z.infer<typeof PolicyOverridesSchema>;
+
+export interface Policy {
+  readonly heartbeatIntervalSeconds: number;
+  readonly heartbeatTimeoutSeconds: number;
+  readonly stallAfterSeconds: number;
+  readonly maxLagSeconds: number;
+  readonly maxLagOnFailover: number;
+  readonly maxLagUnits?: number;
+  readonly quorum: number;
+  readonly healthyStreak: number;
+  readonly recoveryBlockSeconds: number;
+}
+
+/** Defaults with the cluster's overrides on top. */
+export function resolvePolicy(overrides: PolicyOverrides = {}): Policy {
+  const merged: Policy = { ...POLICY_DEFAULTS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) Object.assign(merged, { [key]: value });
+  }
+  return merged;
+}
+
+export const DEFAULT_POLICY: Policy = resolvePolicy();
