@@ -14,8 +14,8 @@ import { sourceHeadsFor } from '../functions/core/fold';
 import { parseHeartbeat } from '../functions/core/wire';
 import { createHandler } from '../functions/ingest-heartbeat/handler';
 import { createNodeStateTable, LOCAL_AWS, startDynamoDbLocal } from '../local/dynamodb-local';
+import { kinesisRecord } from '../local/kinesis-records';
 import { MemoryQuarantine } from '../local/memory-quarantine';
-import { kinesisRecord } from '../test/support/kinesis';
 import { type BenchRow, printTable } from './table';
 
 const BATCH = 500;
