@@ -44,20 +44,24 @@ export interface Settlement {
 /**
  * Ends a Kinesis batch: quarantines the invalid records and turns failed indexes into the failures to
  * report. Lambda retries a Kinesis shard from the earliest reported record, so records after that point
- * come again: an invalid record past it is quarantined on that later delivery, not now, and so exactly
- * once. If the quarantine itself fails, the record it failed on becomes a reported (transient) failure.
+ * come again: an invalid record past it is quarantined on that later delivery, not now. If the quarantine
+ * itself fails, the record it failed on becomes a reported (transient) failure. When SQS fails one entry
+ * of a SendMessageBatch but accepts later ones, those later ones are sent again on the redelivery:
+ * quarantine is at least once, and consumers deduplicate on `eventId` (a message attribute).
  */
 export async function settleKinesisBatch(
   records: readonly KinesisStreamRecord[],
   invalid: readonly InvalidRecord[],
-  failedIndexes: Map<number, Error>,
+  failedBefore: ReadonlyMap<number, Error>,
   deps: { quarantine: Quarantine; log: Log; source: string; now: number },
 ): Promise<Settlement> {
+  const failedIndexes = new Map(failedBefore);
   const checkpoint = failedIndexes.size > 0 ? Math.min(...failedIndexes.keys()) : records.length;
   const toQuarantine = invalid.filter((entry) => entry.index < checkpoint).sort((a, b) => a.index - b.index);
-  const entries = toQuarantine.flatMap(({ index, reason }) => {
+  const entries = toQuarantine.map(({ index, reason }) => {
     const record = records[index];
-    return record ? [quarantineEntry(record, reason, deps.source, deps.now)] : [];
+    if (!record) throw new RangeError(`invalid record index ${index} in a batch of ${records.length}`);
+    return quarantineEntry(record, reason, deps.source, deps.now);
   });
   const failure = await deps.quarantine.send(entries);
   const quarantined = failure ? failure.index : entries.length;

@@ -19,8 +19,40 @@ export interface QuarantinedRecord {
   quarantinedAt: string;
 }
 
-/** Keeps a quarantine message well under the SQS message size limit. */
+/** Keeps a quarantine message well under the SQS message size limit (256 KiB). */
 export const MAX_QUARANTINED_DATA = 200_000;
+/** SendMessageBatch accepts at most 10 entries and 256 KiB in all; leave room for attributes. */
+const MAX_BATCH_ENTRIES = 10;
+const MAX_BATCH_BYTES = 240 * 1024;
+
+/**
+ * JSON that SQS accepts: SQS rejects characters outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
+ * #x10000-#x10FFFF (a reason can quote such bytes from a broken record), so those are written as
+ * JSON escapes. The result still parses to the same value.
+ */
+export function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the allowed ranges are control characters by definition
+    /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Splits bodies into SendMessageBatch-sized chunks (by count and by bytes), keeping the order. */
+export function chunkBodies(bodies: readonly string[]): { start: number; bodies: string[] }[] {
+  const chunks: { start: number; bodies: string[] }[] = [];
+  let current: { start: number; bodies: string[]; bytes: number } | undefined;
+  bodies.forEach((body, index) => {
+    const bytes = Buffer.byteLength(body, 'utf8') + 512;
+    if (!current || current.bodies.length >= MAX_BATCH_ENTRIES || current.bytes + bytes > MAX_BATCH_BYTES) {
+      current = { start: index, bodies: [], bytes: 0 };
+      chunks.push(current);
+    }
+    current.bodies.push(body);
+    current.bytes += bytes;
+  });
+  return chunks.map(({ start, bodies: chunk }) => ({ start, bodies: chunk }));
+}
 
 export interface QuarantineFailure {
   index: number;
@@ -52,18 +84,17 @@ export class SqsQuarantine implements Quarantine {
   ) {}
 
   async send(records: readonly QuarantinedRecord[]): Promise<QuarantineFailure | undefined> {
-    for (let start = 0; start < records.length; start += 10) {
-      const chunk = records.slice(start, start + 10);
+    for (const { start, bodies } of chunkBodies(records.map(sqsSafeJson))) {
       try {
         const result = await this.client.send(
           new SendMessageBatchCommand({
             QueueUrl: this.queueUrl,
-            Entries: chunk.map((record, i) => ({
+            Entries: bodies.map((body, i) => ({
               Id: String(i),
-              MessageBody: JSON.stringify(record),
+              MessageBody: body,
               MessageAttributes: {
-                eventId: { DataType: 'String', StringValue: record.eventId },
-                source: { DataType: 'String', StringValue: record.source },
+                eventId: { DataType: 'String', StringValue: records[start + i]?.eventId ?? 'unknown' },
+                source: { DataType: 'String', StringValue: records[start + i]?.source ?? 'unknown' },
               },
             })),
           }),

@@ -44,9 +44,24 @@ export const PolicyOverridesSchema = z
     recoveryBlockSeconds: z.number().nonnegative().finite(),
   })
   .partial()
-  .strict();
+  .strict()
+  .superRefine((overrides, ctx) => {
+    // Checked on the merged policy: overriding one of the pair must still leave them in order.
+    const merged = resolvePolicy(overrides);
+    const { heartbeatTimeoutSeconds: timeout, heartbeatIntervalSeconds: interval } = merged;
+    if (!(timeout > 0 && interval > 0)) return; // already reported as out of range
+    if (timeout <= interval) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['heartbeatTimeoutSeconds'],
+        message: `must be greater than heartbeatIntervalSeconds (${merged.heartbeatIntervalSeconds}), or every node would be silent between two heartbeats`,
+      });
+    }
+  });
 
-export type PolicyOverrides = z.infer<typeof PolicyOverridesSchema>;
+export type PolicyOverrides = {
+  -readonly [K in keyof Policy]?: Policy[K];
+};
 
 export interface Policy {
   readonly heartbeatIntervalSeconds: number;

@@ -55,16 +55,38 @@ export const HeartbeatSchema = z
     replication: ReplicationSchema.optional(),
   })
   .superRefine((hb, ctx) => {
-    // Positions are checked against the engine's format so a bad value is named by its field.
-    const check = (value: string | undefined, path: (string | number)[]) => {
-      if (value === undefined) return;
-      const problem = positionError(hb.engine, value);
-      if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
-    };
-    check(hb.position, ['position']);
-    check(hb.replication?.receivedPosition, ['replication', 'receivedPosition']);
-    check(hb.replication?.appliedPosition, ['replication', 'appliedPosition']);
+    // Positions must match the engine's format; parseHeartbeat also checks them on the raw input so
+    // they are named even when another field is wrong (this refinement is skipped then).
+    for (const issue of positionIssues(hb)) {
+      ctx.addIssue({ code: 'custom', path: issue.path.split('.'), message: issue.message });
+    }
   });
+
+const POSITION_FIELDS: readonly (readonly string[])[] = [
+  ['position'],
+  ['replication', 'receivedPosition'],
+  ['replication', 'appliedPosition'],
+];
+
+/**
+ * Positions checked against the engine's format, on the raw input, so a bad position is named even
+ * when other fields are wrong too (a zod refinement would be skipped then).
+ */
+function positionIssues(raw: object): { path: string; message: string }[] {
+  const engine = (raw as { engine?: unknown }).engine;
+  if (typeof engine !== 'string' || !(ENGINES as readonly string[]).includes(engine)) return [];
+  const issues: { path: string; message: string }[] = [];
+  for (const path of POSITION_FIELDS) {
+    let value: unknown = raw;
+    for (const key of path)
+      value =
+        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    if (typeof value !== 'string' || value.length === 0) continue;
+    const problem = positionError(engine as Engine, value);
+    if (problem) issues.push({ path: path.join('.'), message: problem });
+  }
+  return issues;
+}
 
 export type HeartbeatInput = z.input<typeof HeartbeatSchema>;
 
@@ -94,26 +116,41 @@ export interface SourceHeadEvent {
   committedAtMs: number;
 }
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join('.') : '(record)';
-      return `${path}: ${issue.message}`;
-    })
+type Issue = { path: string; message: string };
+
+function zodIssues(error: z.ZodError | undefined, prefix = ''): Issue[] {
+  return (error?.issues ?? []).map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter((part) => part !== '').join('.');
+    return { path: path || '(record)', message: issue.message };
+  });
+}
+
+/** One line naming every wrong field once (a field with two problems keeps the first). */
+function describeIssues(issues: readonly Issue[]): string {
+  const seen = new Set<string>();
+  return issues
+    .filter((issue) => !seen.has(issue.path) && seen.add(issue.path))
+    .map((issue) => `${issue.path}: ${issue.message}`)
     .join('; ');
 }
 
 /** Decodes raw bytes as a JSON object, or throws InvalidRecordError saying why not. */
-export function decodeJson(bytes: Uint8Array, maxBytes: number, what: string): unknown {
+export function decodeJson(bytes: Uint8Array, maxBytes: number, what: string): Record<string, unknown> {
   if (bytes.byteLength > maxBytes) {
     throw new InvalidRecordError(`${what} is ${bytes.byteLength} bytes; at most ${maxBytes} are accepted`);
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (cause) {
     throw new InvalidRecordError(`${what} is not valid JSON: ${(cause as Error).message}`, { cause });
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw new InvalidRecordError(`${what} must be a JSON object, not ${kind}`);
+  }
+  return value as Record<string, unknown>;
 }
 
 /**
@@ -128,7 +165,10 @@ export function parseHeartbeat(value: unknown): Heartbeat {
     throw new InvalidRecordError('invalid heartbeat: (record): must be a JSON object');
   }
   const result = HeartbeatSchema.safeParse(value);
-  if (!result.success) throw new InvalidRecordError(`invalid heartbeat: ${describeIssues(result.error)}`);
+  const issues = [...zodIssues(result.error), ...positionIssues(value as Record<string, unknown>)];
+  if (!result.success || issues.length > 0) {
+    throw new InvalidRecordError(`invalid heartbeat: ${describeIssues(issues)}`);
+  }
   const hb = result.data;
   return { ...hb, observerId: hb.observerId ?? hb.nodeId, observedAtMs: Date.parse(hb.observedAt) };
 }
@@ -162,13 +202,16 @@ function debeziumPosition(source: z.output<typeof DebeziumSourceSchema>): {
     return { engine: 'postgresql', position: `${hi}/${lo}` };
   }
   if (connector === 'mysql' || connector === 'mariadb') {
-    const engine: Engine = connector;
+    let engine: Engine = connector;
     if (source.gtid) {
       // Debezium gives the GTID of the transaction itself. As a head position it means "everything up
-      // to this transaction": uuid:N becomes the set uuid:1-N (MySQL); MariaDB's d-s-n is already a position.
-      const mysqlGtid = /^([0-9a-fA-F-]{36}):(\d+)$/.exec(source.gtid);
-      const position = mysqlGtid ? `${mysqlGtid[1]}:1-${mysqlGtid[2]}` : source.gtid;
-      return { engine, position };
+      // to this transaction": uuid[:tag]:N becomes the set uuid[:tag]:1-N (MySQL); MariaDB's
+      // domain-server-seq is already a position. Debezium's MySQL connector pointed at MariaDB (before
+      // the MariaDB connector existed) says 'mysql' but sends MariaDB GTIDs: the GTID's shape decides.
+      const mysqlGtid = /^([0-9a-fA-F-]{36}(?::[A-Za-z_][A-Za-z0-9_]{0,31})?):(\d+)$/.exec(source.gtid);
+      if (mysqlGtid) return { engine: 'mysql', position: `${mysqlGtid[1]}:1-${mysqlGtid[2]}` };
+      if (/^\d+-\d+-\d+(,\d+-\d+-\d+)*$/.test(source.gtid)) engine = 'mariadb';
+      return { engine, position: source.gtid };
     }
     if (source.file && source.pos !== undefined && source.pos !== null) {
       return { engine, position: `${source.file}:${source.pos}` };
@@ -194,8 +237,9 @@ export function parseChangeEvent(value: unknown): SourceHeadEvent {
   const record = value as Record<string, unknown>;
   if ('v' in record) {
     const result = ChangeEventSchema.safeParse(record);
-    if (!result.success)
-      throw new InvalidRecordError(`invalid change event: ${describeIssues(result.error)}`);
+    if (!result.success) {
+      throw new InvalidRecordError(`invalid change event: ${describeIssues(zodIssues(result.error))}`);
+    }
     const event = result.data;
     const problem = positionError(event.engine, event.position);
     if (problem) throw new InvalidRecordError(`invalid change event: position: ${problem}`);
@@ -210,10 +254,7 @@ export function parseChangeEvent(value: unknown): SourceHeadEvent {
   const payload = 'payload' in record ? record.payload : record;
   const result = DebeziumPayloadSchema.safeParse(payload);
   if (!result.success) {
-    const prefix = 'payload' in record ? 'payload.' : '';
-    const detail = result.error.issues
-      .map((issue) => `${prefix}${issue.path.join('.')}: ${issue.message}`)
-      .join('; ');
+    const detail = describeIssues(zodIssues(result.error, 'payload' in record ? 'payload' : ''));
     throw new InvalidRecordError(
       `invalid change event: neither our envelope (no 'v' field) nor a Debezium event: ${detail}`,
     );
