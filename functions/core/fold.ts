@@ -1,5 +1,5 @@
 import { applyHeartbeat } from './detect';
-import type { NodeState } from './node-state';
+import { type NodeState, withTransition } from './node-state';
 import type { Policy } from './policy';
 import type { Heartbeat } from './wire';
 
@@ -80,8 +80,8 @@ export function foldCluster(
     });
     if (outcome.kind === 'applied') {
       // The version only counts writes, not heartbeats: every change in the batch shares one write.
-      const base = snapshot.nodes.get(heartbeat.nodeId)?.version ?? 0;
-      const state = { ...outcome.state, version: base + 1 };
+      const before = snapshot.nodes.get(heartbeat.nodeId);
+      const state = withTransition({ ...outcome.state, version: (before?.version ?? 0) + 1 }, before);
       nodes.set(heartbeat.nodeId, state);
       changed.set(heartbeat.nodeId, state);
       outcomes.set(id, { kind: 'applied', nodeId: heartbeat.nodeId });

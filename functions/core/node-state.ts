@@ -70,6 +70,22 @@ export interface NodeState {
   maintenanceUntil?: number;
   /** Optimistic-locking version; every write increments it. */
   version: number;
+  /**
+   * Present only on a write that changed the status (absent otherwise, even if an earlier write set it):
+   * the table stream's event filter lets exactly these writes through to on-transition.
+   */
+  transitionTo?: NodeStatus;
+  /** The status before that write; absent for a node's first write. */
+  transitionFrom?: NodeStatus;
+}
+
+/** The node as written: the transition marker set when the status changed since `before`, removed otherwise. */
+export function withTransition(state: NodeState, before: NodeState | undefined): NodeState {
+  const { transitionTo: _to, transitionFrom: _from, ...rest } = state;
+  if (before && before.status === state.status) return rest;
+  return before
+    ? { ...rest, transitionTo: state.status, transitionFrom: before.status }
+    : { ...rest, transitionTo: state.status };
 }
 
 /** Stable shard of a node for the sweep index (FNV-1a over cluster and node id). */

@@ -21,6 +21,8 @@ export const POLICY_DEFAULTS = {
   healthyStreak: 3,
   /** After a recovery, no automatic recovery of the same cluster for this long. */
   recoveryBlockSeconds: 3600,
+  /** A node that turns bad again this soon after its incident resolved reopens it (flapping), no new one. */
+  incidentCooldownSeconds: 900,
 } as const;
 
 const positiveSeconds = z.number().positive().finite();
@@ -42,6 +44,7 @@ export const PolicyOverridesSchema = z
     quorum: positiveInt,
     healthyStreak: positiveInt,
     recoveryBlockSeconds: z.number().nonnegative().finite(),
+    incidentCooldownSeconds: z.number().nonnegative().finite(),
   })
   .partial()
   .strict()
@@ -73,6 +76,7 @@ export interface Policy {
   readonly quorum: number;
   readonly healthyStreak: number;
   readonly recoveryBlockSeconds: number;
+  readonly incidentCooldownSeconds: number;
 }
 
 /** Defaults with the cluster's overrides on top. */

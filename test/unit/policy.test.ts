@@ -7,7 +7,7 @@ import {
   resolvePolicy,
 } from '../../functions/core/policy';
 
-/** The defaults as documented in DESIGN.md §3b. */
+/** The defaults as documented in DESIGN.md §3b, plus incidentCooldownSeconds (README). */
 const DOCUMENTED_DEFAULTS = {
   heartbeatIntervalSeconds: 10,
   heartbeatTimeoutSeconds: 30,
@@ -17,6 +17,7 @@ const DOCUMENTED_DEFAULTS = {
   quorum: 2,
   healthyStreak: 3,
   recoveryBlockSeconds: 3600,
+  incidentCooldownSeconds: 900,
 };
 
 describe('resolvePolicy', () => {
@@ -72,6 +73,7 @@ describe('PolicyOverridesSchema', () => {
       quorum: 1,
       healthyStreak: 5,
       recoveryBlockSeconds: 0,
+      incidentCooldownSeconds: 60,
     };
 
     expect(PolicyOverridesSchema.parse(overrides)).toEqual(overrides);

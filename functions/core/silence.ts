@@ -1,0 +1,129 @@
+import { type NodeState, withTransition } from './node-state';
+import type { Policy } from './policy';
+
+/**
+ * A silent node that needs no more sweeping keeps this deadline: it stays in the sweep index (so the
+ * next heartbeat's write simply moves it) but is never overdue again.
+ */
+export const NEVER = 8_640_000_000_000_000;
+
+/** One observer alone never declares a primary dead, whatever the configured quorum. */
+export const MIN_QUORUM = 2;
+
+export interface QuorumVerdict {
+  /** True when the primary is silent and at least `required` independent views confirm it is down. */
+  readonly dead: boolean;
+  readonly required: number;
+  /** The views that confirm it is down, e.g. `replica pg-2: replication link down`. */
+  readonly confirmations: readonly string[];
+  /** Fresh views that say the primary is alive (a replica still linked to it): any one vetoes DEAD. */
+  readonly vetoes: readonly string[];
+  readonly reason: string;
+}
+
+/**
+ * The dead-primary rule (DESIGN.md §4). A primary is DEAD when
+ * 1. it is silent: no reachable report of it (its own or a probe's) for `heartbeatTimeoutSeconds`; and
+ * 2. at least max(`quorum`, 2) independent views, each observed after its last report and within the
+ *    last 2 × `heartbeatTimeoutSeconds`, agree that it is down:
+ *    - a replica that is itself reporting and whose own latest report says its replication link to this
+ *      primary is down (a replica whose link points at another node — the primary moved — does not count);
+ *    - an external observer (a probe, `observerId` ≠ node id) that could not reach it; and
+ * 3. no fresh view contradicts it: a replica reporting its link to this primary up means the primary is
+ *    alive and only its own reporting is broken (a partition between the primary and the monitor).
+ * Each observer counts once.
+ */
+export function judgePrimary(
+  primary: NodeState,
+  cluster: readonly NodeState[],
+  policy: Policy,
+  now: number,
+): QuorumVerdict {
+  const timeoutMs = policy.heartbeatTimeoutSeconds * 1000;
+  const required = Math.max(policy.quorum, MIN_QUORUM);
+  const silentForMs = now - primary.lastHeartbeatAt;
+  const fresh = (observedAt: number) =>
+    observedAt > primary.lastHeartbeatAt && now - observedAt <= 2 * timeoutMs;
+  const confirmations: string[] = [];
+  const vetoes: string[] = [];
+  const otherPrimaries = cluster.filter((n) => n.nodeId !== primary.nodeId && n.role === 'primary').length;
+
+  for (const [observerId, view] of Object.entries(primary.observers)) {
+    if (observerId === primary.nodeId || !fresh(view.observedAt)) continue;
+    if (!view.reachable) confirmations.push(`observer ${observerId}: cannot reach ${primary.nodeId}`);
+  }
+  for (const node of cluster) {
+    if (node.nodeId === primary.nodeId || node.role === 'primary') continue;
+    const self = node.observers[node.nodeId];
+    if (!self || !self.reachable || !fresh(self.observedAt) || self.linkUp === undefined) continue;
+    const pointsHere =
+      self.sourceNodeId === primary.nodeId || (self.sourceNodeId === undefined && otherPrimaries === 0);
+    if (!pointsHere) continue;
+    if (self.linkUp) vetoes.push(`replica ${node.nodeId}: replication link to ${primary.nodeId} is up`);
+    else confirmations.push(`replica ${node.nodeId}: replication link down`);
+  }
+
+  const silent = silentForMs >= timeoutMs;
+  const dead = silent && confirmations.length >= required && vetoes.length === 0;
+  const seconds = Math.round(silentForMs / 1000);
+  let reason: string;
+  if (!silent) reason = `primary reported ${seconds}s ago`;
+  else if (dead)
+    reason = `no report for ${seconds}s and ${confirmations.length}/${required} views confirm: ${confirmations.join('; ')}`;
+  else if (vetoes.length > 0) reason = `no report for ${seconds}s, but ${vetoes.join('; ')}`;
+  else reason = `no report for ${seconds}s; ${confirmations.length}/${required} views confirm it is down`;
+  return { dead, required, confirmations, vetoes, reason };
+}
+
+/** Statuses the sweep leaves alone: runbooks and operators own them, or the node is already judged. */
+const SWEEP_KEEPS = new Set(['MAINTENANCE', 'FENCED', 'RECOVERING', 'DEAD']);
+
+/**
+ * What a sweep does with an overdue node (pure). A replica or unknown node becomes SILENT and is not
+ * swept again until it reports. A primary becomes SILENT, then DEAD once the quorum rule holds; until
+ * then it is swept again every `heartbeatIntervalSeconds` so new views are taken into account.
+ *
+ * @returns the node to write (version incremented, transition marked), or undefined for no change.
+ */
+export function sweepNode(
+  node: NodeState,
+  cluster: readonly NodeState[],
+  policy: Policy,
+  now: number,
+): NodeState | undefined {
+  if (node.deadlineAt > now) return undefined;
+  if (node.status === 'MAINTENANCE' && (node.maintenanceUntil === undefined || node.maintenanceUntil > now)) {
+    // Muted: look again when the window ends, not at every sweep.
+    return write(node, { deadlineAt: node.maintenanceUntil ?? NEVER });
+  }
+  if (SWEEP_KEEPS.has(node.status) && node.status !== 'MAINTENANCE') {
+    return node.deadlineAt === NEVER ? undefined : write(node, { deadlineAt: NEVER });
+  }
+  const silentFor = Math.round((now - node.lastHeartbeatAt) / 1000);
+  if (node.role !== 'primary') {
+    return write(node, {
+      status: 'SILENT',
+      statusReason: `no heartbeat for ${silentFor}s (timeout ${policy.heartbeatTimeoutSeconds}s)`,
+      deadlineAt: NEVER,
+    });
+  }
+  const verdict = judgePrimary(node, cluster, policy, now);
+  if (verdict.dead) return write(node, { status: 'DEAD', statusReason: verdict.reason, deadlineAt: NEVER });
+  return write(node, {
+    status: 'SILENT',
+    statusReason: verdict.reason,
+    deadlineAt: now + policy.heartbeatIntervalSeconds * 1000,
+  });
+
+  function write(before: NodeState, change: Partial<NodeState>): NodeState {
+    const status = change.status ?? before.status;
+    const next: NodeState = {
+      ...before,
+      ...change,
+      statusSince: status === before.status ? before.statusSince : now,
+      healthyStreak: status === before.status ? before.healthyStreak : 0,
+      version: before.version + 1,
+    };
+    return withTransition(next, before);
+  }
+}
