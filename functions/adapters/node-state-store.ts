@@ -26,6 +26,25 @@ export interface NodeStateStore {
   putSourceHead(head: SourceHead): Promise<WriteResult>;
 }
 
+/** A node found overdue in the sweep index (only the projected attributes). */
+export interface OverdueNode {
+  clusterId: string;
+  nodeId: string;
+  deadlineAt: number;
+}
+
+export interface OverdueQuery {
+  nodes: OverdueNode[];
+  /** Items DynamoDB read to answer (ScannedCount): what the sweep pays for. */
+  itemsRead: number;
+  requests: number;
+}
+
+/** The sweep's view of the table: only what is overdue, through the sparse (shard, deadline) index. */
+export interface SweepIndex {
+  queryOverdue(shard: string, now: number): Promise<OverdueQuery>;
+}
+
 const NODE_PREFIX = 'NODE#';
 const SOURCE_PREFIX = 'SOURCE#';
 
@@ -53,7 +72,7 @@ function stripKeys<T>(item: Record<string, unknown>): T {
  * The single-table DynamoDB store (DESIGN.md §3). Every write is conditional on the version read,
  * so concurrent writers (another batch, the sweeper) never overwrite each other: the loser re-reads.
  */
-export class DynamoNodeStateStore implements NodeStateStore {
+export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -100,6 +119,37 @@ export class DynamoNodeStateStore implements NodeStateStore {
       }
     }
     return { clusterId, policy, nodes, sourceHeads };
+  }
+
+  async queryOverdue(shard: string, now: number): Promise<OverdueQuery> {
+    const result: OverdueQuery = { nodes: [], itemsRead: 0, requests: 0 };
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE.sweepIndex.name,
+          KeyConditionExpression: '#shard = :shard AND #deadline <= :now',
+          ExpressionAttributeNames: {
+            '#shard': TABLE.sweepIndex.partitionKey,
+            '#deadline': TABLE.sweepIndex.sortKey,
+          },
+          ExpressionAttributeValues: { ':shard': shard, ':now': now },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      result.requests++;
+      result.itemsRead += page.ScannedCount ?? 0;
+      for (const item of page.Items ?? []) {
+        result.nodes.push({
+          clusterId: String(item.clusterId),
+          nodeId: String(item.nodeId),
+          deadlineAt: Number(item.deadlineAt),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return result;
   }
 
   async putNode(state: NodeState): Promise<WriteResult> {

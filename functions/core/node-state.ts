@@ -68,6 +68,9 @@ export interface NodeState {
   sweepShard: string;
   /** Operator-set maintenance end (epoch ms); MAINTENANCE holds until then. */
   maintenanceUntil?: number;
+  /** Who set the maintenance, and why (recorded with it). */
+  maintenanceBy?: string;
+  maintenanceReason?: string;
   /** Optimistic-locking version; every write increments it. */
   version: number;
   /**

@@ -1,0 +1,235 @@
+import type { NodeStatus, Role } from './node-state';
+import type { Policy } from './policy';
+
+export type IncidentKind = 'LAGGING' | 'STALLED' | 'SILENT' | 'DEAD';
+export type Severity = 'warning' | 'major' | 'critical';
+export type IncidentState = 'OPEN' | 'RESOLVED';
+export type IncidentEvent = 'opened' | 'escalated' | 'deescalated' | 'reopened' | 'resolved' | 'noted';
+export type RunbookName = 'replica-recovery' | 'primary-failover';
+export type ClusterMode = 'auto' | 'approve' | 'dry-run' | 'off';
+
+const SEVERITY: Record<IncidentKind, Severity> = {
+  LAGGING: 'warning',
+  STALLED: 'major',
+  SILENT: 'major',
+  DEAD: 'critical',
+};
+const RANK: Record<Severity, number> = { warning: 1, major: 2, critical: 3 };
+
+export function isIncidentKind(status: NodeStatus): status is IncidentKind {
+  return status in SEVERITY;
+}
+
+/** A node's status change as the table stream reports it. */
+export interface Transition {
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly role: Role;
+  readonly from?: NodeStatus;
+  readonly to: NodeStatus;
+  /** The node item's version after the change: orders transitions and makes re-deliveries no-ops. */
+  readonly version: number;
+  readonly at: number;
+  readonly reason: string;
+  /** Lag figures at the time, for the message. */
+  readonly lagSeconds?: number;
+  readonly lagUnits?: number;
+  readonly appliedPosition?: string;
+  readonly sourcePosition?: string;
+}
+
+export interface TimelineEntry {
+  readonly at: number;
+  readonly event: IncidentEvent;
+  readonly from?: NodeStatus;
+  readonly to: NodeStatus;
+  readonly reason: string;
+}
+
+/** Effects still to deliver for the incident's last change (the outbox): cleared once delivered. */
+export interface Outbox {
+  /** Publish the notification for this version of the incident. */
+  readonly notifyVersion?: number;
+  /** Start this runbook, named by the incident id. */
+  readonly runbook?: RunbookName;
+}
+
+export interface Incident {
+  readonly clusterId: string;
+  readonly incidentId: string;
+  readonly nodeId: string;
+  readonly role: Role;
+  readonly kind: IncidentKind;
+  readonly severity: Severity;
+  readonly state: IncidentState;
+  readonly openedAt: number;
+  readonly updatedAt: number;
+  readonly resolvedAt?: number;
+  /** Node version of the last transition applied; a transition at or below it changes nothing. */
+  readonly lastNodeVersion: number;
+  /** Incident version: one per change; a notification carries it so subscribers can deduplicate. */
+  readonly revision: number;
+  /** Times the node went bad again within the cooldown and this incident was reopened. */
+  readonly flaps: number;
+  readonly timeline: readonly TimelineEntry[];
+  readonly runbook?: RunbookName;
+  readonly outbox: Outbox;
+  /** The figures of the latest transition. */
+  readonly lagSeconds?: number;
+  readonly lagUnits?: number;
+  readonly appliedPosition?: string;
+  readonly sourcePosition?: string;
+}
+
+/** Maintenance that mutes a node or its whole cluster. */
+export interface Muting {
+  readonly until: number;
+  readonly by: string;
+  readonly reason: string;
+  readonly scope: 'cluster' | 'node';
+}
+
+export interface TransitionContext {
+  /** The node's latest incident, open or resolved (undefined if it never had one). */
+  readonly latest?: Incident;
+  readonly policy: Policy;
+  readonly mode: ClusterMode;
+  /** Active maintenance of the cluster or the node, if any. */
+  readonly muting?: Muting;
+}
+
+export type IncidentDecision =
+  | { readonly action: 'none'; readonly why: string }
+  | { readonly action: 'open'; readonly incident: Incident }
+  | { readonly action: 'update'; readonly incident: Incident; readonly event: IncidentEvent };
+
+/** FNV-1a, base 36: short, stable ids without a crypto dependency in core. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(36);
+}
+
+/**
+ * A deterministic incident id (a re-delivered transition makes the same one), valid as a Step Functions
+ * execution name (at most 80 characters of letters, digits, `-` and `_`).
+ */
+export function incidentIdFor(t: Pick<Transition, 'clusterId' | 'nodeId' | 'version' | 'at'>): string {
+  const readable = `${t.clusterId}-${t.nodeId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  return `${readable}-${hash(`${t.clusterId}/${t.nodeId}`)}-${t.version}-${t.at.toString(36)}`;
+}
+
+/** Which runbook an incident of this kind hands to, by the cluster mode (none when off). */
+export function runbookFor(kind: IncidentKind, role: Role, mode: ClusterMode): RunbookName | undefined {
+  if (mode === 'off') return undefined;
+  if (kind === 'DEAD' && role === 'primary') return 'primary-failover';
+  if (kind === 'STALLED' && role === 'replica') return 'replica-recovery';
+  return undefined;
+}
+
+/**
+ * What a status change does to the node's incident (pure, idempotent by node version):
+ * - into LAGGING / STALLED / SILENT / DEAD: opens an incident, or updates the open one (escalated or
+ *   deescalated by severity), or reopens the last one if it resolved less than `incidentCooldownSeconds`
+ *   ago (a flapping node raises at most one incident per cooldown);
+ * - into HEALTHY: resolves the open incident;
+ * - into RECOVERING / FENCED / MAINTENANCE: noted on the open incident's timeline;
+ * - while the node or its cluster is in maintenance: nothing opens, nothing starts (muted).
+ * Every change notifies once (outbox.notifyVersion); a new or escalated incident of a kind with a
+ * runbook hands over to it (outbox.runbook), unless the cluster mode is `off`.
+ */
+export function decideIncident(t: Transition, ctx: TransitionContext): IncidentDecision {
+  const latest = ctx.latest;
+  if (latest && t.version <= latest.lastNodeVersion) {
+    return { action: 'none', why: `node version ${t.version} already applied to ${latest.incidentId}` };
+  }
+  const entry = (event: IncidentEvent): TimelineEntry => ({
+    at: t.at,
+    event,
+    from: t.from,
+    to: t.to,
+    reason: t.reason,
+  });
+  const figures = {
+    lagSeconds: t.lagSeconds,
+    lagUnits: t.lagUnits,
+    appliedPosition: t.appliedPosition,
+    sourcePosition: t.sourcePosition,
+  };
+  const update = (incident: Incident, event: IncidentEvent, change: Partial<Incident>): IncidentDecision => {
+    const revision = incident.revision + 1;
+    const next: Incident = {
+      ...incident,
+      ...figures,
+      ...change,
+      updatedAt: t.at,
+      lastNodeVersion: t.version,
+      revision,
+      timeline: [...incident.timeline, entry(event)],
+      outbox: { notifyVersion: revision, ...(change.outbox ?? {}) },
+    };
+    return { action: 'update', incident: next, event };
+  };
+
+  if (isIncidentKind(t.to)) {
+    if (ctx.muting) {
+      const m = ctx.muting;
+      return {
+        action: 'none',
+        why: `muted: ${m.scope} in maintenance until ${new Date(m.until).toISOString()} by ${m.by} (${m.reason})`,
+      };
+    }
+    const severity = SEVERITY[t.to];
+    const runbook = runbookFor(t.to, t.role, ctx.mode);
+    if (latest?.state === 'OPEN') {
+      const rank = RANK[severity] - RANK[latest.severity];
+      const event: IncidentEvent = rank > 0 ? 'escalated' : rank < 0 ? 'deescalated' : 'noted';
+      const startRunbook = runbook !== undefined && runbook !== latest.runbook;
+      return update(latest, event, {
+        kind: t.to,
+        severity,
+        role: t.role,
+        ...(startRunbook ? { runbook, outbox: { runbook } } : {}),
+      });
+    }
+    if (latest?.state === 'RESOLVED' && latest.resolvedAt !== undefined) {
+      if (t.at - latest.resolvedAt < ctx.policy.incidentCooldownSeconds * 1000) {
+        return update(latest, 'reopened', {
+          kind: t.to,
+          severity,
+          role: t.role,
+          state: 'OPEN',
+          resolvedAt: undefined,
+          flaps: latest.flaps + 1,
+          ...(runbook ? { runbook, outbox: { runbook } } : { runbook: undefined }),
+        });
+      }
+    }
+    const incident: Incident = {
+      clusterId: t.clusterId,
+      incidentId: incidentIdFor(t),
+      nodeId: t.nodeId,
+      role: t.role,
+      kind: t.to,
+      severity,
+      state: 'OPEN',
+      openedAt: t.at,
+      updatedAt: t.at,
+      lastNodeVersion: t.version,
+      revision: 1,
+      flaps: 0,
+      timeline: [entry('opened')],
+      ...figures,
+      ...(runbook ? { runbook } : {}),
+      outbox: { notifyVersion: 1, ...(runbook ? { runbook } : {}) },
+    };
+    return { action: 'open', incident };
+  }
+
+  if (latest?.state !== 'OPEN') return { action: 'none', why: `${t.to} with no open incident` };
+  if (t.to === 'HEALTHY') return update(latest, 'resolved', { state: 'RESOLVED', resolvedAt: t.at });
+  return update(latest, 'noted', {});
+}

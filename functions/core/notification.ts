@@ -1,0 +1,171 @@
+import type { Incident, IncidentEvent, Severity } from './incidents';
+
+/** Where the message's links point; every field optional (local mode has no console). */
+export interface Links {
+  readonly executionUrl?: string;
+  readonly logsUrl?: string;
+}
+
+/**
+ * An AWS Chatbot (Amazon Q Developer in chat applications) custom notification: the SNS message body
+ * that a Chatbot Slack channel renders. `metadata.additionalContext` carries the incident's figures as
+ * strings so the notify-slack subscriber builds its Block Kit message from the same message.
+ */
+export interface ChatbotNotification {
+  version: '1.0';
+  source: 'custom';
+  id: string;
+  content: {
+    textType: 'client-markdown';
+    title: string;
+    description: string;
+    nextSteps: string[];
+    keywords: string[];
+  };
+  metadata: {
+    threadId: string;
+    summary: string;
+    eventType: string;
+    relatedResources: string[];
+    additionalContext: Record<string, string>;
+  };
+}
+
+const EMOJI: Record<Severity, string> = {
+  warning: ':warning:',
+  major: ':rotating_light:',
+  critical: ':fire:',
+};
+
+const WHAT_NEXT: Record<string, string> = {
+  'replica-recovery':
+    'The replica-recovery runbook restarts replication, verifies progress and escalates if it does not recover.',
+  'primary-failover':
+    'The primary-failover runbook re-verifies the quorum, fences the old primary, promotes the best replica and repoints the others.',
+};
+
+function figure(value: number | undefined, unit: string): string | undefined {
+  return value === undefined ? undefined : `${Math.round(value * 10) / 10}${unit}`;
+}
+
+/** The one message for one change of an incident (its revision). */
+export function incidentNotification(
+  incident: Incident,
+  event: IncidentEvent,
+  links: Links = {},
+): ChatbotNotification {
+  const last = incident.timeline[incident.timeline.length - 1];
+  const change = last ? `${last.from ?? 'new'} → ${last.to}` : incident.kind;
+  const resolved = incident.state === 'RESOLVED';
+  const emoji = resolved ? ':white_check_mark:' : EMOJI[incident.severity];
+  const title = resolved
+    ? `${emoji} Resolved: ${incident.clusterId}/${incident.nodeId} is HEALTHY again`
+    : `${emoji} ${incident.kind}: ${incident.clusterId}/${incident.nodeId} (${incident.role}) — incident ${event}`;
+  const lag = [
+    figure(incident.lagSeconds, 's'),
+    incident.lagUnits === undefined ? undefined : `${incident.lagUnits} position units`,
+  ].filter((x): x is string => x !== undefined);
+  const lines = [
+    `*Status:* ${change}`,
+    `*Why:* ${last?.reason ?? ''}`,
+    ...(lag.length > 0 ? [`*Lag:* ${lag.join(', ')}`] : []),
+    ...(incident.appliedPosition ? [`*Applied:* ${incident.appliedPosition}`] : []),
+    ...(incident.sourcePosition ? [`*Source:* ${incident.sourcePosition}`] : []),
+    ...(incident.flaps > 0 ? [`*Flapping:* reopened ${incident.flaps} time(s) within the cooldown`] : []),
+  ];
+  const nextSteps = resolved
+    ? []
+    : [
+        incident.runbook
+          ? (WHAT_NEXT[incident.runbook] ?? incident.runbook)
+          : 'No runbook for this incident: look at the node.',
+        ...(links.executionUrl ? [`Runbook execution: ${links.executionUrl}`] : []),
+        ...(links.logsUrl ? [`Logs: ${links.logsUrl}`] : []),
+      ];
+  const context: Record<string, string> = {
+    incidentId: incident.incidentId,
+    revision: String(incident.revision),
+    event,
+    state: incident.state,
+    severity: incident.severity,
+    kind: incident.kind,
+    clusterId: incident.clusterId,
+    nodeId: incident.nodeId,
+    role: incident.role,
+    change,
+    reason: last?.reason ?? '',
+  };
+  const optional: [string, string | undefined][] = [
+    ['lagSeconds', incident.lagSeconds === undefined ? undefined : String(incident.lagSeconds)],
+    ['lagUnits', incident.lagUnits === undefined ? undefined : String(incident.lagUnits)],
+    ['appliedPosition', incident.appliedPosition],
+    ['sourcePosition', incident.sourcePosition],
+    ['runbook', incident.runbook],
+    ['executionUrl', links.executionUrl],
+    ['logsUrl', links.logsUrl],
+  ];
+  for (const [key, value] of optional) if (value !== undefined) context[key] = value;
+  return {
+    version: '1.0',
+    source: 'custom',
+    id: `${incident.incidentId}#${incident.revision}`,
+    content: {
+      textType: 'client-markdown',
+      title,
+      description: lines.join('\n'),
+      nextSteps,
+      keywords: [incident.severity, incident.kind, incident.clusterId],
+    },
+    metadata: {
+      threadId: incident.incidentId,
+      summary: title,
+      eventType: `incident-${event}`,
+      relatedResources: [`${incident.clusterId}/${incident.nodeId}`],
+      additionalContext: context,
+    },
+  };
+}
+
+/** Slack Block Kit for teams without Chatbot, built from the same notification. */
+export function slackMessage(n: ChatbotNotification): { text: string; blocks: object[] } {
+  const c = n.metadata.additionalContext;
+  const fields = [
+    ['Severity', c.severity],
+    ['Cluster', c.clusterId],
+    ['Node', c.nodeId ? `${c.nodeId} (${c.role})` : undefined],
+    ['Status change', c.change],
+    [
+      'Lag',
+      [c.lagSeconds && `${c.lagSeconds}s`, c.lagUnits && `${c.lagUnits} units`].filter(Boolean).join(', ') ||
+        undefined,
+    ],
+    ['Applied / source', c.appliedPosition ? `${c.appliedPosition} / ${c.sourcePosition ?? '?'}` : undefined],
+  ]
+    .filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '')
+    .map(([label, value]) => ({ type: 'mrkdwn', text: `*${label}:*\n${value}` }));
+  const blocks: object[] = [
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: n.content.title.replace(/:[a-z_]+: /, '').slice(0, 150) },
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: c.reason ?? '' }, fields },
+  ];
+  if (n.content.nextSteps.length > 0) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*What happens next*\n${n.content.nextSteps.join('\n')}` },
+    });
+  }
+  const buttons = [
+    ['Runbook execution', c.executionUrl],
+    ['Logs', c.logsUrl],
+  ]
+    .filter((b): b is [string, string] => typeof b[1] === 'string')
+    .map(([text, url]) => ({ type: 'button', text: { type: 'plain_text', text }, url }));
+  if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `incident ${c.incidentId} · revision ${c.revision}` }],
+  });
+  return { text: n.content.title, blocks };
+}

@@ -1,0 +1,27 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { requireEnv } from '../adapters/env';
+import { onceInTable } from '../adapters/once';
+import { createHandler } from './handler';
+
+const logger = new Logger({ serviceName: 'notify-slack' });
+const tableName = requireEnv('TABLE_NAME');
+const secretId = requireEnv('SLACK_WEBHOOK_SECRET_ARN');
+
+export const handler = createHandler(
+  {
+    // Cached for 5 minutes by Powertools: a rotated webhook is picked up without a redeploy.
+    webhookUrl: async () => {
+      const value = await getSecret(secretId, { maxAge: 300 });
+      if (typeof value !== 'string' || !value.startsWith('https://')) {
+        throw new Error(
+          `secret ${secretId} must hold the Slack incoming-webhook URL (https://…) as a plain string`,
+        );
+      }
+      return value;
+    },
+    once: onceInTable(new DynamoDBClient({}), tableName, 'notify-slack'),
+  },
+  { logger },
+);

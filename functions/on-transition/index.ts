@@ -1,0 +1,27 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { documentClient } from '../adapters/clients';
+import { requireEnv } from '../adapters/env';
+import { DynamoIncidentStore } from '../adapters/incident-store';
+import { SnsNotifier } from '../adapters/notifier';
+import { NoRunbookLauncher } from '../adapters/runbooks';
+import { createHandler } from './handler';
+
+const logger = new Logger({ serviceName: 'on-transition' });
+const tableName = requireEnv('TABLE_NAME');
+const topicArn = requireEnv('ALERTS_TOPIC_ARN');
+const region = requireEnv('AWS_REGION');
+const logGroup = requireEnv('AWS_LAMBDA_LOG_GROUP_NAME');
+
+export const handler = createHandler(
+  {
+    incidents: new DynamoIncidentStore(documentClient(), tableName),
+    notifier: new SnsNotifier(new SNSClient({}), topicArn),
+    runbooks: new NoRunbookLauncher(),
+    // The function's own log group (set by the Lambda runtime): the message links to where it logged.
+    links: () => ({
+      logsUrl: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encodeURIComponent(logGroup)}`,
+    }),
+  },
+  { logger },
+);

@@ -1,0 +1,135 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { IncidentStore } from '../adapters/incident-store';
+import type { Log } from '../adapters/log';
+import type { Notifier } from '../adapters/notifier';
+import type { RunbookLauncher } from '../adapters/runbooks';
+import {
+  decideIncident,
+  type Incident,
+  type IncidentDecision,
+  type Muting,
+  type Transition,
+} from '../core/incidents';
+import type { NodeState } from '../core/node-state';
+import { incidentNotification, type Links } from '../core/notification';
+
+export interface TransitionDeps {
+  readonly incidents: IncidentStore;
+  readonly notifier: Notifier;
+  readonly runbooks: RunbookLauncher;
+  readonly logger: Log;
+  /** Links for messages (console URLs); none locally. */
+  readonly links?: (incident: Incident) => Links;
+  /** @default 3 */
+  readonly maxConflictRetries?: number;
+}
+
+/** The status change a node item's stream record carries, or undefined if it carries none. */
+export function transitionOf(
+  record: DynamoDBRecord,
+): { transition: Transition; node: NodeState } | undefined {
+  const image = record.dynamodb?.NewImage;
+  if (!image) return undefined;
+  const node = unmarshall(image as Record<string, AttributeValue>) as NodeState & { type?: string };
+  if (node.type !== 'node' || node.transitionTo === undefined) return undefined;
+  return {
+    node,
+    transition: {
+      clusterId: node.clusterId,
+      nodeId: node.nodeId,
+      role: node.role,
+      ...(node.transitionFrom ? { from: node.transitionFrom } : {}),
+      to: node.transitionTo,
+      version: node.version,
+      at: node.statusSince,
+      reason: node.statusReason,
+      ...(node.lagSeconds !== undefined ? { lagSeconds: node.lagSeconds } : {}),
+      ...(node.lagUnits !== undefined ? { lagUnits: node.lagUnits } : {}),
+      ...(node.appliedPosition !== undefined ? { appliedPosition: node.appliedPosition } : {}),
+      ...(node.sourcePosition !== undefined ? { sourcePosition: node.sourcePosition } : {}),
+    },
+  };
+}
+
+/**
+ * Applies one status change to the node's incident, then delivers the incident's outbox (notification,
+ * runbook hand-off) and clears it. Idempotent: a re-delivered record finds its node version already
+ * applied and only re-delivers an outbox that was not cleared (at-least-once, deduplicated downstream by
+ * the notification id `incidentId#revision` and the execution name = incident id).
+ */
+export async function handleTransition(
+  record: DynamoDBRecord,
+  deps: TransitionDeps,
+): Promise<IncidentDecision | undefined> {
+  const found = transitionOf(record);
+  if (!found) return undefined;
+  const { transition: t, node } = found;
+  const maxRetries = deps.maxConflictRetries ?? 3;
+  for (let attempt = 0; ; attempt++) {
+    const [latest, meta] = await Promise.all([
+      deps.incidents.getLatest(t.clusterId, t.nodeId),
+      deps.incidents.getClusterMeta(t.clusterId),
+    ]);
+    let muting: Muting | undefined;
+    if (meta.maintenanceUntil !== undefined && meta.maintenanceUntil > t.at) {
+      muting = {
+        scope: 'cluster',
+        until: meta.maintenanceUntil,
+        by: meta.maintenanceBy ?? 'unknown',
+        reason: meta.maintenanceReason ?? '',
+      };
+    } else if (node.maintenanceUntil !== undefined && node.maintenanceUntil > t.at) {
+      muting = {
+        scope: 'node',
+        until: node.maintenanceUntil,
+        by: node.maintenanceBy ?? 'unknown',
+        reason: node.maintenanceReason ?? '',
+      };
+    }
+    const decision = decideIncident(t, { latest, policy: meta.policy, mode: meta.mode, muting });
+    if (decision.action === 'none') {
+      deps.logger.debug('transition changes no incident', {
+        clusterId: t.clusterId,
+        nodeId: t.nodeId,
+        why: decision.why,
+      });
+      if (latest) await deliver(latest, deps);
+      return decision;
+    }
+    if ((await deps.incidents.save(decision.incident, latest)) === 'written') {
+      deps.logger.info('incident changed', {
+        clusterId: t.clusterId,
+        nodeId: t.nodeId,
+        incidentId: decision.incident.incidentId,
+        action: decision.action,
+        state: decision.incident.state,
+        kind: decision.incident.kind,
+      });
+      await deliver(decision.incident, deps);
+      return decision;
+    }
+    if (attempt >= maxRetries) {
+      throw new Error(
+        `incident of ${t.clusterId}/${t.nodeId} kept changing under us; the record will be retried`,
+      );
+    }
+  }
+}
+
+async function deliver(incident: Incident, deps: TransitionDeps): Promise<void> {
+  const { notifyVersion, runbook } = incident.outbox ?? {};
+  if (notifyVersion === undefined && runbook === undefined) return;
+  let links = deps.links?.(incident) ?? {};
+  if (runbook !== undefined) {
+    const started = await deps.runbooks.start(incident);
+    deps.logger.info('runbook hand-off', { incidentId: incident.incidentId, runbook, note: started.note });
+    if (started.executionArn) links = { ...links, executionUrl: links.executionUrl ?? started.executionArn };
+  }
+  if (notifyVersion === incident.revision) {
+    const last = incident.timeline[incident.timeline.length - 1];
+    await deps.notifier.publish(incidentNotification(incident, last?.event ?? 'noted', links));
+  }
+  await deps.incidents.clearOutbox(incident);
+}

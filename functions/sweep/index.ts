@@ -1,0 +1,21 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { documentClient } from '../adapters/clients';
+import { requireEnv } from '../adapters/env';
+import { DynamoNodeStateStore } from '../adapters/node-state-store';
+import { TABLE } from '../adapters/table-definition';
+import { createHandler } from './handler';
+
+const logger = new Logger({ serviceName: 'sweep' });
+const store = new DynamoNodeStateStore(documentClient(), requireEnv('TABLE_NAME'), logger);
+const intervalSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? '10');
+if (!(intervalSeconds >= 1 && intervalSeconds <= 60)) {
+  throw new Error(
+    `SWEEP_INTERVAL_SECONDS must be between 1 and 60, got '${process.env.SWEEP_INTERVAL_SECONDS}'`,
+  );
+}
+
+export const handler = createHandler(
+  { index: store, store, shards: TABLE.sweepShards },
+  { intervalSeconds, windowSeconds: 60 },
+  { logger },
+);
