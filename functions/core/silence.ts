@@ -55,7 +55,7 @@ export function judgePrimary(
   for (const node of cluster) {
     if (node.nodeId === primary.nodeId || node.role === 'primary') continue;
     const self = node.observers[node.nodeId];
-    if (!self || !self.reachable || !fresh(self.observedAt) || self.linkUp === undefined) continue;
+    if (!self?.reachable || !fresh(self.observedAt) || self.linkUp === undefined) continue;
     const pointsHere =
       self.sourceNodeId === primary.nodeId || (self.sourceNodeId === undefined && otherPrimaries === 0);
     if (!pointsHere) continue;
