@@ -69,3 +69,13 @@ export function createTableInput(tableName: string) {
     StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' as const },
   };
 }
+
+/**
+ * The event filter of on-transition's table-stream mapping: only writes that changed a node's status
+ * (they carry `transitionTo`; see NodeState). Used by the CDK event source mapping and, through
+ * local/event-filter.ts, by local mode's stream poller: one pattern for both.
+ */
+export const TRANSITION_FILTER_PATTERN = {
+  eventName: ['INSERT', 'MODIFY'],
+  dynamodb: { NewImage: { type: { S: ['node'] }, transitionTo: { S: [{ exists: true }] } } },
+} as const;

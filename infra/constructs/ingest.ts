@@ -1,0 +1,175 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, type KinesisEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { functionEntry } from '../paths';
+import { createLogsKey, SentinelFunction } from './sentinel-function';
+import { SqsFailureDestination } from './sqs-failure-destination';
+
+/** Props of {@link Ingest}. */
+export interface IngestProps {
+  /** The node-state table (StateStore.table); both functions read and write it. */
+  readonly table: ITableV2;
+  /**
+   * The table's KMS key.
+   *
+   * @default - `table.encryptionKey`
+   */
+  readonly tableKey?: IKey;
+  /**
+   * Customer-managed key for the two streams and the two queues (they all hold raw ingest records).
+   *
+   * @default - a new key with rotation on
+   */
+  readonly key?: IKey;
+  /**
+   * Key for the functions' log groups; needs the CloudWatch Logs key policy of `createLogsKey()`.
+   *
+   * @default - one new key from `createLogsKey()`, shared by both functions
+   */
+  readonly logKey?: IKey;
+  /**
+   * Retention of the functions' log groups.
+   *
+   * @default RetentionDays.ONE_MONTH (SentinelFunction's default)
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * How long the streams keep records: the window in which a failed batch can be replayed from the
+   * shard position recorded in the failure queue.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly streamRetention?: Duration;
+}
+
+/**
+ * Ingest (DESIGN.md §1): probes put heartbeats on the `heartbeats` Kinesis stream and change-stream
+ * positions on `change-events`; one function per stream folds them into the node-state table.
+ *
+ * - Streams: on-demand capacity, KMS with a customer-managed key. Partition key = nodeId keeps a
+ *   node's records in order, so each shard is read with parallelization factor 1.
+ * - Records that fail validation are not retried: the handler sends the raw data and the reason to the
+ *   quarantine queue and reports success for them.
+ * - Batches that keep failing are bisected, retried up to 5 times within an hour, and then their shard
+ *   positions go to the failure queue (the event source mappings' on-failure destination); the rest of the
+ *   shard goes on (partial batch responses, DESIGN.md §8).
+ */
+export class Ingest extends Construct {
+  /** Heartbeats (wire format DESIGN.md §3a), one JSON object per record, partition key nodeId. */
+  public readonly heartbeatStream: Stream;
+  /** Change events (source heads) from CDC / Debezium. */
+  public readonly changeStream: Stream;
+  /** Records that failed validation, with the raw data and the reason. Terminal: for humans. */
+  public readonly quarantineQueue: Queue;
+  /** On-failure destination of both event source mappings (shard and sequence range of a failed batch). */
+  public readonly failureQueue: Queue;
+  /** Folds heartbeats into node items. */
+  public readonly heartbeatFunction: SentinelFunction;
+  /** Folds change events into source-head items. */
+  public readonly changeStreamFunction: SentinelFunction;
+  /** The key of the streams and queues. */
+  public readonly key: IKey;
+
+  constructor(scope: Construct, id: string, props: IngestProps) {
+    super(scope, id);
+    const stackName = Stack.of(this).stackName;
+
+    this.key =
+      props.key ??
+      new Key(this, 'Key', {
+        enableKeyRotation: true,
+        description: 'replica-sentinel: encrypts ingest streams and queues',
+      });
+    const logKey = props.logKey ?? createLogsKey(this, 'LogKey');
+
+    const stream = (streamId: string, name: string): Stream => {
+      const s = new Stream(this, streamId, {
+        streamName: `${stackName}-${name}`,
+        streamMode: StreamMode.ON_DEMAND,
+        encryption: StreamEncryption.KMS,
+        encryptionKey: this.key,
+        retentionPeriod: props.streamRetention ?? Duration.hours(24),
+      });
+      Validations.of(s).acknowledge({
+        id: 'AwsSolutions-KDS3',
+        reason:
+          'A customer-managed key on purpose: heartbeats describe the topology and replication positions of production ' +
+          'databases, so reading the stream also takes kms:Decrypt on this key (granted only to the ingest functions), ' +
+          'and every use is in CloudTrail. The cost KDS3 warns about stays small: Kinesis reuses a data key per ' +
+          'producer and consumer for up to 5 minutes.',
+      });
+      return s;
+    };
+    this.heartbeatStream = stream('Heartbeats', 'heartbeats');
+    this.changeStream = stream('ChangeEvents', 'change-events');
+
+    this.quarantineQueue = new Queue(this, 'Quarantine', {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+    });
+    Validations.of(this.quarantineQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'The quarantine queue is itself a dead-letter sink: the ingest functions put records that failed validation ' +
+        'here (raw data and reason) for a human to inspect; nothing consumes it automatically, so a DLQ behind it ' +
+        'would never receive anything. Messages are kept 14 days, the SQS maximum.',
+    });
+
+    this.failureQueue = new Queue(this, 'Failures', {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+    });
+    Validations.of(this.failureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue IS the dead-letter destination: the on-failure destination (DestinationConfig.OnFailure) of both ' +
+        "Kinesis event source mappings. SQS3 only recognises queues named in another queue's RedrivePolicy.",
+    });
+
+    const common = {
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      logKey,
+    };
+    this.heartbeatFunction = new SentinelFunction(this, 'Heartbeat', {
+      ...common,
+      entry: functionEntry('ingest-heartbeat'),
+      serviceName: 'ingest-heartbeat',
+      description: 'replica-sentinel: folds heartbeats from Kinesis into the node-state table',
+    })
+      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
+      .bindQuarantine(this.quarantineQueue);
+
+    this.changeStreamFunction = new SentinelFunction(this, 'ChangeStream', {
+      ...common,
+      entry: functionEntry('ingest-change-stream'),
+      serviceName: 'ingest-change-stream',
+      description: 'replica-sentinel: folds change-stream positions from Kinesis into the node-state table',
+    })
+      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
+      .bindQuarantine(this.quarantineQueue);
+
+    const eventSourceProps: KinesisEventSourceProps = {
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: 500,
+      maxBatchingWindow: Duration.seconds(1),
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      retryAttempts: 5,
+      maxRecordAge: Duration.hours(1),
+      parallelizationFactor: 1,
+      onFailure: new SqsFailureDestination(this.failureQueue),
+    };
+    this.heartbeatFunction.fn.addEventSource(new KinesisEventSource(this.heartbeatStream, eventSourceProps));
+    this.changeStreamFunction.fn.addEventSource(new KinesisEventSource(this.changeStream, eventSourceProps));
+  }
+}

@@ -1,0 +1,293 @@
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  type IGrantable,
+  type IPrincipal,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
+import {
+  LogLevel as EsbuildLogLevel,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { LOCK_FILE, REPO_ROOT } from '../paths';
+
+/** How a function uses the node-state table: read only, or read and conditional writes. */
+export type TableAccess = 'R' | 'RW';
+
+/** Application log level, shared by Powertools (`POWERTOOLS_LOG_LEVEL`) and Lambda's log filter. */
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/**
+ * DynamoDB data-plane actions per access level: exactly what the handlers call (GetItem, Query,
+ * BatchGetItem; PutItem/UpdateItem for conditional writes). No Scan, no DeleteItem, no BatchWriteItem.
+ */
+const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
+  R: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+  RW: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+  ],
+};
+
+/**
+ * KMS actions on the table's key per access level. DynamoDB uses the caller's permissions on a
+ * customer-managed key to decrypt (reads) and encrypt (writes) the table key; named actions, no wildcards.
+ */
+const TABLE_KEY_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
+  R: ['kms:Decrypt', 'kms:DescribeKey'],
+  RW: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+};
+
+/** What an SQS producer needs on a KMS-encrypted queue (SQS developer guide, "Key management"). */
+export const SQS_PRODUCER_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/** Props of {@link SentinelFunction}. */
+export interface SentinelFunctionProps {
+  /** Absolute path of the entry file; it exports `handler` (see `functionEntry()` in infra/paths.ts). */
+  readonly entry: string;
+  /**
+   * Powertools service name (`POWERTOOLS_SERVICE_NAME`): the `service` key of every log line and trace.
+   *
+   * @default - the construct id
+   */
+  readonly serviceName?: string;
+  /**
+   * Description shown in the Lambda console.
+   *
+   * @default - no description
+   */
+  readonly description?: string;
+  /**
+   * Memory in MiB (CPU scales with it).
+   *
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Retention of the function's log group.
+   *
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * KMS key that encrypts the function's log group. Its key policy must let CloudWatch Logs use it:
+   * create it with {@link createLogsKey} (several functions may share one).
+   *
+   * @default - a new key (rotation on) made with {@link createLogsKey}, for this function only
+   */
+  readonly logKey?: IKey;
+  /**
+   * Application log level (`POWERTOOLS_LOG_LEVEL` and Lambda's application log filter).
+   *
+   * @default 'INFO'
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * Extra environment variables. `TABLE_NAME` and `QUARANTINE_QUEUE_URL` are set by
+   * {@link SentinelFunction.bindTable} / {@link SentinelFunction.bindQuarantine}, not here.
+   *
+   * @default - none beyond NODE_OPTIONS and the POWERTOOLS_* variables this construct sets
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Reserved concurrency.
+   *
+   * @default - unreserved (the account's pool)
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * Creates a customer-managed KMS key (rotation on) that CloudWatch Logs may use for log groups of
+ * this account and region only. Share one across the functions of a construct.
+ */
+export function createLogsKey(scope: Construct, id: string): Key {
+  const key = new Key(scope, id, {
+    enableKeyRotation: true,
+    description: 'replica-sentinel: encrypts Lambda log groups',
+  });
+  const stack = Stack.of(key);
+  // CloudWatch Logs encrypts with the caller-independent service principal; the encryption context
+  // condition keeps the key usable only for log groups in this account and region.
+  key.addToResourcePolicy(
+    new PolicyStatement({
+      principals: [new ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }),
+  );
+  return key;
+}
+
+/**
+ * The house Lambda function (STYLE.md §8): a `NodejsFunction` on Node.js 24 / arm64 with X-Ray
+ * tracing, an ESM bundle with source maps and the locked AWS SDK inside, a dedicated KMS-encrypted log
+ * group with retention, and its own role that holds no AWS managed policy: it may write to its own log
+ * group and to X-Ray, and gets everything else through the `bind*` methods (least privilege).
+ *
+ * @example
+ * const fn = new SentinelFunction(this, 'IngestHeartbeat', { entry: functionEntry('ingest-heartbeat') })
+ *   .bindTable(stateStore.table, 'RW')
+ *   .bindQuarantine(quarantineQueue);
+ * fn.fn.addEventSource(new KinesisEventSource(stream, { startingPosition: StartingPosition.TRIM_HORIZON }));
+ */
+export class SentinelFunction extends Construct implements IGrantable {
+  /** The Lambda function. */
+  public readonly fn: NodejsFunction;
+  /** The execution role (no managed policies). */
+  public readonly role: Role;
+  /** The function's log group. */
+  public readonly logGroup: LogGroup;
+  /** The key that encrypts {@link logGroup}. */
+  public readonly logKey: IKey;
+
+  constructor(scope: Construct, id: string, props: SentinelFunctionProps) {
+    super(scope, id);
+    const logLevel = props.logLevel ?? 'INFO';
+
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `replica-sentinel ${props.serviceName ?? id}: execution role`,
+    });
+    this.logKey = props.logKey ?? createLogsKey(this, 'LogKey');
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      encryptionKey: this.logKey,
+    });
+    // In place of AWSLambdaBasicExecutionRole (logs:* on every log group): its own log group only.
+    this.logGroup.grantWrite(this.role);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(60),
+      tracing: Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: ApplicationLogLevel[logLevel],
+      systemLogLevelV2: SystemLogLevel.INFO,
+      ...(props.description === undefined ? {} : { description: props.description }),
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      environment: {
+        ...props.environment,
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName ?? id,
+        POWERTOOLS_LOG_LEVEL: logLevel,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies bundled into an ESM file still call require(); give them one.
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        // Bundle the AWS SDK too: the deployed code runs the SDK version package-lock.json pins and
+        // the tests ran, not whatever the runtime ships.
+        externalModules: [],
+        bundleAwsSDK: true,
+        // esbuild's per-file size table on every synth and test run is noise; warnings still print.
+        logLevel: EsbuildLogLevel.WARNING,
+      },
+    });
+
+    // Tracing.ACTIVE makes CDK add xray:PutTraceSegments / xray:PutTelemetryRecords on "*" to the
+    // role's default policy; the test suite checks that no other action is allowed on "*".
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only the X-Ray write actions added by Tracing.ACTIVE (xray:PutTraceSegments, xray:PutTelemetryRecords) use "*": ' +
+        'X-Ray does not support resource-level permissions for them. Everything else in this role names its resources.',
+    });
+  }
+
+  /** The role: grant to a SentinelFunction as to any principal. */
+  public get grantPrincipal(): IPrincipal {
+    return this.role;
+  }
+
+  /**
+   * Sets `TABLE_NAME` and grants exactly the DynamoDB and KMS actions of `access` on the table (and,
+   * when listed, on named indexes only: no `index/*`).
+   *
+   * @param table the node-state table
+   * @param access 'R' (GetItem, BatchGetItem, Query) or 'RW' (plus PutItem, UpdateItem)
+   * @param options.indexes GSI names the function queries
+   * @param options.key the table's KMS key, when `table.encryptionKey` is not set (imported tables)
+   */
+  public bindTable(
+    table: ITableV2,
+    access: TableAccess,
+    options: { readonly indexes?: readonly string[]; readonly key?: IKey } = {},
+  ): this {
+    this.fn.addEnvironment('TABLE_NAME', table.tableName);
+    // Not table.grantReadWriteData() / table.grant(): on a table with a GSI those add `<table>/index/*`
+    // (cdk-nag IAM5) and, for the data grants, Scan, DeleteItem, BatchWriteItem and kms:*Key* wildcards.
+    const indexArns = (options.indexes ?? []).map((name) => `${table.tableArn}/index/${name}`);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...TABLE_ACTIONS[access]],
+        resources: [table.tableArn, ...indexArns],
+      }),
+    );
+    (options.key ?? table.encryptionKey)?.grant(this.role, ...TABLE_KEY_ACTIONS[access]);
+    return this;
+  }
+
+  /**
+   * Sets `QUARANTINE_QUEUE_URL` and lets the function send (SendMessage, SendMessageBatch) to that
+   * queue only, with the producer actions on the queue's KMS key.
+   */
+  public bindQuarantine(queue: IQueue): this {
+    this.fn.addEnvironment('QUARANTINE_QUEUE_URL', queue.queueUrl);
+    queue.grant(this.role, 'sqs:SendMessage');
+    queue.encryptionMasterKey?.grant(this.role, ...SQS_PRODUCER_KEY_ACTIONS);
+    return this;
+  }
+}

@@ -1,0 +1,193 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Context } from 'aws-lambda';
+import { mapWithLimit } from '../../functions/adapters/concurrency';
+import { keys, TABLE } from '../../functions/adapters/table-definition';
+import { type NodeState, sweepShardOf } from '../../functions/core/node-state';
+import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
+import { sweepOnce } from '../../functions/sweep/sweep';
+import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
+import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+
+const NOW = T0 + 3_600_000;
+const silent = new Logger({ logLevel: 'SILENT' });
+const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+
+function nodeItem(
+  clusterId: string,
+  nodeId: string,
+  role: NodeState['role'],
+  deadlineAt: number,
+): Record<string, unknown> {
+  const state: NodeState = {
+    clusterId,
+    nodeId,
+    engine: 'postgresql',
+    role,
+    status: 'HEALTHY',
+    statusSince: T0,
+    statusReason: 'reporting',
+    seq: 1,
+    lastHeartbeatAt: deadlineAt - 30_000,
+    lastProgressAt: deadlineAt - 30_000,
+    healthyStreak: 3,
+    observers: { [nodeId]: { seq: 1, observedAt: deadlineAt - 30_000, reachable: true } },
+    deadlineAt,
+    sweepShard: sweepShardOf(clusterId, nodeId, TABLE.sweepShards),
+    version: 1,
+    ...(role === 'primary' ? { position: lsn(100) } : { appliedPosition: lsn(100) }),
+  };
+  return { PK: keys.clusterPk(clusterId), SK: keys.nodeSk(nodeId), type: 'node', ...state };
+}
+
+async function putAll(table: TestTable, items: Record<string, unknown>[]): Promise<void> {
+  const chunks = Array.from({ length: Math.ceil(items.length / 25) }, (_, i) =>
+    items.slice(i * 25, i * 25 + 25),
+  );
+  await mapWithLimit(chunks, 8, async (chunk) => {
+    let pending: Record<string, unknown>[] = chunk;
+    while (pending.length > 0) {
+      const result = await table.client.send(
+        new BatchWriteCommand({
+          RequestItems: { [table.tableName]: pending.map((Item) => ({ PutRequest: { Item } })) },
+        }),
+      );
+      pending = (result.UnprocessedItems?.[table.tableName] ?? []).map((r) => r.PutRequest?.Item ?? {});
+    }
+  });
+}
+
+describe('the silence sweep on DynamoDB Local', () => {
+  let table: TestTable;
+  beforeAll(async () => {
+    table = await createTestTable('sweep');
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  it('marks exactly the 5 overdue nodes of a 10,000-node fleet and reads only the items near them', async () => {
+    const items: Record<string, unknown>[] = [];
+    for (let c = 0; c < 2500; c++) {
+      for (let n = 0; n < 4; n++)
+        items.push(nodeItem(`fleet-${c}`, `n${n}`, n === 0 ? 'primary' : 'replica', NOW + 20_000));
+    }
+    const overdue = [17, 503, 1200, 1999, 2450].map((c) => `fleet-${c}`);
+    for (const clusterId of overdue) items.push(nodeItem(clusterId, 'n2', 'replica', NOW - 1000));
+    await putAll(table, items);
+
+    const report = await sweepOnce(
+      { index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards },
+      NOW,
+    );
+
+    expect(report).toMatchObject({
+      overdue: 5,
+      marked: 5,
+      lostRaces: 0,
+      indexItemsRead: 5,
+      indexRequests: TABLE.sweepShards,
+    });
+    // Judging a node reads its cluster once: here 4 nodes each, so 20 items, however big the fleet.
+    expect(report.clusterItemsRead).toBe(20);
+    expect(report.transitions.map((t) => t.clusterId).sort()).toEqual([...overdue].sort());
+    for (const clusterId of overdue) {
+      expect(await table.getNode(clusterId, 'n2')).toMatchObject({
+        status: 'SILENT',
+        transitionTo: 'SILENT',
+      });
+      expect(await table.getNode(clusterId, 'n1')).toMatchObject({ status: 'HEALTHY' });
+    }
+    const again = await sweepOnce(
+      { index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards },
+      NOW + 1000,
+    );
+    expect(again).toMatchObject({ overdue: 0, marked: 0, indexItemsRead: 0 });
+  });
+
+  it('lets a heartbeat that lands while the sweep is judging the node win', async () => {
+    const clusterId = 'race-sweep';
+    let now = NOW - 31_000;
+    const ingest = createIngest(
+      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
+      { logger: silent, clock: () => now },
+    );
+    await ingest(
+      kinesisEvent([kinesisRecord(replicaHeartbeat({ clusterId, at: now, seq: 1, applied: lsn(5) }))]),
+      context,
+    );
+    now = NOW;
+    let raced = false;
+    table.client.middlewareStack.add(
+      (next, ctx) => async (args) => {
+        const item = (args.input as { Item?: { clusterId?: string; status?: string } }).Item;
+        if (
+          !raced &&
+          ctx.commandName === 'PutItemCommand' &&
+          item?.clusterId === clusterId &&
+          item.status === 'SILENT'
+        ) {
+          raced = true;
+          await ingest(
+            kinesisEvent([kinesisRecord(replicaHeartbeat({ clusterId, at: now, seq: 2, applied: lsn(6) }))]),
+            context,
+          );
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'sweep-race' },
+    );
+
+    const report = await sweepOnce(
+      { index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards },
+      NOW,
+    );
+
+    expect(raced).toBe(true);
+    expect(report.lostRaces).toBeGreaterThanOrEqual(1);
+    expect(await table.getNode(clusterId, 'pg-2')).toMatchObject({
+      status: 'HEALTHY',
+      seq: 2,
+      deadlineAt: NOW + 30_000,
+    });
+  });
+
+  it('declares a silent primary DEAD only once two replicas report their link down', async () => {
+    const clusterId = 'quorum-e2e';
+    let now = T0;
+    const ingest = createIngest(
+      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
+      { logger: silent, clock: () => now },
+    );
+    const send = (records: object[]) => ingest(kinesisEvent(records.map((r) => kinesisRecord(r))), context);
+    await send([
+      primaryHeartbeat({ clusterId, at: now, seq: 1, position: lsn(100) }),
+      replicaHeartbeat({ clusterId, at: now, seq: 1, applied: lsn(100) }),
+      replicaHeartbeat({ clusterId, nodeId: 'pg-3', at: now, seq: 1, applied: lsn(100) }),
+    ]);
+    const sweep = () =>
+      sweepOnce({ index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards }, now);
+    const linkDown = (nodeId: string, seq: number) => {
+      const hb = replicaHeartbeat({ clusterId, nodeId, at: now, seq, applied: lsn(100) });
+      return { ...hb, replication: { ...hb.replication, linkUp: false } };
+    };
+
+    now = T0 + 35_000;
+    await send([
+      linkDown('pg-2', 2),
+      replicaHeartbeat({ clusterId, nodeId: 'pg-3', at: now, seq: 2, applied: lsn(100) }),
+    ]);
+    await sweep();
+    expect(await table.getNode(clusterId, 'pg-1')).toMatchObject({ status: 'SILENT' });
+
+    now = T0 + 45_000;
+    await send([linkDown('pg-2', 3), linkDown('pg-3', 3)]);
+    await sweep();
+    const primary = await table.getNode(clusterId, 'pg-1');
+    expect(primary).toMatchObject({ status: 'DEAD', transitionFrom: 'SILENT', transitionTo: 'DEAD' });
+    expect(primary?.statusReason).toContain('2/2 views confirm');
+  });
+});
