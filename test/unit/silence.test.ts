@@ -47,7 +47,13 @@ function primary(probes: Record<string, { reachable: boolean; at?: number }> = {
 }
 
 describe('the dead-primary quorum rule', () => {
-  it.each([
+  type Row = {
+    views: number;
+    replicas: [string, boolean][];
+    probes: Record<string, { reachable: boolean }>;
+    dead: boolean;
+  };
+  it.each<Row>([
     { views: 0, replicas: [], probes: {}, dead: false },
     { views: 1, replicas: [['pg-2', false]], probes: {}, dead: false },
     {
