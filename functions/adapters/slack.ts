@@ -27,13 +27,19 @@ export interface SlackPostResult {
   readonly waitedMs: number;
 }
 
-/** Seconds (or an HTTP date) in a Retry-After header, as milliseconds. */
+/**
+ * A Retry-After header (RFC 9110: delay-seconds, a non-negative integer, or an HTTP-date in IMF-fixdate
+ * form) as milliseconds; undefined for anything else, so the caller backs off instead of retrying at once.
+ */
 export function retryAfterMs(header: string | null, now: number): number | undefined {
   if (header === null) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  if (/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value)) {
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  }
+  return undefined;
 }
 
 /**

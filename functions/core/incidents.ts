@@ -118,8 +118,17 @@ function hash(text: string): string {
  * execution name (at most 80 characters of letters, digits, `-` and `_`).
  */
 export function incidentIdFor(t: Pick<Transition, 'clusterId' | 'nodeId' | 'version' | 'at'>): string {
-  const readable = `${t.clusterId}-${t.nodeId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
-  return `${readable}-${hash(`${t.clusterId}/${t.nodeId}`)}-${t.version}-${t.at.toString(36)}`;
+  const readable = `${t.clusterId}-${t.nodeId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32);
+  // A newline cannot occur in ids (wire.ts), so two different (cluster, node) pairs never hash the same text.
+  return `${readable}-${hash(`${t.clusterId}\n${t.nodeId}`)}-${t.version}-${t.at.toString(36)}`;
+}
+
+/**
+ * The Step Functions execution name of the incident's runbook run: the incident id, so a repeated start
+ * never runs it twice; a reopened (flapping) incident's new run gets its own name.
+ */
+export function executionNameFor(incident: Pick<Incident, 'incidentId' | 'flaps'>): string {
+  return incident.flaps === 0 ? incident.incidentId : `${incident.incidentId}-r${incident.flaps}`;
 }
 
 /** Which runbook an incident of this kind hands to, by the cluster mode (none when off). */

@@ -96,7 +96,10 @@ export function incidentNotification(
     reason: last?.reason ?? '',
   };
   const optional: [string, string | undefined][] = [
-    ['lagSeconds', incident.lagSeconds === undefined ? undefined : String(incident.lagSeconds)],
+    [
+      'lagSeconds',
+      incident.lagSeconds === undefined ? undefined : String(Math.round(incident.lagSeconds * 10) / 10),
+    ],
     ['lagUnits', incident.lagUnits === undefined ? undefined : String(incident.lagUnits)],
     ['appliedPosition', incident.appliedPosition],
     ['sourcePosition', incident.sourcePosition],
@@ -124,6 +127,12 @@ export function incidentNotification(
       additionalContext: context,
     },
   };
+}
+
+/** At most `max` characters, never splitting a character made of two UTF-16 units. */
+function clip(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
 /** Slack Block Kit for teams without Chatbot, built from the same notification. */
