@@ -284,8 +284,12 @@ export function applyHeartbeat(
     sweepShard: prev?.sweepShard ?? sweepShardOf(hb.clusterId, hb.nodeId, ctx.sweepShards),
     version,
   };
-  if (prev?.maintenanceUntil !== undefined && status === 'MAINTENANCE')
-    state.maintenanceUntil = prev.maintenanceUntil;
+  if (prev && status === 'MAINTENANCE') {
+    // The window (and who set it, and why) stays with the node for as long as it lasts.
+    for (const key of ['maintenanceUntil', 'maintenanceBy', 'maintenanceReason'] as const) {
+      if (prev[key] !== undefined) Object.assign(state, { [key]: prev[key] });
+    }
+  }
   const position = hb.position ?? (role === 'primary' ? prev?.position : undefined);
   if (position !== undefined) state.position = position;
   if (role === 'replica') {
