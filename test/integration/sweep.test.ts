@@ -1,12 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
-import { mapWithLimit } from '../../functions/adapters/concurrency';
-import { keys, TABLE } from '../../functions/adapters/table-definition';
-import { type NodeState, sweepShardOf } from '../../functions/core/node-state';
+import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
+import { fleet, putItems } from '../../local/fleet';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
@@ -15,50 +13,6 @@ import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 const NOW = T0 + 3_600_000;
 const silent = new Logger({ logLevel: 'SILENT' });
 const context = { functionName: 'test', awsRequestId: 'test' } as Context;
-
-function nodeItem(
-  clusterId: string,
-  nodeId: string,
-  role: NodeState['role'],
-  deadlineAt: number,
-): Record<string, unknown> {
-  const state: NodeState = {
-    clusterId,
-    nodeId,
-    engine: 'postgresql',
-    role,
-    status: 'HEALTHY',
-    statusSince: T0,
-    statusReason: 'reporting',
-    seq: 1,
-    lastHeartbeatAt: deadlineAt - 30_000,
-    lastProgressAt: deadlineAt - 30_000,
-    healthyStreak: 3,
-    observers: { [nodeId]: { seq: 1, observedAt: deadlineAt - 30_000, reachable: true } },
-    deadlineAt,
-    sweepShard: sweepShardOf(clusterId, nodeId, TABLE.sweepShards),
-    version: 1,
-    ...(role === 'primary' ? { position: lsn(100) } : { appliedPosition: lsn(100) }),
-  };
-  return { PK: keys.clusterPk(clusterId), SK: keys.nodeSk(nodeId), type: 'node', ...state };
-}
-
-async function putAll(table: TestTable, items: Record<string, unknown>[]): Promise<void> {
-  const chunks = Array.from({ length: Math.ceil(items.length / 25) }, (_, i) =>
-    items.slice(i * 25, i * 25 + 25),
-  );
-  await mapWithLimit(chunks, 8, async (chunk) => {
-    let pending: Record<string, unknown>[] = chunk;
-    while (pending.length > 0) {
-      const result = await table.client.send(
-        new BatchWriteCommand({
-          RequestItems: { [table.tableName]: pending.map((Item) => ({ PutRequest: { Item } })) },
-        }),
-      );
-      pending = (result.UnprocessedItems?.[table.tableName] ?? []).map((r) => r.PutRequest?.Item ?? {});
-    }
-  });
-}
 
 describe('the silence sweep on DynamoDB Local', () => {
   let table: TestTable;
@@ -70,14 +24,9 @@ describe('the silence sweep on DynamoDB Local', () => {
   });
 
   it('marks exactly the 5 overdue nodes of a 10,000-node fleet and reads only the items near them', async () => {
-    const items: Record<string, unknown>[] = [];
-    for (let c = 0; c < 2500; c++) {
-      for (let n = 0; n < 4; n++)
-        items.push(nodeItem(`fleet-${c}`, `n${n}`, n === 0 ? 'primary' : 'replica', NOW + 20_000));
-    }
-    const overdue = [17, 503, 1200, 1999, 2450].map((c) => `fleet-${c}`);
-    for (const clusterId of overdue) items.push(nodeItem(clusterId, 'n2', 'replica', NOW - 1000));
-    await putAll(table, items);
+    const late = [17, 503, 1200, 1999, 2450];
+    const overdue = late.map((c) => `fleet-${c}`);
+    await putItems(table.client, table.tableName, fleet(2500, 4, NOW, late));
 
     const report = await sweepOnce(
       { index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards },
@@ -95,11 +44,11 @@ describe('the silence sweep on DynamoDB Local', () => {
     expect(report.clusterItemsRead).toBe(20);
     expect(report.transitions.map((t) => t.clusterId).sort()).toEqual([...overdue].sort());
     for (const clusterId of overdue) {
-      expect(await table.getNode(clusterId, 'n2')).toMatchObject({
+      expect(await table.getNode(clusterId, 'n1')).toMatchObject({
         status: 'SILENT',
         transitionTo: 'SILENT',
       });
-      expect(await table.getNode(clusterId, 'n1')).toMatchObject({ status: 'HEALTHY' });
+      expect(await table.getNode(clusterId, 'n2')).toMatchObject({ status: 'HEALTHY' });
     }
     const again = await sweepOnce(
       { index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards },
