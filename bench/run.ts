@@ -3,9 +3,10 @@
  * ratios against the naive baselines measured in the same run. See bench/README.md.
  */
 import { benchIngest } from './ingest';
+import { benchSweep } from './sweep';
 import { type BenchRow, printTable } from './table';
 
-const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = { ingest: benchIngest };
+const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = { ingest: benchIngest, sweep: benchSweep };
 
 const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !(name in BENCHMARKS));
