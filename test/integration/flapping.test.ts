@@ -1,0 +1,84 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Context } from 'aws-lambda';
+import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
+import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
+import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
+import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
+import { sweepOnce } from '../../functions/sweep/sweep';
+import { matchesFilter } from '../../local/event-filter';
+import { MemoryNotifier } from '../../local/memory-notifier';
+import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { StreamPoller } from '../../local/stream-poller';
+import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
+import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+
+const silent = new Logger({ logLevel: 'SILENT' });
+const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+
+describe('a node oscillating around its heartbeat timeout', () => {
+  let table: TestTable;
+  let poller: StreamPoller;
+  beforeAll(async () => {
+    table = await createTestTable('flapping');
+    poller = new StreamPoller(localEndpoint(), table.tableName);
+    await poller.start('TRIM_HORIZON');
+  });
+  afterAll(async () => {
+    poller.close();
+    await table.drop();
+  });
+
+  it('raises one incident per cooldown, reopened on each flap, through ingest, sweep, stream and on-transition', async () => {
+    const clusterId = 'flappy';
+    let now = T0;
+    const notifier = new MemoryNotifier();
+    const ingest = createIngest(
+      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
+      { logger: silent, clock: () => now },
+    );
+    const onTransition = createOnTransition(
+      {
+        incidents: new DynamoIncidentStore(table.client, table.tableName),
+        notifier,
+        runbooks: { start: async () => ({ note: 'none' }) },
+      },
+      { logger: silent },
+    );
+    // Heartbeats with gaps of 25, 25, 25 and 45 s, repeated for 10 minutes; the timeout is 30 s and the
+    // sweep runs every 10 s, so the node goes SILENT after every long gap and recovers after 3 short ones.
+    const gaps = [25, 25, 25, 45];
+    const beats: number[] = [];
+    for (let t = 0, i = 0; t < 600; t += gaps[i++ % gaps.length] ?? 25) beats.push(T0 + t * 1000);
+    let seq = 0;
+    for (let t = T0; t <= T0 + 600_000; t += 5000) {
+      now = t;
+      if (beats.includes(t)) {
+        seq++;
+        await ingest(
+          kinesisEvent([kinesisRecord(replicaHeartbeat({ clusterId, at: t, seq, applied: lsn(seq) }))]),
+          context,
+        );
+      }
+      if ((t - T0) % 10_000 === 0) {
+        await sweepOnce(
+          { index: table.store, store: table.store, logger: silent, shards: TABLE.sweepShards },
+          t,
+        );
+      }
+      const records = (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
+      if (records.length > 0) await onTransition({ Records: records }, context);
+    }
+
+    const incidents = (await table.clusterItems(clusterId)).filter((i) =>
+      String(i.SK).startsWith('INCIDENT#'),
+    );
+    expect(incidents).toHaveLength(1);
+    const incident = incidents[0] as { flaps: number; kind: string; timeline: { event: string }[] };
+    expect(incident.kind).toBe('SILENT');
+    expect(incident.flaps).toBeGreaterThanOrEqual(3);
+    expect(incident.timeline.filter((e) => e.event === 'opened')).toHaveLength(1);
+    expect(new Set(notifier.published.map((n) => n.metadata.threadId)).size).toBe(1);
+  });
+});
