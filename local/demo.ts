@@ -1,25 +1,44 @@
 /**
- * `npm run demo` (foundation version): a scripted PostgreSQL-like cluster of SIMULATED nodes — a primary
- * and two replicas sending heartbeats, and a change stream — fed through the real ingest handlers into a
- * real DynamoDB Local, on a virtual clock. One replica stalls at t=+60s and recovers at t=+180s; the
- * demo prints every status change as the table records it and exits 0 only if the stall was detected
- * and the recovery seen. Real Redis/PostgreSQL servers replace the simulation in the local-mode work.
+ * `npm run demo` (this version): a scripted PostgreSQL-like cluster of SIMULATED nodes — a primary and two
+ * replicas sending heartbeats, and a change stream — run through the real pipeline on a real DynamoDB
+ * Local, on a virtual clock: ingest handlers, the silence sweep, the table stream read through the
+ * DynamoDB Streams API into on-transition, incidents and Chatbot-format notifications printed.
+ *
+ * Script: pg-3's replay pauses at +60 s and resumes at +180 s (STALLED, incident opened, resolved);
+ * the primary pg-1 dies at +300 s and both replicas report their link down (SILENT, then DEAD by quorum,
+ * a critical incident handed to the primary-failover runbook, which is not deployed yet).
+ * Exits 0 only if all of that was seen. Real Redis/PostgreSQL servers replace the simulation later.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '../functions/adapters/clients';
+import { DynamoIncidentStore } from '../functions/adapters/incident-store';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
-import { TABLE } from '../functions/adapters/table-definition';
-import type { NodeState } from '../functions/core/node-state';
+import { NoRunbookLauncher } from '../functions/adapters/runbooks';
+import { TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
 import { createHandler as createChangeHandler } from '../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../functions/ingest-heartbeat/handler';
+import { createHandler as createOnTransition } from '../functions/on-transition/handler';
+import { sweepOnce } from '../functions/sweep/sweep';
 import { createNodeStateTable, LOCAL_AWS, startDynamoDbLocal } from './dynamodb-local';
+import { matchesFilter } from './event-filter';
 import { kinesisRecord } from './kinesis-records';
+import { MemoryNotifier } from './memory-notifier';
 import { MemoryQuarantine } from './memory-quarantine';
+import { StreamPoller } from './stream-poller';
 
 const context = { functionName: 'demo', awsRequestId: 'demo' } as Context;
 const T0 = Date.parse('2026-11-22T23:00:00Z');
 const lsn = (n: number) => `0/${n.toString(16).toUpperCase()}`;
+const CLUSTER = 'orders-pg';
+
+interface Event {
+  at: number;
+  nodeId: string;
+  from: string;
+  to: string;
+  reason: string;
+}
 
 async function main(): Promise<number> {
   const json = process.argv.includes('--json');
@@ -30,133 +49,149 @@ async function main(): Promise<number> {
     'replica-sentinel demo — SIMULATED nodes (no database servers yet), real handlers, real DynamoDB Local',
   );
   const ddb = await startDynamoDbLocal();
-  const stop = async () => {
-    await ddb.stop();
-  };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  process.once('SIGINT', () => void ddb.stop().then(() => process.exit(130)));
+  const tableName = 'replica-sentinel-demo';
+  await createNodeStateTable(ddb.endpoint, tableName);
+  const client = documentClient({ ...LOCAL_AWS, endpoint: ddb.endpoint });
+  const poller = new StreamPoller(ddb.endpoint, tableName);
   try {
-    const tableName = 'replica-sentinel-demo';
-    await createNodeStateTable(ddb.endpoint, tableName);
-    const client = documentClient({ ...LOCAL_AWS, endpoint: ddb.endpoint });
+    await poller.start('TRIM_HORIZON');
     const store = new DynamoNodeStateStore(client, tableName);
     let now = T0;
-    const quarantine = new MemoryQuarantine();
     const logger = new Logger({ logLevel: 'SILENT' });
+    const quarantine = new MemoryQuarantine();
+    const notifier = new MemoryNotifier((line) => say(`            ${line}`));
     const heartbeats = createHeartbeatHandler(
       { store, quarantine, sweepShards: TABLE.sweepShards },
       { logger, clock: () => now },
     );
     const changes = createChangeHandler({ store, quarantine }, { logger, clock: () => now });
-    say(`DynamoDB Local on ${ddb.endpoint}, table ${tableName}`);
+    const onTransition = createOnTransition(
+      {
+        incidents: new DynamoIncidentStore(client, tableName),
+        nodes: store,
+        notifier,
+        runbooks: new NoRunbookLauncher(),
+      },
+      { logger },
+    );
+    say(`DynamoDB Local on ${ddb.endpoint}, table ${tableName}; virtual time, one tick = 10 s\n`);
 
+    const events: Event[] = [];
     const seen = new Map<string, string>();
-    const events: { at: number; nodeId: string; from: string; to: string; reason: string }[] = [];
     let head = 0x3000000;
-    const applied: Record<string, number> = { 'pg-2': head, 'pg-3': head };
-    for (let tick = 0; tick <= 30; tick++) {
+    let applied3 = head;
+    for (let tick = 0; tick <= 48; tick++) {
       now = T0 + tick * 10_000;
-      head += 8192;
-      const stalled = tick >= 6 && tick < 18;
-      applied['pg-2'] = head - 512;
-      if (!stalled) applied['pg-3'] = head - 1024;
       const at = new Date(now).toISOString();
+      const primaryAlive = tick < 30;
+      const stalled = tick >= 6 && tick < 18;
+      if (tick === 6) say(`t=+${tick * 10}s   (pausing replay on pg-3)`);
+      if (tick === 18) say(`t=+${tick * 10}s  (resuming replay on pg-3)`);
+      if (tick === 30) say(`t=+${tick * 10}s  (killing the primary pg-1)`);
+      if (primaryAlive) head += 8192;
+      if (!stalled) applied3 = head - 1024;
       const hb = (nodeId: string, extra: object) =>
         kinesisRecord({
           v: 1,
-          clusterId: 'orders-pg',
+          clusterId: CLUSTER,
           nodeId,
           engine: 'postgresql',
           seq: tick + 1,
           observedAt: at,
           ...extra,
         });
-      await changes(
-        {
-          Records: [
-            kinesisRecord({
-              v: 1,
-              clusterId: 'orders-pg',
-              engine: 'postgresql',
-              position: lsn(head),
-              committedAt: at,
-            }),
-          ],
-        },
-        context,
-      );
+      const replica = (nodeId: string, position: number) =>
+        hb(nodeId, {
+          role: 'replica',
+          replication: {
+            sourceNodeId: 'pg-1',
+            linkUp: primaryAlive,
+            appliedPosition: lsn(position),
+            paused: nodeId === 'pg-3' && stalled,
+          },
+        });
+      if (primaryAlive) {
+        await changes(
+          {
+            Records: [
+              kinesisRecord({
+                v: 1,
+                clusterId: CLUSTER,
+                engine: 'postgresql',
+                position: lsn(head),
+                committedAt: at,
+              }),
+            ],
+          },
+          context,
+        );
+      }
       await heartbeats(
         {
           Records: [
-            hb('pg-1', { role: 'primary', position: lsn(head) }),
-            ...['pg-2', 'pg-3'].map((nodeId) =>
-              hb(nodeId, {
-                role: 'replica',
-                replication: {
-                  sourceNodeId: 'pg-1',
-                  linkUp: true,
-                  appliedPosition: lsn(applied[nodeId] ?? 0),
-                  paused: nodeId === 'pg-3' && stalled,
-                },
-              }),
-            ),
+            ...(primaryAlive ? [hb('pg-1', { role: 'primary', position: lsn(head) })] : []),
+            replica('pg-2', head - 512),
+            replica('pg-3', applied3),
           ],
         },
         context,
       );
-      if (tick === 6) say(`t=+${tick * 10}s  (pausing replay on pg-3)`);
-      if (tick === 18) say(`t=+${tick * 10}s  (resuming replay on pg-3)`);
-      const snapshot = await store.loadCluster('orders-pg');
-      for (const node of snapshot.nodes.values()) {
-        const before = seen.get(node.nodeId);
-        if (before !== node.status) {
-          seen.set(node.nodeId, node.status);
-          events.push({
-            at: now - T0,
-            nodeId: node.nodeId,
-            from: before ?? '-',
-            to: node.status,
-            reason: node.statusReason,
-          });
-          say(
-            `t=+${(now - T0) / 1000}s  ${node.nodeId.padEnd(5)} ${(before ?? '-').padEnd(8)} -> ${node.status.padEnd(8)} ${node.statusReason}`,
-          );
-        }
+      await sweepOnce({ index: store, store, logger, shards: TABLE.sweepShards }, now);
+      const records = (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
+      for (const record of records) {
+        const image = record.dynamodb?.NewImage;
+        const nodeId = image?.nodeId?.S ?? '?';
+        const to = image?.transitionTo?.S ?? '?';
+        const from = image?.transitionFrom?.S ?? seen.get(nodeId) ?? '-';
+        seen.set(nodeId, to);
+        const reason = image?.statusReason?.S ?? '';
+        events.push({ at: now - T0, nodeId, from, to, reason });
+        say(
+          `t=+${String((now - T0) / 1000).padEnd(4)}s ${nodeId.padEnd(5)} ${from.padEnd(8)} -> ${to.padEnd(8)} ${reason}`,
+        );
       }
+      if (records.length > 0) await onTransition({ Records: records }, context);
     }
-    const nodes: NodeState[] = [...(await store.loadCluster('orders-pg')).nodes.values()];
-    const stall = events.find((e) => e.nodeId === 'pg-3' && e.to === 'STALLED');
-    const recovered = events.find((e) => e.nodeId === 'pg-3' && e.from === 'STALLED' && e.to === 'HEALTHY');
-    const ok = stall !== undefined && recovered !== undefined;
+
+    const nodes = [...(await store.loadCluster(CLUSTER)).nodes.values()];
+    const find = (nodeId: string, to: string, from?: string) =>
+      events.find((e) => e.nodeId === nodeId && e.to === to && (from === undefined || e.from === from));
+    const stall = find('pg-3', 'STALLED');
+    const recovered = find('pg-3', 'HEALTHY', 'STALLED');
+    const dead = find('pg-1', 'DEAD');
+    const ok = stall !== undefined && recovered !== undefined && dead !== undefined;
     const summary = {
       simulated: true,
       stallDetectedAfterMs: stall ? stall.at - 60_000 : null,
       recoveredAfterMs: recovered ? recovered.at - 180_000 : null,
+      deadDetectedAfterMs: dead ? dead.at - 300_000 : null,
+      notifications: notifier.published.map((n) => n.content.title),
       events,
       nodes: nodes.map((n) => ({
         clusterId: n.clusterId,
         nodeId: n.nodeId,
         role: n.role,
         status: n.status,
-        appliedPosition: n.appliedPosition ?? n.position,
+        position: n.appliedPosition ?? n.position,
       })),
     };
     if (json) console.log(JSON.stringify(summary, null, 2));
     else {
       console.log('\nnode   role     status   position');
       for (const n of summary.nodes)
-        console.log(
-          `${n.nodeId.padEnd(6)} ${n.role.padEnd(8)} ${n.status.padEnd(8)} ${n.appliedPosition ?? ''}`,
-        );
+        console.log(`${n.nodeId.padEnd(6)} ${n.role.padEnd(8)} ${n.status.padEnd(8)} ${n.position ?? ''}`);
       console.log(
         ok
-          ? `\nOK: stall detected ${summary.stallDetectedAfterMs} ms (virtual) after replay stopped; HEALTHY again ${summary.recoveredAfterMs} ms after it resumed`
-          : '\nFAILED: the stall or the recovery was not seen',
+          ? `\nOK (virtual time): stall caught ${summary.stallDetectedAfterMs} ms after replay stopped, HEALTHY ${summary.recoveredAfterMs} ms after it resumed, primary DEAD ${summary.deadDetectedAfterMs} ms after it died; ${notifier.published.length} notifications`
+          : '\nFAILED: the stall, the recovery or the dead primary was not seen',
       );
     }
-    client.destroy();
     return ok ? 0 : 1;
   } finally {
-    await stop();
+    poller.close();
+    client.destroy();
+    await ddb.stop();
   }
 }
 

@@ -96,6 +96,11 @@ export interface TransitionContext {
   readonly mode: ClusterMode;
   /** Active maintenance of the cluster or the node, if any. */
   readonly muting?: Muting;
+  /**
+   * The replica's source when it is down (DEAD, or SILENT with the replica's link down): the replica's
+   * trouble is a symptom of that, handled by the source's incident and its failover.
+   */
+  readonly sourceDown?: { readonly nodeId: string; readonly status: NodeStatus };
 }
 
 export type IncidentDecision =
@@ -146,7 +151,8 @@ export function runbookFor(kind: IncidentKind, role: Role, mode: ClusterMode): R
  *   ago (a flapping node raises at most one incident per cooldown);
  * - into HEALTHY: resolves the open incident;
  * - into RECOVERING / FENCED / MAINTENANCE: noted on the open incident's timeline;
- * - while the node or its cluster is in maintenance: nothing opens, nothing starts (muted).
+ * - while the node or its cluster is in maintenance: nothing opens, nothing starts (muted);
+ * - a replica whose source is down opens nothing: its trouble is a symptom of the source's incident.
  * Every change notifies once (outbox.notifyVersion); a new or escalated incident of a kind with a
  * runbook hands over to it (outbox.runbook), unless the cluster mode is `off`.
  */
@@ -191,12 +197,20 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
         why: `muted: ${m.scope} in maintenance until ${new Date(m.until).toISOString()} by ${m.by} (${m.reason})`,
       };
     }
+    if (ctx.sourceDown && t.role === 'replica' && latest?.state !== 'OPEN') {
+      const source = ctx.sourceDown;
+      return {
+        action: 'none',
+        why: `symptom: its source ${source.nodeId} is ${source.status}; handled by that node's incident and failover`,
+      };
+    }
     const severity = SEVERITY[t.to];
     const runbook = runbookFor(t.to, t.role, ctx.mode);
     if (latest?.state === 'OPEN') {
       const rank = RANK[severity] - RANK[latest.severity];
       const event: IncidentEvent = rank > 0 ? 'escalated' : rank < 0 ? 'deescalated' : 'noted';
-      const startRunbook = runbook !== undefined && runbook !== latest.runbook;
+      // A replica's own recovery cannot help while its source is down: the source's failover repoints it.
+      const startRunbook = runbook !== undefined && runbook !== latest.runbook && !ctx.sourceDown;
       return update(latest, event, {
         kind: t.to,
         severity,

@@ -3,6 +3,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { DynamoIncidentStore } from '../adapters/incident-store';
+import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
 import { NoRunbookLauncher } from '../adapters/runbooks';
 import { createHandler } from './handler';
@@ -12,10 +13,12 @@ const tableName = requireEnv('TABLE_NAME');
 const topicArn = requireEnv('ALERTS_TOPIC_ARN');
 const region = requireEnv('AWS_REGION');
 const logGroup = requireEnv('AWS_LAMBDA_LOG_GROUP_NAME');
+const client = documentClient();
 
 export const handler = createHandler(
   {
-    incidents: new DynamoIncidentStore(documentClient(), tableName),
+    incidents: new DynamoIncidentStore(client, tableName),
+    nodes: new DynamoNodeStateStore(client, tableName, logger),
     notifier: new SnsNotifier(new SNSClient({}), topicArn),
     runbooks: new NoRunbookLauncher(),
     // The function's own log group (set by the Lambda runtime): the message links to where it logged.

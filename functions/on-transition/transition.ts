@@ -3,12 +3,14 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { IncidentStore } from '../adapters/incident-store';
 import type { Log } from '../adapters/log';
+import type { NodeStateStore } from '../adapters/node-state-store';
 import type { Notifier } from '../adapters/notifier';
 import type { RunbookLauncher } from '../adapters/runbooks';
 import {
   decideIncident,
   type Incident,
   type IncidentDecision,
+  isIncidentKind,
   type Muting,
   type Transition,
 } from '../core/incidents';
@@ -17,6 +19,8 @@ import { incidentNotification, type Links } from '../core/notification';
 
 export interface TransitionDeps {
   readonly incidents: IncidentStore;
+  /** Reads the cluster's nodes, to tell a replica's own trouble from a symptom of its source being down. */
+  readonly nodes: Pick<NodeStateStore, 'loadCluster'>;
   readonly notifier: Notifier;
   readonly runbooks: RunbookLauncher;
   readonly logger: Log;
@@ -88,7 +92,15 @@ export async function handleTransition(
         reason: node.maintenanceReason ?? '',
       };
     }
-    const decision = decideIncident(t, { latest, policy: meta.policy, mode: meta.mode, muting });
+    const sourceDown =
+      node.role === 'replica' && isIncidentKind(t.to) ? await downSource(node, deps) : undefined;
+    const decision = decideIncident(t, {
+      latest,
+      policy: meta.policy,
+      mode: meta.mode,
+      muting,
+      ...(sourceDown ? { sourceDown } : {}),
+    });
     if (decision.action === 'none') {
       deps.logger.debug('transition changes no incident', {
         clusterId: t.clusterId,
@@ -116,6 +128,19 @@ export async function handleTransition(
       );
     }
   }
+}
+
+/** The replica's source (its named source, else the cluster's primary) when that is DEAD, or SILENT and unlinked. */
+async function downSource(node: NodeState, deps: TransitionDeps) {
+  const { nodes } = await deps.nodes.loadCluster(node.clusterId);
+  const source =
+    (node.sourceNodeId ? nodes.get(node.sourceNodeId) : undefined) ??
+    [...nodes.values()].find((n) => n.role === 'primary' && n.nodeId !== node.nodeId);
+  if (!source) return undefined;
+  if (source.status === 'DEAD' || (source.status === 'SILENT' && node.linkUp === false)) {
+    return { nodeId: source.nodeId, status: source.status };
+  }
+  return undefined;
 }
 
 async function deliver(incident: Incident, deps: TransitionDeps): Promise<void> {

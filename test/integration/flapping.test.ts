@@ -41,6 +41,7 @@ describe('a node oscillating around its heartbeat timeout', () => {
     const onTransition = createOnTransition(
       {
         incidents: new DynamoIncidentStore(table.client, table.tableName),
+        nodes: table.store,
         notifier,
         runbooks: { start: async () => ({ note: 'none' }) },
       },

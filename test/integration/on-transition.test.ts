@@ -41,6 +41,7 @@ describe('on-transition fed from the real table stream', () => {
     const onTransition = createOnTransition(
       {
         incidents: new DynamoIncidentStore(table.client, table.tableName),
+        nodes: table.store,
         notifier,
         runbooks: {
           start: async (incident) => {
@@ -168,6 +169,7 @@ describe('on-transition fed from the real table stream', () => {
     const onTransition = createOnTransition(
       {
         incidents: new DynamoIncidentStore(table.client, table.tableName),
+        nodes: table.store,
         notifier: {
           publish: async (n) => {
             if (failures-- > 0)

@@ -678,3 +678,48 @@ describe('incidentIdFor', () => {
     expect(incidentIdFor(first)).not.toBe(incidentIdFor(second));
   });
 });
+
+describe('replicas of a source that is down', () => {
+  const stalled = {
+    clusterId: 'orders-pg',
+    nodeId: 'pg-2',
+    role: 'replica' as const,
+    from: 'HEALTHY' as const,
+    to: 'STALLED' as const,
+    version: 7,
+    at: 1_795_388_400_000,
+    reason: 'applied position has not advanced for 60s (replication link down)',
+  };
+
+  it.each(['DEAD', 'SILENT'] as const)(
+    'opens nothing for a replica whose source is %s: it is a symptom',
+    (status) => {
+      const decision = decideIncident(stalled, {
+        policy: DEFAULT_POLICY,
+        mode: 'auto',
+        sourceDown: { nodeId: 'pg-1', status },
+      });
+      expect(decision).toEqual({
+        action: 'none',
+        why: `symptom: its source pg-1 is ${status}; handled by that node's incident and failover`,
+      });
+    },
+  );
+
+  it('still updates an incident the replica already had open', () => {
+    const opened = decideIncident({ ...stalled, to: 'LAGGING' }, { policy: DEFAULT_POLICY, mode: 'auto' });
+    if (opened.action !== 'open') throw new Error('expected open');
+    const decision = decideIncident(
+      { ...stalled, version: 8 },
+      {
+        latest: opened.incident,
+        policy: DEFAULT_POLICY,
+        mode: 'auto',
+        sourceDown: { nodeId: 'pg-1', status: 'DEAD' },
+      },
+    );
+    expect(decision).toMatchObject({ action: 'update', event: 'escalated' });
+    // ... without handing it to replica-recovery, which cannot help while the source is down.
+    expect(decision.action === 'update' ? decision.incident.outbox : undefined).toEqual({ notifyVersion: 2 });
+  });
+});
