@@ -1,6 +1,6 @@
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ReplicaSentinelStack } from './stack';
+import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 
 /** Stack name when the `stackName` context value is not given (`cdk deploy -c stackName=...`). */
 export const DEFAULT_STACK_NAME = 'ReplicaSentinel';
@@ -21,16 +21,31 @@ export interface CreateAppOptions extends AppProps {
  * region of the `region` context value (else CDK_DEFAULT_REGION, else AWS_REGION), checked by
  * cdk-nag 3 (AwsSolutions, verbose) through CDK's validation plugins. infra/app.ts synthesizes it; tests
  * build it with their own `outdir` and context.
+ *
+ * Optional context values (`cdk deploy -c key=value`), each validated; a malformed one fails the synth
+ * with a message that names it:
+ * - `sweepIntervalSeconds`: seconds between two silence sweeps, an integer from 1 to 60 (default 10).
+ * - `chatbotSlackWorkspaceId` and `chatbotSlackChannelId` (both or neither): deliver the alerts to this
+ *   AWS Chatbot Slack channel (`T…` workspace id, `C…` or `G…` channel id).
+ * - `slackWebhookSecretArn`: complete ARN of a Secrets Manager secret, in the stack's region, whose value
+ *   is a Slack incoming-webhook URL; deploys the notify-slack subscriber.
+ * - `slackWebhookSecretKeyArn`: the ARN of that secret's customer-managed KMS key, if it has one.
+ *
+ * @example
+ * npx cdk deploy -c region=eu-west-1 -c sweepIntervalSeconds=5 \
+ *   -c slackWebhookSecretArn=arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-webhook-AbCdEf
  */
 export function createApp(options: CreateAppOptions = {}): { app: App; stack: ReplicaSentinelStack } {
   const { nag = true, ...appProps } = options;
   const app = new App(appProps);
   const stackName = stackNameFrom(app.node.tryGetContext('stackName'));
+  // TableV2 with a customer-managed key needs a concrete region; the account may stay agnostic.
+  const region = regionFrom(app.node.tryGetContext('region'));
   const stack = new ReplicaSentinelStack(app, stackName, {
     stackName,
-    // TableV2 with a customer-managed key needs a concrete region; the account may stay agnostic.
-    env: { region: regionFrom(app.node.tryGetContext('region')) },
+    env: { region },
     description: 'replica-sentinel: replication health monitoring and automated recovery',
+    ...optionsFrom((key) => app.node.tryGetContext(key), region),
   });
   if (nag) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
@@ -57,6 +72,80 @@ function stackNameFrom(value: unknown): string {
       `context value stackName must be a CloudFormation stack name (a letter, then letters, digits or hyphens, ` +
         `at most 128 characters); got ${JSON.stringify(value)}`,
     );
+  }
+  return value;
+}
+
+/** The optional stack props configured through context values (see {@link createApp}). */
+type ContextOptions = Pick<
+  ReplicaSentinelStackProps,
+  'sweepIntervalSeconds' | 'chatbotSlack' | 'slackWebhookSecretArn' | 'slackWebhookSecretKeyArn'
+>;
+
+function optionsFrom(context: (key: string) => unknown, region: string): ContextOptions {
+  const sweepIntervalSeconds = sweepIntervalFrom(context('sweepIntervalSeconds'));
+  const workspaceId = matching(
+    'chatbotSlackWorkspaceId',
+    context('chatbotSlackWorkspaceId'),
+    /^T[A-Z0-9]{8,20}$/,
+    'a Slack workspace (team) id as the AWS Chatbot console shows it: T followed by 8 to 20 upper-case letters or digits',
+  );
+  const channelId = matching(
+    'chatbotSlackChannelId',
+    context('chatbotSlackChannelId'),
+    /^[CG][A-Z0-9]{8,20}$/,
+    'a Slack channel id (the last part of the channel link): C or G followed by 8 to 20 upper-case letters or digits',
+  );
+  if ((workspaceId === undefined) !== (channelId === undefined)) {
+    const missing = workspaceId === undefined ? 'chatbotSlackWorkspaceId' : 'chatbotSlackChannelId';
+    throw new Error(
+      `context value ${missing} is missing: an AWS Chatbot Slack channel needs both chatbotSlackWorkspaceId and chatbotSlackChannelId`,
+    );
+  }
+  const slackWebhookSecretArn = matching(
+    'slackWebhookSecretArn',
+    context('slackWebhookSecretArn'),
+    new RegExp(`^arn:aws[a-z-]*:secretsmanager:${region}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`),
+    `the complete ARN of a Secrets Manager secret in the stack's region ${region}, with the 6-character suffix ` +
+      '(arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, as the Secrets Manager console shows it)',
+  );
+  const slackWebhookSecretKeyArn = matching(
+    'slackWebhookSecretKeyArn',
+    context('slackWebhookSecretKeyArn'),
+    new RegExp(`^arn:aws[a-z-]*:kms:${region}:\\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$`),
+    `the ARN of a KMS key in the stack's region ${region} (arn:aws:kms:<region>:<account>:key/<key id>)`,
+  );
+  if (slackWebhookSecretKeyArn !== undefined && slackWebhookSecretArn === undefined) {
+    throw new Error('context value slackWebhookSecretKeyArn is given without slackWebhookSecretArn');
+  }
+  return {
+    ...(sweepIntervalSeconds === undefined ? {} : { sweepIntervalSeconds }),
+    ...(workspaceId === undefined || channelId === undefined
+      ? {}
+      : { chatbotSlack: { workspaceId, channelId } }),
+    ...(slackWebhookSecretArn === undefined ? {} : { slackWebhookSecretArn }),
+    ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
+  };
+}
+
+function sweepIntervalFrom(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  // `-c sweepIntervalSeconds=10` arrives as the string '10'; cdk.json or a test may give a number.
+  const seconds = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > 60) {
+    throw new Error(
+      `context value sweepIntervalSeconds must be an integer from 1 to 60 (seconds between two silence sweeps); ` +
+        `got ${JSON.stringify(value)}`,
+    );
+  }
+  return seconds;
+}
+
+/** `value` when it is a string matching `pattern`; undefined when absent; else an error naming `key`. */
+function matching(key: string, value: unknown, pattern: RegExp, expected: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new Error(`context value ${key} must be ${expected}; got ${JSON.stringify(value)}`);
   }
   return value;
 }

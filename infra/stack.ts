@@ -1,10 +1,39 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import { Detector } from './constructs/detector';
 import { Ingest } from './constructs/ingest';
+import { Notifications } from './constructs/notifications';
 import { StateStore } from './constructs/state-store';
 
-/** Props of {@link ReplicaSentinelStack}. */
-export type ReplicaSentinelStackProps = StackProps;
+/** Props of {@link ReplicaSentinelStack}: what `cdk deploy -c ...` configures (infra/build-app.ts). */
+export interface ReplicaSentinelStackProps extends StackProps {
+  /**
+   * Seconds between two silence sweeps (Detector), an integer from 1 to 60.
+   *
+   * @default 10
+   */
+  readonly sweepIntervalSeconds?: number;
+  /**
+   * AWS Chatbot Slack channel that receives the alerts (Notifications).
+   *
+   * @default - no Chatbot channel
+   */
+  readonly chatbotSlack?: { readonly workspaceId: string; readonly channelId: string };
+  /**
+   * Complete ARN of the Secrets Manager secret holding a Slack incoming-webhook URL: deploys the
+   * notify-slack subscriber (Notifications).
+   *
+   * @default - no notify-slack function
+   */
+  readonly slackWebhookSecretArn?: string;
+  /**
+   * ARN of the customer-managed KMS key of that secret, if it has one.
+   *
+   * @default - the secret uses the AWS managed key
+   */
+  readonly slackWebhookSecretKeyArn?: string;
+}
 
 /**
  * replica-sentinel in one stack. It only wires the constructs (STYLE.md §9); each owns its concern.
@@ -16,12 +45,41 @@ export class ReplicaSentinelStack extends Stack {
   public readonly stateStore: StateStore;
   /** Streams, ingest functions and their queues. */
   public readonly ingest: Ingest;
+  /** The alerts topic and its Slack deliveries. */
+  public readonly notifications: Notifications;
+  /** The sweep and on-transition functions, the sweep schedule and their queues. */
+  public readonly detector: Detector;
 
   constructor(scope: Construct, id: string, props: ReplicaSentinelStackProps = {}) {
     super(scope, id, props);
 
     this.stateStore = new StateStore(this, 'StateStore');
     this.ingest = new Ingest(this, 'Ingest', { table: this.stateStore.table });
+    this.notifications = new Notifications(this, 'Notifications', {
+      table: this.stateStore.table,
+      ...(props.chatbotSlack === undefined
+        ? {}
+        : { slackWorkspaceId: props.chatbotSlack.workspaceId, slackChannelId: props.chatbotSlack.channelId }),
+      ...(props.slackWebhookSecretArn === undefined
+        ? {}
+        : { slackWebhookSecretArn: props.slackWebhookSecretArn }),
+      ...(props.slackWebhookSecretKeyArn === undefined
+        ? {}
+        : {
+            slackWebhookSecretKey: Key.fromKeyArn(
+              this,
+              'SlackWebhookSecretKey',
+              props.slackWebhookSecretKeyArn,
+            ),
+          }),
+    });
+    this.detector = new Detector(this, 'Detector', {
+      table: this.stateStore.table,
+      alertsTopic: this.notifications.topic,
+      ...(props.sweepIntervalSeconds === undefined
+        ? {}
+        : { sweepIntervalSeconds: props.sweepIntervalSeconds }),
+    });
 
     new CfnOutput(this, 'TableName', {
       description: 'Node-state table (TABLE_NAME of the functions)',
@@ -42,6 +100,10 @@ export class ReplicaSentinelStack extends Stack {
     new CfnOutput(this, 'FailureQueueUrl', {
       description: 'On-failure destination of the Kinesis event source mappings',
       value: this.ingest.failureQueue.queueUrl,
+    });
+    new CfnOutput(this, 'AlertsTopicArn', {
+      description: 'SNS topic of every alert (AWS Chatbot custom-notification format); subscribe to it',
+      value: this.notifications.topic.topicArn,
     });
   }
 }

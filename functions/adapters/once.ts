@@ -1,7 +1,8 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE } from './table-definition';
+import type { Context } from 'aws-lambda';
+import { idempotencyPartitionKey, TABLE } from './table-definition';
 
 /**
  * "Do this once per key", with Powertools idempotency records kept in the node-state table
@@ -14,15 +15,16 @@ export function onceInTable(
   tableName: string,
   scope: string,
   expiresAfterSeconds = 7 * 24 * 3600,
-): (key: string, deliver: () => Promise<void>) => Promise<void> {
+): Once {
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName,
     awsSdkV3Client: client,
     keyAttr: TABLE.partitionKey,
     sortKeyAttr: TABLE.sortKey,
-    staticPkValue: `IDEMPOTENCY#${scope}`,
+    staticPkValue: idempotencyPartitionKey(scope),
     expiryAttr: TABLE.timeToLiveAttribute,
   });
+  const config = new IdempotencyConfig({ eventKeyJmesPath: 'key', expiresAfterSeconds });
   const run = makeIdempotent(
     async (_key: { key: string }, deliver: () => Promise<void>) => {
       await deliver();
@@ -30,11 +32,21 @@ export function onceInTable(
     },
     {
       persistenceStore,
-      config: new IdempotencyConfig({ eventKeyJmesPath: 'key', expiresAfterSeconds }),
+      config,
       dataIndexArgument: 0,
     },
   );
-  return async (key, deliver) => {
+  const once = async (key: string, deliver: () => Promise<void>) => {
     await run({ key }, deliver);
   };
+  // An in-progress record expires when the invocation would have timed out, so a crashed attempt does
+  // not block the retry for long: Powertools needs the Lambda context for that.
+  return Object.assign(once, {
+    registerLambdaContext: (context: Context) => config.registerLambdaContext(context),
+  });
 }
+
+/** Runs `deliver` at most once per key; `registerLambdaContext` once per invocation. */
+export type Once = ((key: string, deliver: () => Promise<void>) => Promise<void>) & {
+  registerLambdaContext?: (context: Context) => void;
+};

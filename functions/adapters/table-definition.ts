@@ -79,3 +79,9 @@ export const TRANSITION_FILTER_PATTERN = {
   eventName: ['INSERT', 'MODIFY'],
   dynamodb: { NewImage: { type: { S: ['node'] }, transitionTo: { S: [{ exists: true }] } } },
 } as const;
+
+/** Partition of the Powertools idempotency records of one scope (see adapters/once.ts). */
+export const idempotencyPartitionKey = (scope: string): string => `IDEMPOTENCY#${scope}`;
+
+/** The idempotency scope of notify-slack: one record per notification id. */
+export const NOTIFY_SLACK_IDEMPOTENCY_SCOPE = 'notify-slack';

@@ -155,9 +155,13 @@ export function slackMessage(n: ChatbotNotification): { text: string; blocks: ob
   const blocks: object[] = [
     {
       type: 'header',
-      text: { type: 'plain_text', text: n.content.title.replace(/:[a-z_]+: /, '').slice(0, 150) },
+      text: { type: 'plain_text', text: clip(n.content.title.replace(/:[a-z_]+: /, ''), 150) },
     },
-    { type: 'section', text: { type: 'mrkdwn', text: c.reason ?? '' }, fields },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: clip(c.reason || '(no reason recorded)', 3000) },
+      fields,
+    },
   ];
   if (n.content.nextSteps.length > 0) {
     blocks.push({

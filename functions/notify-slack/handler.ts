@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { SNSEvent } from 'aws-lambda';
+import type { Context, SNSEvent } from 'aws-lambda';
 import { type NotifyDeps, notifySlack } from './notify';
 
 /**
@@ -10,7 +10,8 @@ import { type NotifyDeps, notifySlack } from './notify';
  */
 export function createHandler(deps: Omit<NotifyDeps, 'logger'>, options: { logger?: Logger } = {}) {
   const logger = options.logger ?? new Logger({ serviceName: 'notify-slack' });
-  return middy(async (event: SNSEvent): Promise<void> => {
+  return middy(async (event: SNSEvent, context: Context): Promise<void> => {
+    deps.once.registerLambdaContext?.(context);
     for (const record of event.Records) await notifySlack(record, { ...deps, logger });
   }).use(injectLambdaContext(logger));
 }

@@ -3,6 +3,7 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { requireEnv } from '../adapters/env';
 import { onceInTable } from '../adapters/once';
+import { NOTIFY_SLACK_IDEMPOTENCY_SCOPE } from '../adapters/table-definition';
 import { createHandler } from './handler';
 
 const logger = new Logger({ serviceName: 'notify-slack' });
@@ -21,7 +22,7 @@ export const handler = createHandler(
       }
       return value;
     },
-    once: onceInTable(new DynamoDBClient({}), tableName, 'notify-slack'),
+    once: onceInTable(new DynamoDBClient({}), tableName, NOTIFY_SLACK_IDEMPOTENCY_SCOPE),
   },
   { logger },
 );

@@ -1,5 +1,6 @@
 import type { SNSEventRecord } from 'aws-lambda';
 import type { Log } from '../adapters/log';
+import type { Once } from '../adapters/once';
 import { postToSlack, type SlackPostOptions } from '../adapters/slack';
 import { type ChatbotNotification, slackMessage } from '../core/notification';
 
@@ -11,7 +12,7 @@ export interface NotifyDeps {
    * Runs `deliver` once per notification id: a re-delivered SNS message (or a second publish of the same
    * incident revision) posts nothing. Powertools idempotency in AWS.
    */
-  readonly once: (notificationId: string, deliver: () => Promise<void>) => Promise<void>;
+  readonly once: Once;
   readonly post?: SlackPostOptions;
 }
 

@@ -23,8 +23,11 @@ import {
   SourceMapMode,
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { idempotencyPartitionKey } from '../../functions/adapters/table-definition';
 import { LOCK_FILE, REPO_ROOT } from '../paths';
 
 /** How a function uses the node-state table: read only, or read and conditional writes. */
@@ -59,6 +62,24 @@ const TABLE_KEY_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
 
 /** What an SQS producer needs on a KMS-encrypted queue (SQS developer guide, "Key management"). */
 export const SQS_PRODUCER_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/** What a publisher needs on the KMS key of an encrypted SNS topic (SNS developer guide, "Key management"). */
+export const SNS_PUBLISHER_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/**
+ * What Powertools' DynamoDB idempotency persistence layer calls: GetItem (consistent read of a record),
+ * PutItem (conditional, to claim a key), UpdateItem (to save the result) and DeleteItem (to release a
+ * key after a failure).
+ */
+const IDEMPOTENCY_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+];
+
+// The partition of `onceInTable()`'s records, from the module that writes them.
+export { idempotencyPartitionKey };
 
 /** Props of {@link SentinelFunction}. */
 export interface SentinelFunctionProps {
@@ -108,8 +129,8 @@ export interface SentinelFunctionProps {
    */
   readonly logLevel?: LogLevel;
   /**
-   * Extra environment variables. `TABLE_NAME` and `QUARANTINE_QUEUE_URL` are set by
-   * {@link SentinelFunction.bindTable} / {@link SentinelFunction.bindQuarantine}, not here.
+   * Extra environment variables. `TABLE_NAME`, `QUARANTINE_QUEUE_URL`, `ALERTS_TOPIC_ARN` and
+   * `SLACK_WEBHOOK_SECRET_ARN` are set by the `bind*` methods, not here.
    *
    * @default - none beyond NODE_OPTIONS and the POWERTOOLS_* variables this construct sets
    */
@@ -253,12 +274,12 @@ export class SentinelFunction extends Construct implements IGrantable {
   }
 
   /**
-   * Sets `TABLE_NAME` and grants exactly the DynamoDB and KMS actions of `access` on the table (and,
-   * when listed, on named indexes only: no `index/*`).
+   * Sets `TABLE_NAME` and grants exactly the DynamoDB and KMS actions of `access` on the table, and
+   * `dynamodb:Query` on the named indexes only (no `index/*`, and no write action on an index).
    *
    * @param table the node-state table
    * @param access 'R' (GetItem, BatchGetItem, Query) or 'RW' (plus PutItem, UpdateItem)
-   * @param options.indexes GSI names the function queries
+   * @param options.indexes GSI names the function queries (Query only, whatever `access` is)
    * @param options.key the table's KMS key, when `table.encryptionKey` is not set (imported tables)
    */
   public bindTable(
@@ -269,14 +290,93 @@ export class SentinelFunction extends Construct implements IGrantable {
     this.fn.addEnvironment('TABLE_NAME', table.tableName);
     // Not table.grantReadWriteData() / table.grant(): on a table with a GSI those add `<table>/index/*`
     // (cdk-nag IAM5) and, for the data grants, Scan, DeleteItem, BatchWriteItem and kms:*Key* wildcards.
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...TABLE_ACTIONS[access]], resources: [table.tableArn] }),
+    );
+    // An index can only be queried (its items are written through the table), so Query is all it gets.
     const indexArns = (options.indexes ?? []).map((name) => `${table.tableArn}/index/${name}`);
+    if (indexArns.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }),
+      );
+    }
+    (options.key ?? table.encryptionKey)?.grant(this.role, ...TABLE_KEY_ACTIONS[access]);
+    return this;
+  }
+
+  /**
+   * Sets `TABLE_NAME` for a function that keeps Powertools idempotency records in the node-state table
+   * (functions/adapters/once.ts) and lets it get, put, update and delete exactly those items: the
+   * `dynamodb:LeadingKeys` condition limits every call to the partition `IDEMPOTENCY#<scope>`, so the
+   * function can neither read nor change node, cluster or incident items. Plus the table key's 'RW'
+   * KMS actions.
+   *
+   * @param table the node-state table
+   * @param scope the scope passed to `onceInTable()` (its records live under `IDEMPOTENCY#<scope>`)
+   * @param options.key the table's KMS key, when `table.encryptionKey` is not set (imported tables)
+   */
+  public bindIdempotencyRecords(table: ITableV2, scope: string, options: { readonly key?: IKey } = {}): this {
+    this.fn.addEnvironment('TABLE_NAME', table.tableName);
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: [...TABLE_ACTIONS[access]],
-        resources: [table.tableArn, ...indexArns],
+        actions: [...IDEMPOTENCY_ACTIONS],
+        resources: [table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [idempotencyPartitionKey(scope)] },
+        },
       }),
     );
-    (options.key ?? table.encryptionKey)?.grant(this.role, ...TABLE_KEY_ACTIONS[access]);
+    (options.key ?? table.encryptionKey)?.grant(this.role, ...TABLE_KEY_ACTIONS.RW);
+    return this;
+  }
+
+  /**
+   * Sets `ALERTS_TOPIC_ARN` (the one alerts topic, DESIGN.md §6) and lets the function publish to that
+   * topic only, with the publisher actions on the topic's KMS key. Not `topic.grantPublish()`: on an
+   * encrypted topic it grants `kms:GenerateDataKey*` (a wildcard action, cdk-nag IAM5).
+   *
+   * @param options.key the topic's KMS key, when `topic.masterKey` is not set (imported topics)
+   */
+  public bindTopic(topic: ITopic, options: { readonly key?: IKey } = {}): this {
+    this.fn.addEnvironment('ALERTS_TOPIC_ARN', topic.topicArn);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+    );
+    (options.key ?? topic.masterKey)?.grant(this.role, ...SNS_PUBLISHER_KEY_ACTIONS);
+    return this;
+  }
+
+  /**
+   * Sets `SLACK_WEBHOOK_SECRET_ARN` and lets the function read that one secret's value
+   * (`secretsmanager:GetSecretValue` on its complete ARN; not `grantRead()`, which adds DescribeSecret
+   * and, for a partial ARN, a `-??????` wildcard). When the secret is encrypted with a customer-managed
+   * key, also `kms:Decrypt` on that key, only through Secrets Manager in this region.
+   *
+   * @param secret imported with its complete ARN (`Secret.fromSecretAttributes({ secretCompleteArn })`)
+   */
+  public bindSlackWebhookSecret(secret: ISecret): this {
+    const arn = secret.secretFullArn;
+    if (arn === undefined) {
+      throw new Error(
+        `${this.node.path}: the Slack webhook secret needs its complete ARN (with the 6-character suffix) ` +
+          'so that the grant names exactly one secret',
+      );
+    }
+    this.fn.addEnvironment('SLACK_WEBHOOK_SECRET_ARN', arn);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }),
+    );
+    if (secret.encryptionKey !== undefined) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [secret.encryptionKey.keyArn],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+          },
+        }),
+      );
+    }
     return this;
   }
 

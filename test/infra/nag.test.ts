@@ -5,7 +5,7 @@ import { Stream, StreamEncryption } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import { type TestApp, testApp, validationFindings } from './support';
+import { ALL_OPTIONS_CONTEXT, type TestApp, testApp, validationFindings } from './support';
 
 interface Statement {
   readonly Effect: string;
@@ -28,13 +28,47 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
   );
 }
 
-describe('cdk-nag AwsSolutions on the app', () => {
-  // The app exactly as `cdk synth` builds it (infra/build-app.ts), cdk-nag plugin and bundling included.
+/** Acknowledgements every configuration has (construct path below the stack, rule id). */
+const BASE_ACKNOWLEDGEMENTS = [
+  'Ingest/Heartbeats AwsSolutions-KDS3',
+  'Ingest/ChangeEvents AwsSolutions-KDS3',
+  'Ingest/Quarantine AwsSolutions-SQS3',
+  'Ingest/Failures AwsSolutions-SQS3',
+  'Ingest/Heartbeat/Role AwsSolutions-IAM5[Resource::*]',
+  'Ingest/ChangeStream/Role AwsSolutions-IAM5[Resource::*]',
+];
+const DETECTOR_ACKNOWLEDGEMENTS = [
+  'Detector/Failures AwsSolutions-SQS3',
+  'Detector/SweepDeadLetters AwsSolutions-SQS3',
+  'Detector/Sweep/Role AwsSolutions-IAM5[Resource::*]',
+  'Detector/OnTransition/Role AwsSolutions-IAM5[Resource::*]',
+];
+
+describe.each([
+  {
+    // The app exactly as `cdk synth` builds it (infra/build-app.ts), cdk-nag plugin and bundling included.
+    configuration: 'the default app',
+    options: { nag: true },
+    expected: [...BASE_ACKNOWLEDGEMENTS, ...DETECTOR_ACKNOWLEDGEMENTS],
+  },
+  {
+    // Every optional context value set: Chatbot channel and notify-slack too. Bundling plays no part in
+    // the findings, so it is skipped here to keep the suite fast.
+    configuration: 'the app with every option (Chatbot, notify-slack, sweep interval)',
+    options: { nag: true, bundling: false, context: ALL_OPTIONS_CONTEXT },
+    expected: [
+      ...BASE_ACKNOWLEDGEMENTS,
+      'Notifications/DeadLetters AwsSolutions-SQS3',
+      'Notifications/NotifySlack/Role AwsSolutions-IAM5[Resource::*]',
+      ...DETECTOR_ACKNOWLEDGEMENTS,
+    ],
+  },
+])('cdk-nag AwsSolutions on $configuration', ({ options, expected }) => {
   let t: TestApp;
   let synthError: unknown;
 
   beforeAll(() => {
-    t = testApp({ nag: true });
+    t = testApp(options);
     try {
       t.app.synth();
     } catch (error) {
@@ -56,29 +90,32 @@ describe('cdk-nag AwsSolutions on the app', () => {
 
   it('acknowledges only these findings, each on its own construct, never on the stack or the app', () => {
     const stack = t.stack.node.path;
-    expect(acknowledgements(t.app).map(({ path, id }) => `${path} ${id}`)).toEqual([
-      `${stack}/Ingest/Heartbeats AwsSolutions-KDS3`,
-      `${stack}/Ingest/ChangeEvents AwsSolutions-KDS3`,
-      `${stack}/Ingest/Quarantine AwsSolutions-SQS3`,
-      `${stack}/Ingest/Failures AwsSolutions-SQS3`,
-      `${stack}/Ingest/Heartbeat/Role AwsSolutions-IAM5[Resource::*]`,
-      `${stack}/Ingest/ChangeStream/Role AwsSolutions-IAM5[Resource::*]`,
-    ]);
+    expect(acknowledgements(t.app).map(({ path, id }) => `${path} ${id}`)).toEqual(
+      expected.map((entry) => `${stack}/${entry}`),
+    );
   });
 
-  it('keeps the IAM5 acknowledgement honest: no IAM policy allows anything but X-Ray writes on "*"', () => {
+  it('keeps the IAM5 acknowledgements honest: no IAM policy allows anything but X-Ray writes on "*"', () => {
     const template = JSON.parse(readFileSync(join(t.outdir, t.stack.templateFile), 'utf8')) as {
       Resources: Record<
         string,
         { Type: string; Properties: { PolicyDocument?: { Statement: Statement[] } } }
       >;
     };
-    const onStar = Object.values(template.Resources)
-      .filter((r) => r.Type === 'AWS::IAM::Policy')
+    const policies = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy',
+    );
+    const onStar = policies
       .flatMap((r) => r.Properties.PolicyDocument?.Statement ?? [])
       .filter((s) => s.Effect === 'Allow' && [s.Resource].flat().includes('*'))
       .flatMap((s) => [s.Action].flat());
     expect(new Set(onStar)).toEqual(new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+    // and no wildcard action anywhere in an Allow (lambda:InvokeFunction on `<function>:*` included)
+    const allowed = policies
+      .flatMap((r) => r.Properties.PolicyDocument?.Statement ?? [])
+      .filter((s) => s.Effect === 'Allow');
+    expect(allowed.flatMap((s) => [s.Action].flat())).not.toContainEqual(expect.stringContaining('*'));
+    expect(JSON.stringify(allowed.map((s) => s.Resource))).not.toMatch(/:\*"/);
   });
 
   it('gives every acknowledgement a reason a reviewer can check', () => {

@@ -81,12 +81,17 @@ describe('SentinelFunction props', () => {
 });
 
 describe('SentinelFunction.bindTable', () => {
-  it("grants 'R' the read actions on the table and the named index only, and decrypt on its key", () => {
+  it("grants 'R' the read actions on the table, Query only on the named index, and decrypt on its key", () => {
     const statements = statementsOfFunction(template, id(reader.fn));
     expect(statements).toContainEqual({
       effect: 'Allow',
       actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
-      resources: [arnOf(id(table)), { 'Fn::Join': ['', [arnOf(id(table)), '/index/sweep']] }],
+      resources: [arnOf(id(table))],
+    });
+    expect(statements).toContainEqual({
+      effect: 'Allow',
+      actions: ['dynamodb:Query'],
+      resources: [{ 'Fn::Join': ['', [arnOf(id(table)), '/index/sweep']] }],
     });
     expect(statements).toContainEqual({
       effect: 'Allow',

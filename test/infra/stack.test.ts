@@ -198,8 +198,16 @@ describe('Kinesis event source mappings', () => {
     },
   );
 
-  it('has exactly the two mappings', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  it("has exactly the two Kinesis mappings (the third mapping, on the table stream, is the Detector's)", () => {
+    const onKinesis = Object.values(resources(template)).filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::EventSourceMapping' &&
+        [ids.heartbeatStream, ids.changeStream].some(
+          (stream) => JSON.stringify(r.Properties?.EventSourceArn) === JSON.stringify(arnOf(stream)),
+        ),
+    );
+    expect(onKinesis).toHaveLength(2);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
   });
 });
 
@@ -261,15 +269,17 @@ describe('Ingest functions', () => {
     });
   });
 
-  it('gives the roles no AWS managed policy (no AWSLambdaBasicExecutionRole)', () => {
+  it('gives no role of the stack an AWS managed policy (no AWSLambdaBasicExecutionRole)', () => {
     const roles = Object.values(resources(template)).filter((r) => r.Type === 'AWS::IAM::Role');
-    expect(roles).toHaveLength(2);
+    // ingest-heartbeat, ingest-change-stream, sweep, on-transition, and the sweep schedule's role
+    expect(roles).toHaveLength(5);
     for (const role of roles) expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
   });
 
   it('bundles each function as ESM with a require shim and the AWS SDK inside', () => {
     const entries = bundledEntries(t.outdir);
-    expect(entries).toHaveLength(2);
+    // ingest-heartbeat, ingest-change-stream, sweep, on-transition (notify-slack only with a webhook)
+    expect(entries).toHaveLength(4);
     for (const entry of entries) {
       const code = readFileSync(entry, 'utf8');
       expect(code.startsWith("import { createRequire } from 'node:module';")).toBe(true);
@@ -349,11 +359,17 @@ describe('IAM of the ingest functions', () => {
 });
 
 describe('outputs', () => {
-  it('exports the table name, the stream ARNs and the queue URLs', () => {
+  it('exports the table name, the stream ARNs and the ingest queue URLs', () => {
     template.hasOutput('TableName', { Value: { Ref: ids.table } });
     template.hasOutput('HeartbeatStreamArn', { Value: arnOf(ids.heartbeatStream) });
     template.hasOutput('ChangeStreamArn', { Value: arnOf(ids.changeStream) });
     template.hasOutput('QuarantineQueueUrl', { Value: { Ref: ids.quarantineQueue } });
     template.hasOutput('FailureQueueUrl', { Value: { Ref: ids.failureQueue } });
+  });
+
+  it('exports the alerts topic ARN', () => {
+    template.hasOutput('AlertsTopicArn', {
+      Value: { Ref: logicalIdOfConstruct(t.stack, t.stack.notifications.topic) },
+    });
   });
 });

@@ -25,12 +25,23 @@ export interface TestAppOptions {
   readonly nag?: boolean;
   /** Run esbuild for the functions; off, the assets are placeholders (faster). @default true */
   readonly bundling?: boolean;
+  /** Extra context values (`-c key=value` of the CDK CLI), e.g. the Slack options. @default none */
+  readonly context?: Readonly<Record<string, unknown>>;
 }
+
+/** Every optional context value of infra/build-app.ts, set to valid values (the "all options" app). */
+export const ALL_OPTIONS_CONTEXT = {
+  sweepIntervalSeconds: '5',
+  chatbotSlackWorkspaceId: 'T0123ABCDE',
+  chatbotSlackChannelId: 'C0456FGHIJ',
+  slackWebhookSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/slack-webhook-AbC123`,
+  slackWebhookSecretKeyArn: `arn:aws:kms:${TEST_REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+} as const;
 
 /** The real app (infra/build-app.ts) with its own temporary outdir; call `cleanup()` in `afterAll`. */
 export function testApp(options: TestAppOptions = {}): TestApp {
   const outdir = mkdtempSync(join(tmpdir(), 'replica-sentinel-infra-'));
-  const context: Record<string, unknown> = { region: TEST_REGION };
+  const context: Record<string, unknown> = { region: TEST_REGION, ...options.context };
   if (options.bundling === false) context['aws:cdk:bundling-stacks'] = [];
   const { app, stack } = createApp({ outdir, context, nag: options.nag ?? false });
   return { app, stack, outdir, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
@@ -92,11 +103,12 @@ export interface CfnResourceJson {
   readonly UpdateReplacePolicy?: string;
 }
 
-/** An IAM policy statement, normalized: Action and Resource always arrays. */
+/** An IAM policy statement, normalized: Action and Resource always arrays; Condition only when set. */
 export interface Statement {
   readonly effect: string;
   readonly actions: readonly string[];
   readonly resources: readonly unknown[];
+  readonly conditions?: unknown;
 }
 
 export function resources(template: Template): Record<string, CfnResourceJson> {
@@ -125,6 +137,14 @@ export function statementsOfFunction(template: Template, functionLogicalId: stri
   const roleArn = fn?.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
   const roleId = roleArn?.['Fn::GetAtt']?.[0];
   if (roleId === undefined) throw new Error(`${functionLogicalId} has no role of this stack`);
+  return statementsOfRole(template, roleId);
+}
+
+/**
+ * All Allow/Deny statements of the IAM policies (AWS::IAM::Policy) attached to a role. Inline and
+ * managed policies of the role itself are checked separately (the house roles have none).
+ */
+export function statementsOfRole(template: Template, roleId: string): Statement[] {
   return Object.values(resources(template))
     .filter((r) => r.Type === 'AWS::IAM::Policy')
     .filter((r) =>
@@ -136,6 +156,7 @@ export function statementsOfFunction(template: Template, functionLogicalId: stri
         effect: String(s.Effect),
         actions: asArray(s.Action).map(String),
         resources: asArray(s.Resource),
+        ...(s.Condition === undefined ? {} : { conditions: s.Condition }),
       }));
     });
 }

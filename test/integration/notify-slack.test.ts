@@ -13,7 +13,11 @@ import { createTestTable, localEndpoint, type TestTable } from '../support/dynam
 import { T0 } from '../support/heartbeats';
 import { startWebhookServer } from '../support/webhook-server';
 
-const context = { functionName: 'notify-slack', awsRequestId: 'test' } as Context;
+const context = {
+  functionName: 'notify-slack',
+  awsRequestId: 'test',
+  getRemainingTimeInMillis: () => 60_000,
+} as Context;
 
 function openedIncident(nodeId: string): Incident {
   const decision = decideIncident(

@@ -413,7 +413,7 @@ describe('slackMessage', () => {
     });
   });
 
-  it('cuts the header to the 150 characters Slack allows for very long ids', () => {
+  it('cuts the header to the 150 characters Slack allows for very long ids, marking the cut', () => {
     // Prepare
     const clusterId = `orders-${'c'.repeat(121)}`;
     const nodeId = `replica-${'n'.repeat(120)}`;
@@ -428,6 +428,25 @@ describe('slackMessage', () => {
     // Assess
     const full = `STALLED: ${clusterId}/${nodeId} (replica) — incident opened`;
     expect(full.length).toBeGreaterThan(150);
-    expect(header).toStrictEqual({ type: 'header', text: { type: 'plain_text', text: full.slice(0, 150) } });
+    expect(header).toStrictEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: `${full.slice(0, 149)}…` },
+    });
+  });
+});
+
+describe('slackMessage text limits', () => {
+  it('never splits a two-unit character when cutting the header, and never sends an empty section', () => {
+    const base = incidentNotification(openedStall, 'opened');
+    const title = `:fire: ${'😀'.repeat(200)}`;
+    const n: ChatbotNotification = {
+      ...base,
+      content: { ...base.content, title },
+      metadata: { ...base.metadata, additionalContext: { ...base.metadata.additionalContext, reason: '' } },
+    };
+    const [header, section] = slackMessage(n).blocks as { text: { text: string } }[];
+    expect(Array.from(header?.text.text ?? '')).toHaveLength(150);
+    expect(header?.text.text.endsWith('😀…')).toBe(true);
+    expect(section?.text.text).toBe('(no reason recorded)');
   });
 });

@@ -1,0 +1,104 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { createApp } from '../../infra/build-app';
+import {
+  ALL_OPTIONS_CONTEXT,
+  logicalIdOfConstruct,
+  resources,
+  TEST_REGION,
+  type TestApp,
+  testApp,
+} from './support';
+
+// Context values of `cdk deploy -c key=value`. Malformed ones fail while the app is built (no synthesis).
+const build = (context: Record<string, unknown>) => () =>
+  createApp({ context: { region: TEST_REGION, 'aws:cdk:bundling-stacks': [], ...context }, nag: false });
+
+describe('context values that configure the stack', () => {
+  // One synthesis: every option set.
+  let t: TestApp;
+  let template: Template;
+
+  beforeAll(() => {
+    t = testApp({ bundling: false, context: ALL_OPTIONS_CONTEXT });
+    template = Template.fromStack(t.stack);
+  });
+
+  afterAll(() => t.cleanup());
+
+  it('passes sweepIntervalSeconds (a string on the command line) to the sweep function', () => {
+    const fn = logicalIdOfConstruct(t.stack, t.stack.detector.sweepFunction.fn);
+    expect(resources(template)[fn]?.Properties).toMatchObject({
+      Environment: { Variables: { SWEEP_INTERVAL_SECONDS: '5' } },
+    });
+  });
+
+  it('deploys the Chatbot channel and notify-slack when their values are given', () => {
+    expect(t.stack.notifications.chatbot).toBeDefined();
+    expect(t.stack.notifications.notifySlack).toBeDefined();
+  });
+});
+
+describe('malformed context values fail the synth, naming the context key', () => {
+  const secretArn = ALL_OPTIONS_CONTEXT.slackWebhookSecretArn;
+
+  it.each([
+    ['0', /sweepIntervalSeconds must be an integer from 1 to 60/],
+    ['61', /sweepIntervalSeconds must be an integer from 1 to 60/],
+    ['2.5', /sweepIntervalSeconds must be an integer from 1 to 60/],
+    ['ten', /sweepIntervalSeconds must be an integer from 1 to 60/],
+  ])('sweepIntervalSeconds=%s', (value, message) => {
+    expect(build({ sweepIntervalSeconds: value })).toThrow(message);
+  });
+
+  it('accepts sweepIntervalSeconds as a number too (cdk.json)', () => {
+    expect(build({ sweepIntervalSeconds: 30 })).not.toThrow();
+  });
+
+  it.each([
+    ['an SNS topic ARN', `arn:aws:sns:${TEST_REGION}:123456789012:alerts`],
+    [
+      'a partial secret ARN (no 6-character suffix)',
+      `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:webhook`,
+    ],
+    ['a secret in another region', secretArn.replace(TEST_REGION, 'us-east-1')],
+    ['a plain URL', 'https://hooks.slack.com/services/T000/B000/XXXX'],
+  ])('slackWebhookSecretArn that is %s', (_label, value) => {
+    expect(build({ slackWebhookSecretArn: value })).toThrow(
+      /context value slackWebhookSecretArn must be the complete ARN of a Secrets Manager secret/,
+    );
+  });
+
+  it('slackWebhookSecretKeyArn that is not a KMS key ARN', () => {
+    expect(
+      build({ slackWebhookSecretArn: secretArn, slackWebhookSecretKeyArn: 'alias/aws/secretsmanager' }),
+    ).toThrow(/context value slackWebhookSecretKeyArn must be the ARN of a KMS key/);
+  });
+
+  it('slackWebhookSecretKeyArn without slackWebhookSecretArn', () => {
+    expect(build({ slackWebhookSecretKeyArn: ALL_OPTIONS_CONTEXT.slackWebhookSecretKeyArn })).toThrow(
+      /slackWebhookSecretKeyArn is given without slackWebhookSecretArn/,
+    );
+  });
+
+  it.each([
+    [
+      'chatbotSlackWorkspaceId',
+      'my-workspace',
+      /context value chatbotSlackWorkspaceId must be a Slack workspace/,
+    ],
+    ['chatbotSlackChannelId', '#alerts', /context value chatbotSlackChannelId must be a Slack channel id/],
+  ])('%s=%s', (key, value, message) => {
+    const valid = {
+      chatbotSlackWorkspaceId: ALL_OPTIONS_CONTEXT.chatbotSlackWorkspaceId,
+      chatbotSlackChannelId: ALL_OPTIONS_CONTEXT.chatbotSlackChannelId,
+    };
+    expect(build({ ...valid, [key]: value })).toThrow(message);
+  });
+
+  it.each([
+    ['chatbotSlackWorkspaceId', { chatbotSlackChannelId: ALL_OPTIONS_CONTEXT.chatbotSlackChannelId }],
+    ['chatbotSlackChannelId', { chatbotSlackWorkspaceId: ALL_OPTIONS_CONTEXT.chatbotSlackWorkspaceId }],
+  ])('a Chatbot channel without %s', (missing, context) => {
+    expect(build(context)).toThrow(new RegExp(`context value ${missing} is missing`));
+  });
+});
