@@ -5,7 +5,9 @@ import { POLICY_DEFAULTS, PolicyOverridesSchema } from '../../functions/core/pol
 /** The README's configuration reference must say what the code does. */
 describe('README configuration reference', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('## Configuration reference'));
+  const start = readme.indexOf('## Configuration reference');
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
   const rows = new Map(
     [...section.matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)].map((m) => [
       m[1] as string,
