@@ -3,7 +3,7 @@ import type { Policy } from './policy';
 
 export type IncidentKind = 'LAGGING' | 'STALLED' | 'SILENT' | 'DEAD';
 export type Severity = 'warning' | 'major' | 'critical';
-export type IncidentState = 'OPEN' | 'RESOLVED';
+export type IncidentState = 'OPEN' | 'RESOLVED' | 'FAILED';
 export type IncidentEvent = 'opened' | 'escalated' | 'deescalated' | 'reopened' | 'resolved' | 'noted';
 export type RunbookName = 'replica-recovery' | 'primary-failover';
 export type ClusterMode = 'auto' | 'approve' | 'dry-run' | 'off';
@@ -74,11 +74,27 @@ export interface Incident {
   readonly timeline: readonly TimelineEntry[];
   readonly runbook?: RunbookName;
   readonly outbox: Outbox;
+  /** What the runbook did, step by step (written by runbook-steps). */
+  readonly runbookSteps?: readonly RunbookStepEntry[];
+  /** Keys (`execution/step`) of the steps recorded, so a retried step is recorded once. */
+  readonly stepKeys?: readonly string[];
+  /** The failover plan: candidate, why the others were rejected, who is repointed. */
+  readonly plan?: { readonly candidate?: string; readonly rejected: readonly { nodeId: string; reason: string }[]; readonly repoint: readonly string[]; readonly reason: string };
+  /** The task token of a pending approval (cleared when decided). */
+  readonly approvalToken?: string;
   /** The figures of the latest transition. */
   readonly lagSeconds?: number;
   readonly lagUnits?: number;
   readonly appliedPosition?: string;
   readonly sourcePosition?: string;
+}
+
+/** One runbook step as recorded on the incident. */
+export interface RunbookStepEntry {
+  readonly at: number;
+  readonly execution: string;
+  readonly step: string;
+  readonly detail: string;
 }
 
 /** Maintenance that mutes a node or its whole cluster. */

@@ -182,3 +182,50 @@ export function slackMessage(n: ChatbotNotification): { text: string; blocks: ob
   });
   return { text: n.content.title, blocks };
 }
+
+/** The message for a runbook step worth telling (plan, approval, outcome), as the same Chatbot format. */
+export function runbookNotification(
+  incident: Incident,
+  step: string,
+  detail: string,
+  nextSteps: readonly string[] = [],
+  links: Links = {},
+): ChatbotNotification {
+  const emoji = incident.state === 'FAILED' ? ':sos:' : incident.state === 'RESOLVED' ? ':white_check_mark:' : ':gear:';
+  const title = `${emoji} ${incident.runbook ?? 'runbook'} ${step}: ${incident.clusterId}/${incident.nodeId}`;
+  const context: Record<string, string> = {
+    incidentId: incident.incidentId,
+    revision: String(incident.revision),
+    event: `runbook-${step}`,
+    state: incident.state,
+    severity: incident.state === 'FAILED' ? 'critical' : incident.severity,
+    kind: incident.kind,
+    clusterId: incident.clusterId,
+    nodeId: incident.nodeId,
+    role: incident.role,
+    change: `runbook: ${step}`,
+    reason: detail,
+    ...(incident.runbook ? { runbook: incident.runbook } : {}),
+    ...(links.executionUrl ? { executionUrl: links.executionUrl } : {}),
+    ...(links.logsUrl ? { logsUrl: links.logsUrl } : {}),
+  };
+  return {
+    version: '1.0',
+    source: 'custom',
+    id: `${incident.incidentId}#${incident.revision}`,
+    content: {
+      textType: 'client-markdown',
+      title,
+      description: detail,
+      nextSteps: [...nextSteps],
+      keywords: [context.severity ?? incident.severity, incident.kind, incident.clusterId],
+    },
+    metadata: {
+      threadId: incident.incidentId,
+      summary: title,
+      eventType: `runbook-${step}`,
+      relatedResources: [`${incident.clusterId}/${incident.nodeId}`],
+      additionalContext: context,
+    },
+  };
+}

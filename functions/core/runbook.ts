@@ -97,6 +97,10 @@ export interface RunbookState {
   /** After a step started an SSM Automation hook: what to await, and where to resume. */
   ssm?: { executionId: string };
   resume?: string;
+  /** replica-recovery: the replica's applied position when replication was restarted. */
+  baseline?: string;
+  /** replica-recovery: rebuild attempts so far (at most one). */
+  escalations?: number;
   outcome?: string;
   error?: { Error?: string; Cause?: string };
 }

@@ -1,11 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { DynamoIncidentStore } from '../adapters/incident-store';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
-import { NoRunbookLauncher } from '../adapters/runbooks';
+import { StepFunctionsLauncher } from '../adapters/sfn-launcher';
 import { createHandler } from './handler';
 
 const logger = new Logger({ serviceName: 'on-transition' });
@@ -20,7 +21,10 @@ export const handler = createHandler(
     incidents: new DynamoIncidentStore(client, tableName),
     nodes: new DynamoNodeStateStore(client, tableName, logger),
     notifier: new SnsNotifier(new SNSClient({}), topicArn),
-    runbooks: new NoRunbookLauncher(),
+    runbooks: new StepFunctionsLauncher(new SFNClient({}), {
+      'primary-failover': requireEnv('FAILOVER_STATE_MACHINE_ARN'),
+      'replica-recovery': requireEnv('RECOVERY_STATE_MACHINE_ARN'),
+    }),
     // The function's own log group (set by the Lambda runtime): the message links to where it logged.
     links: () => ({
       logsUrl: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encodeURIComponent(logGroup)}`,

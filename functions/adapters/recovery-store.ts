@@ -1,0 +1,239 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ClusterHooks, NodeEndpoint } from '../core/hooks';
+import type { Incident, RunbookStepEntry } from '../core/incidents';
+import type { NodeFailoverConfig } from '../core/candidate';
+import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
+import { type ClusterRecoveryState, DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../core/recovery';
+import { keys } from './table-definition';
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
+
+const incidentKey = (clusterId: string, incidentId: string, openedAt: number) => ({
+  PK: keys.clusterPk(clusterId),
+  SK: keys.incidentSk(new Date(openedAt).toISOString(), incidentId),
+});
+
+/**
+ * The cluster lock, the fencing epoch and the runbook's records on the incident, in the node-state table.
+ * Every change that matters for safety is one conditional write: two runs can never both hold the lock,
+ * and the epoch moves exactly once per failover.
+ */
+export class RecoveryStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getCluster(clusterId: string): Promise<ClusterRecoveryState> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+        ConsistentRead: true,
+      }),
+    );
+    const item = Item ?? {};
+    const overrides = PolicyOverridesSchema.safeParse(item.policy ?? {});
+    const mode = item.mode;
+    return {
+      mode: mode === 'approve' || mode === 'dry-run' || mode === 'off' ? mode : 'auto',
+      policy: resolvePolicy(overrides.success ? overrides.data : {}),
+      epoch: typeof item.epoch === 'number' ? item.epoch : 0,
+      ...(typeof item.primaryNodeId === 'string' ? { primaryNodeId: item.primaryNodeId } : {}),
+      ...(typeof item.lockIncidentId === 'string' ? { lockIncidentId: item.lockIncidentId } : {}),
+      ...(typeof item.lockSince === 'number' ? { lockSince: item.lockSince } : {}),
+      ...(typeof item.lastRecoveryAt === 'number' ? { lastRecoveryAt: item.lastRecoveryAt } : {}),
+      ...(typeof item.maintenanceUntil === 'number' ? { maintenanceUntil: item.maintenanceUntil } : {}),
+      ...(typeof item.maintenanceBy === 'string' ? { maintenanceBy: item.maintenanceBy } : {}),
+      ...(typeof item.maintenanceReason === 'string' ? { maintenanceReason: item.maintenanceReason } : {}),
+      nodes: Array.isArray(item.nodes) ? (item.nodes as (NodeEndpoint & NodeFailoverConfig)[]) : [],
+      hooks: (item.hooks ?? {}) as ClusterHooks,
+      approvalTimeoutSeconds:
+        typeof item.approvalTimeoutSeconds === 'number' ? item.approvalTimeoutSeconds : DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    };
+  }
+
+  /**
+   * Takes the cluster lock for `incidentId` if nobody else holds it, the cooldown is over and the cluster
+   * is not in maintenance — in one conditional write. Resolves false when any rule blocks it.
+   */
+  async takeLock(clusterId: string, incidentId: string, now: number, recoveryBlockSeconds: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+          UpdateExpression: 'SET #lock = :me, #since = if_not_exists(#since, :now), #type = if_not_exists(#type, :cluster)',
+          ConditionExpression:
+            '(attribute_not_exists(#lock) OR #lock = :me) AND ' +
+            '(#lock = :me OR attribute_not_exists(#last) OR #last <= :cooldownEdge) AND ' +
+            '(attribute_not_exists(#maint) OR #maint <= :now)',
+          ExpressionAttributeNames: {
+            '#lock': 'lockIncidentId',
+            '#since': 'lockSince',
+            '#last': 'lastRecoveryAt',
+            '#maint': 'maintenanceUntil',
+            '#type': 'type',
+          },
+          ExpressionAttributeValues: {
+            ':me': incidentId,
+            ':now': now,
+            ':cooldownEdge': now - recoveryBlockSeconds * 1000,
+            ':cluster': 'cluster',
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Releases the lock if `incidentId` holds it; a finished recovery also starts the cooldown. */
+  async releaseLock(clusterId: string, incidentId: string, recoveredAt?: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+          UpdateExpression: recoveredAt === undefined ? 'REMOVE #lock, #since' : 'REMOVE #lock, #since SET #last = :at',
+          ConditionExpression: '#lock = :me',
+          ExpressionAttributeNames: {
+            '#lock': 'lockIncidentId',
+            '#since': 'lockSince',
+            ...(recoveredAt === undefined ? {} : { '#last': 'lastRecoveryAt' }),
+          },
+          ExpressionAttributeValues: { ':me': incidentId, ...(recoveredAt === undefined ? {} : { ':at': recoveredAt }) },
+        }),
+      );
+    } catch (error) {
+      // Already released (a retried step): nothing to do.
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /**
+   * The fencing step: epoch + 1, only while `incidentId` holds the lock and the epoch is still `expected`.
+   * Idempotent for a retried step: if this incident already moved it to expected + 1, resolves that.
+   */
+  async bumpEpoch(clusterId: string, incidentId: string, expected: number, fencedNodeId: string): Promise<number> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+          UpdateExpression: 'SET #epoch = :next, #fencedBy = :me, #fenced = :node',
+          ConditionExpression: '#lock = :me AND ((attribute_not_exists(#epoch) AND :expected = :zero) OR #epoch = :expected)',
+          ExpressionAttributeNames: { '#epoch': 'epoch', '#lock': 'lockIncidentId', '#fencedBy': 'epochIncidentId', '#fenced': 'fencedNodeId' },
+          ExpressionAttributeValues: { ':next': expected + 1, ':me': incidentId, ':expected': expected, ':zero': 0, ':node': fencedNodeId },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Number(Attributes?.epoch);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const cluster = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk }, ConsistentRead: true }),
+      );
+      if (cluster.Item?.epochIncidentId === incidentId && cluster.Item.epoch === expected + 1) return expected + 1;
+      throw new Error(`cannot fence: the lock or the epoch changed (epoch ${cluster.Item?.epoch}, lock ${cluster.Item?.lockIncidentId})`);
+    }
+  }
+
+  /** Records the new primary, only under the run's own lock and epoch. */
+  async setPrimary(clusterId: string, incidentId: string, epoch: number, primaryNodeId: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+        UpdateExpression: 'SET #primary = :primary',
+        ConditionExpression: '#lock = :me AND #epoch = :epoch',
+        ExpressionAttributeNames: { '#primary': 'primaryNodeId', '#lock': 'lockIncidentId', '#epoch': 'epoch' },
+        ExpressionAttributeValues: { ':primary': primaryNodeId, ':me': incidentId, ':epoch': epoch },
+      }),
+    );
+  }
+
+  async getIncident(clusterId: string, incidentId: string, openedAt: number): Promise<Incident | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: incidentKey(clusterId, incidentId, openedAt), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const { PK: _pk, SK: _sk, type: _type, ...rest } = Item;
+    return rest as unknown as Incident;
+  }
+
+  /** Finds an incident by id within its cluster (the approval API knows only the ids). */
+  async findIncident(clusterId: string, incidentId: string): Promise<Incident | undefined> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+          FilterExpression: 'incidentId = :id',
+          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':prefix': 'INCIDENT#', ':id': incidentId },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const item = page.Items?.[0];
+      if (item) {
+        const { PK: _pk, SK: _sk, type: _type, ...rest } = item;
+        return rest as unknown as Incident;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return undefined;
+  }
+
+  /**
+   * Records one runbook step on the incident (with optional changes to it), once per execution and step:
+   * a retried step finds its key and changes nothing. Resolves the incident as stored and whether this call
+   * recorded the step (false: it had been recorded already).
+   */
+  async recordStep(
+    clusterId: string,
+    incidentId: string,
+    openedAt: number,
+    entry: RunbookStepEntry,
+    change: Record<string, unknown> = {},
+  ): Promise<{ incident: Incident; fresh: boolean }> {
+    const key = `${entry.execution}/${entry.step}`;
+    const names: Record<string, string> = { '#steps': 'runbookSteps', '#keys': 'stepKeys', '#rev': 'revision', '#upd': 'updatedAt' };
+    const values: Record<string, unknown> = { ':entry': [entry], ':key': [key], ':keyValue': key, ':empty': [], ':one': 1, ':at': entry.at };
+    const sets = ['#steps = list_append(if_not_exists(#steps, :empty), :entry)', '#keys = list_append(if_not_exists(#keys, :empty), :key)', '#rev = #rev + :one', '#upd = :at'];
+    const removes: string[] = [];
+    Object.entries(change).forEach(([field, value], i) => {
+      names[`#c${i}`] = field;
+      if (value === undefined) removes.push(`#c${i}`);
+      else {
+        values[`:c${i}`] = value;
+        sets.push(`#c${i} = :c${i}`);
+      }
+    });
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: incidentKey(clusterId, incidentId, openedAt),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_exists(#rev) AND NOT contains(#keys, :keyValue)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const { PK: _pk, SK: _sk, type: _type, ...rest } = Attributes ?? {};
+      return { incident: rest as unknown as Incident, fresh: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const incident = await this.getIncident(clusterId, incidentId, openedAt);
+      if (!incident) throw new Error(`incident ${incidentId} of ${clusterId} does not exist`);
+      return { incident, fresh: false };
+    }
+  }
+}
