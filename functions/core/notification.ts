@@ -48,6 +48,36 @@ function figure(value: number | undefined, unit: string): string | undefined {
   return value === undefined ? undefined : `${Math.round(value * 10) / 10}${unit}`;
 }
 
+/** The Chatbot custom-notification envelope of one incident revision (its id is what subscribers dedupe on). */
+function envelope(
+  incident: Incident,
+  eventType: string,
+  title: string,
+  description: string,
+  nextSteps: string[],
+  context: Record<string, string>,
+): ChatbotNotification {
+  return {
+    version: '1.0',
+    source: 'custom',
+    id: `${incident.incidentId}#${incident.revision}`,
+    content: {
+      textType: 'client-markdown',
+      title,
+      description,
+      nextSteps,
+      keywords: [context.severity ?? incident.severity, incident.kind, incident.clusterId],
+    },
+    metadata: {
+      threadId: incident.incidentId,
+      summary: title,
+      eventType,
+      relatedResources: [`${incident.clusterId}/${incident.nodeId}`],
+      additionalContext: context,
+    },
+  };
+}
+
 /** The one message for one change of an incident (its revision). */
 export function incidentNotification(
   incident: Incident,
@@ -108,25 +138,7 @@ export function incidentNotification(
     ['logsUrl', links.logsUrl],
   ];
   for (const [key, value] of optional) if (value !== undefined) context[key] = value;
-  return {
-    version: '1.0',
-    source: 'custom',
-    id: `${incident.incidentId}#${incident.revision}`,
-    content: {
-      textType: 'client-markdown',
-      title,
-      description: lines.join('\n'),
-      nextSteps,
-      keywords: [incident.severity, incident.kind, incident.clusterId],
-    },
-    metadata: {
-      threadId: incident.incidentId,
-      summary: title,
-      eventType: `incident-${event}`,
-      relatedResources: [`${incident.clusterId}/${incident.nodeId}`],
-      additionalContext: context,
-    },
-  };
+  return envelope(incident, `incident-${event}`, title, lines.join('\n'), nextSteps, context);
 }
 
 /** At most `max` characters, never splitting a character made of two UTF-16 units. */
@@ -191,7 +203,8 @@ export function runbookNotification(
   nextSteps: readonly string[] = [],
   links: Links = {},
 ): ChatbotNotification {
-  const emoji = incident.state === 'FAILED' ? ':sos:' : incident.state === 'RESOLVED' ? ':white_check_mark:' : ':gear:';
+  const emoji =
+    incident.state === 'FAILED' ? ':sos:' : incident.state === 'RESOLVED' ? ':white_check_mark:' : ':gear:';
   const title = `${emoji} ${incident.runbook ?? 'runbook'} ${step}: ${incident.clusterId}/${incident.nodeId}`;
   const context: Record<string, string> = {
     incidentId: incident.incidentId,
@@ -209,23 +222,5 @@ export function runbookNotification(
     ...(links.executionUrl ? { executionUrl: links.executionUrl } : {}),
     ...(links.logsUrl ? { logsUrl: links.logsUrl } : {}),
   };
-  return {
-    version: '1.0',
-    source: 'custom',
-    id: `${incident.incidentId}#${incident.revision}`,
-    content: {
-      textType: 'client-markdown',
-      title,
-      description: detail,
-      nextSteps: [...nextSteps],
-      keywords: [context.severity ?? incident.severity, incident.kind, incident.clusterId],
-    },
-    metadata: {
-      threadId: incident.incidentId,
-      summary: title,
-      eventType: `runbook-${step}`,
-      relatedResources: [`${incident.clusterId}/${incident.nodeId}`],
-      additionalContext: context,
-    },
-  };
+  return envelope(incident, `runbook-${step}`, title, detail, [...nextSteps], context);
 }
