@@ -1,0 +1,125 @@
+/**
+ * The AWS side of the hooks: invoking a Lambda hook, starting an SSM Automation hook, reading secrets.
+ *
+ * The Lambda and SSM adapters take the narrow shape of the SDK v3 call they make, so that neither
+ * @aws-sdk/client-lambda nor @aws-sdk/client-ssm is a dependency of this module: pass the aggregated client
+ * (`new Lambda({})`, `new SSM({})`) or `{ invoke: (input) => client.send(new InvokeCommand(input)) }`.
+ */
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { HookFailedError, type HookRequest } from '../../core/hooks';
+import type { DbCredentials } from './connection';
+
+/** Invokes a Lambda hook with the request and resolves with its decoded answer (`undefined` when empty). */
+export type InvokeLambda = (functionArn: string, payload: HookRequest) => Promise<unknown>;
+/** Starts an SSM Automation execution and resolves with its execution id. */
+export type StartAutomation = (documentName: string, parameters: Record<string, string[]>) => Promise<string>;
+/** The text of a Secrets Manager secret. */
+export type SecretValue = (secretArn: string) => Promise<string>;
+/** Where built-in hooks get their database login for a request. Never from heartbeats. */
+export type CredentialsSource = (request: HookRequest) => Promise<DbCredentials | undefined>;
+
+/** The part of the Lambda client an {@link InvokeLambda} needs (SDK v3 `Lambda#invoke`). */
+export interface LambdaInvokeApi {
+  invoke(input: {
+    FunctionName: string;
+    InvocationType: 'RequestResponse';
+    Payload: Uint8Array;
+  }): Promise<{ StatusCode?: number; FunctionError?: string; Payload?: Uint8Array }>;
+}
+
+/** The part of the SSM client a {@link StartAutomation} needs (SDK v3 `SSM#startAutomationExecution`). */
+export interface SsmAutomationApi {
+  startAutomationExecution(input: {
+    DocumentName: string;
+    Parameters?: Record<string, string[]>;
+  }): Promise<{ AutomationExecutionId?: string }>;
+}
+
+/**
+ * An {@link InvokeLambda} over the Lambda API: a synchronous invoke whose function error (the hook threw)
+ * becomes a {@link HookFailedError}; throttling and service errors pass through for the runbook's retry.
+ *
+ * @example
+ * const invokeLambda = lambdaInvoker(new Lambda({})); // import { Lambda } from '@aws-sdk/client-lambda'
+ */
+export function lambdaInvoker(api: LambdaInvokeApi): InvokeLambda {
+  return async (functionArn, payload) => {
+    const output = await api.invoke({
+      FunctionName: functionArn,
+      InvocationType: 'RequestResponse',
+      Payload: new TextEncoder().encode(JSON.stringify(payload)),
+    });
+    const text = output.Payload === undefined ? '' : new TextDecoder().decode(output.Payload);
+    const answer = parseJson(text);
+    if (output.FunctionError !== undefined) {
+      const error = answer as { errorType?: unknown; errorMessage?: unknown } | undefined;
+      throw new HookFailedError(
+        `Lambda hook ${functionArn} failed on ${payload.action} of node ${payload.target.nodeId} ` +
+          `(${output.FunctionError}): ${String(error?.errorType ?? 'Error')}: ${String(error?.errorMessage ?? text)}`,
+      );
+    }
+    return answer;
+  };
+}
+
+/**
+ * A {@link StartAutomation} over the SSM API.
+ *
+ * @example
+ * const startAutomation = ssmAutomationStarter(new SSM({})); // import { SSM } from '@aws-sdk/client-ssm'
+ */
+export function ssmAutomationStarter(api: SsmAutomationApi): StartAutomation {
+  return async (documentName, parameters) => {
+    const output = await api.startAutomationExecution({ DocumentName: documentName, Parameters: parameters });
+    if (output.AutomationExecutionId === undefined) {
+      throw new HookFailedError(`SSM started ${documentName} but returned no AutomationExecutionId.`);
+    }
+    return output.AutomationExecutionId;
+  };
+}
+
+/** A {@link SecretValue} reading SecretString from Secrets Manager. */
+export function secretsManagerSecretValue(client: SecretsManagerClient): SecretValue {
+  return async (secretArn) => {
+    const output = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    if (output.SecretString === undefined) {
+      throw new HookFailedError(
+        `Secret ${secretArn} has no SecretString (binary secrets are not supported).`,
+      );
+    }
+    return output.SecretString;
+  };
+}
+
+/**
+ * Credentials from a JSON secret `{"username": "...", "password": "..."}` (the shape RDS and Secrets
+ * Manager rotation use), the secret being chosen per request (usually per cluster).
+ */
+export function secretCredentials(
+  secretValue: SecretValue,
+  secretArnOf: (request: HookRequest) => string | undefined,
+): CredentialsSource {
+  return async (request) => {
+    const arn = secretArnOf(request);
+    if (arn === undefined) return undefined;
+    const parsed = parseJson(await secretValue(arn)) as
+      | { username?: unknown; password?: unknown }
+      | undefined;
+    if (typeof parsed !== 'object' || parsed === null) {
+      throw new HookFailedError(`Secret ${arn} is not a JSON object with username and password.`);
+    }
+    return {
+      ...(typeof parsed.username === 'string' ? { username: parsed.username } : {}),
+      ...(typeof parsed.password === 'string' ? { password: parsed.password } : {}),
+    };
+  };
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * Built-in hooks for PostgreSQL streaming replication (PostgreSQL 13 or later: primary_conninfo reloads
+ * without a restart). Each connects with a short timeout, checks the node's state first so that running it
+ * twice does no harm, and closes its connection. Without a user in the credentials, hooks log in as
+ * `postgres`, to the URL's database or `postgres`.
+ */
+import pg from 'pg';
+import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
+import { NotYetPrimaryError } from '../../core/runbook';
+import {
+  type BuiltinHooks,
+  CONNECT_TIMEOUT_MS,
+  connectOrClassify,
+  type DbCredentials,
+  fencedByEpoch,
+  type HostPort,
+  NodeUnreachableError,
+  parseEndpoint,
+  requirePrimary,
+  STATEMENT_TIMEOUT_MS,
+} from './connection';
+
+const DEFAULT_PORT = 5432;
+const DEFAULT_USER = 'postgres';
+/** pg_promote waits this long for the promotion to finish. */
+const PROMOTE_WAIT_SECONDS = 60;
+const MIN_VERSION_NUM = 130000;
+
+async function openPg(node: HostPort, creds: DbCredentials | undefined): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: node.host,
+    port: node.port,
+    user: creds?.username ?? DEFAULT_USER,
+    database: node.database ?? 'postgres',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS,
+    application_name: 'replica-sentinel',
+    ...(creds?.password === undefined ? {} : { password: creds.password }),
+  });
+  // A server that dies while connected emits 'error'; the pending query rejects on its own.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+  return client;
+}
+
+async function withPg<T>(
+  node: HostPort,
+  creds: DbCredentials | undefined,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = await connectOrClassify(node, () => openPg(node, creds));
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The first row's only column. */
+async function scalar<T>(client: pg.Client, sql: string, timeoutMs = STATEMENT_TIMEOUT_MS): Promise<T> {
+  // pg reads a per-query query_timeout that its types do not declare.
+  const query: pg.QueryConfig & { query_timeout: number } = { text: sql, query_timeout: timeoutMs };
+  const result = await client.query<{ value: T }>(query);
+  const row = result.rows[0];
+  if (row === undefined) throw new HookFailedError(`${sql} returned no row.`);
+  return row.value;
+}
+
+const inRecovery = (client: pg.Client) => scalar<boolean>(client, 'SELECT pg_is_in_recovery() AS value');
+const setting = (client: pg.Client, name: string) =>
+  scalar<string>(client, `SELECT current_setting(${pg.escapeLiteral(name)}) AS value`);
+
+async function reload(client: pg.Client): Promise<void> {
+  await client.query('SELECT pg_reload_conf()');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// primary_conninfo: a libpq connection string `key=value key='quoted \' value'`.
+
+/** Parses a libpq key/value connection string (the form primary_conninfo takes). */
+export function parseConninfo(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  const pattern = /\s*([A-Za-z_]+)\s*=\s*(?:'((?:[^'\\]|\\.)*)'|([^\s']*))/gy;
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    const [, key = '', quoted, bare] = match;
+    entries.set(key, quoted === undefined ? (bare ?? '') : quoted.replace(/\\(.)/g, '$1'));
+  }
+  return entries;
+}
+
+export function formatConninfo(entries: ReadonlyMap<string, string>): string {
+  return [...entries].map(([key, value]) => `${key}='${value.replace(/[\\']/g, '\\$&')}'`).join(' ');
+}
+
+function pointsTo(conninfo: ReadonlyMap<string, string>, primary: HostPort): boolean {
+  return (
+    conninfo.get('host') === primary.host &&
+    (conninfo.get('port') ?? String(DEFAULT_PORT)) === String(primary.port)
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Actions.
+
+async function promote(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
+  return withPg(node, creds, async (client) => {
+    const steps: string[] = [];
+    if (await inRecovery(client)) {
+      const promoted = await scalar<boolean>(
+        client,
+        `SELECT pg_promote(true, ${PROMOTE_WAIT_SECONDS}) AS value`,
+        STATEMENT_TIMEOUT_MS + PROMOTE_WAIT_SECONDS * 1000,
+      );
+      if (!promoted || (await inRecovery(client))) {
+        throw new HookFailedError(
+          `Promoting ${node.label}: pg_promote did not finish within ${PROMOTE_WAIT_SECONDS} s; the node is still in recovery.`,
+        );
+      }
+      steps.push(`promoted with pg_promote(true, ${PROMOTE_WAIT_SECONDS}): pg_is_in_recovery() is now false`);
+    } else {
+      steps.push('already out of recovery: nothing to promote');
+    }
+    // A node fenced earlier (default_transaction_read_only on) would refuse writes as the new primary.
+    if ((await setting(client, 'default_transaction_read_only')) === 'on') {
+      await client.query('ALTER SYSTEM RESET default_transaction_read_only');
+      await reload(client);
+      steps.push('reset default_transaction_read_only (a fence left it on)');
+    }
+    const lsn = await scalar<string>(client, 'SELECT pg_current_wal_lsn()::text AS value');
+    return { status: 'done', detail: `${node.label}: ${steps.join('; ')}; WAL at ${lsn}.` };
+  });
+}
+
+async function requireStandby(client: pg.Client, node: HostPort, action: string): Promise<void> {
+  if (!(await inRecovery(client))) {
+    throw new HookFailedError(
+      `Cannot ${action} ${node.label}: it is a primary, not a standby (an old primary needs pg_rewind or a ` +
+        'rebuild before it can follow the new one).',
+    );
+  }
+}
+
+async function repoint(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
+  const primary = parseEndpoint('postgresql', requirePrimary(request), DEFAULT_PORT);
+  return withPg(node, creds, async (client) => {
+    await requireStandby(client, node, 'repoint');
+    const version = Number(await setting(client, 'server_version_num'));
+    if (version < MIN_VERSION_NUM) {
+      throw new HookFailedError(
+        `${node.label} runs PostgreSQL ${version}: before 13, primary_conninfo needs a restart, which the ` +
+          'built-in hook does not do. Use a lambda, ssm or https hook.',
+      );
+    }
+    const current = parseConninfo(await setting(client, 'primary_conninfo'));
+    // A replica follows the promoted primary onto its new timeline only with recovery_target_timeline latest.
+    const timeline = await setting(client, 'recovery_target_timeline');
+    const timelineNote =
+      timeline === 'latest'
+        ? 'recovery_target_timeline is latest'
+        : `WARNING: recovery_target_timeline is ${timeline}, not latest: the replica will not follow the new ` +
+          'timeline until it is set to latest and the server restarted';
+    if (pointsTo(current, primary)) {
+      return {
+        status: 'done',
+        detail: `${node.label} already has primary_conninfo pointing to ${primary.label}; ${timelineNote}.`,
+      };
+    }
+    // Keep the other keys (sslmode, passfile, application_name...) and change where to connect.
+    const next = new Map(current);
+    next.set('host', primary.host);
+    next.set('port', String(primary.port));
+    if (creds?.username !== undefined || !next.has('user')) next.set('user', creds?.username ?? DEFAULT_USER);
+    if (creds?.password !== undefined) next.set('password', creds.password);
+    if (!next.has('application_name')) next.set('application_name', request.target.nodeId);
+    await client.query(`ALTER SYSTEM SET primary_conninfo = ${pg.escapeLiteral(formatConninfo(next))}`);
+    await reload(client);
+    const from = current.has('host')
+      ? `${current.get('host')}:${current.get('port') ?? DEFAULT_PORT}`
+      : 'nowhere';
+    return {
+      status: 'done',
+      detail:
+        `Repointed ${node.label} from ${from} to ${primary.label}: ALTER SYSTEM SET primary_conninfo and ` +
+        `pg_reload_conf() (the WAL receiver reconnects); ${timelineNote}.`,
+    };
+  });
+}
+
+async function fence(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
+  try {
+    return await withPg(node, creds, async (client) => {
+      if (await inRecovery(client)) {
+        return {
+          status: 'done',
+          detail: `Old primary ${node.label} answers as a standby (in recovery): it accepts no writes (epoch ${request.epoch}).`,
+        };
+      }
+      const wasOn = (await setting(client, 'default_transaction_read_only')) === 'on';
+      if (!wasOn) {
+        await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
+        await reload(client);
+      }
+      // Sessions already inside a read-write transaction keep writing until they end: end them.
+      const terminated = await scalar<number>(
+        client,
+        "SELECT count(pg_terminate_backend(pid))::int AS value FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      return {
+        status: 'done',
+        detail:
+          `Fenced old primary ${node.label}: default_transaction_read_only ${wasOn ? 'was already on' : 'set on with ALTER SYSTEM and reloaded'}, ` +
+          `${terminated} client session(s) terminated (epoch ${request.epoch}). A session can still SET ` +
+          'transaction_read_only off: the epoch remains the fence of record.',
+      };
+    });
+  } catch (error) {
+    if (error instanceof NodeUnreachableError) return fencedByEpoch(request, node, error.reason);
+    throw error;
+  }
+}
+
+async function restartReplication(
+  request: HookRequest,
+  creds: DbCredentials | undefined,
+): Promise<HookResult> {
+  const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
+  return withPg(node, creds, async (client) => {
+    await requireStandby(client, node, 'restart replication on');
+    const paused = await scalar<boolean>(client, 'SELECT pg_is_wal_replay_paused() AS value');
+    if (paused) await client.query('SELECT pg_wal_replay_resume()');
+    const receiver = await client.query<{ status: string; sender: string | null }>(
+      "SELECT status, sender_host || ':' || sender_port AS sender FROM pg_stat_wal_receiver",
+    );
+    const wal = receiver.rows[0];
+    const link =
+      wal === undefined ? 'no WAL receiver running' : `WAL receiver ${wal.status} from ${wal.sender ?? '?'}`;
+    return {
+      status: 'done',
+      detail: paused
+        ? `Resumed WAL replay on ${node.label} with pg_wal_replay_resume() (it was paused); ${link}.`
+        : `WAL replay on ${node.label} was not paused: nothing to resume; ${link}.`,
+    };
+  });
+}
+
+async function run(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  switch (request.action) {
+    case 'promote':
+      return promote(request, creds);
+    case 'repoint':
+      return repoint(request, creds);
+    case 'fence':
+      return fence(request, creds);
+    case 'restartReplication':
+      return restartReplication(request, creds);
+    case 'rebuild':
+      throw new HookFailedError(
+        'PostgreSQL has no built-in rebuild hook: rebuilding a replica needs pg_basebackup on its host. ' +
+          'Provide it with a lambda, ssm or https hook for rebuild.',
+      );
+  }
+}
+
+async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
+  const node = parseEndpoint('postgresql', endpoint, DEFAULT_PORT);
+  const state = await withPg(node, creds, async (client) => ({
+    recovering: await inRecovery(client),
+    readOnly: await setting(client, 'default_transaction_read_only'),
+  }));
+  if (state.recovering) throw new NotYetPrimaryError(`${node.label} is still in recovery (a standby).`);
+  if (state.readOnly === 'on') {
+    throw new NotYetPrimaryError(`${node.label} is out of recovery but default_transaction_read_only is on.`);
+  }
+}
+
+/** The LSN replayed on a standby (`pg_last_wal_replay_lsn()`), or the current WAL LSN on a primary. */
+async function replicationProgress(
+  endpoint: NodeEndpoint,
+  creds: DbCredentials | undefined,
+): Promise<string> {
+  const node = parseEndpoint('postgresql', endpoint, DEFAULT_PORT);
+  const lsn = await withPg(node, creds, (client) =>
+    scalar<string | null>(
+      client,
+      'SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS value',
+    ),
+  );
+  if (lsn === null)
+    throw new HookFailedError(`${node.label} has replayed no WAL yet (pg_last_wal_replay_lsn() is NULL).`);
+  return lsn;
+}
+
+export const postgresqlHooks: BuiltinHooks = {
+  engine: 'postgresql',
+  run,
+  verifyPrimary,
+  replicationProgress,
+};

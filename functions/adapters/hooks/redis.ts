@@ -1,0 +1,270 @@
+/**
+ * Built-in hooks for self-managed Redis (REPLICAOF replication). Each connects with a short timeout,
+ * checks the node's state first so that running it twice does no harm, and closes its connection.
+ * Replication from the new primary uses the node's own `masterauth`/`masteruser` settings.
+ */
+import { createClient, type RedisClientType } from 'redis';
+import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
+import { NotYetPrimaryError } from '../../core/runbook';
+import {
+  type BuiltinHooks,
+  CONNECT_TIMEOUT_MS,
+  connectOrClassify,
+  type DbCredentials,
+  errorMessage,
+  fencedByEpoch,
+  type HostPort,
+  NodeUnreachableError,
+  parseEndpoint,
+  requirePrimary,
+  STATEMENT_TIMEOUT_MS,
+} from './connection';
+
+const DEFAULT_PORT = 6379;
+
+type RedisConnection = RedisClientType;
+
+/** The replication section of INFO, as key → value. */
+type ReplicationInfo = ReadonlyMap<string, string>;
+
+async function openRedis(node: HostPort, creds: DbCredentials | undefined): Promise<RedisConnection> {
+  const client = createClient({
+    socket: {
+      host: node.host,
+      port: node.port,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      socketTimeout: STATEMENT_TIMEOUT_MS,
+      reconnectStrategy: false,
+    },
+    disableOfflineQueue: true,
+    ...(creds?.username === undefined ? {} : { username: creds.username }),
+    ...(creds?.password === undefined ? {} : { password: creds.password }),
+  });
+  // Without a listener a socket error would be thrown as an uncaught 'error' event; commands reject anyway.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+async function withRedis<T>(
+  node: HostPort,
+  creds: DbCredentials | undefined,
+  work: (client: RedisConnection) => Promise<T>,
+): Promise<T> {
+  const client = await connectOrClassify(node, () => openRedis(node, creds));
+  try {
+    return await work(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Parses `key:value` lines of an INFO reply. */
+export function parseRedisInfo(text: string): ReplicationInfo {
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+async function replicationInfo(client: RedisConnection): Promise<ReplicationInfo> {
+  return parseRedisInfo(String(await client.info('replication')));
+}
+
+/** The first element of ROLE: `master`, `slave` or `sentinel`. */
+async function role(client: RedisConnection): Promise<string> {
+  const reply = await client.sendCommand<unknown>(['ROLE']);
+  return Array.isArray(reply) ? String(reply[0]) : String(reply);
+}
+
+function followsPrimary(info: ReplicationInfo, primary: HostPort): boolean {
+  return (
+    info.get('role') === 'slave' &&
+    info.get('master_host') === primary.host &&
+    info.get('master_port') === String(primary.port)
+  );
+}
+
+function describeRole(info: ReplicationInfo): string {
+  if (info.get('role') === 'master') return `master with ${info.get('connected_slaves') ?? '?'} replica(s)`;
+  return (
+    `replica of ${info.get('master_host') ?? '?'}:${info.get('master_port') ?? '?'} ` +
+    `(link ${info.get('master_link_status') ?? '?'})`
+  );
+}
+
+async function replicaOf(client: RedisConnection, primary: HostPort): Promise<void> {
+  await client.replicaOf(primary.host, primary.port);
+}
+
+async function promote(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('redis', request.target, DEFAULT_PORT);
+  return withRedis(node, creds, async (client) => {
+    const before = await replicationInfo(client);
+    await client.sendCommand(['REPLICAOF', 'NO', 'ONE']);
+    const now = await role(client);
+    if (now !== 'master') {
+      throw new HookFailedError(
+        `Promoting ${node.label}: after REPLICAOF NO ONE, ROLE reports ${now}, not master.`,
+      );
+    }
+    const after = await replicationInfo(client);
+    const position = `replication id ${after.get('master_replid') ?? '?'}, offset ${after.get('master_repl_offset') ?? '?'}`;
+    if (before.get('role') === 'master') {
+      return {
+        status: 'done',
+        detail: `${node.label} is already a master (${position}): nothing to promote.`,
+      };
+    }
+    return {
+      status: 'done',
+      detail: `Promoted ${node.label}, a ${describeRole(before)}, with REPLICAOF NO ONE; ROLE reports master (${position}).`,
+    };
+  });
+}
+
+/** Sets replica-read-only yes when it is not (a writable replica diverges); best effort where CONFIG is disabled. */
+async function ensureReadOnlyReplica(client: RedisConnection): Promise<string> {
+  try {
+    const reply: unknown = await client.configGet('replica-read-only');
+    const value =
+      reply instanceof Map
+        ? reply.get('replica-read-only')
+        : (reply as Record<string, unknown>)['replica-read-only'];
+    if (String(value) === 'yes') return 'replica-read-only is yes';
+    await client.configSet('replica-read-only', 'yes');
+    return `replica-read-only was ${String(value)}, set to yes`;
+  } catch (error) {
+    return `replica-read-only not checked (CONFIG failed: ${errorMessage(error)})`;
+  }
+}
+
+async function repoint(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('redis', request.target, DEFAULT_PORT);
+  const primary = parseEndpoint('redis', requirePrimary(request), DEFAULT_PORT);
+  return withRedis(node, creds, async (client) => {
+    const before = await replicationInfo(client);
+    const readOnly = await ensureReadOnlyReplica(client);
+    if (followsPrimary(before, primary)) {
+      return {
+        status: 'done',
+        detail: `${node.label} already replicates from ${primary.label} (link ${before.get('master_link_status') ?? '?'}); ${readOnly}.`,
+      };
+    }
+    await replicaOf(client, primary);
+    return {
+      status: 'done',
+      detail: `Repointed ${node.label}, a ${describeRole(before)}, with REPLICAOF ${primary.host} ${primary.port}; ${readOnly}.`,
+    };
+  });
+}
+
+async function fence(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('redis', request.target, DEFAULT_PORT);
+  try {
+    return await withRedis(node, creds, async (client) => {
+      const before = await replicationInfo(client);
+      if (request.primary === undefined) {
+        throw new HookFailedError(
+          `Old primary ${node.label} answers and is ${describeRole(before)}, but the fence request names no ` +
+            'new primary: a Redis master cannot be made read-only, only demoted with REPLICAOF <new primary>. ' +
+            'The runbook must pass the candidate as request.primary.',
+        );
+      }
+      const primary = parseEndpoint('redis', requirePrimary(request), DEFAULT_PORT);
+      if (followsPrimary(before, primary)) {
+        return {
+          status: 'done',
+          detail: `Old primary ${node.label} is already a replica of ${primary.label}: it refuses writes (epoch ${request.epoch}).`,
+        };
+      }
+      await replicaOf(client, primary);
+      const now = await role(client);
+      if (now !== 'slave') {
+        throw new HookFailedError(`Fencing ${node.label}: after REPLICAOF, ROLE reports ${now}, not slave.`);
+      }
+      return {
+        status: 'done',
+        detail:
+          `Demoted old primary ${node.label}, a ${describeRole(before)}, with REPLICAOF ${primary.host} ` +
+          `${primary.port}: it now refuses writes and resyncs from the new primary (epoch ${request.epoch}).`,
+      };
+    });
+  } catch (error) {
+    if (error instanceof NodeUnreachableError) return fencedByEpoch(request, node, error.reason);
+    throw error;
+  }
+}
+
+async function restartReplication(
+  request: HookRequest,
+  creds: DbCredentials | undefined,
+): Promise<HookResult> {
+  const node = parseEndpoint('redis', request.target, DEFAULT_PORT);
+  const primary =
+    request.primary === undefined ? undefined : parseEndpoint('redis', requirePrimary(request), DEFAULT_PORT);
+  return withRedis(node, creds, async (client) => {
+    // A CLIENT PAUSE WRITE on a replica stalls the apply of the replication stream with the link up.
+    await client.clientUnpause();
+    const info = await replicationInfo(client);
+    const steps = ['CLIENT UNPAUSE'];
+    if (primary !== undefined && !followsPrimary(info, primary)) {
+      await replicaOf(client, primary);
+      steps.push(`REPLICAOF ${primary.host} ${primary.port} (it was a ${describeRole(info)})`);
+    } else if (info.get('role') !== 'slave') {
+      throw new HookFailedError(
+        `${node.label} is a ${describeRole(info)}, not a replica, and the request names no primary to replicate from.`,
+      );
+    } else if (info.get('master_link_status') !== 'up') {
+      // REPLICAOF with the same master is a no-op ("already connected"); dropping the master client
+      // makes the replica reconnect and PSYNC at once instead of at its next retry.
+      await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'master']);
+      steps.push('CLIENT KILL TYPE master (the link was down: reconnect now)');
+    }
+    return { status: 'done', detail: `Restarted replication on ${node.label}: ${steps.join(', then ')}.` };
+  });
+}
+
+async function run(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  switch (request.action) {
+    case 'promote':
+      return promote(request, creds);
+    case 'repoint':
+      return repoint(request, creds);
+    case 'fence':
+      return fence(request, creds);
+    case 'restartReplication':
+      return restartReplication(request, creds);
+    case 'rebuild':
+      throw new HookFailedError(
+        'Redis has no built-in rebuild hook: a replica resyncs in full by itself after REPLICAOF. Configure a ' +
+          'lambda, ssm or https hook for rebuild if the node must be replaced.',
+      );
+  }
+}
+
+async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
+  const node = parseEndpoint('redis', endpoint, DEFAULT_PORT);
+  const now = await withRedis(node, creds, role);
+  if (now !== 'master') throw new NotYetPrimaryError(`${node.label} reports role ${now}, not master.`);
+}
+
+/** `<master_replid>:<offset>`: the master's own offset on a master, the applied offset on a replica. */
+async function replicationProgress(
+  endpoint: NodeEndpoint,
+  creds: DbCredentials | undefined,
+): Promise<string> {
+  const node = parseEndpoint('redis', endpoint, DEFAULT_PORT);
+  const info = await withRedis(node, creds, replicationInfo);
+  const replid = info.get('master_replid');
+  const offset =
+    info.get('role') === 'master' ? info.get('master_repl_offset') : info.get('slave_repl_offset');
+  if (replid === undefined || offset === undefined || !/^[0-9]+$/.test(offset)) {
+    throw new HookFailedError(`${node.label} reports no replication offset (${describeRole(info)}).`);
+  }
+  return `${replid}:${offset}`;
+}
+
+export const redisHooks: BuiltinHooks = { engine: 'redis', run, verifyPrimary, replicationProgress };

@@ -1,0 +1,45 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Lambda } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSM } from '@aws-sdk/client-ssm';
+import { documentClient } from '../adapters/clients';
+import { requireEnv } from '../adapters/env';
+import {
+  lambdaInvoker,
+  localCredentials,
+  secretCredentials,
+  secretsManagerSecretValue,
+  ssmAutomationStarter,
+} from '../adapters/hooks';
+import { DynamoNodeStateStore } from '../adapters/node-state-store';
+import { SnsNotifier } from '../adapters/notifier';
+import { recoveryHooks } from '../adapters/recovery-hooks';
+import { RecoveryStore } from '../adapters/recovery-store';
+import { createHandler } from './handler';
+
+const logger = new Logger({ serviceName: 'runbook-steps' });
+const client = documentClient();
+const tableName = requireEnv('TABLE_NAME');
+const secretValue = secretsManagerSecretValue(new SecretsManagerClient({}));
+// Database credentials for the built-in hooks: one Secrets Manager secret ({"username","password"}) when
+// the stack is given one (context databaseSecretArn), else whatever the node URL carries.
+const databaseSecretArn = process.env.DATABASE_SECRET_ARN;
+
+export const handler = createHandler(
+  {
+    recovery: new RecoveryStore(client, tableName),
+    nodes: new DynamoNodeStateStore(client, tableName, logger),
+    hooks: recoveryHooks({
+      credentials: databaseSecretArn
+        ? secretCredentials(secretValue, () => databaseSecretArn)
+        : localCredentials,
+      invokeLambda: lambdaInvoker(new Lambda({})),
+      startAutomation: ssmAutomationStarter(new SSM({})),
+      secretValue,
+    }),
+    notifier: new SnsNotifier(new SNSClient({}), requireEnv('ALERTS_TOPIC_ARN')),
+    clock: Date.now,
+  },
+  { logger },
+);
