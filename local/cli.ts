@@ -10,6 +10,7 @@ import { documentClient } from '../functions/adapters/clients';
 import { MaintenanceService } from '../functions/adapters/maintenance';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import { LOCAL_AWS } from './dynamodb-local';
+import { signedPost } from './signed-request';
 
 export const DEFAULT_LOCAL_PORT = 8742;
 export const LOCAL_TABLE_NAME = 'replica-sentinel';
@@ -26,6 +27,8 @@ Usage: replica-sentinel <command> [options]
 Commands:
   maintenance set     mute a cluster or a node until a time (no incident, no recovery)
   maintenance clear   end a maintenance window early
+  approve ID          approve the recovery runbook waiting on incident ID
+  reject ID           reject it (nothing is touched)
 
 Target (every command):
   --endpoint URL      DynamoDB endpoint of a local stack (default: 127.0.0.1 at $REPLICA_SENTINEL_LOCAL_PORT, else ${DEFAULT_LOCAL_PORT})
@@ -44,6 +47,13 @@ Recorded in the cluster's maintenance log with who and why.
   --until TIME      an ISO-8601 time, e.g. 2026-11-25T06:00:00Z
   --reason TEXT     why (required)
   --by NAME         who (default: your user name)`,
+  approve: `Usage: replica-sentinel approve INCIDENT_ID --cluster ID (--stack NAME | --api-url URL) [--reason TEXT] [--json]
+
+Approves the runbook waiting for approval on the incident. The call goes to the stack's approval API,
+signed with your AWS credentials (IAM): your identity is recorded as the approver.`,
+  reject: `Usage: replica-sentinel reject INCIDENT_ID --cluster ID (--stack NAME | --api-url URL) [--reason TEXT] [--json]
+
+Rejects the runbook waiting for approval on the incident: it stops and touches nothing.`,
   'maintenance clear': `Usage: replica-sentinel maintenance clear --cluster ID [--node ID] --reason TEXT [--by NAME]
 
 Ends a maintenance window early. A node is judged again at its next heartbeat.`,
@@ -148,6 +158,65 @@ async function maintenance(
   }
 }
 
+async function apiUrlOf(values: { 'api-url'?: string; stack?: string }): Promise<URL> {
+  if (values['api-url'])
+    return new URL(values['api-url'].endsWith('/') ? values['api-url'] : `${values['api-url']}/`);
+  if (!values.stack) throw new UsageError('give --stack NAME (a deployed stack) or --api-url URL');
+  const cfn = new CloudFormationClient({});
+  const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: values.stack }));
+  cfn.destroy();
+  const url = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'ApprovalApiUrl')?.OutputValue;
+  if (!url)
+    throw new Error(
+      `stack ${values.stack} has no ApprovalApiUrl output: is it a replica-sentinel stack with runbooks?`,
+    );
+  return new URL(url.endsWith('/') ? url : `${url}/`);
+}
+
+async function decision(
+  command: 'approve' | 'reject',
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  io: { out: (text: string) => void },
+): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      cluster: { type: 'string' },
+      reason: { type: 'string' },
+      stack: { type: 'string' },
+      'api-url': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    io.out(HELP[command] ?? '');
+    return;
+  }
+  const incidentId = positionals[0];
+  if (!incidentId) throw new UsageError(`${command}: give the incident id`);
+  if (!values.cluster) throw new UsageError('--cluster is required');
+  const base = await apiUrlOf(values);
+  const url = new URL(
+    `incidents/${encodeURIComponent(values.cluster)}/${encodeURIComponent(incidentId)}/${command}`,
+    base,
+  );
+  const response = await signedPost(url, values.reason ? { reason: values.reason } : {}, env);
+  const message = (response.body as { message?: string })?.message;
+  if (response.status !== 200)
+    throw new Error(
+      `${command} refused (HTTP ${response.status}): ${message ?? JSON.stringify(response.body)}`,
+    );
+  io.out(
+    values.json
+      ? JSON.stringify(response.body)
+      : `${incidentId}: ${command === 'approve' ? 'approved' : 'rejected'}`,
+  );
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(
   argv: string[],
@@ -167,6 +236,10 @@ export async function main(
     if (command === 'maintenance') {
       const [action, ...args] = rest;
       await maintenance(action, args, env, { json: false, out: io.out }, now());
+      return 0;
+    }
+    if (command === 'approve' || command === 'reject') {
+      await decision(command, rest, env, io);
       return 0;
     }
     throw new UsageError(`unknown command '${command}' (try --help)`);
