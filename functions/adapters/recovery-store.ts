@@ -1,14 +1,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { NodeFailoverConfig } from '../core/candidate';
 import type { ClusterHooks, NodeEndpoint } from '../core/hooks';
 import type { Incident, RunbookStepEntry } from '../core/incidents';
-import type { NodeFailoverConfig } from '../core/candidate';
 import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { type ClusterRecoveryState, DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../core/recovery';
 import { keys } from './table-definition';
 
 const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
+  error instanceof ConditionalCheckFailedException ||
+  (error as Error).name === 'ConditionalCheckFailedException';
 
 const incidentKey = (clusterId: string, incidentId: string, openedAt: number) => ({
   PK: keys.clusterPk(clusterId),
@@ -51,7 +52,9 @@ export class RecoveryStore {
       nodes: Array.isArray(item.nodes) ? (item.nodes as (NodeEndpoint & NodeFailoverConfig)[]) : [],
       hooks: (item.hooks ?? {}) as ClusterHooks,
       approvalTimeoutSeconds:
-        typeof item.approvalTimeoutSeconds === 'number' ? item.approvalTimeoutSeconds : DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+        typeof item.approvalTimeoutSeconds === 'number'
+          ? item.approvalTimeoutSeconds
+          : DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     };
   }
 
@@ -59,13 +62,19 @@ export class RecoveryStore {
    * Takes the cluster lock for `incidentId` if nobody else holds it, the cooldown is over and the cluster
    * is not in maintenance — in one conditional write. Resolves false when any rule blocks it.
    */
-  async takeLock(clusterId: string, incidentId: string, now: number, recoveryBlockSeconds: number): Promise<boolean> {
+  async takeLock(
+    clusterId: string,
+    incidentId: string,
+    now: number,
+    recoveryBlockSeconds: number,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-          UpdateExpression: 'SET #lock = :me, #since = if_not_exists(#since, :now), #type = if_not_exists(#type, :cluster)',
+          UpdateExpression:
+            'SET #lock = :me, #since = if_not_exists(#since, :now), #type = if_not_exists(#type, :cluster)',
           ConditionExpression:
             '(attribute_not_exists(#lock) OR #lock = :me) AND ' +
             '(#lock = :me OR attribute_not_exists(#last) OR #last <= :cooldownEdge) AND ' +
@@ -99,14 +108,18 @@ export class RecoveryStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-          UpdateExpression: recoveredAt === undefined ? 'REMOVE #lock, #since' : 'REMOVE #lock, #since SET #last = :at',
+          UpdateExpression:
+            recoveredAt === undefined ? 'REMOVE #lock, #since' : 'REMOVE #lock, #since SET #last = :at',
           ConditionExpression: '#lock = :me',
           ExpressionAttributeNames: {
             '#lock': 'lockIncidentId',
             '#since': 'lockSince',
             ...(recoveredAt === undefined ? {} : { '#last': 'lastRecoveryAt' }),
           },
-          ExpressionAttributeValues: { ':me': incidentId, ...(recoveredAt === undefined ? {} : { ':at': recoveredAt }) },
+          ExpressionAttributeValues: {
+            ':me': incidentId,
+            ...(recoveredAt === undefined ? {} : { ':at': recoveredAt }),
+          },
         }),
       );
     } catch (error) {
@@ -119,16 +132,33 @@ export class RecoveryStore {
    * The fencing step: epoch + 1, only while `incidentId` holds the lock and the epoch is still `expected`.
    * Idempotent for a retried step: if this incident already moved it to expected + 1, resolves that.
    */
-  async bumpEpoch(clusterId: string, incidentId: string, expected: number, fencedNodeId: string): Promise<number> {
+  async bumpEpoch(
+    clusterId: string,
+    incidentId: string,
+    expected: number,
+    fencedNodeId: string,
+  ): Promise<number> {
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
           UpdateExpression: 'SET #epoch = :next, #fencedBy = :me, #fenced = :node',
-          ConditionExpression: '#lock = :me AND ((attribute_not_exists(#epoch) AND :expected = :zero) OR #epoch = :expected)',
-          ExpressionAttributeNames: { '#epoch': 'epoch', '#lock': 'lockIncidentId', '#fencedBy': 'epochIncidentId', '#fenced': 'fencedNodeId' },
-          ExpressionAttributeValues: { ':next': expected + 1, ':me': incidentId, ':expected': expected, ':zero': 0, ':node': fencedNodeId },
+          ConditionExpression:
+            '#lock = :me AND ((attribute_not_exists(#epoch) AND :expected = :zero) OR #epoch = :expected)',
+          ExpressionAttributeNames: {
+            '#epoch': 'epoch',
+            '#lock': 'lockIncidentId',
+            '#fencedBy': 'epochIncidentId',
+            '#fenced': 'fencedNodeId',
+          },
+          ExpressionAttributeValues: {
+            ':next': expected + 1,
+            ':me': incidentId,
+            ':expected': expected,
+            ':zero': 0,
+            ':node': fencedNodeId,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -136,22 +166,38 @@ export class RecoveryStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const cluster = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+          ConsistentRead: true,
+        }),
       );
-      if (cluster.Item?.epochIncidentId === incidentId && cluster.Item.epoch === expected + 1) return expected + 1;
-      throw new Error(`cannot fence: the lock or the epoch changed (epoch ${cluster.Item?.epoch}, lock ${cluster.Item?.lockIncidentId})`);
+      if (cluster.Item?.epochIncidentId === incidentId && cluster.Item.epoch === expected + 1)
+        return expected + 1;
+      throw new Error(
+        `cannot fence: the lock or the epoch changed (epoch ${cluster.Item?.epoch}, lock ${cluster.Item?.lockIncidentId})`,
+      );
     }
   }
 
   /** Records the new primary, only under the run's own lock and epoch. */
-  async setPrimary(clusterId: string, incidentId: string, epoch: number, primaryNodeId: string): Promise<void> {
+  async setPrimary(
+    clusterId: string,
+    incidentId: string,
+    epoch: number,
+    primaryNodeId: string,
+  ): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
         UpdateExpression: 'SET #primary = :primary',
         ConditionExpression: '#lock = :me AND #epoch = :epoch',
-        ExpressionAttributeNames: { '#primary': 'primaryNodeId', '#lock': 'lockIncidentId', '#epoch': 'epoch' },
+        ExpressionAttributeNames: {
+          '#primary': 'primaryNodeId',
+          '#lock': 'lockIncidentId',
+          '#epoch': 'epoch',
+        },
         ExpressionAttributeValues: { ':primary': primaryNodeId, ':me': incidentId, ':epoch': epoch },
       }),
     );
@@ -159,7 +205,11 @@ export class RecoveryStore {
 
   async getIncident(clusterId: string, incidentId: string, openedAt: number): Promise<Incident | undefined> {
     const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: incidentKey(clusterId, incidentId, openedAt), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: incidentKey(clusterId, incidentId, openedAt),
+        ConsistentRead: true,
+      }),
     );
     if (!Item) return undefined;
     const { PK: _pk, SK: _sk, type: _type, ...rest } = Item;
@@ -175,7 +225,11 @@ export class RecoveryStore {
           TableName: this.tableName,
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
           FilterExpression: 'incidentId = :id',
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':prefix': 'INCIDENT#', ':id': incidentId },
+          ExpressionAttributeValues: {
+            ':pk': keys.clusterPk(clusterId),
+            ':prefix': 'INCIDENT#',
+            ':id': incidentId,
+          },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
@@ -203,9 +257,26 @@ export class RecoveryStore {
     change: Record<string, unknown> = {},
   ): Promise<{ incident: Incident; fresh: boolean }> {
     const key = `${entry.execution}/${entry.step}`;
-    const names: Record<string, string> = { '#steps': 'runbookSteps', '#keys': 'stepKeys', '#rev': 'revision', '#upd': 'updatedAt' };
-    const values: Record<string, unknown> = { ':entry': [entry], ':key': [key], ':keyValue': key, ':empty': [], ':one': 1, ':at': entry.at };
-    const sets = ['#steps = list_append(if_not_exists(#steps, :empty), :entry)', '#keys = list_append(if_not_exists(#keys, :empty), :key)', '#rev = #rev + :one', '#upd = :at'];
+    const names: Record<string, string> = {
+      '#steps': 'runbookSteps',
+      '#keys': 'stepKeys',
+      '#rev': 'revision',
+      '#upd': 'updatedAt',
+    };
+    const values: Record<string, unknown> = {
+      ':entry': [entry],
+      ':key': [key],
+      ':keyValue': key,
+      ':empty': [],
+      ':one': 1,
+      ':at': entry.at,
+    };
+    const sets = [
+      '#steps = list_append(if_not_exists(#steps, :empty), :entry)',
+      '#keys = list_append(if_not_exists(#keys, :empty), :key)',
+      '#rev = #rev + :one',
+      '#upd = :at',
+    ];
     const removes: string[] = [];
     Object.entries(change).forEach(([field, value], i) => {
       names[`#c${i}`] = field;

@@ -20,7 +20,10 @@ export function runbookInput(incident: Incident): RunbookState {
 export class StepFunctionsLauncher implements RunbookLauncher {
   constructor(
     private readonly client: SFNClient,
-    private readonly stateMachines: { readonly 'primary-failover': string; readonly 'replica-recovery': string },
+    private readonly stateMachines: {
+      readonly 'primary-failover': string;
+      readonly 'replica-recovery': string;
+    },
   ) {}
 
   async start(incident: Incident): Promise<{ executionArn?: string; note: string }> {
@@ -28,9 +31,16 @@ export class StepFunctionsLauncher implements RunbookLauncher {
     const stateMachineArn = this.stateMachines[input.runbook];
     try {
       const { executionArn } = await this.client.send(
-        new StartExecutionCommand({ stateMachineArn, name: input.executionName, input: JSON.stringify(input) }),
+        new StartExecutionCommand({
+          stateMachineArn,
+          name: input.executionName,
+          input: JSON.stringify(input),
+        }),
       );
-      return { ...(executionArn ? { executionArn } : {}), note: `started ${input.runbook} as ${input.executionName}` };
+      return {
+        ...(executionArn ? { executionArn } : {}),
+        note: `started ${input.runbook} as ${input.executionName}`,
+      };
     } catch (error) {
       if (error instanceof ExecutionAlreadyExists || (error as Error).name === 'ExecutionAlreadyExists') {
         const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${input.executionName}`;

@@ -1,6 +1,6 @@
 import type { NodeState, NodeStatus } from './node-state';
 import type { Policy } from './policy';
-import { comparePositions, parsePosition, type Position, positionDistance } from './position';
+import { comparePositions, type Position, parsePosition, positionDistance } from './position';
 
 /** Per-node failover settings from the cluster configuration. */
 export interface NodeFailoverConfig {
@@ -57,7 +57,8 @@ export function chooseCandidate(
     const settings = config.get(node.nodeId) ?? {};
     const position = applied(node);
     const silentFor = now - node.lastHeartbeatAt;
-    if (node.role === 'primary') rejected.push({ nodeId: node.nodeId, reason: 'reports as a primary itself' });
+    if (node.role === 'primary')
+      rejected.push({ nodeId: node.nodeId, reason: 'reports as a primary itself' });
     else if (settings.noPromote) rejected.push({ nodeId: node.nodeId, reason: 'marked noPromote' });
     else if (!ELIGIBLE.has(node.status)) rejected.push({ nodeId: node.nodeId, reason: `is ${node.status}` });
     else if (silentFor > policy.heartbeatTimeoutSeconds * 1000) {

@@ -3,15 +3,20 @@
  * action, one of: the built-in hook of the cluster's engine (Redis, PostgreSQL, MySQL/MariaDB), a Lambda
  * function, an HTTPS webhook, or an SSM Automation document.
  */
-import type { HookAction } from './runbook';
+
 import type { Engine } from './position';
+import type { HookAction } from './runbook';
 
 export type HookSpec =
   | { readonly type: 'builtin' }
   | { readonly type: 'lambda'; readonly functionArn: string }
   /** POST of the HookRequest as JSON; signed with HMAC-SHA256 of the body when `secretArn` is given. */
   | { readonly type: 'https'; readonly url: string; readonly secretArn?: string }
-  | { readonly type: 'ssm'; readonly documentName: string; readonly parameters?: Readonly<Record<string, string[]>> };
+  | {
+      readonly type: 'ssm';
+      readonly documentName: string;
+      readonly parameters?: Readonly<Record<string, string[]>>;
+    };
 
 /** Hooks of a cluster by action; an action without an entry uses the built-in hook of the engine. */
 export type ClusterHooks = Partial<Record<HookAction, HookSpec>>;

@@ -79,7 +79,12 @@ export interface Incident {
   /** Keys (`execution/step`) of the steps recorded, so a retried step is recorded once. */
   readonly stepKeys?: readonly string[];
   /** The failover plan: candidate, why the others were rejected, who is repointed. */
-  readonly plan?: { readonly candidate?: string; readonly rejected: readonly { nodeId: string; reason: string }[]; readonly repoint: readonly string[]; readonly reason: string };
+  readonly plan?: {
+    readonly candidate?: string;
+    readonly rejected: readonly { nodeId: string; reason: string }[];
+    readonly repoint: readonly string[];
+    readonly reason: string;
+  };
   /** The task token of a pending approval (cleared when decided). */
   readonly approvalToken?: string;
   /** The figures of the latest transition. */

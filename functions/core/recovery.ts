@@ -1,6 +1,6 @@
+import type { NodeFailoverConfig } from './candidate';
 import type { ClusterHooks, NodeEndpoint } from './hooks';
 import type { ClusterMode } from './incidents';
-import type { NodeFailoverConfig } from './candidate';
 import type { Policy } from './policy';
 
 /** The recovery-related part of a cluster item (`CLUSTER#<id>` / `META`). */
@@ -48,7 +48,8 @@ export function lockVerdict(cluster: ClusterRecoveryState, incidentId: string, n
       reason: `another recovery holds the cluster lock: incident ${cluster.lockIncidentId} since ${iso(cluster.lockSince ?? 0)}`,
     };
   }
-  const cooldownEnds = (cluster.lastRecoveryAt ?? Number.NEGATIVE_INFINITY) + cluster.policy.recoveryBlockSeconds * 1000;
+  const cooldownEnds =
+    (cluster.lastRecoveryAt ?? Number.NEGATIVE_INFINITY) + cluster.policy.recoveryBlockSeconds * 1000;
   if (cluster.lockIncidentId !== incidentId && cooldownEnds > now) {
     return {
       ok: false,
@@ -61,7 +62,9 @@ export function lockVerdict(cluster: ClusterRecoveryState, incidentId: string, n
 /** Refuses work ordered under an older fencing token: a run that lost the race cannot act. */
 export function assertEpoch(current: number, expected: number | undefined): void {
   if (expected === undefined || current !== expected) {
-    throw new StaleEpochError(`fencing token is ${current}, this run holds ${expected ?? 'none'}: it must not act`);
+    throw new StaleEpochError(
+      `fencing token is ${current}, this run holds ${expected ?? 'none'}: it must not act`,
+    );
   }
 }
 

@@ -9,7 +9,11 @@ export function createHandler(deps: Omit<StepDeps, 'logger'>, options: { logger?
   const logger = options.logger ?? new Logger({ serviceName: 'runbook-steps' });
   const run = createSteps({ ...deps, logger });
   return middy(async (input: StepInput): Promise<RunbookState> => {
-    logger.appendKeys({ incidentId: input.state?.incidentId, clusterId: input.state?.clusterId, action: input.action });
+    logger.appendKeys({
+      incidentId: input.state?.incidentId,
+      clusterId: input.state?.clusterId,
+      action: input.action,
+    });
     return run(input);
   }).use(injectLambdaContext(logger, { resetKeys: true }));
 }

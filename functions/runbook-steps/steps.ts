@@ -1,3 +1,7 @@
+import type { Log } from '../adapters/log';
+import type { NodeStateStore } from '../adapters/node-state-store';
+import type { Notifier } from '../adapters/notifier';
+import type { RecoveryStore } from '../adapters/recovery-store';
 import { chooseCandidate, type NodeFailoverConfig } from '../core/candidate';
 import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../core/hooks';
 import type { Incident } from '../core/incidents';
@@ -7,10 +11,6 @@ import type { Engine } from '../core/position';
 import { assertEpoch, type ClusterRecoveryState, lockVerdict } from '../core/recovery';
 import type { HookAction, RunbookAction, RunbookState } from '../core/runbook';
 import { judgePrimary } from '../core/silence';
-import type { Log } from '../adapters/log';
-import type { NodeStateStore } from '../adapters/node-state-store';
-import type { Notifier } from '../adapters/notifier';
-import type { RecoveryStore } from '../adapters/recovery-store';
 
 /** What the steps need to act on the servers (functions/adapters/hooks in AWS and locally). */
 export interface RecoveryHooks {
@@ -74,9 +74,16 @@ export function createSteps(deps: StepDeps) {
       { at: deps.clock(), execution: state.executionName, step, detail },
       options.change,
     );
-    deps.logger.info('runbook step', { incidentId: state.incidentId, clusterId: state.clusterId, step, detail, fresh });
+    deps.logger.info('runbook step', {
+      incidentId: state.incidentId,
+      clusterId: state.clusterId,
+      step,
+      detail,
+      fresh,
+    });
     // A retried step publishes the same id again (`incidentId#revision`): subscribers deduplicate on it.
-    if (options.notify) await deps.notifier.publish(runbookNotification(incident, step, detail, options.nextSteps));
+    if (options.notify)
+      await deps.notifier.publish(runbookNotification(incident, step, detail, options.nextSteps));
     return incident;
   };
 
@@ -127,8 +134,10 @@ export function createSteps(deps: StepDeps) {
       if (!node) problem = `node ${state.nodeId} is unknown`;
       else if (state.runbook === 'primary-failover') {
         const verdict = judgePrimary(node, [...snapshot.nodes.values()], snapshot.policy, now);
-        if (node.status !== 'DEAD' && !verdict.dead) problem = `${state.nodeId} is ${node.status}, not dead: ${verdict.reason}`;
-      } else if (node.status !== 'STALLED') problem = `${state.nodeId} is ${node.status} now, no longer STALLED`;
+        if (node.status !== 'DEAD' && !verdict.dead)
+          problem = `${state.nodeId} is ${node.status}, not dead: ${verdict.reason}`;
+      } else if (node.status !== 'STALLED')
+        problem = `${state.nodeId} is ${node.status} now, no longer STALLED`;
       if (cluster.mode === 'off') problem = 'the cluster mode is off';
       if (problem) {
         await record(state, 'aborted', `re-verification failed: ${problem}; nothing done`, { notify: true });
@@ -141,14 +150,24 @@ export function createSteps(deps: StepDeps) {
     async takeLock(state) {
       const now = deps.clock();
       const cluster = await deps.recovery.getCluster(state.clusterId);
-      if (await deps.recovery.takeLock(state.clusterId, state.incidentId, now, cluster.policy.recoveryBlockSeconds)) {
+      if (
+        await deps.recovery.takeLock(
+          state.clusterId,
+          state.incidentId,
+          now,
+          cluster.policy.recoveryBlockSeconds,
+        )
+      ) {
         await record(state, 'locked', `took the cluster lock (epoch ${cluster.epoch})`);
         return { ...state, next: 'locked', epoch: cluster.epoch };
       }
       const fresh = await deps.recovery.getCluster(state.clusterId);
       const verdict = lockVerdict(fresh, state.incidentId, now);
       const reason = verdict.ok ? 'the lock changed hands while it was taken' : verdict.reason;
-      await record(state, 'blocked', `blocked: ${reason}`, { notify: true, change: { outcome: `blocked: ${reason}` } });
+      await record(state, 'blocked', `blocked: ${reason}`, {
+        notify: true,
+        change: { outcome: `blocked: ${reason}` },
+      });
       return { ...state, next: 'blocked', outcome: `blocked: ${reason}` };
     },
 
@@ -165,7 +184,12 @@ export function createSteps(deps: StepDeps) {
         .filter((n) => ['HEALTHY', 'LAGGING', 'STALLED'].includes(n.status))
         .map((n) => n.nodeId)
         .sort();
-      const plan = { ...(choice.candidate ? { candidate: choice.candidate } : {}), rejected: choice.rejected, repoint, reason: choice.reason };
+      const plan = {
+        ...(choice.candidate ? { candidate: choice.candidate } : {}),
+        rejected: choice.rejected,
+        repoint,
+        reason: choice.reason,
+      };
       const rejected = choice.rejected.map((r) => `${r.nodeId}: ${r.reason}`);
       const detail = choice.candidate
         ? `plan: ${choice.reason}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
@@ -176,10 +200,15 @@ export function createSteps(deps: StepDeps) {
     },
 
     async recordDryRun(state) {
-      await record(state, 'dry-run', `dry run: the plan above was computed and recorded; nothing was touched`, {
-        notify: true,
-        change: { outcome: 'dry run: nothing touched' },
-      });
+      await record(
+        state,
+        'dry-run',
+        `dry run: the plan above was computed and recorded; nothing was touched`,
+        {
+          notify: true,
+          change: { outcome: 'dry run: nothing touched' },
+        },
+      );
       return { ...state, next: 'done', outcome: 'dry run' };
     },
 
@@ -189,14 +218,19 @@ export function createSteps(deps: StepDeps) {
         state.runbook === 'primary-failover'
           ? `promote ${state.candidate} and repoint ${state.repoint?.join(', ') || 'no other replica'}`
           : `restart replication on ${state.nodeId}`;
-      await record(state, 'approval-requested', `approval needed to ${what}; expires in ${state.approvalTimeoutSeconds}s (expiry = reject)`, {
-        notify: true,
-        change: { approvalToken: taskToken },
-        nextSteps: [
-          `Approve: npx replica-sentinel approve ${state.incidentId} --cluster ${state.clusterId}`,
-          `Reject: npx replica-sentinel reject ${state.incidentId} --cluster ${state.clusterId}`,
-        ],
-      });
+      await record(
+        state,
+        'approval-requested',
+        `approval needed to ${what}; expires in ${state.approvalTimeoutSeconds}s (expiry = reject)`,
+        {
+          notify: true,
+          change: { approvalToken: taskToken },
+          nextSteps: [
+            `Approve: npx replica-sentinel approve ${state.incidentId} --cluster ${state.clusterId}`,
+            `Reject: npx replica-sentinel reject ${state.incidentId} --cluster ${state.clusterId}`,
+          ],
+        },
+      );
       return state;
     },
 
@@ -213,18 +247,32 @@ export function createSteps(deps: StepDeps) {
 
     async recordExpired(state) {
       const detail = `approval expired after ${state.approvalTimeoutSeconds}s: treated as rejected; nothing was touched`;
-      await record(state, 'expired', detail, { notify: true, change: { approvalToken: undefined, outcome: detail } });
+      await record(state, 'expired', detail, {
+        notify: true,
+        change: { approvalToken: undefined, outcome: detail },
+      });
       return { ...state, next: 'done', outcome: detail };
     },
 
     async fence(state) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
-      const epoch = await deps.recovery.bumpEpoch(state.clusterId, state.incidentId, state.epoch ?? cluster.epoch, state.nodeId);
+      const epoch = await deps.recovery.bumpEpoch(
+        state.clusterId,
+        state.incidentId,
+        state.epoch ?? cluster.epoch,
+        state.nodeId,
+      );
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
       const old = snapshot.nodes.get(state.nodeId);
       if (old && old.status !== 'FENCED') {
         const fenced = withTransition(
-          { ...old, status: 'FENCED', statusSince: deps.clock(), statusReason: `fenced at epoch ${epoch} by incident ${state.incidentId}`, version: old.version + 1 },
+          {
+            ...old,
+            status: 'FENCED',
+            statusSince: deps.clock(),
+            statusReason: `fenced at epoch ${epoch} by incident ${state.incidentId}`,
+            version: old.version + 1,
+          },
           old,
         );
         await deps.nodes.putNode(fenced); // a concurrent heartbeat may win; the epoch is what fences
@@ -261,7 +309,8 @@ export function createSteps(deps: StepDeps) {
     },
 
     async updateCluster(state) {
-      if (!state.candidate || state.epoch === undefined) throw new Error('updateCluster: no candidate or epoch in the state');
+      if (!state.candidate || state.epoch === undefined)
+        throw new Error('updateCluster: no candidate or epoch in the state');
       await deps.recovery.setPrimary(state.clusterId, state.incidentId, state.epoch, state.candidate);
       await record(state, 'cluster-updated', `primary is now ${state.candidate} at epoch ${state.epoch}`);
       return { ...state, next: 'done' };
@@ -296,7 +345,10 @@ export function createSteps(deps: StepDeps) {
 
     async noCandidate(state) {
       const detail = `no eligible replica, nothing promoted: ${state.outcome ?? ''}. A human must decide; the cluster lock stays held.`;
-      await record(state, 'no-candidate', detail, { notify: true, change: { state: 'FAILED', outcome: detail } });
+      await record(state, 'no-candidate', detail, {
+        notify: true,
+        change: { state: 'FAILED', outcome: detail },
+      });
       return { ...state, next: 'failed', outcome: detail };
     },
 
@@ -312,8 +364,12 @@ export function createSteps(deps: StepDeps) {
       const replica = snapshot.nodes.get(state.nodeId);
       const engine = replica?.engine ?? 'generic';
       const primary =
-        replica?.sourceNodeId ?? cluster.primaryNodeId ?? [...snapshot.nodes.values()].find((n) => n.role === 'primary')?.nodeId;
-      const baseline = await deps.hooks.replicationProgress(engine, endpoint(cluster, state.nodeId)).catch(() => undefined);
+        replica?.sourceNodeId ??
+        cluster.primaryNodeId ??
+        [...snapshot.nodes.values()].find((n) => n.role === 'primary')?.nodeId;
+      const baseline = await deps.hooks
+        .replicationProgress(engine, endpoint(cluster, state.nodeId))
+        .catch(() => undefined);
       const result = await runHook(state, cluster, 'restartReplication', state.nodeId, primary);
       await record(state, 'restarted', result.detail);
       return { ...afterHook(state, result, 'WaitForProgress'), ...(baseline ? { baseline } : {}) };
@@ -323,7 +379,9 @@ export function createSteps(deps: StepDeps) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
       const engine = snapshot.nodes.get(state.nodeId)?.engine ?? 'generic';
-      const now = await deps.hooks.replicationProgress(engine, endpoint(cluster, state.nodeId)).catch(() => undefined);
+      const now = await deps.hooks
+        .replicationProgress(engine, endpoint(cluster, state.nodeId))
+        .catch(() => undefined);
       const advanced = now !== undefined && now !== state.baseline;
       const detail = advanced
         ? `${state.nodeId} applied position moved from ${state.baseline ?? 'unknown'} to ${now}`
@@ -339,7 +397,10 @@ export function createSteps(deps: StepDeps) {
       if (rebuild && rebuild.type !== 'builtin' && escalations === 1) {
         const result = await runHook(state, cluster, 'rebuild', state.nodeId, cluster.primaryNodeId);
         await record(state, 'rebuild', result.detail, { notify: true });
-        return { ...afterHook({ ...state, escalations }, result, 'WaitForProgress'), ...(result.status === 'done' ? { next: 'rebuilt' } : {}) };
+        return {
+          ...afterHook({ ...state, escalations }, result, 'WaitForProgress'),
+          ...(result.status === 'done' ? { next: 'rebuilt' } : {}),
+        };
       }
       const detail = `paged: ${state.nodeId} did not recover after restarting replication${escalations > 1 ? ' and a rebuild' : ''}; no rebuild hook left to try`;
       await record(state, 'paged', detail, { notify: true });
@@ -347,7 +408,9 @@ export function createSteps(deps: StepDeps) {
     },
 
     async markFailed(state) {
-      const error = state.error ? `${state.error.Error ?? 'Error'}: ${String(state.error.Cause ?? '').slice(0, 500)}` : 'unknown error';
+      const error = state.error
+        ? `${state.error.Error ?? 'Error'}: ${String(state.error.Cause ?? '').slice(0, 500)}`
+        : 'unknown error';
       const detail = `runbook failed: ${error}. The cluster lock stays held: a human must look, then clear it.`;
       await record(state, 'failed', detail, { notify: true, change: { state: 'FAILED', outcome: detail } });
       return { ...state, next: 'failed', outcome: detail };
