@@ -30,6 +30,16 @@ export interface CreateAppOptions extends AppProps {
  * - `slackWebhookSecretArn`: complete ARN of a Secrets Manager secret, in the stack's region, whose value
  *   is a Slack incoming-webhook URL; deploys the notify-slack subscriber.
  * - `slackWebhookSecretKeyArn`: the ARN of that secret's customer-managed KMS key, if it has one.
+ * - `hookFunctionArns`: comma-separated ARNs of Lambda functions (in the stack's region) that clusters use as
+ *   recovery hooks; runbook-steps may invoke exactly these.
+ * - `hookSsmDocuments`: comma-separated names of SSM Automation documents used as recovery hooks;
+ *   runbook-steps may start exactly these (default version).
+ * - `databaseSecretArn`: complete ARN of a Secrets Manager secret (stack's region) with the database
+ *   credentials of the built-in hooks.
+ * - `runbookVpcId`, `runbookSubnetIds` (comma-separated) and `runbookSecurityGroupId` (all three or none):
+ *   run runbook-steps in those private subnets so that built-in hooks reach private database servers.
+ * - `slackSigningSecretArn`: complete ARN of a Secrets Manager secret (stack's region) holding the Slack
+ *   app's signing secret; adds the Slack route `POST /slack/actions` to the approval API.
  *
  * @example
  * npx cdk deploy -c region=eu-west-1 -c sweepIntervalSeconds=5 \
@@ -79,7 +89,15 @@ function stackNameFrom(value: unknown): string {
 /** The optional stack props configured through context values (see {@link createApp}). */
 type ContextOptions = Pick<
   ReplicaSentinelStackProps,
-  'sweepIntervalSeconds' | 'chatbotSlack' | 'slackWebhookSecretArn' | 'slackWebhookSecretKeyArn'
+  | 'sweepIntervalSeconds'
+  | 'chatbotSlack'
+  | 'slackWebhookSecretArn'
+  | 'slackWebhookSecretKeyArn'
+  | 'hookFunctionArns'
+  | 'hookSsmDocuments'
+  | 'databaseSecretArn'
+  | 'runbookNetwork'
+  | 'slackSigningSecretArn'
 >;
 
 function optionsFrom(context: (key: string) => unknown, region: string): ContextOptions {
@@ -102,13 +120,7 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
       `context value ${missing} is missing: an AWS Chatbot Slack channel needs both chatbotSlackWorkspaceId and chatbotSlackChannelId`,
     );
   }
-  const slackWebhookSecretArn = matching(
-    'slackWebhookSecretArn',
-    context('slackWebhookSecretArn'),
-    new RegExp(`^arn:aws[a-z-]*:secretsmanager:${region}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`),
-    `the complete ARN of a Secrets Manager secret in the stack's region ${region}, with the 6-character suffix ` +
-      '(arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, as the Secrets Manager console shows it)',
-  );
+  const slackWebhookSecretArn = secretArnFrom('slackWebhookSecretArn', context, region);
   const slackWebhookSecretKeyArn = matching(
     'slackWebhookSecretKeyArn',
     context('slackWebhookSecretKeyArn'),
@@ -118,6 +130,24 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
   if (slackWebhookSecretKeyArn !== undefined && slackWebhookSecretArn === undefined) {
     throw new Error('context value slackWebhookSecretKeyArn is given without slackWebhookSecretArn');
   }
+  const hookFunctionArns = listOf(
+    'hookFunctionArns',
+    context('hookFunctionArns'),
+    new RegExp(
+      `^arn:aws[a-z-]*:lambda:${region}:\\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\\$LATEST|[A-Za-z0-9_-]{1,128}))?$`,
+    ),
+    `a comma-separated list of Lambda function ARNs in the stack's region ${region} ` +
+      '(arn:aws:lambda:<region>:<account>:function:<name>, optionally :<version or alias>)',
+  );
+  const hookSsmDocuments = listOf(
+    'hookSsmDocuments',
+    context('hookSsmDocuments'),
+    /^[A-Za-z0-9_.-]{3,128}$/,
+    'a comma-separated list of SSM Automation document names (3 to 128 letters, digits, _ . or -; a name, not an ARN)',
+  );
+  const databaseSecretArn = secretArnFrom('databaseSecretArn', context, region);
+  const runbookNetwork = runbookNetworkFrom(context);
+  const slackSigningSecretArn = secretArnFrom('slackSigningSecretArn', context, region);
   return {
     ...(sweepIntervalSeconds === undefined ? {} : { sweepIntervalSeconds }),
     ...(workspaceId === undefined || channelId === undefined
@@ -125,7 +155,75 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
       : { chatbotSlack: { workspaceId, channelId } }),
     ...(slackWebhookSecretArn === undefined ? {} : { slackWebhookSecretArn }),
     ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
+    ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
+    ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
+    ...(databaseSecretArn === undefined ? {} : { databaseSecretArn }),
+    ...(runbookNetwork === undefined ? {} : { runbookNetwork }),
+    ...(slackSigningSecretArn === undefined ? {} : { slackSigningSecretArn }),
   };
+}
+
+/** A complete Secrets Manager secret ARN in `region` under context `key`, or undefined when absent. */
+function secretArnFrom(key: string, context: (key: string) => unknown, region: string): string | undefined {
+  return matching(
+    key,
+    context(key),
+    new RegExp(`^arn:aws[a-z-]*:secretsmanager:${region}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`),
+    `the complete ARN of a Secrets Manager secret in the stack's region ${region}, with the 6-character suffix ` +
+      '(arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, as the Secrets Manager console shows it)',
+  );
+}
+
+/** The VPC placement of runbook-steps: all three context values, or none. */
+function runbookNetworkFrom(context: (key: string) => unknown): ReplicaSentinelStackProps['runbookNetwork'] {
+  const vpcId = matching('runbookVpcId', context('runbookVpcId'), /^vpc-[0-9a-f]{8,17}$/, 'a VPC id (vpc-…)');
+  const subnetIds = listOf(
+    'runbookSubnetIds',
+    context('runbookSubnetIds'),
+    /^subnet-[0-9a-f]{8,17}$/,
+    'a comma-separated list of subnet ids (subnet-…)',
+  );
+  const securityGroupId = matching(
+    'runbookSecurityGroupId',
+    context('runbookSecurityGroupId'),
+    /^sg-[0-9a-f]{8,17}$/,
+    'a security group id (sg-…)',
+  );
+  const given = { runbookVpcId: vpcId, runbookSubnetIds: subnetIds, runbookSecurityGroupId: securityGroupId };
+  const missing = Object.entries(given)
+    .filter(([, value]) => value === undefined)
+    .map(([key]) => key);
+  if (missing.length === 3) return undefined;
+  if (vpcId === undefined || subnetIds === undefined || securityGroupId === undefined) {
+    throw new Error(
+      `context value ${missing.join(' and ')} is missing: runbook-steps in a VPC needs runbookVpcId, runbookSubnetIds ` +
+        'and runbookSecurityGroupId',
+    );
+  }
+  return { vpcId, subnetIds, securityGroupId };
+}
+
+/**
+ * A non-empty list of strings matching `pattern`: a comma-separated string (`-c key=a,b`) or, from
+ * cdk.json, an array. Undefined when absent; else an error naming `key`.
+ */
+function listOf(key: string, value: unknown, pattern: RegExp, expected: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items =
+    typeof value === 'string'
+      ? value.split(',').map((item) => item.trim())
+      : Array.isArray(value)
+        ? value.map((item: unknown) => (typeof item === 'string' ? item.trim() : item))
+        : [value];
+  const valid = items.filter((item): item is string => typeof item === 'string' && pattern.test(item));
+  if (items.length === 0 || valid.length < items.length) {
+    const bad = items.filter((item) => typeof item !== 'string' || !pattern.test(item));
+    throw new Error(
+      `context value ${key} must be ${expected}; got ${JSON.stringify(value)}` +
+        (bad.length > 0 ? ` (not valid: ${bad.map((item) => JSON.stringify(item)).join(', ')})` : ''),
+    );
+  }
+  return [...new Set(valid)];
 }
 
 function sweepIntervalFrom(value: unknown): number | undefined {

@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
 import { Ingest } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
+import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
 import { StateStore } from './constructs/state-store';
 
 /** Props of {@link ReplicaSentinelStack}: what `cdk deploy -c ...` configures (infra/build-app.ts). */
@@ -33,10 +34,42 @@ export interface ReplicaSentinelStackProps extends StackProps {
    * @default - the secret uses the AWS managed key
    */
   readonly slackWebhookSecretKeyArn?: string;
+  /**
+   * ARNs of Lambda functions used as recovery hooks: runbook-steps may invoke exactly these (Runbooks).
+   *
+   * @default - none
+   */
+  readonly hookFunctionArns?: readonly string[];
+  /**
+   * Names of SSM Automation documents used as recovery hooks: runbook-steps may start exactly these.
+   *
+   * @default - none
+   */
+  readonly hookSsmDocuments?: readonly string[];
+  /**
+   * Complete ARN of the Secrets Manager secret with the database credentials of the built-in hooks.
+   *
+   * @default - none
+   */
+  readonly databaseSecretArn?: string;
+  /**
+   * VPC subnets and security group of runbook-steps, so built-in hooks reach private database servers.
+   *
+   * @default - not in a VPC
+   */
+  readonly runbookNetwork?: RunbookNetwork;
+  /**
+   * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret: adds the
+   * `POST /slack/actions` route to the approval API.
+   *
+   * @default - no Slack route
+   */
+  readonly slackSigningSecretArn?: string;
 }
 
 /**
  * replica-sentinel in one stack. It only wires the constructs (STYLE.md §9); each owns its concern.
+ * Runbooks come before the Detector, whose on-transition function starts them.
  * The stateful StateStore (table and key retained, deletion protection on) is passed to the stateless
  * parts as a typed prop, so a function change never touches the table.
  */
@@ -49,6 +82,8 @@ export class ReplicaSentinelStack extends Stack {
   public readonly notifications: Notifications;
   /** The sweep and on-transition functions, the sweep schedule and their queues. */
   public readonly detector: Detector;
+  /** The recovery state machines, the runbook-steps function and the approval API. */
+  public readonly runbooks: Runbooks;
 
   constructor(scope: Construct, id: string, props: ReplicaSentinelStackProps = {}) {
     super(scope, id, props);
@@ -73,9 +108,21 @@ export class ReplicaSentinelStack extends Stack {
             ),
           }),
     });
+    this.runbooks = new Runbooks(this, 'Runbooks', {
+      table: this.stateStore.table,
+      alertsTopic: this.notifications.topic,
+      ...(props.hookFunctionArns === undefined ? {} : { hookFunctionArns: props.hookFunctionArns }),
+      ...(props.hookSsmDocuments === undefined ? {} : { hookSsmDocuments: props.hookSsmDocuments }),
+      ...(props.databaseSecretArn === undefined ? {} : { databaseSecretArn: props.databaseSecretArn }),
+      ...(props.runbookNetwork === undefined ? {} : { network: props.runbookNetwork }),
+      ...(props.slackSigningSecretArn === undefined
+        ? {}
+        : { slackSigningSecretArn: props.slackSigningSecretArn }),
+    });
     this.detector = new Detector(this, 'Detector', {
       table: this.stateStore.table,
       alertsTopic: this.notifications.topic,
+      runbooks: { failover: this.runbooks.failover, recovery: this.runbooks.recovery },
       ...(props.sweepIntervalSeconds === undefined
         ? {}
         : { sweepIntervalSeconds: props.sweepIntervalSeconds }),
@@ -104,6 +151,19 @@ export class ReplicaSentinelStack extends Stack {
     new CfnOutput(this, 'AlertsTopicArn', {
       description: 'SNS topic of every alert (AWS Chatbot custom-notification format); subscribe to it',
       value: this.notifications.topic.topicArn,
+    });
+    new CfnOutput(this, 'ApprovalApiUrl', {
+      description:
+        'Approval API (IAM auth): POST <url>incidents/<clusterId>/<incidentId>/approve|reject; Slack: <url>slack/actions',
+      value: this.runbooks.api.url,
+    });
+    new CfnOutput(this, 'FailoverStateMachineArn', {
+      description: 'The primary-failover runbook',
+      value: this.runbooks.failover.stateMachineArn,
+    });
+    new CfnOutput(this, 'RecoveryStateMachineArn', {
+      description: 'The replica-recovery runbook',
+      value: this.runbooks.recovery.stateMachineArn,
     });
   }
 }

@@ -95,7 +95,7 @@ export interface RunbookState {
   epoch?: number;
   approval?: ApprovalDecision;
   /** After a step started an SSM Automation hook: what to await, and where to resume. */
-  ssm?: { executionId: string };
+  ssm?: { executionId: string; execution?: { AutomationExecutionStatus: string } };
   resume?: string;
   /** replica-recovery: the replica's applied position when replication was restarted. */
   baseline?: string;

@@ -410,7 +410,8 @@ export function createSteps(deps: StepDeps) {
     async markFailed(state) {
       const error = state.error
         ? `${state.error.Error ?? 'Error'}: ${String(state.error.Cause ?? '').slice(0, 500)}`
-        : 'unknown error';
+        : // A Choice default leads here without an error: say what the flow held instead.
+          `the flow could not route next=${state.next ?? '(none)'} mode=${state.mode ?? '(none)'} resume=${state.resume ?? '(none)'}${state.ssm?.execution ? ` ssm=${state.ssm.execution.AutomationExecutionStatus}` : ''}`;
       const detail = `runbook failed: ${error}. The cluster lock stays held: a human must look, then clear it.`;
       await record(state, 'failed', detail, { notify: true, change: { state: 'FAILED', outcome: detail } });
       return { ...state, next: 'failed', outcome: detail };

@@ -9,6 +9,7 @@ import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke, type ScheduleTargetBaseProps } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { functionEntry } from '../paths';
@@ -30,6 +31,11 @@ export interface DetectorProps {
   readonly tableKey?: IKey;
   /** The alerts topic (Notifications.topic) on-transition publishes to. */
   readonly alertsTopic: ITopic;
+  /**
+   * The runbooks on-transition starts (Runbooks.failover and Runbooks.recovery): it gets their ARNs as
+   * `FAILOVER_STATE_MACHINE_ARN` and `RECOVERY_STATE_MACHINE_ARN` and may start executions of these two only.
+   */
+  readonly runbooks: { readonly failover: IStateMachine; readonly recovery: IStateMachine };
   /**
    * The alerts topic's KMS key.
    *
@@ -96,7 +102,8 @@ class UnqualifiedLambdaInvoke extends LambdaInvoke {
  * - on-transition: reads the table stream from the start (TRIM_HORIZON), filtered by
  *   `TRANSITION_FILTER_PATTERN` to writes that changed a node's status, in order (parallelization
  *   factor 1), with partial batch responses; a batch that keeps failing is bisected and retried 10 times
- *   within a day, then its stream coordinates go to the failure queue.
+ *   within a day, then its stream coordinates go to the failure queue. It starts the incident's runbook
+ *   (`states:StartExecution` on the two runbook state machines only).
  */
 export class Detector extends Construct {
   /** Marks silent nodes and dead primaries (runs once a minute, sweeps every `sweepIntervalSeconds`). */
@@ -214,7 +221,11 @@ export class Detector extends Construct {
       // GetItem, PutItem, UpdateItem; TransactWriteItems is authorized per item by PutItem (it uses no
       // ConditionCheck item, so no dynamodb:ConditionCheckItem).
       .bindTable(props.table, 'RW', tableOptions)
-      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey });
+      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
+      .bindStateMachines({
+        FAILOVER_STATE_MACHINE_ARN: props.runbooks.failover,
+        RECOVERY_STATE_MACHINE_ARN: props.runbooks.recovery,
+      });
     // DynamoEventSource also grants the stream read actions (ListStreams, DescribeStream, GetRecords,
     // GetShardIterator on this table's stream only) and kms:Decrypt / kms:DescribeKey on the table key.
     this.onTransitionFunction.fn.addEventSource(

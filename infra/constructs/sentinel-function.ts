@@ -1,5 +1,6 @@
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { ISecurityGroup, ISubnet, IVpc } from 'aws-cdk-lib/aws-ec2';
 import {
   type IGrantable,
   type IPrincipal,
@@ -26,6 +27,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { idempotencyPartitionKey } from '../../functions/adapters/table-definition';
 import { LOCK_FILE, REPO_ROOT } from '../paths';
@@ -77,6 +79,31 @@ const IDEMPOTENCY_ACTIONS: readonly string[] = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
 ];
+
+/**
+ * What Lambda does with the execution role of a function placed in a VPC: create, describe and delete its
+ * network interfaces in the function's subnets (the actions of the AWSLambdaVPCAccessExecutionPermissions
+ * managed policy, named here instead of attaching it). They take `"*"`: Describe* has no resource-level
+ * permissions, and the interfaces are created and named by Lambda at run time.
+ */
+export const VPC_ENI_ACTIONS: readonly string[] = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+];
+
+/** Where a function in a VPC runs: exactly these subnets, with exactly these security groups. */
+export interface VpcPlacement {
+  /** The VPC of the subnets. */
+  readonly vpc: IVpc;
+  /** Private subnets the function's network interfaces are created in (at least one). */
+  readonly subnets: readonly ISubnet[];
+  /** Security groups of those interfaces (at least one); their egress rules decide what the function reaches. */
+  readonly securityGroups: readonly ISecurityGroup[];
+}
 
 // The partition of `onceInTable()`'s records, from the module that writes them.
 export { idempotencyPartitionKey };
@@ -141,6 +168,14 @@ export interface SentinelFunctionProps {
    * @default - unreserved (the account's pool)
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Run the function in these subnets of a VPC (to reach private endpoints, e.g. database servers). The
+   * role gets the network-interface actions Lambda needs ({@link VPC_ENI_ACTIONS}, on `"*"`), named
+   * inline: no AWSLambdaVPCAccessExecutionRole managed policy.
+   *
+   * @default - not in a VPC
+   */
+  readonly vpc?: VpcPlacement;
 }
 
 /**
@@ -213,6 +248,15 @@ export class SentinelFunction extends Construct implements IGrantable {
     // In place of AWSLambdaBasicExecutionRole (logs:* on every log group): its own log group only.
     this.logGroup.grantWrite(this.role);
 
+    if (
+      props.vpc !== undefined &&
+      (props.vpc.subnets.length === 0 || props.vpc.securityGroups.length === 0)
+    ) {
+      throw new Error(
+        `${this.node.path}: a function in a VPC needs at least one subnet and one security group`,
+      );
+    }
+
     this.fn = new NodejsFunction(this, 'Function', {
       entry: props.entry,
       handler: 'handler',
@@ -232,6 +276,13 @@ export class SentinelFunction extends Construct implements IGrantable {
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      ...(props.vpc === undefined
+        ? {}
+        : {
+            vpc: props.vpc.vpc,
+            vpcSubnets: { subnets: [...props.vpc.subnets] },
+            securityGroups: [...props.vpc.securityGroups],
+          }),
       environment: {
         ...props.environment,
         NODE_OPTIONS: '--enable-source-maps',
@@ -258,13 +309,26 @@ export class SentinelFunction extends Construct implements IGrantable {
       },
     });
 
+    if (props.vpc !== undefined) {
+      // With a role of our own, CDK leaves the network-interface permissions to us.
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: [...VPC_ENI_ACTIONS], resources: ['*'] }),
+      );
+    }
+
     // Tracing.ACTIVE makes CDK add xray:PutTraceSegments / xray:PutTelemetryRecords on "*" to the
     // role's default policy; the test suite checks that no other action is allowed on "*".
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'Only the X-Ray write actions added by Tracing.ACTIVE (xray:PutTraceSegments, xray:PutTelemetryRecords) use "*": ' +
-        'X-Ray does not support resource-level permissions for them. Everything else in this role names its resources.',
+        props.vpc === undefined
+          ? 'Only the X-Ray write actions added by Tracing.ACTIVE (xray:PutTraceSegments, xray:PutTelemetryRecords) use "*": ' +
+            'X-Ray does not support resource-level permissions for them. Everything else in this role names its resources.'
+          : 'Only the X-Ray write actions added by Tracing.ACTIVE (xray:PutTraceSegments, xray:PutTelemetryRecords) and the ' +
+            'network-interface actions Lambda performs for a function in a VPC (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, ' +
+            'DescribeSubnets, DeleteNetworkInterface, AssignPrivateIpAddresses, UnassignPrivateIpAddresses) use "*": X-Ray and the ' +
+            'EC2 Describe actions have no resource-level permissions, and the interfaces are created by Lambda at run time. ' +
+            'Everything else in this role names its resources.',
     });
   }
 
@@ -281,18 +345,33 @@ export class SentinelFunction extends Construct implements IGrantable {
    * @param access 'R' (GetItem, BatchGetItem, Query) or 'RW' (plus PutItem, UpdateItem)
    * @param options.indexes GSI names the function queries (Query only, whatever `access` is)
    * @param options.key the table's KMS key, when `table.encryptionKey` is not set (imported tables)
+   * @param options.conditionChecks also `dynamodb:ConditionCheckItem` (TransactWriteItems with
+   *   ConditionCheck items); 'RW' only
    */
   public bindTable(
     table: ITableV2,
     access: TableAccess,
-    options: { readonly indexes?: readonly string[]; readonly key?: IKey } = {},
+    options: {
+      readonly indexes?: readonly string[];
+      readonly key?: IKey;
+      readonly conditionChecks?: boolean;
+    } = {},
   ): this {
+    if (options.conditionChecks === true && access !== 'RW') {
+      throw new Error(
+        `${this.node.path}: conditionChecks are part of transactional writes and need access 'RW'`,
+      );
+    }
     this.fn.addEnvironment('TABLE_NAME', table.tableName);
     // Not table.grantReadWriteData() / table.grant(): on a table with a GSI those add `<table>/index/*`
     // (cdk-nag IAM5) and, for the data grants, Scan, DeleteItem, BatchWriteItem and kms:*Key* wildcards.
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: [...TABLE_ACTIONS[access]], resources: [table.tableArn] }),
-    );
+    // A TransactWriteItems call is authorized per item: PutItem / UpdateItem for its Put and Update items,
+    // dynamodb:ConditionCheckItem for its ConditionCheck items.
+    const actions = [
+      ...TABLE_ACTIONS[access],
+      ...(options.conditionChecks === true ? ['dynamodb:ConditionCheckItem'] : []),
+    ];
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.tableArn] }));
     // An index can only be queried (its items are written through the table), so Query is all it gets.
     const indexArns = (options.indexes ?? []).map((name) => `${table.tableArn}/index/${name}`);
     if (indexArns.length > 0) {
@@ -347,22 +426,34 @@ export class SentinelFunction extends Construct implements IGrantable {
   }
 
   /**
-   * Sets `SLACK_WEBHOOK_SECRET_ARN` and lets the function read that one secret's value
-   * (`secretsmanager:GetSecretValue` on its complete ARN; not `grantRead()`, which adds DescribeSecret
-   * and, for a partial ARN, a `-??????` wildcard). When the secret is encrypted with a customer-managed
-   * key, also `kms:Decrypt` on that key, only through Secrets Manager in this region.
+   * Sets `SLACK_WEBHOOK_SECRET_ARN` and lets the function read that one secret's value: see
+   * {@link bindSecret}.
    *
    * @param secret imported with its complete ARN (`Secret.fromSecretAttributes({ secretCompleteArn })`)
    */
   public bindSlackWebhookSecret(secret: ISecret): this {
+    return this.bindSecret('SLACK_WEBHOOK_SECRET_ARN', secret, 'the Slack webhook secret');
+  }
+
+  /**
+   * Sets the environment variable `variable` to the secret's complete ARN and lets the function read that
+   * one secret's value (`secretsmanager:GetSecretValue` on its complete ARN; not `grantRead()`, which adds
+   * DescribeSecret and, for a partial ARN, a `-??????` wildcard). When the secret is encrypted with a
+   * customer-managed key, also `kms:Decrypt` on that key, only through Secrets Manager in this region.
+   *
+   * @param variable e.g. `SLACK_SIGNING_SECRET_ARN`
+   * @param secret imported with its complete ARN (`Secret.fromSecretAttributes({ secretCompleteArn })`)
+   * @param description what the secret is, for the error when its complete ARN is unknown
+   */
+  public bindSecret(variable: string, secret: ISecret, description = `the secret of ${variable}`): this {
     const arn = secret.secretFullArn;
     if (arn === undefined) {
       throw new Error(
-        `${this.node.path}: the Slack webhook secret needs its complete ARN (with the 6-character suffix) ` +
+        `${this.node.path}: ${description} needs its complete ARN (with the 6-character suffix) ` +
           'so that the grant names exactly one secret',
       );
     }
-    this.fn.addEnvironment('SLACK_WEBHOOK_SECRET_ARN', arn);
+    this.fn.addEnvironment(variable, arn);
     this.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }),
     );
@@ -377,6 +468,86 @@ export class SentinelFunction extends Construct implements IGrantable {
         }),
       );
     }
+    return this;
+  }
+
+  /**
+   * Sets one environment variable per state machine to its ARN and lets the function start executions
+   * of exactly those state machines (`states:StartExecution` on their ARNs; no other states action).
+   *
+   * @example
+   * onTransition.bindStateMachines({ FAILOVER_STATE_MACHINE_ARN: runbooks.failover });
+   */
+  public bindStateMachines(stateMachines: Readonly<Record<string, IStateMachine>>): this {
+    for (const [variable, stateMachine] of Object.entries(stateMachines)) {
+      this.fn.addEnvironment(variable, stateMachine.stateMachineArn);
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['states:StartExecution'],
+          resources: [stateMachine.stateMachineArn],
+        }),
+      );
+    }
+    return this;
+  }
+
+  /**
+   * Lets the function answer the task tokens of these state machines' callback tasks
+   * (`states:SendTaskSuccess` and `states:SendTaskFailure`; no heartbeat). The Service Authorization
+   * Reference lists no resource type for these actions, but IAM evaluates them against the ARN of the
+   * state machine the token belongs to (an AccessDenied names it, and CDK's `grantTaskResponse()` grants
+   * on it): naming the state machines keeps the function from answering tokens of any other workflow.
+   */
+  public bindTaskResponses(stateMachines: readonly IStateMachine[]): this {
+    if (stateMachines.length === 0) return this;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: stateMachines.map((stateMachine) => stateMachine.stateMachineArn),
+      }),
+    );
+    return this;
+  }
+
+  /**
+   * Lets the function invoke exactly these Lambda functions (`lambda:InvokeFunction` on each ARN as
+   * given: an unqualified ARN allows the unqualified function only, a qualified one that version or alias).
+   */
+  public bindInvokeFunctions(functionArns: readonly string[]): this {
+    if (functionArns.length === 0) return this;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [...functionArns] }),
+    );
+    return this;
+  }
+
+  /**
+   * Lets the function start SSM Automation executions of exactly these documents, in this region, at
+   * their default version: `ssm:StartAutomationExecution` on `document/<name>` and
+   * `automation-definition/<name>:$DEFAULT` (the two resources the action is authorized against). A
+   * document of this account, or an AWS-owned one (names starting with AWS, Amazon or AMZN, reserved for
+   * AWS; their ARNs have no account).
+   */
+  public bindAutomationDocuments(documentNames: readonly string[]): this {
+    if (documentNames.length === 0) return this;
+    const stack = Stack.of(this);
+    const arn = (resource: string, name: string, resourceName: string) =>
+      stack.formatArn({
+        service: 'ssm',
+        resource,
+        resourceName,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        ...(/^(aws|amazon|amzn)/i.test(name) ? { account: '' } : {}),
+      });
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['ssm:StartAutomationExecution'],
+        resources: documentNames.flatMap((name) => [
+          arn('document', name, name),
+          arn('automation-definition', name, `${name}:$DEFAULT`),
+        ]),
+      }),
+    );
     return this;
   }
 

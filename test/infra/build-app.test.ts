@@ -36,6 +36,32 @@ describe('context values that configure the stack', () => {
     expect(t.stack.notifications.chatbot).toBeDefined();
     expect(t.stack.notifications.notifySlack).toBeDefined();
   });
+
+  it('places runbook-steps in the given subnets and passes the database secret (comma-separated lists split)', () => {
+    const fn = logicalIdOfConstruct(t.stack, t.stack.runbooks.stepsFunction.fn);
+    expect(resources(template)[fn]?.Properties).toMatchObject({
+      VpcConfig: {
+        SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+      },
+      Environment: { Variables: { DATABASE_SECRET_ARN: ALL_OPTIONS_CONTEXT.databaseSecretArn } },
+    });
+  });
+
+  it('adds the Slack route to the approval API when slackSigningSecretArn is given', () => {
+    expect(t.stack.runbooks.api.root.getResource('slack')?.getResource('actions')).toBeDefined();
+  });
+});
+
+describe('runbook context values given as arrays (cdk.json)', () => {
+  it('accepts hookFunctionArns and hookSsmDocuments as arrays of strings', () => {
+    expect(
+      build({
+        hookFunctionArns: [`arn:aws:lambda:${TEST_REGION}:123456789012:function:fence`],
+        hookSsmDocuments: ['RestartPostgres', 'AWS-RestartEC2Instance'],
+      }),
+    ).not.toThrow();
+  });
 });
 
 describe('malformed context values fail the synth, naming the context key', () => {
@@ -93,6 +119,58 @@ describe('malformed context values fail the synth, naming the context key', () =
       chatbotSlackChannelId: ALL_OPTIONS_CONTEXT.chatbotSlackChannelId,
     };
     expect(build({ ...valid, [key]: value })).toThrow(message);
+  });
+
+  it.each([
+    ['a plain function name', 'fence-hook'],
+    ['a function in another region', `arn:aws:lambda:us-east-1:123456789012:function:fence-hook`],
+    [
+      'an SNS topic ARN among valid ones',
+      `arn:aws:lambda:${TEST_REGION}:123456789012:function:ok,arn:aws:sns:${TEST_REGION}:123456789012:t`,
+    ],
+    ['an empty list', ''],
+  ])('hookFunctionArns that is %s', (_label, value) => {
+    expect(build({ hookFunctionArns: value })).toThrow(
+      /context value hookFunctionArns must be a comma-separated list of Lambda function ARNs/,
+    );
+  });
+
+  it.each([
+    ['a document ARN', `arn:aws:ssm:${TEST_REGION}:123456789012:document/RestartPostgres`],
+    ['a name with a space', 'Restart Postgres'],
+  ])('hookSsmDocuments that is %s', (_label, value) => {
+    expect(build({ hookSsmDocuments: value })).toThrow(
+      /context value hookSsmDocuments must be a comma-separated list of SSM Automation document names/,
+    );
+  });
+
+  it.each(['databaseSecretArn', 'slackSigningSecretArn'])('%s that is a partial secret ARN', (key) => {
+    expect(build({ [key]: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:db` })).toThrow(
+      new RegExp(`context value ${key} must be the complete ARN of a Secrets Manager secret`),
+    );
+  });
+
+  it.each([
+    ['runbookVpcId', 'my-vpc', /context value runbookVpcId must be a VPC id/],
+    [
+      'runbookSubnetIds',
+      'subnet-0123456789abcdef0,private-a',
+      /context value runbookSubnetIds must be a comma-separated list of subnet ids/,
+    ],
+    ['runbookSecurityGroupId', 'default', /context value runbookSecurityGroupId must be a security group id/],
+  ])('%s=%s', (key, value, message) => {
+    const valid = {
+      runbookVpcId: ALL_OPTIONS_CONTEXT.runbookVpcId,
+      runbookSubnetIds: ALL_OPTIONS_CONTEXT.runbookSubnetIds,
+      runbookSecurityGroupId: ALL_OPTIONS_CONTEXT.runbookSecurityGroupId,
+    };
+    expect(build({ ...valid, [key]: value })).toThrow(message);
+  });
+
+  it('a VPC placement without subnets and security group, naming both', () => {
+    expect(build({ runbookVpcId: ALL_OPTIONS_CONTEXT.runbookVpcId })).toThrow(
+      /context value runbookSubnetIds and runbookSecurityGroupId is missing/,
+    );
   });
 
   it.each([

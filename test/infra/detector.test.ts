@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { Detector } from '../../infra/constructs/detector';
 import {
@@ -32,6 +33,8 @@ let ids: {
   scheduleRole: string;
   failureQueue: string;
   sweepDeadLetterQueue: string;
+  failover: string;
+  recovery: string;
 };
 
 beforeAll(() => {
@@ -51,6 +54,8 @@ beforeAll(() => {
     scheduleRole: id(detector.scheduleRole),
     failureQueue: id(detector.failureQueue),
     sweepDeadLetterQueue: id(detector.sweepDeadLetterQueue),
+    failover: id(t.stack.runbooks.failover),
+    recovery: id(t.stack.runbooks.recovery),
   };
 });
 
@@ -236,16 +241,25 @@ describe("on-transition's table-stream event source mapping", () => {
 describe('the on-transition function', () => {
   const statements = () => statementsOfFunction(template, ids.onTransitionFunction);
 
-  it('gets TABLE_NAME and ALERTS_TOPIC_ARN', () => {
+  it('gets TABLE_NAME, ALERTS_TOPIC_ARN and the ARNs of both runbook state machines', () => {
     expect(resources(template)[ids.onTransitionFunction]?.Properties).toMatchObject({
       Environment: {
         Variables: {
           TABLE_NAME: { Ref: ids.table },
           ALERTS_TOPIC_ARN: { Ref: ids.topic },
+          FAILOVER_STATE_MACHINE_ARN: { Ref: ids.failover },
+          RECOVERY_STATE_MACHINE_ARN: { Ref: ids.recovery },
           POWERTOOLS_SERVICE_NAME: 'on-transition',
         },
       },
     });
+  });
+
+  it('may start executions of exactly the two runbook state machines, and no other states action', () => {
+    expect(onService(statements(), 'states')).toEqual([
+      { effect: 'Allow', actions: ['states:StartExecution'], resources: [{ Ref: ids.failover }] },
+      { effect: 'Allow', actions: ['states:StartExecution'], resources: [{ Ref: ids.recovery }] },
+    ]);
   });
 
   it('may publish to the alerts topic only, with the publisher actions on its key', () => {
@@ -320,6 +334,10 @@ describe('the detector queues', () => {
 
 describe('Detector props', () => {
   // Construction only (no synthesis): the checks run in the constructor.
+  const runbooksOf = (stack: Stack) => ({
+    failover: StateMachine.fromStateMachineName(stack, 'Failover', 'failover'),
+    recovery: StateMachine.fromStateMachineName(stack, 'Recovery', 'recovery'),
+  });
   const build = (sweepIntervalSeconds: number) => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'DetectorProps', {
       env: { region: TEST_REGION },
@@ -331,6 +349,7 @@ describe('Detector props', () => {
     return new Detector(stack, 'Detector', {
       table,
       alertsTopic: new Topic(stack, 'Topic'),
+      runbooks: runbooksOf(stack),
       sweepIntervalSeconds,
     });
   };
@@ -352,8 +371,13 @@ describe('Detector props', () => {
       'Table',
       `arn:aws:dynamodb:${TEST_REGION}:123456789012:table/nodes`,
     );
-    expect(() => new Detector(stack, 'Detector', { table, alertsTopic: new Topic(stack, 'Topic') })).toThrow(
-      /needs its stream/,
-    );
+    expect(
+      () =>
+        new Detector(stack, 'Detector', {
+          table,
+          alertsTopic: new Topic(stack, 'Topic'),
+          runbooks: runbooksOf(stack),
+        }),
+    ).toThrow(/needs its stream/);
   });
 });

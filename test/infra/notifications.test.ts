@@ -263,7 +263,9 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
   });
 
   it('lets SNS invoke it for this topic only', () => {
-    const permissions = ofType(fullTemplate, 'AWS::Lambda::Permission');
+    const permissions = ofType(fullTemplate, 'AWS::Lambda::Permission').filter((p) =>
+      same(p.Properties?.FunctionName, arnOf(ids.fn)),
+    );
     expect(permissions.map((p) => p.Properties)).toEqual([
       {
         Action: 'lambda:InvokeFunction',

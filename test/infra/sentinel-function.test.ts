@@ -1,8 +1,10 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { createLogsKey, SentinelFunction } from '../../infra/constructs/sentinel-function';
 import { functionEntry } from '../../infra/paths';
@@ -123,5 +125,49 @@ describe('SentinelFunction.bindQuarantine', () => {
       { effect: 'Allow', actions: ['sqs:SendMessage'], resources: [arnOf(id(queue))] },
       { effect: 'Allow', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [arnOf(id(queueKey))] },
     ]);
+  });
+});
+
+describe('SentinelFunction argument checks', () => {
+  // Construction only, each in a stack of its own: the checks run before any resource is added.
+  const fresh = () => {
+    const scratch = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Checks', {
+      env: { region: TEST_REGION },
+    });
+    return { scratch, fn: new SentinelFunction(scratch, 'Fn', { entry: functionEntry('ingest-heartbeat') }) };
+  };
+
+  it("refuses conditionChecks without 'RW' access (they belong to transactional writes)", () => {
+    const { scratch, fn } = fresh();
+    const other = new TableV2(scratch, 'Table', { partitionKey: { name: 'PK', type: AttributeType.STRING } });
+    expect(() => fn.bindTable(other, 'R', { conditionChecks: true })).toThrow(
+      /conditionChecks .* need access 'RW'/,
+    );
+  });
+
+  it('refuses a secret known by a partial ARN, naming what the secret is for', () => {
+    const { scratch, fn } = fresh();
+    const partial = Secret.fromSecretNameV2(scratch, 'Partial', 'db');
+    expect(() => fn.bindSecret('DATABASE_SECRET_ARN', partial, 'the database secret')).toThrow(
+      /the database secret needs its complete ARN/,
+    );
+  });
+
+  it('refuses a VPC placement without subnets', () => {
+    const scratch = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'NoSubnets', {
+      env: { region: TEST_REGION },
+    });
+    const vpc = Vpc.fromVpcAttributes(scratch, 'Vpc', {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: ['a'],
+    });
+    const securityGroup = SecurityGroup.fromSecurityGroupId(scratch, 'Sg', 'sg-0123456789abcdef0');
+    expect(
+      () =>
+        new SentinelFunction(scratch, 'Fn', {
+          entry: functionEntry('ingest-heartbeat'),
+          vpc: { vpc, subnets: [], securityGroups: [securityGroup] },
+        }),
+    ).toThrow(/needs at least one subnet and one security group/);
   });
 });

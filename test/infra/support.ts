@@ -36,6 +36,13 @@ export const ALL_OPTIONS_CONTEXT = {
   chatbotSlackChannelId: 'C0456FGHIJ',
   slackWebhookSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/slack-webhook-AbC123`,
   slackWebhookSecretKeyArn: `arn:aws:kms:${TEST_REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+  hookFunctionArns: `arn:aws:lambda:${TEST_REGION}:123456789012:function:fence-hook,arn:aws:lambda:${TEST_REGION}:123456789012:function:promote-hook:live`,
+  hookSsmDocuments: 'RestartPostgresReplication,AWS-RestartEC2Instance',
+  databaseSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/database-XyZ789`,
+  runbookVpcId: 'vpc-0123456789abcdef0',
+  runbookSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+  runbookSecurityGroupId: 'sg-0123456789abcdef0',
+  slackSigningSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/slack-signing-QrS456`,
 } as const;
 
 /** The real app (infra/build-app.ts) with its own temporary outdir; call `cleanup()` in `afterAll`. */

@@ -1,0 +1,752 @@
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  type RequestValidator,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  Fail,
+  type IChainable,
+  IntegrationPattern,
+  JsonPath,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  type TaskStateBase,
+  Timeout,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { CallAwsService, LambdaInvoke, type LambdaInvokeProps } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { RunbookAction } from '../../functions/core/runbook';
+import { functionEntry } from '../paths';
+import { routingComment } from '../runbook-routing';
+import { createLogsKey, SentinelFunction } from './sentinel-function';
+
+/**
+ * Errors every Task retries (2 s, backoff 2, 3 retries): Lambda's own transient failures, and
+ * `TransientError` thrown by the runbook-steps function for a failure worth another try.
+ */
+export const TRANSIENT_ERRORS: readonly string[] = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'TransientError',
+];
+
+/** Transient errors of the `aws-sdk:ssm:getAutomationExecution` task (`Ssm.` + the SSM exception name). */
+export const SSM_TRANSIENT_ERRORS: readonly string[] = [
+  'Ssm.InternalServerErrorException',
+  'Ssm.ThrottlingException',
+];
+
+/**
+ * SSM Automation statuses that mean "not finished yet" (the SSM wait loop polls again); `Success` resumes
+ * the runbook, anything else marks it failed.
+ */
+export const SSM_PENDING_STATUSES: readonly string[] = ['InProgress', 'Pending', 'Waiting'];
+
+/** Longest stack name for which `<stack>-replica-recovery` is a valid state machine name (80 characters). */
+export const MAX_STACK_NAME_LENGTH = 80 - '-replica-recovery'.length;
+
+/** Seconds between two polls of an SSM Automation execution (the `WaitForSsm` state). */
+export const SSM_POLL_SECONDS = 10;
+
+/** Network placement of the runbook-steps function (built-in hooks reach private database servers). */
+export interface RunbookNetwork {
+  /** `vpc-…` id of the VPC. */
+  readonly vpcId: string;
+  /** `subnet-…` ids of private subnets of that VPC (with a route to the AWS APIs: NAT or VPC endpoints). */
+  readonly subnetIds: readonly string[];
+  /** `sg-…` id of the security group of the function's network interfaces. */
+  readonly securityGroupId: string;
+}
+
+/** Props of {@link Runbooks}. */
+export interface RunbooksProps {
+  /** The node-state table (StateStore.table): cluster, node and incident items. */
+  readonly table: ITableV2;
+  /**
+   * The table's KMS key.
+   *
+   * @default - `table.encryptionKey`
+   */
+  readonly tableKey?: IKey;
+  /** The alerts topic (Notifications.topic) the steps publish runbook progress to. */
+  readonly alertsTopic: ITopic;
+  /**
+   * The alerts topic's KMS key.
+   *
+   * @default - `alertsTopic.masterKey`
+   */
+  readonly alertsTopicKey?: IKey;
+  /**
+   * ARNs of the Lambda functions that clusters use as hooks (`{ type: 'lambda' }` in their hooks):
+   * runbook-steps may invoke exactly these.
+   *
+   * @default - none: no Lambda hook can be invoked
+   */
+  readonly hookFunctionArns?: readonly string[];
+  /**
+   * Names of the SSM Automation documents (of this account and region) that clusters use as hooks:
+   * runbook-steps may start executions of exactly these, at their default version.
+   *
+   * @default - none: no SSM hook can be started
+   */
+  readonly hookSsmDocuments?: readonly string[];
+  /**
+   * Complete ARN of the Secrets Manager secret with the database credentials the built-in hooks use
+   * (`DATABASE_SECRET_ARN` of runbook-steps).
+   *
+   * @default - no secret: built-in hooks connect with the credentials in the node URLs only
+   */
+  readonly databaseSecretArn?: string;
+  /**
+   * Run runbook-steps in these subnets so that built-in hooks reach private database servers.
+   *
+   * @default - not in a VPC
+   */
+  readonly network?: RunbookNetwork;
+  /**
+   * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret. When given, the
+   * approval API also has the unauthenticated `POST /slack/actions` route for Slack's interactive buttons
+   * (Slack cannot sign with AWS credentials; the approval function verifies Slack's request signature).
+   *
+   * @default - no Slack route: decisions come through the IAM-authorized route only
+   */
+  readonly slackSigningSecretArn?: string;
+  /**
+   * Key for the log groups (functions, state machines, API access logs); needs the CloudWatch Logs key
+   * policy of `createLogsKey()`.
+   *
+   * @default - one new key from `createLogsKey()`
+   */
+  readonly logKey?: IKey;
+  /**
+   * Retention of the state machines' execution logs and of the API access logs (incident evidence:
+   * Step Functions keeps a Standard execution's history 90 days only).
+   *
+   * @default RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * `LambdaInvoke` with a narrower grant. LambdaInvoke grants `lambda:InvokeFunction` on the function and on
+ * `<function>:*` (every version and alias; cdk-nag IAM5); the runbooks invoke the unqualified function, so
+ * that is the only resource this grants. Its own retry of Lambda service errors is off: every runbook task
+ * gets the contract's retry (functions/core/runbook.ts) instead.
+ */
+class StepsInvoke extends LambdaInvoke {
+  protected override readonly taskPolicies: PolicyStatement[];
+
+  constructor(scope: Construct, id: string, props: LambdaInvokeProps) {
+    super(scope, id, { ...props, retryOnServiceExceptions: false });
+    this.taskPolicies = [
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [props.lambdaFunction.functionArn],
+      }),
+    ];
+  }
+}
+
+/**
+ * Builds the states of one runbook in its own scope (state names are construct ids): every Task invokes
+ * runbook-steps with `{ action, state }`, its result replaces the state, and the flow branches only on
+ * fields the steps set (`$.next`, `$.mode`, `$.resume`). Same retry and catch on every Task.
+ */
+class RunbookFlow extends Construct {
+  public readonly markFailed: TaskStateBase;
+  public readonly done: Succeed;
+  public readonly failed: Fail;
+  private readonly stepsFunction: IFunction;
+
+  constructor(scope: Construct, id: string, stepsFunction: IFunction) {
+    super(scope, id);
+    this.stepsFunction = stepsFunction;
+    this.done = new Succeed(this, 'Done');
+    this.failed = new Fail(this, 'Failed', {
+      error: 'RunbookFailed',
+      cause:
+        'The runbook did not complete: the incident is marked FAILED and the lock is left held for a human ' +
+        '(see the incident timeline and this execution history).',
+    });
+    // MarkFailed is the end of every failure path: no Catch of its own (an error in it fails the
+    // execution with that error, which is more telling than Failed).
+    this.markFailed = this.invoke('MarkFailed', 'markFailed', { catchToMarkFailed: false });
+    this.markFailed.next(this.failed);
+  }
+
+  /** A Task that invokes runbook-steps with `{ action, state: $ }`; its result is the new state. */
+  public task(name: string, action: RunbookAction): TaskStateBase {
+    return this.invoke(name, action, { catchToMarkFailed: true });
+  }
+
+  /**
+   * The RequestApproval task: `lambda:invoke.waitForTaskToken` with `{ action, state, taskToken }`, its
+   * timeout from `$.approvalTimeoutSeconds`, the decision (SendTaskSuccess output) placed at `$.approval`;
+   * States.Timeout goes to `expired` with the state unchanged, any other error to MarkFailed.
+   */
+  public approvalTask(expired: IChainable): TaskStateBase {
+    const task = new StepsInvoke(this, 'RequestApproval', {
+      lambdaFunction: this.stepsFunction,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({
+        action: 'requestApproval' satisfies RunbookAction,
+        state: JsonPath.entirePayload,
+        taskToken: JsonPath.taskToken,
+      }),
+      taskTimeout: Timeout.at('$.approvalTimeoutSeconds'),
+      resultPath: '$.approval',
+    });
+    this.retryTransient(task);
+    task.addCatch(expired, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+    task.addCatch(this.markFailed, { errors: ['States.ALL'], resultPath: '$.error' });
+    return task;
+  }
+
+  /**
+   * A Choice on `field` (`$.next` by default): each value goes to its state; a missing or unexpected value
+   * goes to MarkFailed (with `$.error` unset: the step's `next` tells what it was), never to a
+   * States.Runtime failure that would leave the incident open. `routes`: the Task whose result this
+   * Choice routes, for a Choice the contract does not name (see infra/runbook-routing.ts).
+   */
+  public outcome(
+    name: string,
+    branches: Readonly<Record<string, IChainable>>,
+    options: { readonly field?: string; readonly routes?: string } = {},
+  ): Choice {
+    const field = options.field ?? '$.next';
+    const choice = new Choice(this, name, {
+      ...(options.routes === undefined ? {} : { comment: routingComment(options.routes, field) }),
+    }).when(Condition.isNotPresent(field), this.markFailed);
+    for (const [value, next] of Object.entries(branches))
+      choice.when(Condition.stringEquals(field, value), next);
+    return choice.otherwise(this.markFailed);
+  }
+
+  /**
+   * The SSM wait loop: WaitForSsm (10 s) → GetSsm (ssm:getAutomationExecution of `$.ssm.executionId`,
+   * status at `$.ssm.execution.AutomationExecutionStatus`) → SsmStatus: Success → Resume (Choice on
+   * `$.resume` over `resumable`), still running → WaitForSsm, anything else → MarkFailed.
+   *
+   * @returns the loop's entry state (WaitForSsm)
+   */
+  public ssmLoop(resumable: Readonly<Record<string, IChainable>>): Wait {
+    const waitForSsm = new Wait(this, 'WaitForSsm', {
+      time: WaitTime.duration(Duration.seconds(SSM_POLL_SECONDS)),
+    });
+    const getSsm = new CallAwsService(this, 'GetSsm', {
+      service: 'ssm',
+      action: 'getAutomationExecution',
+      parameters: { AutomationExecutionId: JsonPath.stringAt('$.ssm.executionId') },
+      iamAction: 'ssm:GetAutomationExecution',
+      // Execution ids are made by SSM when a step starts one, so the grant covers this account's and
+      // region's automation executions (read only).
+      iamResources: [
+        Stack.of(this).formatArn({
+          service: 'ssm',
+          resource: 'automation-execution',
+          resourceName: '*',
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        }),
+      ],
+      // Only the status: the full response (step outputs, parameters) could outgrow the 256 KB state.
+      resultSelector: {
+        AutomationExecutionStatus: JsonPath.stringAt('$.AutomationExecution.AutomationExecutionStatus'),
+      },
+      resultPath: '$.ssm.execution',
+    });
+    getSsm.addRetry({
+      errors: [...SSM_TRANSIENT_ERRORS],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 3,
+    });
+    getSsm.addCatch(this.markFailed, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const status = '$.ssm.execution.AutomationExecutionStatus';
+    const ssmStatus = new Choice(this, 'SsmStatus', { comment: routingComment('GetSsm', status) })
+      .when(
+        Condition.stringEquals(status, 'Success'),
+        this.outcome('Resume', resumable, { field: '$.resume' }),
+      )
+      .when(
+        Condition.or(...SSM_PENDING_STATUSES.map((value) => Condition.stringEquals(status, value))),
+        waitForSsm,
+      )
+      .otherwise(this.markFailed);
+    waitForSsm.next(getSsm);
+    getSsm.next(ssmStatus);
+    return waitForSsm;
+  }
+
+  private invoke(
+    name: string,
+    action: RunbookAction,
+    options: { catchToMarkFailed: boolean },
+  ): TaskStateBase {
+    const task = new StepsInvoke(this, name, {
+      lambdaFunction: this.stepsFunction,
+      // The function's result IS the new state: Resource is the function ARN, no Payload envelope.
+      payloadResponseOnly: true,
+      payload: TaskInput.fromObject({ action, state: JsonPath.entirePayload }),
+    });
+    this.retryTransient(task);
+    if (options.catchToMarkFailed) {
+      task.addCatch(this.markFailed, { errors: ['States.ALL'], resultPath: '$.error' });
+    }
+    return task;
+  }
+
+  private retryTransient(task: TaskStateBase): void {
+    task.addRetry({
+      errors: [...TRANSIENT_ERRORS],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 3,
+    });
+  }
+}
+
+/**
+ * Recovery (DESIGN.md §5): the two runbooks as Standard state machines, the runbook-steps function every
+ * Task invokes, and the approval API through which a human approves or rejects a runbook waiting in
+ * RequestApproval. The flows are exactly the contract in functions/core/runbook.ts; decisions are made in
+ * the steps, the state machines only branch on what the steps return.
+ *
+ * - State machines `<stack>-primary-failover` and `<stack>-replica-recovery`: every Task retries transient
+ *   errors (2 s, backoff 2, 3 retries) and sends any other error to MarkFailed (error at `$.error`) →
+ *   Failed; Verify also retries NotYetPrimaryError (2 s, backoff 2, 5 retries). Execution logs (level ALL,
+ *   with execution data) go to a KMS-encrypted log group; X-Ray tracing is on. Their role may invoke the
+ *   runbook-steps function (unqualified ARN) and read SSM Automation executions, nothing else.
+ * - runbook-steps: reads and writes the table (with transactions), publishes to the alerts topic, and
+ *   invokes only the configured hooks: Lambda functions, SSM Automation documents, a database secret,
+ *   optionally from inside a VPC.
+ * - Approval API (REST, Regional, stage `v1`): `POST /incidents/{clusterId}/{incidentId}/{decision}`
+ *   (decision `approve` or `reject`) with IAM authorization (SigV4, e.g. the CLI), and, when a Slack
+ *   signing secret is configured, `POST /slack/actions` for Slack's interactive buttons. Both are Lambda
+ *   proxy integrations of the approval function, which answers the waiting task token (SendTaskSuccess /
+ *   SendTaskFailure on these two state machines only). Access logs (JSON) and execution logs (ERROR),
+ *   X-Ray, request validation, stage throttling.
+ */
+export class Runbooks extends Construct {
+  /** The primary-failover runbook (`<stack>-primary-failover`). */
+  public readonly failover: StateMachine;
+  /** The replica-recovery runbook (`<stack>-replica-recovery`). */
+  public readonly recovery: StateMachine;
+  /** The function every runbook Task invokes with `{ action, state }`. */
+  public readonly stepsFunction: SentinelFunction;
+  /** Turns an approval request (IAM-signed or from Slack) into SendTaskSuccess on the waiting task. */
+  public readonly approvalFunction: SentinelFunction;
+  /** The approval REST API. */
+  public readonly api: RestApi;
+  /** Execution logs of both state machines. */
+  public readonly executionLogs: LogGroup;
+  /** Access logs of the approval API. */
+  public readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: RunbooksProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    if (stack.stackName.length > MAX_STACK_NAME_LENGTH) {
+      throw new Error(
+        `${this.node.path}: the state machine names <stack>-primary-failover and <stack>-replica-recovery must fit in ` +
+          `80 characters, so the stack name may have at most ${MAX_STACK_NAME_LENGTH}; got ${stack.stackName.length}`,
+      );
+    }
+    const logKey = props.logKey ?? createLogsKey(this, 'LogKey');
+    const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
+    const tableOptions = props.tableKey === undefined ? {} : { key: props.tableKey };
+
+    // runbook-steps
+    this.stepsFunction = new SentinelFunction(this, 'Steps', {
+      entry: functionEntry('runbook-steps'),
+      serviceName: 'runbook-steps',
+      description:
+        'replica-sentinel: one step of a recovery runbook (re-verify, lock, fence, promote, verify...)',
+      logKey,
+      // A hook (built-in, Lambda or webhook) runs within the step; SSM Automation hooks are awaited by the
+      // state machine instead.
+      timeout: Duration.minutes(2),
+      ...(props.network === undefined ? {} : { vpc: this.placement(props.network) }),
+    })
+      .bindTable(props.table, 'RW', { ...tableOptions, conditionChecks: true })
+      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
+      .bindInvokeFunctions(props.hookFunctionArns ?? [])
+      .bindAutomationDocuments(props.hookSsmDocuments ?? []);
+    if (props.databaseSecretArn !== undefined) {
+      this.stepsFunction.bindSecret(
+        'DATABASE_SECRET_ARN',
+        Secret.fromSecretAttributes(this, 'DatabaseSecret', { secretCompleteArn: props.databaseSecretArn }),
+        'the database secret',
+      );
+    }
+
+    // state machines
+    this.executionLogs = new LogGroup(this, 'ExecutionLogs', {
+      encryptionKey: logKey,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.failover = this.stateMachine('PrimaryFailover', 'primary-failover', this.failoverDefinition());
+    this.recovery = this.stateMachine('ReplicaRecovery', 'replica-recovery', this.recoveryDefinition());
+
+    // approval
+    this.approvalFunction = new SentinelFunction(this, 'Approval', {
+      entry: functionEntry('approval'),
+      serviceName: 'approval',
+      description: 'replica-sentinel: approves or rejects a runbook waiting for a human decision',
+      logKey,
+      // API Gateway waits at most 29 s for a Lambda integration.
+      timeout: Duration.seconds(25),
+    })
+      .bindTable(props.table, 'R', tableOptions)
+      .bindTaskResponses([this.failover, this.recovery]);
+    if (props.slackSigningSecretArn !== undefined) {
+      this.approvalFunction.bindSecret(
+        'SLACK_SIGNING_SECRET_ARN',
+        Secret.fromSecretAttributes(this, 'SlackSigningSecret', {
+          secretCompleteArn: props.slackSigningSecretArn,
+        }),
+        'the Slack signing secret',
+      );
+    }
+
+    this.accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      encryptionKey: logKey,
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.api = this.approvalApi(props.slackSigningSecretArn !== undefined);
+  }
+
+  private placement(network: RunbookNetwork) {
+    const vpc = Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: network.vpcId,
+      // The function is placed in the subnets below, selected by id: the VPC's own subnet layout and AZs
+      // play no part (CDK wants a list here; the region's AZs, resolved by CloudFormation, are never used).
+      availabilityZones: Fn.getAzs(),
+    });
+    Validations.of(vpc).acknowledge({
+      id: 'Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+      reason:
+        'The imported VPC only carries the function: its subnets are selected by id (runbookSubnetIds), so no construct ' +
+        "reads the VPC's availability zones or subnet lists at synthesis time.",
+    });
+    const subnets = network.subnetIds.map((subnetId, index) => {
+      const subnet = Subnet.fromSubnetId(this, `Subnet${index}`, subnetId);
+      Validations.of(subnet).acknowledge({
+        id: 'Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
+        reason:
+          "Only the subnet id is used (the function's VpcConfig); routing stays the network owner's, nothing here reads " +
+          "or changes the subnet's route table.",
+      });
+      return subnet;
+    });
+    return {
+      vpc,
+      subnets,
+      securityGroups: [
+        // Imported as is: its rules stay the network owner's (no egress rule added from here).
+        SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', network.securityGroupId, {
+          mutable: false,
+        }),
+      ],
+    };
+  }
+
+  private stateMachine(id: string, runbook: string, definition: IChainable): StateMachine {
+    const stateMachine = new StateMachine(this, id, {
+      stateMachineName: `${Stack.of(this).stackName}-${runbook}`,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      comment: `replica-sentinel ${runbook} runbook (flow: functions/core/runbook.ts)`,
+      logs: { destination: this.executionLogs, level: LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    Validations.of(stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only what Step Functions needs for logging and tracing uses "*": the CloudWatch Logs log-delivery actions ' +
+        '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, ' +
+        'DescribeResourcePolicies, DescribeLogGroups), which have no resource-level permissions, and the X-Ray actions ' +
+        '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets), which have none either.',
+    });
+    Validations.of(stateMachine.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${Stack.of(this).region}:<AWS::AccountId>:automation-execution/*]`,
+      reason:
+        "ssm:GetAutomationExecution (read only) on this account and region's automation executions: the SSM wait loop " +
+        'polls the execution a hook step started, whose id SSM generates at run time, so it cannot be named in advance.',
+    });
+    return stateMachine;
+  }
+
+  /** primary-failover, state by state as in functions/core/runbook.ts. */
+  private failoverDefinition(): IChainable {
+    const flow = new RunbookFlow(this, 'FailoverStates', this.stepsFunction.fn);
+    const { done, failed } = flow;
+
+    const reverify = flow.task('ReVerify', 'reverify');
+    const takeLock = flow.task('TakeLock', 'takeLock');
+    const chooseCandidate = flow.task('ChooseCandidate', 'chooseCandidate');
+    const recordDryRun = flow.task('RecordDryRun', 'recordDryRun');
+    const expired = flow.task('Expired', 'recordExpired');
+    const requestApproval = flow.approvalTask(expired);
+    const applyApproval = flow.task('ApplyApproval', 'applyApproval');
+    const fence = flow.task('Fence', 'fence');
+    const promote = flow.task('Promote', 'promote');
+    const repoint = flow.task('Repoint', 'repoint');
+    const updateCluster = flow.task('UpdateCluster', 'updateCluster');
+    const verify = flow.task('Verify', 'verify');
+    verify.addRetry({
+      errors: ['NotYetPrimaryError'],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 5,
+    });
+    const complete = flow.task('Complete', 'complete');
+    const noCandidate = flow.task('NoCandidate', 'noCandidate');
+    const releaseLock = flow.task('ReleaseLock', 'releaseLock');
+
+    const waitForSsm = flow.ssmLoop({ Promote: promote, Repoint: repoint, UpdateCluster: updateCluster });
+
+    reverify.next(
+      flow.outcome('ReVerifyOutcome', { proceed: takeLock, abort: done }, { routes: 'ReVerify' }),
+    );
+    takeLock.next(
+      flow.outcome('TakeLockOutcome', { locked: chooseCandidate, blocked: done }, { routes: 'TakeLock' }),
+    );
+    chooseCandidate.next(
+      flow.outcome(
+        'ChooseCandidateOutcome',
+        {
+          auto: fence,
+          approve: requestApproval,
+          'dry-run': recordDryRun,
+          'no-candidate': noCandidate,
+        },
+        { routes: 'ChooseCandidate' },
+      ),
+    );
+    recordDryRun.next(releaseLock);
+    requestApproval.next(applyApproval);
+    applyApproval.next(
+      flow.outcome(
+        'ApplyApprovalOutcome',
+        { approved: fence, rejected: releaseLock },
+        { routes: 'ApplyApproval' },
+      ),
+    );
+    expired.next(releaseLock);
+    fence.next(flow.outcome('FenceOutcome', { done: promote, ssm: waitForSsm }, { routes: 'Fence' }));
+    promote.next(flow.outcome('PromoteOutcome', { done: repoint, ssm: waitForSsm }, { routes: 'Promote' }));
+    repoint.next(
+      flow.outcome('RepointOutcome', { done: updateCluster, ssm: waitForSsm }, { routes: 'Repoint' }),
+    );
+    updateCluster.next(verify);
+    verify.next(complete);
+    complete.next(done);
+    noCandidate.next(failed);
+    releaseLock.next(done);
+    return reverify;
+  }
+
+  /** replica-recovery, state by state as in functions/core/runbook.ts. */
+  private recoveryDefinition(): IChainable {
+    const flow = new RunbookFlow(this, 'RecoveryStates', this.stepsFunction.fn);
+    const { done } = flow;
+
+    const reverify = flow.task('ReVerify', 'reverify');
+    const takeLock = flow.task('TakeLock', 'takeLock');
+    const recordDryRun = flow.task('RecordDryRun', 'recordDryRun');
+    const expired = flow.task('Expired', 'recordExpired');
+    const requestApproval = flow.approvalTask(expired);
+    const applyApproval = flow.task('ApplyApproval', 'applyApproval');
+    const restartReplication = flow.task('RestartReplication', 'restartReplication');
+    const waitForProgress = new Wait(flow, 'WaitForProgress', {
+      time: WaitTime.secondsPath('$.verifyAfterSeconds'),
+    });
+    const verifyProgress = flow.task('VerifyProgress', 'verifyProgress');
+    const escalate = flow.task('Escalate', 'escalate');
+    const complete = flow.task('Complete', 'complete');
+    const releaseLock = flow.task('ReleaseLock', 'releaseLock');
+
+    const waitForSsm = flow.ssmLoop({ WaitForProgress: waitForProgress });
+
+    reverify.next(
+      flow.outcome('ReVerifyOutcome', { proceed: takeLock, abort: done }, { routes: 'ReVerify' }),
+    );
+    takeLock.next(
+      flow.outcome(
+        'TakeLockOutcome',
+        {
+          locked: flow.outcome(
+            'Mode',
+            { auto: restartReplication, approve: requestApproval, 'dry-run': recordDryRun },
+            { field: '$.mode' },
+          ),
+          blocked: done,
+        },
+        { routes: 'TakeLock' },
+      ),
+    );
+    recordDryRun.next(releaseLock);
+    requestApproval.next(applyApproval);
+    applyApproval.next(
+      flow.outcome(
+        'ApplyApprovalOutcome',
+        { approved: restartReplication, rejected: releaseLock },
+        { routes: 'ApplyApproval' },
+      ),
+    );
+    expired.next(releaseLock);
+    restartReplication.next(
+      flow.outcome(
+        'RestartReplicationOutcome',
+        { done: waitForProgress, ssm: waitForSsm },
+        { routes: 'RestartReplication' },
+      ),
+    );
+    waitForProgress.next(verifyProgress);
+    verifyProgress.next(
+      flow.outcome(
+        'VerifyProgressOutcome',
+        { recovered: complete, 'not-recovered': escalate },
+        { routes: 'VerifyProgress' },
+      ),
+    );
+    escalate.next(
+      flow.outcome(
+        'EscalateOutcome',
+        { rebuilt: waitForProgress, paged: complete, ssm: waitForSsm },
+        { routes: 'Escalate' },
+      ),
+    );
+    complete.next(done);
+    releaseLock.next(done);
+    return reverify;
+  }
+
+  private approvalApi(withSlackRoute: boolean): RestApi {
+    const stack = Stack.of(this);
+    const api = new RestApi(this, 'ApprovalApi', {
+      restApiName: `${stack.stackName}-approvals`,
+      description: 'replica-sentinel: approve or reject a recovery runbook waiting for a human decision',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // API Gateway writes access and execution logs with the account's CloudWatch role (one per account
+      // and region): CDK creates it and registers it (AWS::ApiGateway::Account), retained on deletion.
+      cloudWatchRole: true,
+      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'v1',
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        // Request and response bodies carry Slack payloads and task tokens: not in the logs.
+        dataTraceEnabled: false,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        // A few humans click buttons; anything faster is not them.
+        throttlingRateLimit: 10,
+        throttlingBurstLimit: 20,
+      },
+    });
+    const validator = api.addRequestValidator('Validator', {
+      validateRequestParameters: true,
+      validateRequestBody: true,
+    });
+    const integration = new LambdaIntegration(this.approvalFunction.fn, {
+      proxy: true,
+      allowTestInvoke: false,
+    });
+
+    // POST /incidents/{clusterId}/{incidentId}/{decision}, IAM-authorized (SigV4).
+    const decision = api.root
+      .addResource('incidents')
+      .addResource('{clusterId}')
+      .addResource('{incidentId}')
+      .addResource('{decision}');
+    const decide = decision.addMethod('POST', integration, {
+      authorizationType: AuthorizationType.IAM,
+      requestValidator: validator,
+      requestParameters: {
+        'method.request.path.clusterId': true,
+        'method.request.path.incidentId': true,
+        'method.request.path.decision': true,
+      },
+    });
+    Validations.of(decide).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason:
+        'Operators call this method with AWS credentials: it uses IAM authorization (SigV4, AuthorizationType AWS_IAM), ' +
+        'so who may approve a runbook is decided by IAM policies on execute-api:Invoke, not by a Cognito user pool.',
+    });
+
+    if (withSlackRoute) {
+      this.slackRoute(api, integration, validator);
+    }
+
+    Validations.of(api.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'No WAF web ACL: the decision route only accepts SigV4-signed requests of IAM principals allowed execute-api:Invoke, ' +
+        'the Slack route is verified against the Slack signing secret by the function, and the stage is throttled ' +
+        '(10 requests/s, burst 20). A web ACL would add cost and nothing these checks do not already reject.',
+    });
+    // The CloudWatch role CDK makes for API Gateway logging.
+    const cloudWatchRole = api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole !== undefined) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          "API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account, one per account and region, used by " +
+          'every REST API there for access and execution logs). It keeps the AWS managed AmazonAPIGatewayPushToCloudWatchLogs ' +
+          'policy on purpose: a policy narrowed to this stack would break the logging of the other APIs of the account.',
+      });
+    }
+    return api;
+  }
+
+  private slackRoute(api: RestApi, integration: LambdaIntegration, validator: RequestValidator): void {
+    const actions = api.root.addResource('slack').addResource('actions');
+    const method = actions.addMethod('POST', integration, {
+      authorizationType: AuthorizationType.NONE,
+      requestValidator: validator,
+    });
+    Validations.of(method).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        "Slack's interactive-message callbacks cannot sign requests with AWS credentials, so this route has no API Gateway " +
+        'authorizer: the approval function verifies the X-Slack-Signature (HMAC-SHA256 of the body with the signing secret ' +
+        'from Secrets Manager) and the timestamp before acting, and rejects everything else.',
+    });
+    Validations.of(method).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason:
+        'Slack calls this route, not a Cognito user: requests are authenticated by the Slack request signature, ' +
+        'verified by the approval function with the signing secret from Secrets Manager.',
+    });
+  }
+}

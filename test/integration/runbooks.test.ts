@@ -1,0 +1,497 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HookFailedError } from '../../functions/core/hooks';
+import type { ApprovalDecision, RunbookState } from '../../functions/core/runbook';
+import { runRunbook } from '../../local/runbook-runner';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { openIncident, runbookInput, ScriptedHooks, seedCluster, stepsFor } from '../support/runbooks';
+
+/**
+ * Every branch of both runbooks, run from the state machines synthesized by the CDK app (local/runbook-runner)
+ * with the real runbook-steps handler on DynamoDB Local. The database side is scripted here (faults injected
+ * per action); runbooks-real.test.ts runs the same flows against real Redis and PostgreSQL servers.
+ */
+/** An approver who never answers. */
+const never = () => new Promise<ApprovalDecision>(() => undefined);
+
+describe('runbooks on DynamoDB Local, from the synthesized state machines', () => {
+  let table: TestTable;
+  beforeAll(async () => {
+    table = await createTestTable('runbooks');
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  const fast = { waitTimeOverrides: { WaitForProgress: 0, WaitForSsm: 0 } };
+
+  async function failover(
+    clusterId: string,
+    setup: Parameters<typeof seedCluster>[1] = { clusterId },
+    hooks = new ScriptedHooks(),
+  ) {
+    const now = Date.now();
+    await seedCluster(table, { ...setup, clusterId }, now);
+    const incident = await openIncident(table, clusterId, 'pg-1', 'primary', 'DEAD', now);
+    const { steps, notifier, recovery } = stepsFor(table, hooks);
+    return { incident, hooks, steps, notifier, recovery, input: runbookInput(incident) };
+  }
+
+  it('fails over automatically: fences, promotes the most advanced replica, repoints the other, verifies', async () => {
+    const { input, steps, hooks, recovery, notifier } = await failover('auto-ok');
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'Fence',
+      'Promote',
+      'Repoint',
+      'UpdateCluster',
+      'Verify',
+      'Complete',
+      'Done',
+    ]);
+    expect(hooks.calls).toEqual([
+      { action: 'fence', target: 'pg-1', primary: 'pg-3', epoch: 8 },
+      { action: 'promote', target: 'pg-3', epoch: 8 },
+      { action: 'repoint', target: 'pg-2', primary: 'pg-3', epoch: 8 },
+    ]);
+    const cluster = await recovery.getCluster('auto-ok');
+    expect(cluster).toMatchObject({ epoch: 8, primaryNodeId: 'pg-3' });
+    expect(cluster.lockIncidentId).toBeUndefined();
+    expect(cluster.lastRecoveryAt).toBeGreaterThan(0);
+    const incident = await recovery.getIncident('auto-ok', input.incidentId, input.openedAt);
+    expect(incident).toMatchObject({ state: 'RESOLVED' });
+    expect(incident?.plan).toMatchObject({ candidate: 'pg-3', repoint: ['pg-2'] });
+    expect(incident?.plan?.rejected).toEqual([
+      { nodeId: 'pg-2', reason: "applied position 0/4000 is behind pg-3's 0/4F00" },
+    ]);
+    expect(incident?.runbookSteps?.map((s) => s.step)).toEqual([
+      'verified',
+      'locked',
+      'plan',
+      'fenced',
+      'promoted',
+      'repointed',
+      'cluster-updated',
+      'verified-primary',
+      'completed',
+    ]);
+    expect(await table.getNode('auto-ok', 'pg-1')).toMatchObject({
+      status: 'FENCED',
+      transitionTo: 'FENCED',
+    });
+    expect(notifier.published.map((n) => n.metadata.eventType)).toEqual(['runbook-completed']);
+  });
+
+  it('computes, records and announces the plan in dry-run mode and touches nothing', async () => {
+    const { input, steps, hooks, recovery, notifier } = await failover('dry', {
+      clusterId: 'dry',
+      mode: 'dry-run',
+    });
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'RecordDryRun',
+      'ReleaseLock',
+      'Done',
+    ]);
+    expect(hooks.calls).toEqual([]);
+    const cluster = await recovery.getCluster('dry');
+    expect(cluster).toMatchObject({ epoch: 7, primaryNodeId: 'pg-1' });
+    expect(cluster.lockIncidentId).toBeUndefined();
+    expect(cluster.lastRecoveryAt).toBeUndefined();
+    expect(await table.getNode('dry', 'pg-1')).toMatchObject({ status: 'DEAD' });
+    expect((await recovery.getIncident('dry', input.incidentId, input.openedAt))?.plan?.candidate).toBe(
+      'pg-3',
+    );
+    expect(notifier.published.map((n) => n.metadata.eventType)).toEqual(['runbook-dry-run']);
+  });
+
+  it('waits for an approval, then fails over with who approved on record', async () => {
+    const { input, steps, hooks, recovery } = await failover('approve-yes', {
+      clusterId: 'approve-yes',
+      mode: 'approve',
+    });
+    const tokens: string[] = [];
+    const result = await runRunbook('primary-failover', input, {
+      steps,
+      approvals: async (token) => {
+        tokens.push(token);
+        return { approved: true, by: 'arn:aws:iam::123456789012:user/erin', reason: 'lag checked' };
+      },
+      ...fast,
+    });
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'RequestApproval',
+      'ApplyApproval',
+      'Fence',
+      'Promote',
+      'Repoint',
+      'UpdateCluster',
+      'Verify',
+      'Complete',
+      'Done',
+    ]);
+    expect(tokens).toHaveLength(1);
+    expect(hooks.count('promote')).toBe(1);
+    const incident = await recovery.getIncident('approve-yes', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.find((s) => s.step === 'approved')?.detail).toBe(
+      'approved by arn:aws:iam::123456789012:user/erin: lag checked',
+    );
+    expect(incident?.approvalToken).toBeUndefined();
+  });
+
+  it('stops when the approver rejects, touching nothing', async () => {
+    const { input, steps, hooks, recovery } = await failover('approve-no', {
+      clusterId: 'approve-no',
+      mode: 'approve',
+    });
+    const result = await runRunbook('primary-failover', input, {
+      steps,
+      approvals: async () => ({ approved: false, by: 'slack:dana', reason: 'maintenance planned' }),
+      ...fast,
+    });
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'RequestApproval',
+      'ApplyApproval',
+      'ReleaseLock',
+      'Done',
+    ]);
+    expect(hooks.calls).toEqual([]);
+    expect((await recovery.getCluster('approve-no')).epoch).toBe(7);
+  });
+
+  it('treats an approval that times out as a rejection and announces it', async () => {
+    const { input, steps, hooks, recovery, notifier } = await failover('approve-late', {
+      clusterId: 'approve-late',
+      mode: 'approve',
+      meta: { approvalTimeoutSeconds: 1 },
+    });
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'RequestApproval',
+      'Expired',
+      'ReleaseLock',
+      'Done',
+    ]);
+    expect(hooks.calls).toEqual([]);
+    const incident = await recovery.getIncident('approve-late', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.map((s) => s.step)).toContain('expired');
+    expect(notifier.published.map((n) => n.metadata.eventType)).toEqual([
+      'runbook-approval-requested',
+      'runbook-expired',
+    ]);
+  });
+
+  it('blocks a second failover inside the cooldown, with the reason recorded', async () => {
+    const { input, steps, hooks, recovery } = await failover('cooldown', {
+      clusterId: 'cooldown',
+      meta: { lastRecoveryAt: Date.now() - 60_000 },
+    });
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
+    expect(hooks.calls).toEqual([]);
+    expect(result.output?.outcome).toMatch(/^blocked: cooldown: the last recovery finished at /);
+    const incident = await recovery.getIncident('cooldown', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.at(-1)?.step).toBe('blocked');
+  });
+
+  it('blocks recovery while the cluster is in maintenance', async () => {
+    const { input, steps, hooks } = await failover('maint', {
+      clusterId: 'maint',
+      meta: {
+        maintenanceUntil: Date.now() + 3_600_000,
+        maintenanceBy: 'alice',
+        maintenanceReason: 'upgrade',
+      },
+    });
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
+    expect(result.output?.outcome).toMatch(
+      /^blocked: cluster in maintenance until .* \(by alice: upgrade\)$/,
+    );
+    expect(hooks.calls).toEqual([]);
+  });
+
+  it('stops and pages instead of promoting a bad replica when none is eligible', async () => {
+    const now = Date.now();
+    const { input, steps, hooks, recovery, notifier } = await failover('no-candidate', {
+      clusterId: 'no-candidate',
+      meta: {
+        nodes: [
+          { nodeId: 'pg-1', url: 'redis://127.0.0.1:7000' },
+          { nodeId: 'pg-2', url: 'redis://127.0.0.1:7001', noPromote: true },
+          { nodeId: 'pg-3', url: 'redis://127.0.0.1:7002', noPromote: true },
+        ],
+      },
+    });
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.status).toBe('FAILED');
+    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'ChooseCandidate', 'NoCandidate', 'Failed']);
+    expect(hooks.calls).toEqual([]);
+    const cluster = await recovery.getCluster('no-candidate');
+    expect(cluster.lockIncidentId).toBe(input.incidentId);
+    expect(cluster.epoch).toBe(7);
+    const incident = await recovery.getIncident('no-candidate', input.incidentId, input.openedAt);
+    expect(incident?.state).toBe('FAILED');
+    expect(notifier.published.at(-1)?.content.description).toContain(
+      'pg-2 marked noPromote; pg-3 marked noPromote',
+    );
+    expect(now).toBeGreaterThan(0);
+  });
+
+  it('marks the incident FAILED, keeps the lock and notifies when a hook fails', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.failOn.set('promote', new HookFailedError('REPLICAOF NO ONE failed: READONLY'));
+    const { input, steps, recovery, notifier } = await failover(
+      'hook-fail',
+      { clusterId: 'hook-fail' },
+      hooks,
+    );
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.status).toBe('FAILED');
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'Fence',
+      'Promote',
+      'MarkFailed',
+      'Failed',
+    ]);
+    const cluster = await recovery.getCluster('hook-fail');
+    expect(cluster).toMatchObject({ lockIncidentId: input.incidentId, epoch: 8, primaryNodeId: 'pg-1' });
+    const incident = await recovery.getIncident('hook-fail', input.incidentId, input.openedAt);
+    expect(incident?.state).toBe('FAILED');
+    expect(incident?.runbookSteps?.at(-1)?.detail).toContain('HookFailedError');
+    expect(notifier.published.at(-1)?.metadata.additionalContext.severity).toBe('critical');
+  });
+
+  it('retries Verify until the promoted node reports as primary', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.notYetPrimary = 2;
+    const { input, steps } = await failover('verify-retry', { clusterId: 'verify-retry' }, hooks);
+    const result = await runRunbook('primary-failover', input, {
+      steps,
+      approvals: never,
+      ...fast,
+      retryIntervalOverrides: { Verify: 0 },
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.filter((s) => s === 'Verify').length).toBeGreaterThanOrEqual(1);
+    expect(hooks.notYetPrimary).toBe(0);
+  });
+
+  it('aborts when re-verification finds the primary alive again', async () => {
+    const now = Date.now();
+    const { input, steps, hooks } = await failover('alive', { clusterId: 'alive' });
+    await seedCluster(table, { clusterId: 'alive' }, now); // rewrite, then bring pg-1 back
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const back = (await table.getNode('alive', 'pg-1')) as unknown as Record<string, unknown>;
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          ...back,
+          PK: 'CLUSTER#alive',
+          SK: 'NODE#pg-1',
+          type: 'node',
+          status: 'HEALTHY',
+          lastHeartbeatAt: now,
+        },
+      }),
+    );
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.states).toEqual(['ReVerify', 'Done']);
+    expect(result.output?.outcome).toMatch(/^aborted: pg-1 is HEALTHY, not dead/);
+    expect(hooks.calls).toEqual([]);
+  });
+
+  it('lets exactly one of 20 concurrent failovers of a cluster act: one promotion, the epoch moved once', async () => {
+    const clusterId = 'split-brain';
+    const now = Date.now();
+    await seedCluster(table, { clusterId }, now);
+    const hooks = new ScriptedHooks();
+    const { steps, recovery } = stepsFor(table, hooks);
+    const incidents = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        openIncident(table, clusterId, 'pg-1', 'primary', 'DEAD', now + i, 10 + i),
+      ),
+    );
+    const results = await Promise.all(
+      incidents.map((incident) =>
+        runRunbook('primary-failover', runbookInput(incident), { steps, approvals: never, ...fast }),
+      ),
+    );
+
+    expect(hooks.count('promote')).toBe(1);
+    expect(hooks.count('fence')).toBe(1);
+    expect((await recovery.getCluster(clusterId)).epoch).toBe(8);
+    const completed = results.filter((r) => r.states.includes('Complete'));
+    // The others stop before acting, each with its reason recorded: the lock is held by the winner, or (once
+    // the winner finished) the cooldown runs, or re-verification finds the old primary already FENCED.
+    const stopped = results.filter((r) => r.status === 'SUCCEEDED' && !r.states.includes('Complete'));
+    expect(completed).toHaveLength(1);
+    expect(stopped).toHaveLength(19);
+    for (const r of stopped) {
+      expect(r.output?.outcome).toMatch(
+        /^(blocked: another recovery holds the cluster lock: incident .+|blocked: cooldown: .+|aborted: pg-1 is FENCED, not dead: .+)$/,
+      );
+      expect(r.states).not.toContain('Fence');
+    }
+  });
+});
+
+describe('replica-recovery', () => {
+  let table: TestTable;
+  beforeAll(async () => {
+    table = await createTestTable('recovery');
+  });
+  afterAll(async () => {
+    await table.drop();
+  });
+
+  async function stalled(clusterId: string, meta: Record<string, unknown> = {}, hooks = new ScriptedHooks()) {
+    const now = Date.now();
+    await seedCluster(table, { clusterId, meta, nodes: undefined }, now);
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const primary = (await table.getNode(clusterId, 'pg-1')) as unknown as Record<string, unknown>;
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          ...primary,
+          PK: `CLUSTER#${clusterId}`,
+          SK: 'NODE#pg-1',
+          type: 'node',
+          status: 'HEALTHY',
+          lastHeartbeatAt: now,
+        },
+      }),
+    );
+    const incident = await openIncident(table, clusterId, 'pg-2', 'replica', 'STALLED', now);
+    return { hooks, input: runbookInput(incident) as RunbookState, ...stepsFor(table, hooks) };
+  }
+
+  it('restarts replication and closes the incident once the replica makes progress', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.progress = ['0/4000', '0/4800'];
+    const { input, steps, recovery } = await stalled('recover-ok', {}, hooks);
+    const result = await runRunbook('replica-recovery', input, {
+      steps,
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'Mode',
+      'RestartReplication',
+      'WaitForProgress',
+      'VerifyProgress',
+      'Complete',
+      'Done',
+    ]);
+    expect(hooks.calls).toEqual([
+      { action: 'restartReplication', target: 'pg-2', primary: 'pg-1', epoch: 7 },
+    ]);
+    expect((await recovery.getIncident('recover-ok', input.incidentId, input.openedAt))?.state).toBe(
+      'RESOLVED',
+    );
+  });
+
+  it('escalates to a human when the replica does not recover and no rebuild hook exists', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.progress = ['0/4000'];
+    const { input, steps, recovery, notifier } = await stalled('recover-page', {}, hooks);
+    const result = await runRunbook('replica-recovery', input, {
+      steps,
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'Mode',
+      'RestartReplication',
+      'WaitForProgress',
+      'VerifyProgress',
+      'Escalate',
+      'Complete',
+      'Done',
+    ]);
+    const incident = await recovery.getIncident('recover-page', input.incidentId, input.openedAt);
+    expect(incident?.state).toBe('OPEN');
+    expect(notifier.published.map((n) => n.metadata.eventType)).toEqual([
+      'runbook-paged',
+      'runbook-completed',
+    ]);
+    expect((await recovery.getCluster('recover-page')).lockIncidentId).toBeUndefined();
+  });
+
+  it('runs the configured rebuild hook once, then checks progress again', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.progress = ['0/4000', '0/4000', '0/9000'];
+    const { input, steps } = await stalled(
+      'recover-rebuild',
+      {
+        hooks: {
+          rebuild: { type: 'lambda', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rebuild' },
+        },
+      },
+      hooks,
+    );
+    const result = await runRunbook('replica-recovery', input, {
+      steps,
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'Mode',
+      'RestartReplication',
+      'WaitForProgress',
+      'VerifyProgress',
+      'Escalate',
+      'WaitForProgress',
+      'VerifyProgress',
+      'Complete',
+      'Done',
+    ]);
+    expect(hooks.calls.map((c) => [c.action, c.spec ?? 'builtin'])).toEqual([
+      ['restartReplication', 'builtin'],
+      ['rebuild', 'lambda'],
+    ]);
+  });
+
+  it('starts nothing while the cluster is in maintenance', async () => {
+    const { input, steps, hooks } = await stalled('recover-maint', {
+      maintenanceUntil: Date.now() + 60_000,
+      maintenanceBy: 'bob',
+      maintenanceReason: 'reindex',
+    });
+    const result = await runRunbook('replica-recovery', input, {
+      steps,
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
+    expect(hooks.calls).toEqual([]);
+  });
+});
