@@ -188,6 +188,31 @@ export function slackMessage(n: ChatbotNotification): { text: string; blocks: ob
     .filter((b): b is [string, string] => typeof b[1] === 'string')
     .map(([text, url]) => ({ type: 'button', text: { type: 'plain_text', text }, url }));
   if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons });
+  if (c.event === 'runbook-approval-requested') {
+    // Interactive buttons: with a Slack app whose interactivity URL is the approval API's /slack/actions,
+    // a press is signature-checked and handed to the waiting runbook (functions/approval).
+    const value = (decision: string) => `${c.clusterId}|${c.incidentId}|${decision}`;
+    blocks.push({
+      type: 'actions',
+      block_id: 'approval',
+      elements: [
+        {
+          type: 'button',
+          action_id: 'approve',
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Approve' },
+          value: value('approve'),
+        },
+        {
+          type: 'button',
+          action_id: 'reject',
+          style: 'danger',
+          text: { type: 'plain_text', text: 'Reject' },
+          value: value('reject'),
+        },
+      ],
+    });
+  }
   blocks.push({
     type: 'context',
     elements: [{ type: 'mrkdwn', text: `incident ${c.incidentId} · revision ${c.revision}` }],

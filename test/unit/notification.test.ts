@@ -450,3 +450,39 @@ describe('slackMessage text limits', () => {
     expect(section?.text.text).toBe('(no reason recorded)');
   });
 });
+
+describe('approval requests in Slack', () => {
+  it('carries Approve and Reject buttons whose values the approval API parses', async () => {
+    const { runbookNotification } = await import('../../functions/core/notification');
+    const { parseSlackAction } = await import('../../functions/approval/approval');
+    const n = runbookNotification(
+      { ...openedStall, runbook: 'primary-failover' },
+      'approval-requested',
+      'approval needed',
+    );
+    const actions = slackMessage(n).blocks.find(
+      (b) => (b as { block_id?: string }).block_id === 'approval',
+    ) as {
+      elements: { value: string; action_id: string }[];
+    };
+    expect(actions.elements.map((e) => e.action_id)).toEqual(['approve', 'reject']);
+    const pressed = (value: string) =>
+      parseSlackAction(
+        new URLSearchParams({
+          payload: JSON.stringify({ user: { username: 'dana' }, actions: [{ value }] }),
+        }).toString(),
+      );
+    expect(pressed(actions.elements[0]?.value ?? '')).toEqual({
+      clusterId: openedStall.clusterId,
+      incidentId: openedStall.incidentId,
+      approved: true,
+      by: 'slack:dana',
+    });
+    expect(pressed(actions.elements[1]?.value ?? '').approved).toBe(false);
+  });
+
+  it('has no approval buttons on other messages', () => {
+    const blocks = slackMessage(incidentNotification(openedStall, 'opened')).blocks;
+    expect(blocks.some((b) => (b as { block_id?: string }).block_id === 'approval')).toBe(false);
+  });
+});
