@@ -6,25 +6,29 @@
  *
  * Script: pg-3's replay pauses at +60 s and resumes at +180 s (STALLED, incident opened, resolved);
  * the primary pg-1 dies at +300 s and both replicas report their link down (SILENT, then DEAD by quorum,
- * a critical incident handed to the primary-failover runbook, which is not deployed yet).
+ * a critical incident handed to the primary-failover runbook, which runs from the synthesized state machine
+ * in dry-run mode: it re-verifies, takes the lock, chooses the candidate and announces the plan).
  * Exits 0 only if all of that was seen. Real Redis/PostgreSQL servers replace the simulation later.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '../functions/adapters/clients';
 import { DynamoIncidentStore } from '../functions/adapters/incident-store';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
-import { NoRunbookLauncher } from '../functions/adapters/runbooks';
+import { RecoveryStore } from '../functions/adapters/recovery-store';
 import { TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
 import { createHandler as createChangeHandler } from '../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../functions/on-transition/handler';
+import { createHandler as createSteps } from '../functions/runbook-steps/handler';
 import { sweepOnce } from '../functions/sweep/sweep';
 import { createNodeStateTable, LOCAL_AWS, startDynamoDbLocal } from './dynamodb-local';
 import { matchesFilter } from './event-filter';
 import { kinesisRecord } from './kinesis-records';
 import { MemoryNotifier } from './memory-notifier';
 import { MemoryQuarantine } from './memory-quarantine';
+import { LocalRunbookLauncher } from './runbook-launcher';
 import { StreamPoller } from './stream-poller';
 
 const context = { functionName: 'demo', awsRequestId: 'demo' } as Context;
@@ -66,13 +70,50 @@ async function main(): Promise<number> {
       { logger, clock: () => now },
     );
     const changes = createChangeHandler({ store, quarantine }, { logger, clock: () => now });
-    const onTransition = createOnTransition(
+    // The cluster is in dry-run mode: the nodes are simulated, so the failover runbook (the synthesized state
+    // machine, run locally with the real steps) computes, records and announces its plan and touches nothing.
+    await client.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          PK: `CLUSTER#${CLUSTER}`,
+          SK: 'META',
+          type: 'cluster',
+          mode: 'dry-run',
+          nodes: ['pg-1', 'pg-2', 'pg-3'].map((nodeId, i) => ({
+            nodeId,
+            url: `postgresql://127.0.0.1:${15432 + i}/postgres`,
+          })),
+        },
+      }),
+    );
+    const steps = createSteps(
       {
-        incidents: new DynamoIncidentStore(client, tableName),
+        recovery: new RecoveryStore(client, tableName),
         nodes: store,
+        hooks: {
+          run: async () => {
+            throw new Error('simulated nodes: the demo runs in dry-run mode and never calls a hook');
+          },
+          verifyPrimary: async () => undefined,
+          replicationProgress: async () => undefined,
+        },
         notifier,
-        runbooks: new NoRunbookLauncher(),
+        clock: () => now,
       },
+      { logger },
+    );
+    const stepsContext = {
+      functionName: 'runbook-steps',
+      awsRequestId: 'demo',
+      getRemainingTimeInMillis: () => 60_000,
+    } as Context;
+    const runbooks = new LocalRunbookLauncher({
+      steps: (payload) => steps(payload as Parameters<typeof steps>[0], stepsContext),
+      onFinished: (name, run) => say(`            [runbook] ${name}: ${run.states.join(' → ')}`),
+    });
+    const onTransition = createOnTransition(
+      { incidents: new DynamoIncidentStore(client, tableName), nodes: store, notifier, runbooks },
       { logger },
     );
     say(`DynamoDB Local on ${ddb.endpoint}, table ${tableName}; virtual time, one tick = 10 s\n`);
@@ -152,6 +193,7 @@ async function main(): Promise<number> {
         );
       }
       if (records.length > 0) await onTransition({ Records: records }, context);
+      await runbooks.settled();
     }
 
     const nodes = [...(await store.loadCluster(CLUSTER)).nodes.values()];
@@ -160,7 +202,8 @@ async function main(): Promise<number> {
     const stall = find('pg-3', 'STALLED');
     const recovered = find('pg-3', 'HEALTHY', 'STALLED');
     const dead = find('pg-1', 'DEAD');
-    const ok = stall !== undefined && recovered !== undefined && dead !== undefined;
+    const planned = notifier.published.some((n) => n.metadata.eventType === 'runbook-dry-run');
+    const ok = stall !== undefined && recovered !== undefined && dead !== undefined && planned;
     const summary = {
       simulated: true,
       stallDetectedAfterMs: stall ? stall.at - 60_000 : null,
@@ -184,7 +227,7 @@ async function main(): Promise<number> {
       console.log(
         ok
           ? `\nOK (virtual time): stall caught ${summary.stallDetectedAfterMs} ms after replay stopped, HEALTHY ${summary.recoveredAfterMs} ms after it resumed, primary DEAD ${summary.deadDetectedAfterMs} ms after it died; ${notifier.published.length} notifications`
-          : '\nFAILED: the stall, the recovery or the dead primary was not seen',
+          : '\nFAILED: the stall, the recovery, the dead primary or the failover plan was not seen',
       );
     }
     return ok ? 0 : 1;

@@ -9,6 +9,9 @@ export class MemoryNotifier implements Notifier {
 
   async publish(notification: ChatbotNotification): Promise<void> {
     this.published.push(notification);
-    this.print?.(`[alerts] ${notification.content.title}`);
+    const detail = notification.metadata.eventType.startsWith('runbook-')
+      ? ` — ${notification.content.description}`
+      : '';
+    this.print?.(`[alerts] ${notification.content.title}${detail}`);
   }
 }

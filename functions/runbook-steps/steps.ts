@@ -203,7 +203,9 @@ export function createSteps(deps: StepDeps) {
       await record(
         state,
         'dry-run',
-        `dry run: the plan above was computed and recorded; nothing was touched`,
+        state.runbook === 'primary-failover'
+          ? `dry run: would fence ${state.nodeId}, promote ${state.candidate}${state.repoint?.length ? ` and repoint ${state.repoint.join(', ')}` : ''}; nothing was touched`
+          : `dry run: would restart replication on ${state.nodeId}; nothing was touched`,
         {
           notify: true,
           change: { outcome: 'dry run: nothing touched' },

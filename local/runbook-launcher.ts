@@ -1,0 +1,42 @@
+import type { RunbookLauncher } from '../functions/adapters/runbooks';
+import { runbookInput } from '../functions/adapters/sfn-launcher';
+import type { Incident } from '../functions/core/incidents';
+import type { ApprovalDecision } from '../functions/core/runbook';
+import { type RunbookRun, type RunRunbookOptions, runRunbook } from './runbook-runner';
+
+/**
+ * Local mode's Step Functions: starts the incident's runbook from the synthesized state machine
+ * (local/runbook-runner.ts) in the background, once per execution name, as StartExecution would.
+ */
+export class LocalRunbookLauncher implements RunbookLauncher {
+  private readonly runs = new Map<string, Promise<RunbookRun>>();
+
+  constructor(
+    private readonly options: Omit<RunRunbookOptions, 'approvals'> & {
+      approvals?: RunRunbookOptions['approvals'];
+      onFinished?: (name: string, run: RunbookRun) => void;
+    },
+  ) {}
+
+  async start(incident: Incident): Promise<{ executionArn?: string; note: string }> {
+    const input = runbookInput(incident);
+    if (this.runs.has(input.executionName)) {
+      return { note: `${input.runbook} ${input.executionName} was already started` };
+    }
+    const approvals = this.options.approvals ?? (() => new Promise<ApprovalDecision>(() => undefined));
+    const run = runRunbook(input.runbook, input, { ...this.options, approvals }).then((result) => {
+      this.options.onFinished?.(input.executionName, result);
+      return result;
+    });
+    this.runs.set(input.executionName, run);
+    return {
+      executionArn: `local:${input.runbook}:${input.executionName}`,
+      note: `started ${input.runbook} as ${input.executionName} (local)`,
+    };
+  }
+
+  /** Resolves when every run started so far has finished. */
+  async settled(): Promise<RunbookRun[]> {
+    return Promise.all(this.runs.values());
+  }
+}
