@@ -24,7 +24,7 @@
  *   anything but a timeout): a local step must throw an Error whose `name` is the error name, e.g.
  *   `NotYetPrimaryError` (its class sets `name`). Thrown errors are re-thrown the way Lambda reports them:
  *   `Error` = the error's name, `Cause` = `{"errorType","errorMessage"}` as JSON.
- * - `.waitForTaskToken` is not implemented: the engine only awaits the override. The RequestApproval
+ * - `.waitForTaskToken` is not supported by the engine, which only awaits the override. The RequestApproval
  *   handler therefore invokes runbook-steps with `{ action, state, taskToken }` (its result is ignored, as
  *   in AWS) and then awaits `approvals(taskToken, state)`: the decision becomes the task's result (placed
  *   at `$.approval`), a rejected promise is a SendTaskFailure (error name and message kept).
