@@ -6,14 +6,15 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../functions/adapters/clients';
 import { MaintenanceService } from '../functions/adapters/maintenance';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
-import { LOCAL_AWS } from './dynamodb-local';
+import { LOCAL_AWS, LOCAL_TABLE_NAME } from './dynamodb-local';
 import { signedPost } from './signed-request';
 
 export const DEFAULT_LOCAL_PORT = 8742;
-export const LOCAL_TABLE_NAME = 'replica-sentinel';
+export { LOCAL_TABLE_NAME };
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -25,14 +26,16 @@ const HELP: Record<string, string> = {
 Usage: replica-sentinel <command> [options]
 
 Commands:
+  local up [--port P] start the local stack in the foreground (DynamoDB Local, the pipeline, runbooks)
+  status [--cluster]  clusters and nodes: role, status and since when, lag, applied position, heartbeat age
   maintenance set     mute a cluster or a node until a time (no incident, no recovery)
   maintenance clear   end a maintenance window early
   approve ID          approve the recovery runbook waiting on incident ID
   reject ID           reject it (nothing is touched)
 
 Target (every command):
-  --endpoint URL      DynamoDB endpoint of a local stack (default: 127.0.0.1 at $REPLICA_SENTINEL_LOCAL_PORT, else ${DEFAULT_LOCAL_PORT})
-  --table NAME        table of the local stack (default: ${LOCAL_TABLE_NAME})
+  --endpoint URL      a local stack (default: http://127.0.0.1:$REPLICA_SENTINEL_LOCAL_PORT, else port ${DEFAULT_LOCAL_PORT})
+  --dynamodb-endpoint URL, --table NAME   a DynamoDB (Local) endpoint and table directly
   --stack NAME        a deployed stack instead (its TableName output; AWS credentials and region from the environment)
   --json              one JSON document on stdout
   --help              this help, or a command's`,
@@ -47,6 +50,17 @@ Recorded in the cluster's maintenance log with who and why.
   --until TIME      an ISO-8601 time, e.g. 2026-11-25T06:00:00Z
   --reason TEXT     why (required)
   --by NAME         who (default: your user name)`,
+  'local up': `Usage: replica-sentinel local up [--port P] [--slack-webhook URL] [--sweep-interval 10s]
+
+Starts the local stack in the foreground: DynamoDB Local (needs Java 17+), the table, the ingest handlers
+behind POST /heartbeats and POST /change-events on 127.0.0.1:P (default $REPLICA_SENTINEL_LOCAL_PORT or ${DEFAULT_LOCAL_PORT}),
+the table stream into on-transition, the sweep, the runbooks from the synthesized state machines, and
+notifications printed (and posted to a Slack webhook: --slack-webhook or $REPLICA_SENTINEL_SLACK_WEBHOOK).
+Prints a line containing 'ready' once it accepts heartbeats; Ctrl-C or SIGTERM stops everything it started.`,
+  status: `Usage: replica-sentinel status [--cluster ID] [--json] [target]
+
+A table of nodes: cluster, node, role, status and for how long, lag, applied position, heartbeat age
+(colored on a terminal, plain when piped). --json prints { "nodes": [ … ] }.`,
   approve: `Usage: replica-sentinel approve INCIDENT_ID --cluster ID (--stack NAME | --api-url URL) [--reason TEXT] [--json]
 
 Approves the runbook waiting for approval on the incident. The call goes to the stack's approval API,
@@ -73,7 +87,7 @@ interface Output {
 }
 
 async function resolveTable(
-  values: { endpoint?: string; table?: string; stack?: string },
+  values: { endpoint?: string; table?: string; stack?: string; 'dynamodb-endpoint'?: string },
   env: NodeJS.ProcessEnv,
 ) {
   if (values.stack) {
@@ -85,11 +99,29 @@ async function resolveTable(
       throw new Error(`stack ${values.stack} has no TableName output: is it a replica-sentinel stack?`);
     return { client: documentClient(), tableName };
   }
+  if (values['dynamodb-endpoint']) {
+    return {
+      client: documentClient({ ...LOCAL_AWS, endpoint: values['dynamodb-endpoint'], maxAttempts: 2 }),
+      tableName: values.table ?? LOCAL_TABLE_NAME,
+    };
+  }
+  // A local stack (`local up`) says where its table is.
   const port = env.REPLICA_SENTINEL_LOCAL_PORT ?? String(DEFAULT_LOCAL_PORT);
-  const endpoint = values.endpoint ?? `http://127.0.0.1:${port}`;
+  const stackUrl = values.endpoint ?? `http://127.0.0.1:${port}`;
+  let info: { dynamodbEndpoint?: string; tableName?: string };
+  try {
+    const response = await fetch(new URL('/info', stackUrl), { signal: AbortSignal.timeout(5000) });
+    info = (await response.json()) as typeof info;
+  } catch {
+    throw new Error(
+      `no local stack answers at ${stackUrl} (start one with \`replica-sentinel local up\`, or pass --endpoint / --stack)`,
+    );
+  }
+  if (!info.dynamodbEndpoint || !info.tableName)
+    throw new Error(`${stackUrl} is not a replica-sentinel local stack`);
   return {
-    client: documentClient({ ...LOCAL_AWS, endpoint, maxAttempts: 2 }),
-    tableName: values.table ?? LOCAL_TABLE_NAME,
+    client: documentClient({ ...LOCAL_AWS, endpoint: info.dynamodbEndpoint, maxAttempts: 2 }),
+    tableName: info.tableName,
   };
 }
 
@@ -113,6 +145,7 @@ async function maintenance(
       reason: { type: 'string' },
       by: { type: 'string' },
       endpoint: { type: 'string' },
+      'dynamodb-endpoint': { type: 'string' },
       table: { type: 'string' },
       stack: { type: 'string' },
       json: { type: 'boolean' },
@@ -217,6 +250,163 @@ async function decision(
   );
 }
 
+const COLORS: Record<string, string> = {
+  HEALTHY: '\u001b[32m',
+  LAGGING: '\u001b[33m',
+  STALLED: '\u001b[31m',
+  SILENT: '\u001b[31m',
+  DEAD: '\u001b[1;31m',
+  FENCED: '\u001b[35m',
+  RECOVERING: '\u001b[36m',
+  MAINTENANCE: '\u001b[34m',
+};
+
+const age = (ms: number) =>
+  ms < 0
+    ? '-'
+    : ms < 120_000
+      ? `${Math.round(ms / 1000)}s`
+      : ms < 7_200_000
+        ? `${Math.round(ms / 60_000)}m`
+        : `${Math.round(ms / 3_600_000)}h`;
+
+async function status(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  io: { out: (text: string) => void },
+  now: number,
+  tty: boolean,
+) {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      cluster: { type: 'string' },
+      endpoint: { type: 'string' },
+      'dynamodb-endpoint': { type: 'string' },
+      table: { type: 'string' },
+      stack: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    io.out(HELP.status ?? '');
+    return;
+  }
+  const { client, tableName } = await resolveTable(values, env);
+  try {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await client.send(
+        values.cluster
+          ? new QueryCommand({
+              TableName: tableName,
+              KeyConditionExpression: 'PK = :pk AND begins_with(SK, :node)',
+              ExpressionAttributeValues: { ':pk': `CLUSTER#${values.cluster}`, ':node': 'NODE#' },
+              ExclusiveStartKey: startKey,
+            })
+          : new ScanCommand({
+              TableName: tableName,
+              FilterExpression: '#t = :node',
+              ExpressionAttributeNames: { '#t': 'type' },
+              ExpressionAttributeValues: { ':node': 'node' },
+              ExclusiveStartKey: startKey,
+            }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    if (values.cluster && items.length === 0)
+      throw new UsageError(`unknown cluster '${values.cluster}': no node has reported for it`);
+    const nodes = items
+      .map((i) => ({
+        clusterId: String(i.clusterId),
+        nodeId: String(i.nodeId),
+        role: String(i.role),
+        status: String(i.status),
+        statusSince: Number(i.statusSince),
+        statusReason: String(i.statusReason ?? ''),
+        lagSeconds: typeof i.lagSeconds === 'number' ? i.lagSeconds : undefined,
+        lagUnits: typeof i.lagUnits === 'number' ? i.lagUnits : undefined,
+        appliedPosition: (i.appliedPosition ?? i.position) as string | undefined,
+        lastHeartbeatAt: Number(i.lastHeartbeatAt),
+      }))
+      .sort((a, b) => a.clusterId.localeCompare(b.clusterId) || a.nodeId.localeCompare(b.nodeId));
+    if (values.json) {
+      io.out(JSON.stringify({ nodes }));
+      return;
+    }
+    const rows = nodes.map((n) => [
+      n.clusterId,
+      n.nodeId,
+      n.role,
+      n.status,
+      age(now - n.statusSince),
+      n.lagSeconds !== undefined
+        ? `${n.lagSeconds}s`
+        : n.lagUnits !== undefined
+          ? `${n.lagUnits} units`
+          : '-',
+      n.appliedPosition ?? '-',
+      n.lastHeartbeatAt > 0 ? age(now - n.lastHeartbeatAt) : 'never',
+    ]);
+    const header = ['CLUSTER', 'NODE', 'ROLE', 'STATUS', 'SINCE', 'LAG', 'APPLIED', 'HEARTBEAT'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => {
+          const padded = c.padEnd(widths[i] ?? 0);
+          return tty && i === 3 && COLORS[c] ? `${COLORS[c]}${padded}\u001b[0m` : padded;
+        })
+        .join('  ')
+        .trimEnd();
+    io.out([line(header), ...rows.map(line)].join('\n'));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function localUp(args: string[], env: NodeJS.ProcessEnv, io: { out: (text: string) => void }) {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      'slack-webhook': { type: 'string' },
+      'sweep-interval': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    io.out(HELP['local up'] ?? '');
+    return;
+  }
+  const port = Number(values.port ?? env.REPLICA_SENTINEL_LOCAL_PORT ?? DEFAULT_LOCAL_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port: '${values.port}' is not a port number`);
+  const sweep = values['sweep-interval'] === undefined ? 10_000 : parseDuration(values['sweep-interval']);
+  const { startLocalStack } = await import('./local-stack');
+  const stack = await startLocalStack({
+    port,
+    sweepIntervalMs: sweep,
+    ...((values['slack-webhook'] ?? env.REPLICA_SENTINEL_SLACK_WEBHOOK)
+      ? { slackWebhookUrl: values['slack-webhook'] ?? env.REPLICA_SENTINEL_SLACK_WEBHOOK }
+      : {}),
+    print: io.out,
+  });
+  io.out(
+    `replica-sentinel local stack ready on ${stack.url} (DynamoDB Local ${stack.dynamodbEndpoint}, table ${stack.tableName}); Ctrl-C stops it`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  io.out('stopping the local stack');
+  await stack.stop();
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(
   argv: string[],
@@ -236,6 +426,16 @@ export async function main(
     if (command === 'maintenance') {
       const [action, ...args] = rest;
       await maintenance(action, args, env, { json: false, out: io.out }, now());
+      return 0;
+    }
+    if (command === 'local') {
+      const [action, ...args] = rest;
+      if (action !== 'up') throw new UsageError(`local: expected 'up', got '${action ?? ''}'`);
+      await localUp(args, env, io);
+      return 0;
+    }
+    if (command === 'status') {
+      await status(rest, env, io, now(), process.stdout.isTTY === true);
       return 0;
     }
     if (command === 'approve' || command === 'reject') {

@@ -10,6 +10,9 @@ export const LOCAL_AWS = {
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 } as const;
 
+/** The table of the local stack (`local up`). */
+export const LOCAL_TABLE_NAME = 'replica-sentinel';
+
 export class JavaMissingError extends Error {
   override readonly name = 'JavaMissingError';
 }

@@ -31,7 +31,7 @@ describe('replica-sentinel maintenance (the CLI) on DynamoDB Local', () => {
   let target: string[];
   beforeAll(async () => {
     table = await createTestTable('cli');
-    target = ['--endpoint', localEndpoint(), '--table', table.tableName];
+    target = ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
   });
   afterAll(async () => {
     await table.drop();
@@ -214,8 +214,8 @@ describe('replica-sentinel maintenance (the CLI) on DynamoDB Local', () => {
       'http://127.0.0.1:9',
     ]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(
-      /\(no local stack answers there: start one, or pass --endpoint \/ --stack\)\n$/,
+    expect(result.stderr).toBe(
+      'replica-sentinel: no local stack answers at http://127.0.0.1:9 (start one with `replica-sentinel local up`, or pass --endpoint / --stack)\n',
     );
     expect(result.stderr.split('\n')).toHaveLength(2);
   });
