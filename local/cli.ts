@@ -27,6 +27,7 @@ Usage: replica-sentinel <command> [options]
 
 Commands:
   local up [--port P] start the local stack in the foreground (DynamoDB Local, the pipeline, runbooks)
+  watch --config F    apply the clusters file, then probe its nodes and feed heartbeats in
   status [--cluster]  clusters and nodes: role, status and since when, lag, applied position, heartbeat age
   maintenance set     mute a cluster or a node until a time (no incident, no recovery)
   maintenance clear   end a maintenance window early
@@ -57,6 +58,11 @@ behind POST /heartbeats and POST /change-events on 127.0.0.1:P (default $REPLICA
 the table stream into on-transition, the sweep, the runbooks from the synthesized state machines, and
 notifications printed (and posted to a Slack webhook: --slack-webhook or $REPLICA_SENTINEL_SLACK_WEBHOOK).
 Prints a line containing 'ready' once it accepts heartbeats; Ctrl-C or SIGTERM stops everything it started.`,
+  watch: `Usage: replica-sentinel watch --config clusters.yaml [--interval 10s] [--rounds N] [--endpoint URL | --stack NAME]
+
+Validates the file (errors name file:line:col and the field), writes each cluster's configuration to the
+table, then probes every node each interval (Redis, PostgreSQL, MySQL/MariaDB, Doris/StarRocks) and sends
+the heartbeats to the local stack, or to the deployed stack's heartbeats stream with --stack.`,
   status: `Usage: replica-sentinel status [--cluster ID] [--json] [target]
 
 A table of nodes: cluster, node, role, status and for how long, lag, applied position, heartbeat age
@@ -368,6 +374,80 @@ async function status(
   }
 }
 
+async function watchCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  io: { out: (text: string) => void; err: (text: string) => void },
+) {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      interval: { type: 'string' },
+      rounds: { type: 'string' },
+      endpoint: { type: 'string' },
+      stack: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    io.out(HELP.watch ?? '');
+    return;
+  }
+  if (!values.config) throw new UsageError('--config is required (a clusters.yaml file)');
+  const { readFile } = await import('node:fs/promises');
+  const { parseClusterConfig } = await import('../functions/core/cluster-config');
+  const { hasProbe } = await import('../functions/adapters/probes');
+  const text = await readFile(values.config, 'utf8').catch(() => {
+    throw new UsageError(`--config: cannot read ${values.config}`);
+  });
+  const config = parseClusterConfig(text, values.config, {
+    target: values.stack ? 'deployed' : 'local',
+    onWarning: (line) => io.err(line),
+  });
+  const unprobed = config.clusters.filter((c) => !hasProbe(c.engine)).map((c) => `${c.id} (${c.engine})`);
+  if (unprobed.length > 0)
+    throw new UsageError(`no probe for ${unprobed.join(', ')}: send their heartbeats yourself`);
+  const interval = values.interval === undefined ? 10_000 : parseDuration(values.interval);
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0))
+    throw new UsageError(`--rounds: '${values.rounds}' is not a positive integer`);
+  const { client, tableName } = await resolveTable(values, env);
+  const watchModule = await import('./watch');
+  let sink: import('./watch').HeartbeatSink;
+  if (values.stack) {
+    const cfn = new CloudFormationClient({});
+    const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: values.stack }));
+    cfn.destroy();
+    const arn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'HeartbeatStreamArn')?.OutputValue;
+    if (!arn) throw new Error(`stack ${values.stack} has no HeartbeatStreamArn output`);
+    sink = watchModule.kinesisSink(new watchModule.KinesisClient({}), arn);
+  } else {
+    sink = watchModule.localSink(
+      values.endpoint ?? `http://127.0.0.1:${env.REPLICA_SENTINEL_LOCAL_PORT ?? DEFAULT_LOCAL_PORT}`,
+    );
+  }
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  try {
+    const result = await watchModule.watch({
+      config,
+      client,
+      tableName,
+      sink,
+      intervalMs: interval,
+      ...(rounds !== undefined ? { rounds } : {}),
+      signal: controller.signal,
+      print: io.out,
+    });
+    io.out(`watch stopped after ${result.rounds} round(s), ${result.heartbeats} heartbeats sent`);
+  } finally {
+    client.destroy();
+  }
+}
+
 async function localUp(args: string[], env: NodeJS.ProcessEnv, io: { out: (text: string) => void }) {
   const { values } = parseArgs({
     args,
@@ -434,6 +514,10 @@ export async function main(
       await localUp(args, env, io);
       return 0;
     }
+    if (command === 'watch') {
+      await watchCommand(rest, env, io);
+      return 0;
+    }
     if (command === 'status') {
       await status(rest, env, io, now(), process.stdout.isTTY === true);
       return 0;
@@ -444,7 +528,11 @@ export async function main(
     }
     throw new UsageError(`unknown command '${command}' (try --help)`);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    let message = error instanceof Error ? error.message : String(error);
+    const problems = (error as { problems?: unknown[] }).problems;
+    if ((error as Error).name === 'ClusterConfigError' && Array.isArray(problems) && problems.length > 1) {
+      message = `${message.split('\n')[0]} (and ${problems.length - 1} more in the file)`;
+    }
     const hint =
       (error as Error).name === 'ResourceNotFoundException'
         ? ' (is the local stack running, and is --table right?)'

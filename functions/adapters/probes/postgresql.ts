@@ -1,0 +1,222 @@
+/**
+ * PostgreSQL probe (streaming replication, PostgreSQL 10 or later).
+ *
+ * Every node: `pg_is_in_recovery()` gives the role. A primary reports `pg_current_wal_lsn()` and its view
+ * of its replicas (`pg_stat_replication`). A standby reports `pg_last_wal_receive_lsn()` (received),
+ * `pg_last_wal_replay_lsn()` (applied), `pg_is_wal_replay_paused()`, its WAL receiver
+ * (`pg_stat_wal_receiver`: link up when streaming, the sender's host:port naming its source) and its lag:
+ * `now() - pg_last_xact_replay_timestamp()` while it has received WAL it has not replayed, 0 when it has
+ * replayed all it received with the link up (an idle standby is not lagging; the timestamp of its last
+ * replayed transaction says nothing then), not measured otherwise.
+ *
+ * The primary's view fills in what a standby's own does not say: its source when the WAL receiver shows
+ * no sender address it can be mapped from, and the primary-measured replay lag when the standby has no
+ * replayed transaction timestamp.
+ */
+import pg from 'pg';
+import type { NodeEndpoint } from '../../core/hooks';
+import { comparePositions, parsePosition } from '../../core/position';
+import type { HeartbeatInput } from '../../core/wire';
+import {
+  CONNECT_TIMEOUT_MS,
+  connectOrClassify,
+  type DbCredentials,
+  errorMessage,
+  type HostPort,
+  parseEndpoint,
+} from '../hooks/connection';
+import { type Observation, type ProbeOptions, ProbeRound, type ProbeTarget } from './round';
+
+const DEFAULT_PORT = 5432;
+const DEFAULT_USER = 'postgres';
+
+const STATUS_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+  pg_last_wal_receive_lsn()::text AS receive_lsn,
+  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
+  extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds`;
+
+const RECEIVER_SQL = 'SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver';
+
+const REPLICATION_SQL = `SELECT application_name, host(client_addr) AS client_addr, state,
+  extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds
+  FROM pg_stat_replication`;
+
+interface StatusRow {
+  in_recovery: boolean;
+  current_lsn: string | null;
+  receive_lsn: string | null;
+  replay_lsn: string | null;
+  replay_paused: boolean | null;
+  replay_age_seconds: number | null;
+}
+
+interface ReceiverRow {
+  status: string;
+  sender_host: string | null;
+  sender_port: number | null;
+}
+
+interface ReplicationRow {
+  application_name: string | null;
+  client_addr: string | null;
+  state: string | null;
+  replay_lag_seconds: number | null;
+}
+
+interface NodeStatus {
+  readonly node: NodeEndpoint;
+  readonly observedAt: number;
+  readonly status: StatusRow;
+  readonly receiver: ReceiverRow | undefined;
+  readonly replicas: readonly ReplicationRow[];
+}
+
+/** A primary's view of one of its standbys. */
+interface PrimaryView {
+  readonly primaryNodeId: string;
+  readonly replayLagSeconds: number | undefined;
+}
+
+async function openPg(
+  node: HostPort,
+  creds: DbCredentials | undefined,
+  timeoutMs: number,
+): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: node.host,
+    port: node.port,
+    user: creds?.username ?? DEFAULT_USER,
+    database: node.database ?? 'postgres',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: timeoutMs,
+    application_name: 'replica-sentinel-probe',
+    ...(creds?.password === undefined ? {} : { password: creds.password }),
+  });
+  // A server that dies while connected emits 'error'; the pending query rejects on its own.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+  return client;
+}
+
+async function readStatus(round: ProbeRound, node: NodeEndpoint): Promise<NodeStatus> {
+  const endpoint = parseEndpoint('postgresql', node, DEFAULT_PORT);
+  const creds = await round.credentials(node);
+  const client = await connectOrClassify(endpoint, () => openPg(endpoint, creds, round.timeoutMs));
+  try {
+    const status = (await client.query<StatusRow>(STATUS_SQL)).rows[0];
+    if (status === undefined) throw new Error('the status query returned no row');
+    const receiver = status.in_recovery ? (await client.query<ReceiverRow>(RECEIVER_SQL)).rows[0] : undefined;
+    const replicas = status.in_recovery ? [] : (await client.query<ReplicationRow>(REPLICATION_SQL)).rows;
+    return { node, observedAt: round.now(), status, receiver, replicas };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Probes a PostgreSQL primary and its streaming standbys. Never rejects. */
+export async function probePostgres(target: ProbeTarget, options: ProbeOptions): Promise<HeartbeatInput[]> {
+  const round = new ProbeRound(target, options);
+  const statuses = await Promise.all(
+    target.nodes.map(async (node) => {
+      try {
+        return await readStatus(round, node);
+      } catch (error) {
+        return round.unreachable(node.nodeId, errorMessage(error));
+      }
+    }),
+  );
+  const views = primaryViews(
+    round,
+    statuses.filter((s): s is NodeStatus => 'status' in s),
+  );
+  return statuses.map((status) =>
+    'status' in status
+      ? round.observed(
+          status.node.nodeId,
+          observe(round, status, views.get(status.node.nodeId)),
+          status.observedAt,
+        )
+      : status,
+  );
+}
+
+/** Standby node id → what a primary reports about it; a row is mapped by application_name, else by address. */
+function primaryViews(round: ProbeRound, statuses: readonly NodeStatus[]): Map<string, PrimaryView> {
+  const views = new Map<string, PrimaryView>();
+  const ids = new Set(round.target.nodes.map((node) => node.nodeId));
+  for (const primary of statuses) {
+    const self = primary.node.nodeId;
+    for (const row of primary.replicas) {
+      let replicaId =
+        row.application_name !== null && ids.has(row.application_name) ? row.application_name : undefined;
+      if (replicaId === undefined) {
+        const atHost = round
+          .nodeIdsAtHost(row.client_addr ?? undefined, 'postgresql', DEFAULT_PORT)
+          .filter((id) => id !== self);
+        if (atHost.length === 1) replicaId = atHost[0];
+      }
+      if (replicaId === undefined || replicaId === self) continue;
+      views.set(replicaId, {
+        primaryNodeId: self,
+        replayLagSeconds: row.replay_lag_seconds === null ? undefined : row.replay_lag_seconds,
+      });
+    }
+  }
+  return views;
+}
+
+function observe(round: ProbeRound, node: NodeStatus, view: PrimaryView | undefined): Observation {
+  const { status, receiver } = node;
+  if (!status.in_recovery) return { role: 'primary', position: status.current_lsn ?? undefined };
+  const linkUp = receiver?.status === 'streaming';
+  const sourceNodeId =
+    round.nodeIdAt(
+      receiver?.sender_host ?? undefined,
+      receiver?.sender_port ?? undefined,
+      'postgresql',
+      DEFAULT_PORT,
+    ) ?? view?.primaryNodeId;
+  const received = status.receive_lsn ?? undefined;
+  const replayed = status.replay_lsn ?? undefined;
+  return {
+    role: 'replica',
+    replication: {
+      sourceNodeId,
+      linkUp,
+      receivedPosition: received,
+      appliedPosition: replayed,
+      lagSeconds: lagSeconds(status, received, replayed, linkUp, view),
+      paused: status.replay_paused ?? undefined,
+    },
+  };
+}
+
+function lagSeconds(
+  status: StatusRow,
+  received: string | undefined,
+  replayed: string | undefined,
+  linkUp: boolean,
+  view: PrimaryView | undefined,
+): number | undefined {
+  const order = lsnOrder(received, replayed);
+  if (order === undefined) return undefined;
+  if (order <= 0) return linkUp ? 0 : undefined;
+  return status.replay_age_seconds ?? view?.replayLagSeconds;
+}
+
+/** Orders two LSNs; `undefined` when either is missing or not an LSN. */
+function lsnOrder(a: string | undefined, b: string | undefined): number | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  try {
+    return comparePositions(parsePosition('postgresql', a), parsePosition('postgresql', b));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * What every engine's probe shares: the target and options types, credentials, mapping a replica's
+ * source host:port back to a configured node id, and building wire heartbeats (DESIGN.md §3a) whose
+ * positions are checked against the engine's format before they leave.
+ */
+import type { NodeEndpoint } from '../../core/hooks';
+import { type Engine, positionError } from '../../core/position';
+import type { HeartbeatInput } from '../../core/wire';
+import type { CredentialsSource } from '../hooks/aws';
+import {
+  type DbCredentials,
+  errorMessage,
+  type HostPort,
+  parseEndpoint,
+  urlCredentials,
+} from '../hooks/connection';
+
+/** One cluster as the configuration file names it (DESIGN.md §3b). Roles are discovered, never configured. */
+export interface ProbeTarget {
+  readonly clusterId: string;
+  readonly engine: Engine;
+  readonly nodes: readonly NodeEndpoint[];
+}
+
+/** Where a probe reports what it could not observe (a node down, a refused login, a bad position). */
+export interface ProbeLog {
+  warn(message: string): void;
+}
+
+export interface ProbeOptions {
+  /** The probe's id: the `observerId` of every heartbeat it sends. */
+  readonly observerId: string;
+  /** Epoch milliseconds; the observation times and the Redis heartbeat key's value. */
+  readonly now: () => number;
+  /** Strictly increasing per observer; called once per heartbeat. */
+  readonly seq: () => number;
+  /**
+   * The database login per node (Secrets Manager in AWS). Default: the userinfo of the node's URL.
+   * It is asked with a request naming the cluster, engine and node (`target`), like a hook's.
+   */
+  readonly credentials?: CredentialsSource;
+  readonly log?: ProbeLog;
+  /** Longest wait for one statement on a node. @default PROBE_TIMEOUT_MS */
+  readonly timeoutMs?: number;
+}
+
+/** Statement timeout of a probe: a node that does not answer within it is reported unreachable. */
+export const PROBE_TIMEOUT_MS = 5_000;
+
+/** A replica's view of its replication, before its positions are checked. */
+export interface ReplicationObservation {
+  readonly sourceNodeId?: string | undefined;
+  readonly linkUp: boolean;
+  readonly receivedPosition?: string | undefined;
+  readonly appliedPosition?: string | undefined;
+  readonly lagSeconds?: number | undefined;
+  readonly paused?: boolean | undefined;
+}
+
+/** What a probe saw on a node it reached. `position` is kept for a primary only. */
+export type Observation =
+  | { readonly role: 'primary'; readonly position: string | undefined }
+  | { readonly role: 'replica'; readonly replication: ReplicationObservation }
+  | { readonly role: 'unknown' };
+
+const LOCALHOST = new Set(['localhost', '127.0.0.1']);
+
+function sameHost(a: string, b: string): boolean {
+  const x = a.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const y = b.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return x === y || (LOCALHOST.has(x) && LOCALHOST.has(y));
+}
+
+/** One probe round over one cluster. */
+export class ProbeRound {
+  readonly target: ProbeTarget;
+  readonly options: ProbeOptions;
+  readonly timeoutMs: number;
+
+  constructor(target: ProbeTarget, options: ProbeOptions) {
+    this.target = target;
+    this.options = options;
+    this.timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+  }
+
+  now(): number {
+    return this.options.now();
+  }
+
+  warn(message: string): void {
+    this.options.log?.warn(`[probe ${this.options.observerId}] ${this.target.clusterId}: ${message}`);
+  }
+
+  /** The node's login: from the credentials source when there is one, else from its URL. */
+  async credentials(node: NodeEndpoint): Promise<DbCredentials | undefined> {
+    if (this.options.credentials === undefined) return urlCredentials(node);
+    // A CredentialsSource answers hook requests; a probe asks with one naming the node and no action of its
+    // own (restartReplication: the hook that, like a probe, works on a node as it is).
+    return this.options.credentials({
+      action: 'restartReplication',
+      clusterId: this.target.clusterId,
+      engine: this.target.engine,
+      incidentId: 'probe',
+      epoch: 0,
+      target: node,
+    });
+  }
+
+  /**
+   * The id of the configured node listening on host:port (a replica's source as the server reports it),
+   * or `undefined` when none does. Hosts compare as written (a name and its address differ), except that
+   * `localhost` is 127.0.0.1.
+   */
+  nodeIdAt(
+    host: string | undefined,
+    port: number | undefined,
+    urlEngine: Engine,
+    defaultPort: number,
+  ): string | undefined {
+    if (host === undefined || host === '' || port === undefined || !Number.isInteger(port)) return undefined;
+    for (const node of this.target.nodes) {
+      const endpoint = tryEndpoint(urlEngine, node, defaultPort);
+      if (endpoint !== undefined && endpoint.port === port && sameHost(endpoint.host, host))
+        return node.nodeId;
+    }
+    return undefined;
+  }
+
+  /** The ids of the configured nodes whose URL names `host` (any port). */
+  nodeIdsAtHost(host: string | undefined, urlEngine: Engine, defaultPort: number): string[] {
+    if (host === undefined || host === '') return [];
+    return this.target.nodes
+      .filter((node) => {
+        const endpoint = tryEndpoint(urlEngine, node, defaultPort);
+        return endpoint !== undefined && sameHost(endpoint.host, host);
+      })
+      .map((node) => node.nodeId);
+  }
+
+  /** A heartbeat of a node the probe reached. Positions that do not fit the engine's format are left out. */
+  observed(nodeId: string, observation: Observation, observedAtMs = this.now()): HeartbeatInput {
+    const heartbeat = this.base(nodeId, observedAtMs, true, observation.role);
+    if (observation.role === 'primary') {
+      const position = this.checked(nodeId, 'position', observation.position);
+      if (position !== undefined) heartbeat.position = position;
+    } else if (observation.role === 'replica') {
+      const seen = observation.replication;
+      const replication: NonNullable<HeartbeatInput['replication']> = { linkUp: seen.linkUp };
+      if (seen.sourceNodeId !== undefined) replication.sourceNodeId = seen.sourceNodeId;
+      const received = this.checked(nodeId, 'receivedPosition', seen.receivedPosition);
+      if (received !== undefined) replication.receivedPosition = received;
+      const applied = this.checked(nodeId, 'appliedPosition', seen.appliedPosition);
+      if (applied !== undefined) replication.appliedPosition = applied;
+      if (seen.lagSeconds !== undefined && Number.isFinite(seen.lagSeconds)) {
+        // Millisecond precision; a negative lag is clock noise between two readings.
+        replication.lagSeconds = Math.max(0, Math.round(seen.lagSeconds * 1000) / 1000);
+      }
+      if (seen.paused !== undefined) replication.paused = seen.paused;
+      heartbeat.replication = replication;
+    }
+    return heartbeat;
+  }
+
+  /** The heartbeat of a node the probe could not observe: `reachable: false`, role unknown. */
+  unreachable(nodeId: string, reason: string, observedAtMs = this.now()): HeartbeatInput {
+    this.warn(`node ${nodeId} not observed: ${reason}`);
+    return this.base(nodeId, observedAtMs, false, 'unknown');
+  }
+
+  /** Runs `observe`; any error becomes an unreachable heartbeat, so one bad node never hides the others. */
+  async guarded(nodeId: string, observe: () => Promise<HeartbeatInput>): Promise<HeartbeatInput> {
+    try {
+      return await observe();
+    } catch (error) {
+      return this.unreachable(nodeId, errorMessage(error));
+    }
+  }
+
+  private base(
+    nodeId: string,
+    observedAtMs: number,
+    reachable: boolean,
+    role: HeartbeatInput['role'],
+  ): HeartbeatInput {
+    return {
+      v: 1,
+      clusterId: this.target.clusterId,
+      nodeId,
+      engine: this.target.engine,
+      role,
+      seq: this.options.seq(),
+      observedAt: new Date(observedAtMs).toISOString(),
+      observerId: this.options.observerId,
+      reachable,
+    };
+  }
+
+  private checked(nodeId: string, field: string, value: string | undefined): string | undefined {
+    if (value === undefined || value === '') return undefined;
+    const problem = positionError(this.target.engine, value);
+    if (problem === undefined) return value;
+    this.warn(`node ${nodeId}: ${field} left out: ${problem}`);
+    return undefined;
+  }
+}
+
+function tryEndpoint(engine: Engine, node: NodeEndpoint, defaultPort: number): HostPort | undefined {
+  try {
+    return parseEndpoint(engine, node, defaultPort);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A column of a MySQL-protocol row as text (`undefined` when absent or NULL). */
+export function text(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}
+
+/** Only decimal digits: what an offset or journal id looks like. */
+export function isDecimal(value: string | undefined): value is string {
+  return value !== undefined && /^[0-9]+$/.test(value);
+}

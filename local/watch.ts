@@ -1,0 +1,117 @@
+/**
+ * `replica-sentinel watch --config clusters.yaml`: writes the clusters' configuration to the stack's table,
+ * then probes every node of every cluster each interval and feeds the heartbeats in — to a local stack
+ * (`POST /heartbeats`) or to a deployed stack's heartbeats Kinesis stream (`--stack`).
+ */
+import { hostname } from 'node:os';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { applyClusterConfig } from '../functions/adapters/cluster-config-store';
+import { localCredentials } from '../functions/adapters/hooks';
+import { probeCluster } from '../functions/adapters/probes';
+import type { ClusterConfig } from '../functions/core/cluster-config';
+import type { HeartbeatInput } from '../functions/core/wire';
+
+export interface HeartbeatSink {
+  send(heartbeats: HeartbeatInput[]): Promise<{ accepted: number; quarantined: string[] }>;
+}
+
+/** The local stack's HTTP ingest. */
+export function localSink(stackUrl: string): HeartbeatSink {
+  return {
+    async send(heartbeats) {
+      const response = await fetch(new URL('/heartbeats', stackUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(heartbeats),
+      });
+      if (!response.ok) throw new Error(`the local stack refused the heartbeats: HTTP ${response.status}`);
+      return (await response.json()) as { accepted: number; quarantined: string[] };
+    },
+  };
+}
+
+/** A deployed stack's heartbeats stream (partition key = node id, as the wire format says). */
+export function kinesisSink(client: KinesisClient, streamArn: string): HeartbeatSink {
+  return {
+    async send(heartbeats) {
+      const result = await client.send(
+        new PutRecordsCommand({
+          StreamARN: streamArn,
+          Records: heartbeats.map((hb) => ({
+            PartitionKey: hb.nodeId,
+            Data: Buffer.from(JSON.stringify(hb)),
+          })),
+        }),
+      );
+      const failed = result.FailedRecordCount ?? 0;
+      if (failed > 0)
+        throw new Error(`${failed} of ${heartbeats.length} heartbeats were not accepted by Kinesis`);
+      return { accepted: heartbeats.length, quarantined: [] };
+    },
+  };
+}
+
+export { KinesisClient };
+
+export interface WatchOptions {
+  readonly config: ClusterConfig;
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly sink: HeartbeatSink;
+  readonly intervalMs: number;
+  /** Stop after this many rounds (tests); forever when undefined. */
+  readonly rounds?: number;
+  readonly signal?: AbortSignal;
+  readonly print: (line: string) => void;
+}
+
+/** Applies the configuration, then probes and feeds heartbeats until stopped. */
+export async function watch(options: WatchOptions): Promise<{ rounds: number; heartbeats: number }> {
+  const summary = await applyClusterConfig(options.client, options.tableName, options.config, Date.now());
+  options.print(`configuration applied: ${summary.text}`);
+  const observerId = `watch@${hostname()}`.replace(/[^A-Za-z0-9._:@/-]/g, '-').slice(0, 128);
+  // Strictly increasing per observer, across restarts too.
+  let last = 0;
+  const seq = () => {
+    last = Math.max(last + 1, Date.now());
+    return last;
+  };
+  let rounds = 0;
+  let sent = 0;
+  while (!options.signal?.aborted && (options.rounds === undefined || rounds < options.rounds)) {
+    const started = Date.now();
+    for (const cluster of options.config.clusters) {
+      const heartbeats = await probeCluster(
+        {
+          clusterId: cluster.id,
+          engine: cluster.engine,
+          nodes: cluster.nodes.map((n) => ({ nodeId: n.id, url: n.url })),
+        },
+        {
+          observerId,
+          now: Date.now,
+          seq,
+          credentials: localCredentials,
+          log: { warn: (message: string) => options.print(`[watch] ${message}`) },
+        },
+      );
+      const result = await options.sink.send(heartbeats);
+      sent += result.accepted;
+      for (const reason of result.quarantined)
+        options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
+    }
+    rounds++;
+    const wait = options.intervalMs - (Date.now() - started);
+    if (wait > 0 && (options.rounds === undefined || rounds < options.rounds)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        options.signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+  return { rounds, heartbeats: sent };
+}

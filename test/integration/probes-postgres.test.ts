@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type ProbeOptions, type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
+import { comparePositions, parsePosition } from '../../functions/core/position';
+import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
+import { freePort } from '../../local/dynamodb-local';
+import { type PrimaryReplicaPair, pgQuery, startPostgresPair, waitFor } from '../support/servers';
+
+let seq = 0;
+const warnings: string[] = [];
+const options: ProbeOptions = {
+  observerId: 'probe-test',
+  now: Date.now,
+  seq: () => ++seq,
+  log: { warn: (message) => warnings.push(message) },
+};
+
+function byNode(heartbeats: readonly HeartbeatInput[], nodeId: string): HeartbeatInput {
+  const heartbeat = heartbeats.find((hb) => hb.nodeId === nodeId);
+  if (heartbeat === undefined) throw new Error(`no heartbeat for ${nodeId}`);
+  return heartbeat;
+}
+
+function lsnOrder(a: string | undefined, b: string | undefined): number | undefined {
+  return comparePositions(parsePosition('postgresql', a ?? ''), parsePosition('postgresql', b ?? ''));
+}
+
+async function replayedEverything(pair: PrimaryReplicaPair): Promise<boolean> {
+  const [primary] = await pgQuery<{ lsn: string }>(pair.primary, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  const [replica] = await pgQuery<{ lsn: string }>(
+    pair.replica,
+    'SELECT pg_last_wal_replay_lsn()::text AS lsn',
+  );
+  return primary !== undefined && replica !== undefined && lsnOrder(replica.lsn, primary.lsn) === 0;
+}
+
+describe('the PostgreSQL probe on a real primary and streaming replica', () => {
+  let pair: PrimaryReplicaPair;
+  let target: ProbeTarget;
+
+  beforeAll(async () => {
+    pair = await startPostgresPair();
+    target = {
+      clusterId: 'orders-pg',
+      engine: 'postgresql',
+      nodes: [pair.primary.endpoint, pair.replica.endpoint],
+    };
+    // A replayed transaction gives the replica a pg_last_xact_replay_timestamp().
+    await pgQuery(pair.primary, 'CREATE TABLE orders (id serial PRIMARY KEY, note text)');
+    await waitFor('pg-2 to replay the primary', () => replayedEverything(pair));
+  });
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('reports pg-1 as primary at its current WAL LSN and pg-2 as its streaming replica, idle: lag 0, not paused', async () => {
+    let heartbeats: HeartbeatInput[] = [];
+    // Background WAL (running-xacts records) can land between the two reads: probe until a quiet round.
+    await waitFor('a round with the replica caught up', async () => {
+      heartbeats = await probeCluster(target, options);
+      return byNode(heartbeats, 'pg-2').replication?.appliedPosition === byNode(heartbeats, 'pg-1').position;
+    });
+
+    const [current] = await pgQuery<{ lsn: string }>(
+      pair.primary,
+      'SELECT pg_current_wal_lsn()::text AS lsn',
+    );
+    const primary = byNode(heartbeats, 'pg-1');
+    expect(primary).toMatchObject({ role: 'primary', reachable: true, observerId: 'probe-test' });
+    expect(primary.replication).toBeUndefined();
+    expect(lsnOrder(primary.position, current?.lsn)).toBeLessThanOrEqual(0);
+    const replica = byNode(heartbeats, 'pg-2');
+    expect(replica).toMatchObject({ role: 'replica', reachable: true });
+    expect(replica.position).toBeUndefined();
+    expect(replica.replication).toEqual({
+      sourceNodeId: 'pg-1',
+      linkUp: true,
+      receivedPosition: expect.any(String),
+      appliedPosition: primary.position,
+      lagSeconds: 0,
+      paused: false,
+    });
+    for (const hb of heartbeats) expect(parseHeartbeat(hb).engine).toBe('postgresql');
+  });
+
+  it('after pg_wal_replay_pause() and writes on the primary reports the replica paused, with received ahead of replayed', async () => {
+    await pgQuery(pair.replica, 'SELECT pg_wal_replay_pause()');
+    try {
+      await waitFor('replay to pause', async () => {
+        const [row] = await pgQuery<{ state: string }>(
+          pair.replica,
+          'SELECT pg_get_wal_replay_pause_state() AS state',
+        );
+        return row?.state === 'paused';
+      });
+      await pgQuery(pair.primary, "INSERT INTO orders (note) SELECT 'n' || g FROM generate_series(1, 100) g");
+      await waitFor('pg-2 to receive WAL it does not replay', async () => {
+        const [row] = await pgQuery<{ behind: boolean }>(
+          pair.replica,
+          'SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn() AS behind',
+        );
+        return row?.behind === true;
+      });
+
+      const first = byNode(await probeCluster(target, options), 'pg-2');
+      await pgQuery(pair.primary, "INSERT INTO orders (note) VALUES ('more')");
+      const heartbeats = await probeCluster(target, options);
+
+      const replica = byNode(heartbeats, 'pg-2');
+      expect(replica.replication).toMatchObject({ sourceNodeId: 'pg-1', linkUp: true, paused: true });
+      expect(lsnOrder(replica.replication?.receivedPosition, replica.replication?.appliedPosition)).toBe(1);
+      expect(replica.replication?.appliedPosition).toBe(first.replication?.appliedPosition);
+      expect(lsnOrder(byNode(heartbeats, 'pg-1').position, replica.replication?.appliedPosition)).toBe(1);
+      // now() - pg_last_xact_replay_timestamp(): the age of the last transaction it replayed.
+      expect(replica.replication?.lagSeconds).toBeGreaterThan(0);
+    } finally {
+      await pgQuery(pair.replica, 'SELECT pg_wal_replay_resume()');
+    }
+    await waitFor('pg-2 to catch up after the resume', () => replayedEverything(pair));
+  });
+
+  it('reports a node on a closed port as unreachable with role unknown, and still reports the others', async () => {
+    const closed = { nodeId: 'pg-9', url: `postgresql://postgres@127.0.0.1:${await freePort()}/postgres` };
+
+    const heartbeats = await probeCluster({ ...target, nodes: [...target.nodes, closed] }, options);
+
+    expect(byNode(heartbeats, 'pg-9')).toMatchObject({ role: 'unknown', reachable: false });
+    expect(heartbeats.map((hb) => hb.role)).toEqual(['primary', 'replica', 'unknown']);
+    for (const hb of heartbeats) expect(() => parseHeartbeat(hb)).not.toThrow();
+  });
+
+  it('after the primary is killed reports it unreachable and the replica with its link down', async () => {
+    await pair.kill(pair.primary);
+    await waitFor('the WAL receiver to lose the primary', async () => {
+      const rows = await pgQuery<{ status: string }>(pair.replica, 'SELECT status FROM pg_stat_wal_receiver');
+      return rows.every((row) => row.status !== 'streaming');
+    });
+
+    const heartbeats = await probeCluster(target, options);
+
+    expect(byNode(heartbeats, 'pg-1')).toMatchObject({ role: 'unknown', reachable: false });
+    const replica = byNode(heartbeats, 'pg-2');
+    expect(replica).toMatchObject({ role: 'replica', reachable: true, replication: { linkUp: false } });
+    expect(replica.replication?.lagSeconds).toBeUndefined();
+    for (const hb of heartbeats) expect(() => parseHeartbeat(hb)).not.toThrow();
+  });
+});

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { type RedisTopology, startRedisTopology } from '../support/servers';
+
+const run = promisify(execFile);
+const cli = (args: string[]) =>
+  run(process.execPath, ['bin/replica-sentinel.js', ...args], { timeout: 60_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+
+describe('replica-sentinel watch against a local stack and real Redis servers', () => {
+  let stack: LocalStack;
+  let redis: RedisTopology;
+  let dir: string;
+  beforeAll(async () => {
+    [stack, redis] = await Promise.all([
+      startLocalStack({ port: 0, print: () => undefined, sweepIntervalMs: 1000 }),
+      startRedisTopology({ replicas: 1 }),
+    ]);
+    dir = mkdtempSync(join(tmpdir(), 'watch-'));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies the clusters file, probes the servers and feeds their heartbeats in; roles come from the servers', async () => {
+    const [replica] = redis.replicas;
+    const file = join(dir, 'clusters.yaml');
+    writeFileSync(
+      file,
+      [
+        'clusters:',
+        '  - id: cache',
+        '    engine: redis',
+        '    mode: dry-run',
+        '    nodes:',
+        `      - id: r1`,
+        `        url: redis://127.0.0.1:${redis.primary.port}`,
+        `      - id: r2`,
+        `        url: redis://127.0.0.1:${replica?.port}`,
+        '',
+      ].join('\n'),
+    );
+    const watched = await cli([
+      'watch',
+      '--config',
+      file,
+      '--rounds',
+      '2',
+      '--interval',
+      '1s',
+      '--endpoint',
+      stack.url,
+    ]);
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toContain('configuration applied: 1 created');
+    expect(watched.stdout).toContain('watch stopped after 2 round(s), 4 heartbeats sent');
+
+    const status = await cli(['status', '--cluster', 'cache', '--json', '--endpoint', stack.url]);
+    const nodes = (JSON.parse(status.stdout) as { nodes: { nodeId: string; role: string; status: string }[] })
+      .nodes;
+    expect(nodes.map((n) => [n.nodeId, n.role, n.status])).toEqual([
+      ['r1', 'primary', 'HEALTHY'],
+      ['r2', 'replica', 'HEALTHY'],
+    ]);
+  });
+
+  it('names the line, column and field of a broken clusters file, and exits 2', async () => {
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(
+      file,
+      [
+        'clusters:',
+        '  - id: cache',
+        '    engine: redis',
+        '    nodes:',
+        '      - id: r1',
+        '        url: postgresql://127.0.0.1:1/x',
+        '      - id: r2',
+        '        url: redis://127.0.0.1:2',
+        '',
+      ].join('\n'),
+    );
+    const result = await cli(['watch', '--config', file, '--rounds', '1', '--endpoint', stack.url]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^replica-sentinel: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:6:14: clusters\\[0\\]\\.nodes\\[0\\]\\.url: `,
+      ),
+    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
