@@ -37,11 +37,8 @@ import { type PolicyOverrides, PolicyOverridesSchema } from './policy';
 import { ENGINES, type Engine } from './position';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './recovery';
 import { HOOK_ACTIONS } from './runbook';
-
-/** Same rules as the wire format's ids (wire.ts): ids become part of DynamoDB keys. */
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, {
-  message: 'must be 1-128 characters of letters, digits and . _ : @ / - (starting with a letter or digit)',
-});
+// The same id rules as the wire format: ids become part of DynamoDB keys.
+import { Id } from './wire';
 
 export const CLUSTER_MODES = ['auto', 'approve', 'dry-run', 'off'] as const satisfies readonly ClusterMode[];
 

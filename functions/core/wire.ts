@@ -16,7 +16,7 @@ export const MAX_CHANGE_EVENT_BYTES = 1024 * 1024;
  * Ids become part of DynamoDB keys (`CLUSTER#<id>`): no `#`, no spaces, bounded length, so two ids
  * can never build the same key.
  */
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, {
+export const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, {
   message: 'must be 1-128 characters of letters, digits and . _ : @ / - (starting with a letter or digit)',
 });
 
