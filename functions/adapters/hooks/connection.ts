@@ -5,6 +5,7 @@
 import { Socket } from 'node:net';
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import type { Engine } from '../../core/position';
+import type { HookAction } from '../../core/runbook';
 import { TransientError } from '../errors';
 
 /** A database login for a built-in hook: from Secrets Manager in AWS, from the URL's userinfo locally. */
@@ -150,6 +151,22 @@ export function errorMessage(error: unknown): string {
  * One engine's built-in hooks. `run` acts on `request.target` (each action idempotent) and returns what it
  * did; `verifyPrimary` and `replicationProgress` back the runbooks' verify steps.
  */
+export type ActionHandler = (request: HookRequest, creds: DbCredentials | undefined) => Promise<HookResult>;
+
+/**
+ * A built-in hook's `run`: the engine's handler for each action, and why it has no rebuild (rebuilding a
+ * node needs tooling on its host, so it is always a lambda, ssm or https hook).
+ */
+export function dispatchBuiltin(
+  handlers: Readonly<Record<Exclude<HookAction, 'rebuild'>, ActionHandler>>,
+  noRebuild: string,
+): ActionHandler {
+  return async (request, creds) => {
+    if (request.action === 'rebuild') throw new HookFailedError(noRebuild);
+    return handlers[request.action](request, creds);
+  };
+}
+
 export interface BuiltinHooks {
   readonly engine: Engine;
   run(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult>;

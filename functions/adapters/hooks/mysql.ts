@@ -15,6 +15,7 @@ import {
   CONNECT_TIMEOUT_MS,
   connectOrClassify,
   type DbCredentials,
+  dispatchBuiltin,
   fencedByEpoch,
   type HostPort,
   NodeUnreachableError,
@@ -285,23 +286,11 @@ function hooksFor(flavor: Flavor): BuiltinHooks {
     });
   }
 
-  async function run(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
-    switch (request.action) {
-      case 'promote':
-        return promote(request, creds);
-      case 'repoint':
-        return repoint(request, creds);
-      case 'fence':
-        return fence(request, creds);
-      case 'restartReplication':
-        return restartReplication(request, creds);
-      case 'rebuild':
-        throw new HookFailedError(
-          `${flavor === 'mysql' ? 'MySQL' : 'MariaDB'} has no built-in rebuild hook: rebuilding a replica needs a ` +
-            'clone or backup restore on its host. Provide it with a lambda, ssm or https hook for rebuild.',
-        );
-    }
-  }
+  const run = dispatchBuiltin(
+    { promote, repoint, fence, restartReplication },
+    `${flavor === 'mysql' ? 'MySQL' : 'MariaDB'} has no built-in rebuild hook: rebuilding a replica needs a ` +
+      'clone or backup restore on its host. Provide it with a lambda, ssm or https hook for rebuild.',
+  );
 
   async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
     const node = endpointOf(endpoint);

@@ -12,6 +12,7 @@ import {
   CONNECT_TIMEOUT_MS,
   connectOrClassify,
   type DbCredentials,
+  dispatchBuiltin,
   fencedByEpoch,
   type HostPort,
   NodeUnreachableError,
@@ -251,23 +252,11 @@ async function restartReplication(
   });
 }
 
-async function run(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
-  switch (request.action) {
-    case 'promote':
-      return promote(request, creds);
-    case 'repoint':
-      return repoint(request, creds);
-    case 'fence':
-      return fence(request, creds);
-    case 'restartReplication':
-      return restartReplication(request, creds);
-    case 'rebuild':
-      throw new HookFailedError(
-        'PostgreSQL has no built-in rebuild hook: rebuilding a replica needs pg_basebackup on its host. ' +
-          'Provide it with a lambda, ssm or https hook for rebuild.',
-      );
-  }
-}
+const run = dispatchBuiltin(
+  { promote, repoint, fence, restartReplication },
+  'PostgreSQL has no built-in rebuild hook: rebuilding a replica needs pg_basebackup on its host. ' +
+    'Provide it with a lambda, ssm or https hook for rebuild.',
+);
 
 async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
   const node = parseEndpoint('postgresql', endpoint, DEFAULT_PORT);

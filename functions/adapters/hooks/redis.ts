@@ -11,6 +11,7 @@ import {
   CONNECT_TIMEOUT_MS,
   connectOrClassify,
   type DbCredentials,
+  dispatchBuiltin,
   errorMessage,
   fencedByEpoch,
   type HostPort,
@@ -227,23 +228,11 @@ async function restartReplication(
   });
 }
 
-async function run(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
-  switch (request.action) {
-    case 'promote':
-      return promote(request, creds);
-    case 'repoint':
-      return repoint(request, creds);
-    case 'fence':
-      return fence(request, creds);
-    case 'restartReplication':
-      return restartReplication(request, creds);
-    case 'rebuild':
-      throw new HookFailedError(
-        'Redis has no built-in rebuild hook: a replica resyncs in full by itself after REPLICAOF. Configure a ' +
-          'lambda, ssm or https hook for rebuild if the node must be replaced.',
-      );
-  }
-}
+const run = dispatchBuiltin(
+  { promote, repoint, fence, restartReplication },
+  'Redis has no built-in rebuild hook: a replica resyncs in full by itself after REPLICAOF. Configure a ' +
+    'lambda, ssm or https hook for rebuild if the node must be replaced.',
+);
 
 async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
   const node = parseEndpoint('redis', endpoint, DEFAULT_PORT);
