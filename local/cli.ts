@@ -7,18 +7,21 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../functions/adapters/clients';
 import { MaintenanceService } from '../functions/adapters/maintenance';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
-import { LOCAL_AWS, LOCAL_TABLE_NAME } from './dynamodb-local';
+import {
+  age,
+  COLORS,
+  DEFAULT_LOCAL_PORT,
+  LOCAL_TABLE_NAME,
+  type Output,
+  parseDuration,
+  resolveTable,
+  UsageError,
+} from './cli-common';
 import { signedPost } from './signed-request';
 
-export const DEFAULT_LOCAL_PORT = 8742;
-export { LOCAL_TABLE_NAME };
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { DEFAULT_LOCAL_PORT, LOCAL_TABLE_NAME, parseDuration, UsageError };
 
 const HELP: Record<string, string> = {
   main: `replica-sentinel — replication health monitoring
@@ -31,8 +34,12 @@ Commands:
   status [--cluster]  clusters and nodes: role, status and since when, lag, applied position, heartbeat age
   maintenance set     mute a cluster or a node until a time (no incident, no recovery)
   maintenance clear   end a maintenance window early
+  incidents           open and recent incidents (cluster, node, severity, state, runbook)
+  incident show ID    one incident and its timeline
   approve ID          approve the recovery runbook waiting on incident ID
   reject ID           reject it (nothing is touched)
+  invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
+  demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
 
 Target (every command):
   --endpoint URL      a local stack (default: http://127.0.0.1:$REPLICA_SENTINEL_LOCAL_PORT, else port ${DEFAULT_LOCAL_PORT})
@@ -78,58 +85,6 @@ Rejects the runbook waiting for approval on the incident: it stops and touches n
 
 Ends a maintenance window early. A node is judged again at its next heartbeat.`,
 };
-
-/** `30m`, `2h`, `1d`, `45s` as milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)(s|m|h|d)$/.exec(text.trim());
-  if (!match) throw new UsageError(`--for: '${text}' is not a duration like 30m, 2h or 1d`);
-  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
-}
-
-interface Output {
-  json: boolean;
-  out: (text: string) => void;
-}
-
-async function resolveTable(
-  values: { endpoint?: string; table?: string; stack?: string; 'dynamodb-endpoint'?: string },
-  env: NodeJS.ProcessEnv,
-) {
-  if (values.stack) {
-    const cfn = new CloudFormationClient({});
-    const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: values.stack }));
-    cfn.destroy();
-    const tableName = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'TableName')?.OutputValue;
-    if (!tableName)
-      throw new Error(`stack ${values.stack} has no TableName output: is it a replica-sentinel stack?`);
-    return { client: documentClient(), tableName };
-  }
-  if (values['dynamodb-endpoint']) {
-    return {
-      client: documentClient({ ...LOCAL_AWS, endpoint: values['dynamodb-endpoint'], maxAttempts: 2 }),
-      tableName: values.table ?? LOCAL_TABLE_NAME,
-    };
-  }
-  // A local stack (`local up`) says where its table is.
-  const port = env.REPLICA_SENTINEL_LOCAL_PORT ?? String(DEFAULT_LOCAL_PORT);
-  const stackUrl = values.endpoint ?? `http://127.0.0.1:${port}`;
-  let info: { dynamodbEndpoint?: string; tableName?: string };
-  try {
-    const response = await fetch(new URL('/info', stackUrl), { signal: AbortSignal.timeout(5000) });
-    info = (await response.json()) as typeof info;
-  } catch {
-    throw new Error(
-      `no local stack answers at ${stackUrl} (start one with \`replica-sentinel local up\`, or pass --endpoint / --stack)`,
-    );
-  }
-  if (!info.dynamodbEndpoint || !info.tableName)
-    throw new Error(`${stackUrl} is not a replica-sentinel local stack`);
-  return {
-    client: documentClient({ ...LOCAL_AWS, endpoint: info.dynamodbEndpoint, maxAttempts: 2 }),
-    tableName: info.tableName,
-  };
-}
 
 async function maintenance(
   action: string | undefined,
@@ -255,26 +210,6 @@ async function decision(
       : `${incidentId}: ${command === 'approve' ? 'approved' : 'rejected'}`,
   );
 }
-
-const COLORS: Record<string, string> = {
-  HEALTHY: '\u001b[32m',
-  LAGGING: '\u001b[33m',
-  STALLED: '\u001b[31m',
-  SILENT: '\u001b[31m',
-  DEAD: '\u001b[1;31m',
-  FENCED: '\u001b[35m',
-  RECOVERING: '\u001b[36m',
-  MAINTENANCE: '\u001b[34m',
-};
-
-const age = (ms: number) =>
-  ms < 0
-    ? '-'
-    : ms < 120_000
-      ? `${Math.round(ms / 1000)}s`
-      : ms < 7_200_000
-        ? `${Math.round(ms / 60_000)}m`
-        : `${Math.round(ms / 3_600_000)}h`;
 
 async function status(
   args: string[],
@@ -521,6 +456,26 @@ export async function main(
     if (command === 'status') {
       await status(rest, env, io, now(), process.stdout.isTTY === true);
       return 0;
+    }
+    if (command === 'incidents') {
+      const { incidentsCommand } = await import('./cli-incidents');
+      await incidentsCommand(rest, env, io, now());
+      return 0;
+    }
+    if (command === 'incident') {
+      const [action, ...args] = rest;
+      if (action !== 'show') throw new UsageError(`incident: expected 'show ID', got '${action ?? ''}'`);
+      const { incidentShowCommand } = await import('./cli-incidents');
+      await incidentShowCommand(args, env, io, now());
+      return 0;
+    }
+    if (command === 'invoke') {
+      const { invokeCommand } = await import('./cli-invoke');
+      return await invokeCommand(rest, env, io);
+    }
+    if (command === 'demo') {
+      const { demoCommand } = await import('./redis-demo');
+      return await demoCommand(rest, env, io);
     }
     if (command === 'approve' || command === 'reject') {
       await decision(command, rest, env, io);
