@@ -21,7 +21,7 @@ import { type BenchRow, printTable } from './table';
 const BATCH = 500;
 const context = { functionName: 'bench', awsRequestId: 'bench' } as Context;
 
-interface Scenario {
+export interface Scenario {
   name: string;
   clusters: number;
   nodesPerCluster: number;
@@ -31,7 +31,7 @@ interface Scenario {
 }
 
 /** Heartbeats in delivery order: batches of BATCH records, `perNodePerBatch` consecutive ones per node. */
-function makeRecords(s: Scenario, t0: number): KinesisStreamRecord[] {
+export function makeRecords(s: Scenario, t0: number): KinesisStreamRecord[] {
   const records: KinesisStreamRecord[] = [];
   const rounds = s.heartbeatsPerNode / s.perNodePerBatch;
   for (let round = 0; round < rounds; round++) {
