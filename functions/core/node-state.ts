@@ -26,7 +26,7 @@ export interface ObserverView {
   reachable: boolean;
   /** Replicas only: their replication link to the source was up. */
   linkUp?: boolean;
-  /** The node this observer's replication link points at, when it is a replica's self-report. */
+  /** Replicas only: the node their replication link points at, as this observer saw it. */
   sourceNodeId?: string;
 }
 

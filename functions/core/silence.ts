@@ -1,4 +1,4 @@
-import { type NodeState, withTransition } from './node-state';
+import { type NodeState, type ObserverView, withTransition } from './node-state';
 import type { Policy } from './policy';
 
 /**
@@ -26,8 +26,10 @@ export interface QuorumVerdict {
  * 1. it is silent: no reachable report of it (its own or a probe's) for `heartbeatTimeoutSeconds`; and
  * 2. at least max(`quorum`, 2) independent views, each observed after its last report and within the
  *    last 2 × `heartbeatTimeoutSeconds`, agree that it is down:
- *    - a replica that is itself reporting and whose own latest report says its replication link to this
- *      primary is down (a replica whose link points at another node — the primary moved — does not count);
+ *    - a replica whose latest report of its replication link — its own, or a probe's that reached it and
+ *      read the replica's replication status — says its link to this primary is down (a replica whose
+ *      link points at another node — the primary moved — does not count); each replica counts once,
+ *      however many probes relay its view;
  *    - an external observer (a probe, `observerId` ≠ node id) that could not reach it; and
  * 3. no fresh view contradicts it: a replica reporting its link to this primary up means the primary is
  *    alive and only its own reporting is broken (a partition between the primary and the monitor).
@@ -54,12 +56,12 @@ export function judgePrimary(
   }
   for (const node of cluster) {
     if (node.nodeId === primary.nodeId || node.role === 'primary') continue;
-    const self = node.observers[node.nodeId];
-    if (!self?.reachable || !fresh(self.observedAt) || self.linkUp === undefined) continue;
+    const link = latestLinkView(node);
+    if (link === undefined || !fresh(link.observedAt)) continue;
     const pointsHere =
-      self.sourceNodeId === primary.nodeId || (self.sourceNodeId === undefined && otherPrimaries === 0);
+      link.sourceNodeId === primary.nodeId || (link.sourceNodeId === undefined && otherPrimaries === 0);
     if (!pointsHere) continue;
-    if (self.linkUp) vetoes.push(`replica ${node.nodeId}: replication link to ${primary.nodeId} is up`);
+    if (link.linkUp) vetoes.push(`replica ${node.nodeId}: replication link to ${primary.nodeId} is up`);
     else confirmations.push(`replica ${node.nodeId}: replication link down`);
   }
 
@@ -73,6 +75,19 @@ export function judgePrimary(
   else if (vetoes.length > 0) reason = `no report for ${seconds}s, but ${vetoes.join('; ')}`;
   else reason = `no report for ${seconds}s; ${confirmations.length}/${required} views confirm it is down`;
   return { dead, required, confirmations, vetoes, reason };
+}
+
+/**
+ * A replica's latest word on its replication link: its own report, or the report of a probe that reached
+ * it and read the replica's replication status (a probe relays the replica's view, it does not add its own).
+ */
+function latestLinkView(node: NodeState): ObserverView | undefined {
+  let latest: ObserverView | undefined;
+  for (const view of Object.values(node.observers)) {
+    if (!view.reachable || view.linkUp === undefined) continue;
+    if (latest === undefined || view.observedAt > latest.observedAt) latest = view;
+  }
+  return latest;
 }
 
 /** Statuses the sweep leaves alone: runbooks and operators own them, or the node is already judged. */

@@ -141,6 +141,37 @@ describe('the dead-primary quorum rule', () => {
     expect(judgePrimary(p, cluster, DEFAULT_POLICY, NOW).confirmations).toEqual([]);
   });
 
+  it('counts a replica’s link as a probe that reached it reports it, when the replica does not report itself', () => {
+    // One probe watches everything (`watch`, the probe Lambda): it cannot reach the primary, and reads on
+    // the replica that its replication link is down. Two views: the probe's own, and the replica's relayed.
+    const p = primary({ 'probe-a': { reachable: false } });
+    const relayed: ObserverView = { seq: 9, observedAt: NOW - 1000, reachable: true, linkUp: false };
+    const r = node('pg-2', 'replica', { lastHeartbeatAt: NOW - 1000, observers: { 'probe-a': relayed } });
+    const verdict = judgePrimary(p, [p, r], DEFAULT_POLICY, NOW);
+    expect(verdict.confirmations).toEqual([
+      'observer probe-a: cannot reach pg-1',
+      'replica pg-2: replication link down',
+    ]);
+    expect(verdict.dead).toBe(true);
+  });
+
+  it('takes the latest reachable view of a replica’s link, and counts the replica once however many relay it', () => {
+    const p = primary();
+    const views = (linkUp: boolean): Record<string, ObserverView> => ({
+      'probe-a': { seq: 3, observedAt: NOW - 3000, reachable: true, linkUp: !linkUp, sourceNodeId: 'pg-1' },
+      'probe-b': { seq: 4, observedAt: NOW - 1000, reachable: true, linkUp, sourceNodeId: 'pg-1' },
+      'probe-c': { seq: 5, observedAt: NOW - 500, reachable: false },
+    });
+    const down = node('pg-2', 'replica', { observers: views(false) });
+    expect(judgePrimary(p, [p, down], DEFAULT_POLICY, NOW).confirmations).toEqual([
+      'replica pg-2: replication link down',
+    ]);
+    const up = node('pg-2', 'replica', { observers: views(true) });
+    expect(judgePrimary(p, [p, up], DEFAULT_POLICY, NOW).vetoes).toEqual([
+      'replica pg-2: replication link to pg-1 is up',
+    ]);
+  });
+
   it('counts each observer once and names every confirmation', () => {
     const p = primary({ 'probe-a': { reachable: false } });
     const verdict = judgePrimary(p, [p, replica('pg-2', false)], DEFAULT_POLICY, NOW);
