@@ -54,6 +54,8 @@ export interface LocalStackOptions {
   readonly pollIntervalMs?: number;
   readonly slackWebhookUrl?: string;
   readonly print?: (line: string) => void;
+  /** Seconds the replica-recovery runbook waits after restarting replication before it checks progress. @default 30 */
+  readonly verifyAfterSeconds?: number;
 }
 
 export interface LocalStack {
@@ -112,6 +114,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       hooks: recoveryHooks({ credentials: localCredentials }),
       notifier,
       clock: Date.now,
+      ...(options.verifyAfterSeconds === undefined ? {} : { verifyAfterSeconds: options.verifyAfterSeconds }),
     },
     { logger },
   );
