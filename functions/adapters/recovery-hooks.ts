@@ -1,3 +1,4 @@
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeEndpoint } from '../core/hooks';
 import type { Engine } from '../core/position';
 import type { RecoveryHooks } from '../runbook-steps/steps';
@@ -6,24 +7,79 @@ import {
   createHookRunner,
   type HookRunnerDeps,
   replicationProgress,
+  type SecretValue,
+  secretCredentials,
+  urlCredentials,
   verifyPrimary,
 } from './hooks';
+import { keys } from './table-definition';
 
 /**
  * The hooks the runbook steps use: the dispatching runner (built-in, Lambda, HTTPS, SSM) plus the checks,
  * all reading database credentials from the same source (Secrets Manager in AWS, the node URL locally).
+ * The checks are asked with the cluster's id, so a per-cluster secret applies to them as to the hooks.
  */
 export function recoveryHooks(deps: HookRunnerDeps): RecoveryHooks {
   const runner = createHookRunner(deps);
   const credentials: CredentialsSource = deps.credentials;
-  // The credentials source answers per hook request; the checks are asked about one node.
-  const credsFor = (engine: Engine, endpoint: NodeEndpoint) =>
-    credentials({ action: 'promote', clusterId: '', engine, incidentId: '', epoch: 0, target: endpoint });
+  // The credentials source answers per hook request; the checks are asked about one node of a cluster.
+  const credsFor = (engine: Engine, endpoint: NodeEndpoint, clusterId = '') =>
+    credentials({ action: 'promote', clusterId, engine, incidentId: '', epoch: 0, target: endpoint });
   return {
     run: (request, spec) => runner.run(request, spec),
-    verifyPrimary: async (engine, endpoint) =>
-      verifyPrimary(engine, endpoint, await credsFor(engine, endpoint)),
-    replicationProgress: async (engine, endpoint) =>
-      replicationProgress(engine, endpoint, await credsFor(engine, endpoint)),
+    verifyPrimary: async (engine, endpoint, clusterId) =>
+      verifyPrimary(engine, endpoint, await credsFor(engine, endpoint, clusterId)),
+    replicationProgress: async (engine, endpoint, clusterId) =>
+      replicationProgress(engine, endpoint, await credsFor(engine, endpoint, clusterId)),
+  };
+}
+
+/** Where the per-cluster secret of a deployed stack is found. */
+export interface ClusterCredentialsOptions {
+  readonly secretValue: SecretValue;
+  /** The cluster's `credentialsSecretArn` (its META item, written from the configuration file). */
+  readonly clusterSecretArn: (clusterId: string) => Promise<string | undefined>;
+  /** The stack-wide secret (`databaseSecretArn`), for clusters without their own. @default - none */
+  readonly defaultSecretArn?: string;
+}
+
+/**
+ * The database login of the built-in hooks and checks in AWS: the cluster's own secret when its
+ * configuration names one (`credentialsSecretArn`), else the stack-wide `databaseSecretArn`, else the
+ * user name of the node's URL (a deployed configuration holds no password). runbook-steps may read
+ * exactly these secrets (infra: the stack grants GetSecretValue on each configured ARN).
+ *
+ * @example
+ * credentials: clusterCredentials({
+ *   secretValue,
+ *   clusterSecretArn: clusterSecretArnFromTable(client, tableName),
+ *   defaultSecretArn: process.env.DATABASE_SECRET_ARN,
+ * }),
+ */
+export function clusterCredentials(options: ClusterCredentialsOptions): CredentialsSource {
+  const fromSecret = secretCredentials(
+    options.secretValue,
+    async (request) =>
+      (request.clusterId === '' ? undefined : await options.clusterSecretArn(request.clusterId)) ??
+      options.defaultSecretArn,
+  );
+  return async (request) => (await fromSecret(request)) ?? urlCredentials(request.target);
+}
+
+/** Reads `credentialsSecretArn` of a cluster's META item (`CLUSTER#<id>` / `META`); undefined when absent. */
+export function clusterSecretArnFromTable(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+): (clusterId: string) => Promise<string | undefined> {
+  return async (clusterId) => {
+    const { Item } = await client.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+        ProjectionExpression: 'credentialsSecretArn',
+      }),
+    );
+    const arn = Item?.credentialsSecretArn;
+    return typeof arn === 'string' && arn !== '' ? arn : undefined;
   };
 }

@@ -33,7 +33,7 @@ import { z } from 'zod';
 import type { NodeFailoverConfig } from './candidate';
 import type { ClusterHooks, NodeEndpoint } from './hooks';
 import type { ClusterMode } from './incidents';
-import { type PolicyOverrides, PolicyOverridesSchema } from './policy';
+import { POLICY_DEFAULTS, type PolicyOverrides, PolicyOverridesSchema } from './policy';
 import { ENGINES, type Engine } from './position';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './recovery';
 import { HOOK_ACTIONS } from './runbook';
@@ -173,6 +173,60 @@ const NotificationsSchema = z.strictObject({
     .optional(),
 });
 
+/** Probe rounds more often than this would overlap the 5-second statement timeout of a probe. */
+export const MIN_PROBE_INTERVAL_SECONDS = 5;
+/** @default of `probe.intervalSeconds`: the default `heartbeatIntervalSeconds` of the policy. */
+export const DEFAULT_PROBE_INTERVAL_SECONDS = 10;
+
+const AwsId = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), {
+    message: `must be ${what} id (${prefix}-…, 8 or 17 hex digits)`,
+  });
+
+/**
+ * The probe Lambda of a deployed stack (`cdk deploy -c config=…`): it probes the clusters' nodes on a
+ * schedule from inside the user's VPC and puts the heartbeats on the stack's heartbeats stream. Ignored by
+ * `watch`, which is a probe itself.
+ */
+const ProbeSchema = z.strictObject({
+  /** Deploy the probe function. @default true (a `probe` section turns it on; `enabled: false` keeps the settings but deploys nothing) */
+  enabled: z.boolean().default(true),
+  /**
+   * Seconds between two probe rounds: a divisor of 60 from 5 to 30 (rounds inside each one-minute
+   * invocation, since schedules fire at most once a minute), or a whole number of minutes up to 60.
+   *
+   * @default 10
+   */
+  intervalSeconds: z
+    .number()
+    .int()
+    .min(MIN_PROBE_INTERVAL_SECONDS)
+    .max(3600)
+    .refine((s) => (s < 60 ? 60 % s === 0 : s % 60 === 0), {
+      message:
+        'must divide a minute (5, 6, 10, 12, 15, 20, 30) or be a whole number of minutes (60, 120, … 3600): ' +
+        'schedules fire once a minute at most and the function probes every intervalSeconds within the minute',
+    })
+    .default(DEFAULT_PROBE_INTERVAL_SECONDS),
+  /** Ids of the clusters to probe. @default - every cluster whose engine has a built-in probe */
+  clusters: z.array(Id).min(1).optional(),
+  /**
+   * Database login (JSON `{"username", "password"}`) of the probes for clusters without their own
+   * `credentialsSecretArn`. @default - the cluster's secret, else the user name of the node URL, no password
+   */
+  credentialsSecretArn: SecretArn.optional(),
+  /** Where the function runs: subnets that reach the database servers. @default - not in a VPC (public endpoints only) */
+  network: z
+    .strictObject({
+      vpcId: AwsId('vpc', 'a VPC'),
+      subnetIds: z.array(AwsId('subnet', 'a subnet')).min(1).max(16),
+      securityGroupIds: z.array(AwsId('sg', 'a security group')).min(1).max(5),
+    })
+    .optional(),
+  /** The `observerId` of the heartbeats. @default 'probe-lambda' */
+  observerId: Id.optional(),
+});
+
 /**
  * The file's shape. {@link parseClusterConfig} adds the rules across fields (unique ids, URL schemes per
  * engine, credentials in URLs) and the line and column of each problem; use it rather than this schema.
@@ -181,6 +235,7 @@ export const ClusterConfigSchema = z
   .strictObject({
     clusters: z.array(ClusterSchema).min(1, { message: 'must list at least one cluster' }),
     notifications: NotificationsSchema.optional(),
+    probe: ProbeSchema.optional(),
   })
   .superRefine((config, ctx) => {
     for (const issue of crossFieldIssues(config, { target: 'local' })) {
@@ -193,6 +248,7 @@ export const ClusterConfigSchema = z
 export type ClusterConfig = z.output<typeof ClusterConfigSchema>;
 export type ClusterSpec = ClusterConfig['clusters'][number];
 export type ClusterConfigInput = z.input<typeof ClusterConfigSchema>;
+export type ProbeConfig = NonNullable<ClusterConfig['probe']>;
 
 export interface ParseClusterConfigOptions {
   /**
@@ -204,6 +260,13 @@ export interface ParseClusterConfigOptions {
   readonly target?: 'local' | 'deployed';
   /** For `deployed`: every ARN must be in this region (the stack's). */
   readonly region?: string;
+  /**
+   * The engines with a built-in probe (`PROBED_ENGINES` of functions/adapters/probes): a cluster of another
+   * engine named in `probe.clusters` is an error, one left out of it by default is a warning.
+   *
+   * @default - the engines of the probed clusters are not checked
+   */
+  readonly probedEngines?: readonly Engine[];
   /** Receives each warning, formatted like the errors. @default - warnings are dropped */
   readonly onWarning?: (message: string) => void;
 }
@@ -493,8 +556,106 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
       }
     }
   });
+  issues.push(...probeIssues(raw, options));
   if (deployed && options.region !== undefined) issues.push(...regionIssues(raw, options.region));
   return issues;
+}
+
+/** The probe section against the clusters: names that exist, engines that can be probed, a useful interval. */
+function probeIssues(raw: Record<string, unknown>, options: ParseClusterConfigOptions): PathIssue[] {
+  const probe = raw.probe;
+  if (!isRecord(probe) || probe.enabled === false) return [];
+  const issues: PathIssue[] = [];
+  const clusters = listOf(raw.clusters).filter(isRecord);
+  const engineOf = new Map(clusters.map((cluster) => [cluster.id, cluster.engine]));
+  const canProbe = (engine: unknown) =>
+    options.probedEngines === undefined || options.probedEngines.includes(engine as Engine);
+  const probed = new Set<unknown>();
+  if (Array.isArray(probe.clusters)) {
+    probe.clusters.forEach((id, i) => {
+      const path: Path = ['probe', 'clusters', i];
+      if (probed.has(id)) issues.push({ severity: 'error', path, message: `lists "${id}" twice` });
+      else if (!engineOf.has(id)) {
+        if (typeof id === 'string')
+          issues.push({ severity: 'error', path, message: `no cluster "${id}" in clusters` });
+      } else if (!canProbe(engineOf.get(id))) {
+        issues.push({
+          severity: 'error',
+          path,
+          message: `cluster "${id}" is ${String(engineOf.get(id))}, which has no built-in probe (built in: ${options.probedEngines?.join(', ')}): its nodes must send heartbeats themselves`,
+        });
+      }
+      probed.add(id);
+    });
+  } else {
+    clusters.forEach((cluster, c) => {
+      if (canProbe(cluster.engine)) probed.add(cluster.id);
+      else if (typeof cluster.engine === 'string') {
+        issues.push({
+          severity: 'warning',
+          path: ['clusters', c, 'engine'],
+          message: `${cluster.engine} has no built-in probe: the probe function leaves this cluster out (its nodes must send heartbeats themselves)`,
+        });
+      }
+    });
+    if (probed.size === 0 && clusters.length > 0) {
+      issues.push({
+        severity: 'error',
+        path: ['probe'],
+        message: `no cluster can be probed (built-in probes: ${options.probedEngines?.join(', ')}): remove the probe section or set enabled: false`,
+      });
+    }
+  }
+  const interval =
+    typeof probe.intervalSeconds === 'number' ? probe.intervalSeconds : DEFAULT_PROBE_INTERVAL_SECONDS;
+  clusters.forEach((cluster, c) => {
+    if (!probed.has(cluster.id)) return;
+    const policy = isRecord(cluster.policy) ? cluster.policy : {};
+    const timeout =
+      typeof policy.heartbeatTimeoutSeconds === 'number'
+        ? policy.heartbeatTimeoutSeconds
+        : POLICY_DEFAULTS.heartbeatTimeoutSeconds;
+    if (interval >= timeout) {
+      issues.push({
+        severity: 'warning',
+        path: ['probe', 'intervalSeconds'],
+        message: `${interval} s between probe rounds is not less than the heartbeatTimeoutSeconds (${timeout}) of cluster ${String(cluster.id)} (clusters[${c}]): nodes only the probe reports on turn SILENT between rounds`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** One cluster as the probe function sees it: what to probe, and the secret with its database login. */
+export interface ProbeTargetConfig {
+  readonly clusterId: string;
+  readonly engine: Engine;
+  readonly nodes: readonly NodeEndpoint[];
+  /** The cluster's `credentialsSecretArn`, else the probe section's; absent: the URL's user name only. */
+  readonly credentialsSecretArn?: string;
+}
+
+/**
+ * The clusters the probe function probes (`probe.clusters`, else every cluster whose engine is in
+ * `probedEngines`), each with the secret of its login. Empty when there is no enabled probe section.
+ */
+export function probeTargets(config: ClusterConfig, probedEngines: readonly Engine[]): ProbeTargetConfig[] {
+  const probe = config.probe;
+  if (probe === undefined || !probe.enabled) return [];
+  const chosen = probe.clusters === undefined ? undefined : new Set(probe.clusters);
+  return config.clusters
+    .filter((cluster) =>
+      chosen === undefined ? probedEngines.includes(cluster.engine) : chosen.has(cluster.id),
+    )
+    .map((cluster) => {
+      const secretArn = cluster.credentialsSecretArn ?? probe.credentialsSecretArn;
+      return {
+        clusterId: cluster.id,
+        engine: cluster.engine,
+        nodes: cluster.nodes.map((node) => ({ nodeId: node.id, url: node.url })),
+        ...(secretArn === undefined ? {} : { credentialsSecretArn: secretArn }),
+      };
+    });
 }
 
 function nodeUrlIssues(
@@ -591,6 +752,7 @@ function regionIssues(raw: Record<string, unknown>, region: string): PathIssue[]
   if (isRecord(raw.notifications)) {
     check(raw.notifications.slackWebhookSecretArn, ['notifications', 'slackWebhookSecretArn']);
   }
+  if (isRecord(raw.probe)) check(raw.probe.credentialsSecretArn, ['probe', 'credentialsSecretArn']);
   return issues;
 }
 

@@ -5,16 +5,10 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSM } from '@aws-sdk/client-ssm';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
-import {
-  lambdaInvoker,
-  localCredentials,
-  secretCredentials,
-  secretsManagerSecretValue,
-  ssmAutomationStarter,
-} from '../adapters/hooks';
+import { lambdaInvoker, secretsManagerSecretValue, ssmAutomationStarter } from '../adapters/hooks';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
-import { recoveryHooks } from '../adapters/recovery-hooks';
+import { clusterCredentials, clusterSecretArnFromTable, recoveryHooks } from '../adapters/recovery-hooks';
 import { RecoveryStore } from '../adapters/recovery-store';
 import { createHandler } from './handler';
 
@@ -22,8 +16,8 @@ const logger = new Logger({ serviceName: 'runbook-steps' });
 const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
 const secretValue = secretsManagerSecretValue(new SecretsManagerClient({}));
-// Database credentials for the built-in hooks: one Secrets Manager secret ({"username","password"}) when
-// the stack is given one (context databaseSecretArn), else whatever the node URL carries.
+// Database credentials for the built-in hooks ({"username","password"} in Secrets Manager): the cluster's
+// own credentialsSecretArn (its META item), else the stack's databaseSecretArn, else the node URL's user.
 const databaseSecretArn = process.env.DATABASE_SECRET_ARN;
 
 export const handler = createHandler(
@@ -31,9 +25,11 @@ export const handler = createHandler(
     recovery: new RecoveryStore(client, tableName),
     nodes: new DynamoNodeStateStore(client, tableName, logger),
     hooks: recoveryHooks({
-      credentials: databaseSecretArn
-        ? secretCredentials(secretValue, () => databaseSecretArn)
-        : localCredentials,
+      credentials: clusterCredentials({
+        secretValue,
+        clusterSecretArn: clusterSecretArnFromTable(client, tableName),
+        ...(databaseSecretArn ? { defaultSecretArn: databaseSecretArn } : {}),
+      }),
       invokeLambda: lambdaInvoker(new Lambda({})),
       startAutomation: ssmAutomationStarter(new SSM({})),
       secretValue,

@@ -16,9 +16,13 @@ import { judgePrimary } from '../core/silence';
 export interface RecoveryHooks {
   run(request: HookRequest, spec: HookSpec | undefined): Promise<HookResult>;
   /** Resolves when the node reports itself primary and writable; throws NotYetPrimaryError otherwise. */
-  verifyPrimary(engine: Engine, endpoint: NodeEndpoint): Promise<void>;
+  verifyPrimary(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<void>;
   /** The node's applied replication position, in the project's position format. */
-  replicationProgress(engine: Engine, endpoint: NodeEndpoint): Promise<string | undefined>;
+  replicationProgress(
+    engine: Engine,
+    endpoint: NodeEndpoint,
+    clusterId?: string,
+  ): Promise<string | undefined>;
 }
 
 export interface StepDeps {
@@ -323,7 +327,7 @@ export function createSteps(deps: StepDeps) {
       if (!state.candidate) throw new Error('verify: no candidate in the state');
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
       const engine = snapshot.nodes.get(state.candidate)?.engine ?? 'generic';
-      await deps.hooks.verifyPrimary(engine, endpoint(cluster, state.candidate));
+      await deps.hooks.verifyPrimary(engine, endpoint(cluster, state.candidate), state.clusterId);
       await record(state, 'verified-primary', `${state.candidate} reports itself primary and accepts writes`);
       return { ...state, next: 'done' };
     },
@@ -370,7 +374,7 @@ export function createSteps(deps: StepDeps) {
         cluster.primaryNodeId ??
         [...snapshot.nodes.values()].find((n) => n.role === 'primary')?.nodeId;
       const baseline = await deps.hooks
-        .replicationProgress(engine, endpoint(cluster, state.nodeId))
+        .replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId)
         .catch(() => undefined);
       const result = await runHook(state, cluster, 'restartReplication', state.nodeId, primary);
       await record(state, 'restarted', result.detail);
@@ -382,7 +386,7 @@ export function createSteps(deps: StepDeps) {
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
       const engine = snapshot.nodes.get(state.nodeId)?.engine ?? 'generic';
       const now = await deps.hooks
-        .replicationProgress(engine, endpoint(cluster, state.nodeId))
+        .replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId)
         .catch(() => undefined);
       const advanced = now !== undefined && now !== state.baseline;
       const detail = advanced

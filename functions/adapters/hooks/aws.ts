@@ -93,25 +93,61 @@ export function secretsManagerSecretValue(client: SecretsManagerClient): SecretV
 
 /**
  * Credentials from a JSON secret `{"username": "...", "password": "..."}` (the shape RDS and Secrets
- * Manager rotation use), the secret being chosen per request (usually per cluster).
+ * Manager rotation use), the secret being chosen per request (usually per cluster); `undefined` for a
+ * request that `secretArnOf` gives no secret.
+ *
+ * @example
+ * // The cluster's own secret (its item's credentialsSecretArn), else the stack-wide one.
+ * secretCredentials(secretValue, async (r) => (await clusterSecretArn(r.clusterId)) ?? databaseSecretArn);
  */
 export function secretCredentials(
   secretValue: SecretValue,
-  secretArnOf: (request: HookRequest) => string | undefined,
+  secretArnOf: (request: HookRequest) => string | undefined | Promise<string | undefined>,
 ): CredentialsSource {
   return async (request) => {
-    const arn = secretArnOf(request);
-    if (arn === undefined) return undefined;
-    const parsed = parseJson(await secretValue(arn)) as
-      | { username?: unknown; password?: unknown }
-      | undefined;
-    if (typeof parsed !== 'object' || parsed === null) {
-      throw new HookFailedError(`Secret ${arn} is not a JSON object with username and password.`);
-    }
-    return {
-      ...(typeof parsed.username === 'string' ? { username: parsed.username } : {}),
-      ...(typeof parsed.password === 'string' ? { password: parsed.password } : {}),
-    };
+    const arn = await secretArnOf(request);
+    return arn === undefined ? undefined : readDbCredentials(secretValue, arn);
+  };
+}
+
+/**
+ * The database login in a JSON secret `{"username": "...", "password": "..."}`. Never logs or quotes the
+ * secret's value.
+ *
+ * @throws {@link HookFailedError} when the secret is not a JSON object.
+ */
+export async function readDbCredentials(secretValue: SecretValue, secretArn: string): Promise<DbCredentials> {
+  const parsed = parseJson(await secretValue(secretArn)) as
+    | { username?: unknown; password?: unknown }
+    | undefined;
+  if (typeof parsed !== 'object' || parsed === null) {
+    throw new HookFailedError(`Secret ${secretArn} is not a JSON object with username and password.`);
+  }
+  return {
+    ...(typeof parsed.username === 'string' ? { username: parsed.username } : {}),
+    ...(typeof parsed.password === 'string' ? { password: parsed.password } : {}),
+  };
+}
+
+/**
+ * A {@link SecretValue} that keeps each value for `maxAgeMs`, so a function probing every few seconds
+ * reads each secret a few times an hour, and a rotated secret is picked up within `maxAgeMs`. A failed
+ * read is not kept.
+ */
+export function cachedSecretValue(
+  secretValue: SecretValue,
+  options: { readonly maxAgeMs?: number; readonly now?: () => number } = {},
+): SecretValue {
+  const maxAgeMs = options.maxAgeMs ?? 5 * 60_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { at: number; value: Promise<string> }>();
+  return (secretArn) => {
+    const hit = cache.get(secretArn);
+    if (hit !== undefined && now() - hit.at < maxAgeMs) return hit.value;
+    const value = secretValue(secretArn);
+    cache.set(secretArn, { at: now(), value });
+    value.catch(() => cache.delete(secretArn));
+    return value;
   };
 }
 

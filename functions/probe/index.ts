@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Kinesis } from '@aws-sdk/client-kinesis';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { documentClient } from '../adapters/clients';
+import { applyClusterConfig } from '../adapters/cluster-config-store';
+import { requireEnv } from '../adapters/env';
+import { cachedSecretValue, readDbCredentials, secretsManagerSecretValue } from '../adapters/hooks';
+import { PROBED_ENGINES } from '../adapters/probes';
+import { parseClusterConfig, probeTargets } from '../core/cluster-config';
+import { createHandler } from './handler';
+import { kinesisPublisher } from './publisher';
+
+/** The observer id of the heartbeats when the configuration's probe section does not name one. */
+const DEFAULT_OBSERVER_ID = 'probe-lambda';
+
+const logger = new Logger({ serviceName: 'probe' });
+const client = documentClient();
+const tableName = requireEnv('TABLE_NAME');
+// The configuration file given to `cdk deploy -c config=…`, shipped in a layer (infra/constructs/probes.ts)
+// and validated again here with the same schema: a broken file fails the cold start naming file:line:col.
+const configFile = requireEnv('CLUSTER_CONFIG_FILE');
+const config = parseClusterConfig(readFileSync(configFile, 'utf8'), configFile, {
+  target: 'deployed',
+  probedEngines: PROBED_ENGINES,
+  ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
+});
+const intervalSeconds = config.probe?.intervalSeconds;
+if (intervalSeconds === undefined || !config.probe?.enabled) {
+  throw new Error(`${configFile}: the probe function needs an enabled probe section`);
+}
+// Secrets are read at most every 5 minutes (a rotated login is picked up within that) and never logged.
+const secretValue = cachedSecretValue(secretsManagerSecretValue(new SecretsManagerClient({})));
+// Strictly increasing per observer across invocations and containers: the clock, bumped when called twice.
+let lastSeq = 0;
+
+export const handler = createHandler(
+  {
+    targets: probeTargets(config, PROBED_ENGINES),
+    observerId: config.probe.observerId ?? DEFAULT_OBSERVER_ID,
+    credentials: async (target) =>
+      target.credentialsSecretArn === undefined
+        ? undefined
+        : readDbCredentials(secretValue, target.credentialsSecretArn),
+    publish: kinesisPublisher(new Kinesis({}), requireEnv('HEARTBEAT_STREAM_ARN')),
+    seq: () => {
+      lastSeq = Math.max(lastSeq + 1, Date.now());
+      return lastSeq;
+    },
+    // No Scan: the function may not read the whole table, and clusters missing from the file stay anyway.
+    applyConfig: async () =>
+      (await applyClusterConfig(client, tableName, config, Date.now(), { findClustersNotInFile: false }))
+        .text,
+  },
+  { intervalSeconds, windowSeconds: Math.max(60, intervalSeconds) },
+  { logger },
+);
