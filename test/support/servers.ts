@@ -7,158 +7,31 @@
  * Needs the Debian packages redis-server, postgresql (15) and mariadb-server. When this process runs as
  * root, PostgreSQL and MariaDB run as the `postgres` and `mysql` OS users (they refuse root).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  chownSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
-import { createClient } from 'redis';
-import type { NodeEndpoint } from '../../functions/core/hooks';
 import { freePort } from '../../local/dynamodb-local';
+import { type RedisTopology, redisCommand, redisInfo, startRedisTopology } from '../../local/redis-servers';
+import {
+  findCommand,
+  ProcessGroup as Group,
+  LOOPBACK as HOST,
+  type ManagedProcess as Managed,
+  type RunAs,
+  runAs,
+  type ServerNode,
+  type Topology,
+  waitFor,
+} from '../../local/server-processes';
 
-export interface ServerNode {
-  readonly nodeId: string;
-  readonly host: string;
-  readonly port: number;
-  /** The hook endpoint: `redis://127.0.0.1:P`, `postgresql://postgres@127.0.0.1:P/postgres`, `mysql://root@127.0.0.1:P`. */
-  readonly endpoint: NodeEndpoint;
-  readonly pid: number;
-  /** The node's temporary directory (data, socket, log). */
-  readonly dir: string;
-}
-
-interface Topology {
-  /** SIGKILLs one node (a crash: no shutdown, no cleanup) and waits until the process is gone. */
-  kill(node: ServerNode): Promise<void>;
-  /** Stops every node of the topology and removes its directories. Safe to call twice. */
-  stop(): Promise<void>;
-}
-
-export interface RedisTopology extends Topology {
-  readonly primary: ServerNode;
-  readonly replicas: readonly ServerNode[];
-}
+// Process management and the Redis servers live in local/ (the demo and the benchmark use them too).
+export { type RedisTopology, redisCommand, redisInfo, type ServerNode, startRedisTopology, waitFor };
 
 export interface PrimaryReplicaPair extends Topology {
   readonly primary: ServerNode;
   readonly replica: ServerNode;
-}
-
-const HOST = '127.0.0.1';
-
-// ---------------------------------------------------------------------------------------------------
-// Processes: tracked by id, killed on exit.
-
-interface Managed {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly name: string;
-  readonly log: string;
-  /** Signal of a clean and quick stop (PostgreSQL: SIGQUIT, immediate shutdown). */
-  readonly stopSignal: NodeJS.Signals;
-  /** Cleanup after the process is gone (PostgreSQL: its SysV segment when it was SIGKILLed). */
-  readonly afterExit?: () => void;
-}
-
-const running = new Set<Managed>();
-const directories = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const managed of running) {
-      try {
-        process.kill(managed.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
-interface RunAs {
-  readonly uid: number;
-  readonly gid: number;
-}
-
-/** The OS user to run a server as when we are root (PostgreSQL and MariaDB refuse to run as root). */
-function runAs(user: string): RunAs | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-  return { uid, gid };
-}
-
-function tempDir(prefix: string, owner: RunAs | undefined): string {
-  installExitHook();
-  const dir = mkdtempSync(join(tmpdir(), `replica-sentinel-${prefix}-`));
-  directories.add(dir);
-  if (owner !== undefined) chownSync(dir, owner.uid, owner.gid);
-  return dir;
-}
-
-function startProcess(
-  name: string,
-  command: string,
-  args: readonly string[],
-  options: {
-    dir: string;
-    owner: RunAs | undefined;
-    env?: Record<string, string>;
-    stopSignal?: NodeJS.Signals;
-    afterExit?: () => void;
-  },
-): Managed {
-  const log = join(options.dir, `${name}.log`);
-  const fd = openSync(log, 'a');
-  const child = spawn(command, args, {
-    cwd: options.dir,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, HOME: options.dir, LC_ALL: 'C', ...options.env },
-    ...(options.owner ?? {}),
-  });
-  closeSync(fd);
-  if (child.pid === undefined) throw new Error(`${name}: ${command} did not start (is it installed?)`);
-  const managed: Managed = {
-    child,
-    pid: child.pid,
-    name,
-    log,
-    stopSignal: options.stopSignal ?? 'SIGTERM',
-    ...(options.afterExit === undefined ? {} : { afterExit: options.afterExit }),
-  };
-  running.add(managed);
-  child.once('exit', () => running.delete(managed));
-  return managed;
-}
-
-function exited(managed: Managed): boolean {
-  return managed.child.exitCode !== null || managed.child.signalCode !== null;
-}
-
-async function endProcess(managed: Managed, signal: NodeJS.Signals, graceMs = 5_000): Promise<void> {
-  if (!exited(managed)) {
-    const gone = new Promise<void>((resolve) => managed.child.once('exit', () => resolve()));
-    managed.child.kill(signal);
-    const timer = setTimeout(() => managed.child.kill('SIGKILL'), graceMs);
-    await gone;
-    clearTimeout(timer);
-  }
-  managed.afterExit?.();
 }
 
 /** Runs a command to completion (as `owner`), failing with its output. */
@@ -192,113 +65,8 @@ function runToEnd(
   });
 }
 
-/** Polls `probe` until it returns true; fails with the last error, and at once when `process` died. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  options: { timeoutMs?: number; intervalMs?: number; process?: Managed } = {},
-): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  let last: unknown;
-  for (;;) {
-    if (options.process !== undefined && exited(options.process)) {
-      const log = existsSync(options.process.log)
-        ? readFileSync(options.process.log, 'utf8').slice(-2000)
-        : '';
-      throw new Error(`${options.process.name} exited while waiting for ${what}:\n${log}`);
-    }
-    try {
-      if (await probe()) return;
-      last = undefined;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
-  }
-}
-
-/**
- * The processes and directories of one topology, registered the moment they exist so that a failure half
- * way through a start still stops everything started so far.
- */
-class Group implements Topology {
-  readonly #processes = new Map<number, Managed>();
-  readonly #dirs = new Set<string>();
-  #stopped = false;
-
-  register(managed: Managed): Managed {
-    this.#processes.set(managed.pid, managed);
-    return managed;
-  }
-
-  dir(prefix: string, owner: RunAs | undefined): string {
-    const dir = tempDir(prefix, owner);
-    this.#dirs.add(dir);
-    return dir;
-  }
-
-  async kill(node: ServerNode): Promise<void> {
-    const managed = this.#processes.get(node.pid);
-    if (managed === undefined) throw new Error(`Node ${node.nodeId} is not part of this topology`);
-    await endProcess(managed, 'SIGKILL');
-  }
-
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    await Promise.all(
-      [...this.#processes.values()].map((managed) => endProcess(managed, managed.stopSignal)),
-    );
-    for (const dir of this.#dirs) {
-      rmSync(dir, { recursive: true, force: true });
-      directories.delete(dir);
-    }
-  }
-
-  /** The Topology methods, bound, to spread into a result. */
-  methods(): Topology {
-    return { kill: (node) => this.kill(node), stop: () => this.stop() };
-  }
-
-  /** Runs `start`; when it fails, stops whatever it started and rethrows. */
-  async starting<T>(start: () => Promise<T>): Promise<T> {
-    try {
-      return await start();
-    } catch (error) {
-      await this.stop();
-      throw error;
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Clients for assertions.
-
-/** Runs one Redis command on a node and closes the connection. */
-export async function redisCommand(node: ServerNode, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: node.host, port: node.port, reconnectStrategy: false } });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await client.sendCommand<unknown>(args);
-  } finally {
-    client.destroy();
-  }
-}
-
-/** INFO <section> of a Redis node as key → value. */
-export async function redisInfo(node: ServerNode, section = 'replication'): Promise<Map<string, string>> {
-  const text = String(await redisCommand(node, ['INFO', section]));
-  const fields = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return fields;
-}
 
 /** Runs one SQL statement on a PostgreSQL node (as postgres) and closes the connection. */
 export async function pgQuery<R extends pg.QueryResultRow = Record<string, unknown>>(
@@ -325,74 +93,6 @@ export async function mysqlQuery(node: ServerNode, sql: string): Promise<RowData
   } finally {
     await connection.end().catch(() => connection.destroy());
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Redis.
-
-async function startRedis(
-  group: Group,
-  nodeId: string,
-  replicaOf: ServerNode | undefined,
-): Promise<[ServerNode, Managed]> {
-  const dir = group.dir(nodeId, undefined);
-  const port = await freePort();
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    HOST,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--repl-diskless-load',
-    'on-empty-db',
-    // The default 5 s wait for more replicas before a full sync would dominate the test time.
-    '--repl-diskless-sync-delay',
-    '0',
-    '--daemonize',
-    'no',
-    '--dir',
-    dir,
-    ...(replicaOf === undefined ? [] : ['--replicaof', replicaOf.host, String(replicaOf.port)]),
-  ];
-  const managed = group.register(startProcess(nodeId, 'redis-server', args, { dir, owner: undefined }));
-  const node: ServerNode = {
-    nodeId,
-    host: HOST,
-    port,
-    endpoint: { nodeId, url: `redis://${HOST}:${port}` },
-    pid: managed.pid,
-    dir,
-  };
-  await waitFor(`${nodeId} to answer PING`, async () => (await redisCommand(node, ['PING'])) === 'PONG', {
-    process: managed,
-  });
-  return [node, managed];
-}
-
-/**
- * A Redis primary (`redis-1`) with `replicas` replicas (`redis-2`...), each linked
- * (`master_link_status:up`) before this resolves.
- */
-export async function startRedisTopology(options: { replicas?: number } = {}): Promise<RedisTopology> {
-  const group = new Group();
-  return group.starting(async () => {
-    const [primary] = await startRedis(group, 'redis-1', undefined);
-    const replicas = await Promise.all(
-      Array.from({ length: options.replicas ?? 2 }, async (_, i) => {
-        const [replica, managed] = await startRedis(group, `redis-${i + 2}`, primary);
-        await waitFor(
-          `${replica.nodeId} to link to ${primary.nodeId}`,
-          async () => (await redisInfo(replica)).get('master_link_status') === 'up',
-          { process: managed },
-        );
-        return replica;
-      }),
-    );
-    return { primary, replicas, ...group.methods() };
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -439,7 +139,7 @@ async function startPostgres(
 ): Promise<[ServerNode, Managed]> {
   const dataDir = join(dir, nodeId);
   const port = await freePort();
-  const managed = startProcess(
+  const managed = group.start(
     nodeId,
     join(bin, 'postgres'),
     [
@@ -464,7 +164,6 @@ async function startPostgres(
     ],
     { dir, owner, stopSignal: 'SIGQUIT', afterExit: sysvSegmentRemover(dataDir) },
   );
-  group.register(managed);
   const node: ServerNode = {
     nodeId,
     host: HOST,
@@ -529,22 +228,12 @@ export async function startPostgresPair(): Promise<PrimaryReplicaPair> {
         (await pgQuery(primary, "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'")).length === 1,
       { process: replicaProcess },
     );
-    return { primary, replica, ...group.methods() };
+    return { primary, replica, ...group.topology() };
   });
 }
 
 // ---------------------------------------------------------------------------------------------------
 // MariaDB.
-
-/** The first of `names` found in /usr/sbin, /usr/bin or PATH. */
-function findCommand(names: readonly string[], debianPackage: string): string {
-  for (const name of names) {
-    for (const dir of ['/usr/sbin', '/usr/bin', ...(process.env.PATH ?? '').split(':')]) {
-      if (dir !== '' && existsSync(join(dir, name))) return join(dir, name);
-    }
-  }
-  throw new Error(`None of ${names.join(', ')} found: install the Debian package ${debianPackage}.`);
-}
 
 async function startMariaDb(
   group: Group,
@@ -566,7 +255,7 @@ async function startMariaDb(
     { TMPDIR: tmp },
   );
   const port = await freePort();
-  const managed = startProcess(
+  const managed = group.start(
     nodeId,
     findCommand(['mariadbd', 'mysqld'], 'mariadb-server'),
     [
@@ -589,7 +278,6 @@ async function startMariaDb(
     ],
     { dir, owner },
   );
-  group.register(managed);
   const node: ServerNode = {
     nodeId,
     host: HOST,
@@ -635,6 +323,6 @@ export async function startMariaDbPair(): Promise<PrimaryReplicaPair> {
       },
       { process: replicaProcess },
     );
-    return { primary, replica, ...group.methods() };
+    return { primary, replica, ...group.topology() };
   });
 }
