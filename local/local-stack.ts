@@ -26,12 +26,14 @@ import { RecoveryStore } from '../functions/adapters/recovery-store';
 import { postToSlack } from '../functions/adapters/slack';
 import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
 import { decide } from '../functions/approval/approval';
+import type { Transition } from '../functions/core/incidents';
 import type { ChatbotNotification } from '../functions/core/notification';
 import { slackMessage } from '../functions/core/notification';
 import type { ApprovalDecision } from '../functions/core/runbook';
 import { createHandler as createChangeHandler } from '../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../functions/on-transition/handler';
+import { transitionOf } from '../functions/on-transition/transition';
 import { createHandler as createSteps } from '../functions/runbook-steps/handler';
 import { sweepOnce } from '../functions/sweep/sweep';
 import {
@@ -45,6 +47,7 @@ import { matchesFilter } from './event-filter';
 import { kinesisRecord } from './kinesis-records';
 import { MemoryQuarantine } from './memory-quarantine';
 import { LocalRunbookLauncher } from './runbook-launcher';
+import type { RunbookRun } from './runbook-runner';
 import { StreamPoller } from './stream-poller';
 
 export interface LocalStackOptions {
@@ -56,12 +59,18 @@ export interface LocalStackOptions {
   readonly print?: (line: string) => void;
   /** Seconds the replica-recovery runbook waits after restarting replication before it checks progress. @default 30 */
   readonly verifyAfterSeconds?: number;
+  /** Called with every status change the table stream delivers to on-transition (the demo's timeline). */
+  readonly onTransition?: (transition: Transition) => void;
+  /** Called when a runbook run ends, with its execution name (the incident id). */
+  readonly onRunbookFinished?: (executionName: string, run: RunbookRun) => void;
 }
 
 export interface LocalStack {
   readonly url: string;
   readonly port: number;
   readonly dynamodbEndpoint: string;
+  /** The DynamoDB Local (java) process, stopped by stop(). */
+  readonly dynamodbPid: number;
   readonly tableName: string;
   readonly notifications: ChatbotNotification[];
   readonly quarantine: MemoryQuarantine;
@@ -128,7 +137,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           reject(new Error('approval wait aborted'));
         });
       }),
-    onFinished: (name, run) => print(`[runbook] ${name}: ${run.status} (${run.states.join(' → ')})`),
+    onFinished: (name, run) => {
+      print(`[runbook] ${name}: ${run.status} (${run.states.join(' → ')})`);
+      options.onRunbookFinished?.(name, run);
+    },
   });
   const heartbeats = createHeartbeatHandler(
     { store, quarantine, sweepShards: TABLE.sweepShards },
@@ -160,6 +172,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stopPoll = loop('stream poll', options.pollIntervalMs ?? 500, async () => {
     const records = (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
     if (records.length > 0) {
+      if (options.onTransition) {
+        for (const record of records) {
+          const change = transitionOf(record);
+          if (change) options.onTransition(change.transition);
+        }
+      }
       const response = await onTransition({ Records: records }, context('on-transition'));
       if (response.batchItemFailures.length > 0)
         print(`[local] on-transition reported ${response.batchItemFailures.length} failure(s)`);
@@ -275,6 +293,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     url: `http://127.0.0.1:${port}`,
     port,
     dynamodbEndpoint: ddb.endpoint,
+    dynamodbPid: ddb.pid,
     tableName,
     notifications,
     quarantine,
