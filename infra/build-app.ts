@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { PROBED_ENGINES } from '../functions/adapters/probes';
+import {
+  type ClusterConfig,
+  ClusterConfigError,
+  parseClusterConfig,
+  probeTargets,
+} from '../functions/core/cluster-config';
 import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 
 /** Stack name when the `stackName` context value is not given (`cdk deploy -c stackName=...`). */
@@ -40,6 +49,17 @@ export interface CreateAppOptions extends AppProps {
  *   run runbook-steps in those private subnets so that built-in hooks reach private database servers.
  * - `slackSigningSecretArn`: complete ARN of a Secrets Manager secret (stack's region) holding the Slack
  *   app's signing secret; adds the Slack route `POST /slack/actions` to the approval API.
+ * - `config`: path (relative to the working directory) of the cluster configuration file (DESIGN.md §3b),
+ *   validated with the same schema as `watch` uses, as a deployed configuration (no password in a URL,
+ *   every ARN in the stack's region); an error fails the synth with `file:line:col: field: problem`. From it:
+ *   the probe function when its `probe` section is enabled (infra/constructs/probes.ts, which also applies
+ *   the clusters to the table), runbook-steps' permissions on the clusters' `credentialsSecretArn` and https
+ *   hook secrets, the Lambda hooks and SSM documents of `hooks` (added to `hookFunctionArns` and
+ *   `hookSsmDocuments`), and `notifications` (Slack webhook secret, Chatbot channel).
+ *
+ * Precedence: a context value given on the command line or in cdk.json wins over the same setting in the
+ * file (`slackWebhookSecretArn`, `chatbotSlackWorkspaceId`/`chatbotSlackChannelId`), and the synth says so
+ * on stderr when they differ; the lists (`hookFunctionArns`, `hookSsmDocuments`) are the union of both.
  *
  * @example
  * npx cdk deploy -c region=eu-west-1 -c sweepIntervalSeconds=5 \
@@ -55,7 +75,10 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Re
     stackName,
     env: { region },
     description: 'replica-sentinel: replication health monitoring and automated recovery',
-    ...optionsFrom((key) => app.node.tryGetContext(key), region),
+    ...withConfigFile(
+      optionsFrom((key) => app.node.tryGetContext(key), region),
+      configFrom(app.node.tryGetContext('config'), region),
+    ),
   });
   if (nag) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
@@ -98,7 +121,123 @@ type ContextOptions = Pick<
   | 'databaseSecretArn'
   | 'runbookNetwork'
   | 'slackSigningSecretArn'
+  | 'probes'
+  | 'clusterSecretArns'
 >;
+
+/** The configuration file of the `config` context value, validated; its text is shipped to the probe function. */
+interface ConfigFile {
+  readonly path: string;
+  readonly text: string;
+  readonly config: ClusterConfig;
+}
+
+function configFrom(value: unknown, region: string): ConfigFile | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new Error(
+      `context value config must be the path of a cluster configuration file (-c config=clusters.yaml); got ${JSON.stringify(value)}`,
+    );
+  }
+  const path = resolve(value);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `context value config: cannot read ${value} (${(error as NodeJS.ErrnoException).code ?? String(error)}); the path is relative to ${process.cwd()}`,
+    );
+  }
+  try {
+    const config = parseClusterConfig(text, value, {
+      target: 'deployed',
+      region,
+      probedEngines: PROBED_ENGINES,
+      onWarning: (message) => console.warn(`warning: ${message}`),
+    });
+    return { path: value, text, config };
+  } catch (error) {
+    if (error instanceof ClusterConfigError) {
+      throw new Error(`context value config: ${value} is not a valid configuration:\n${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The context options completed by the configuration file: the context wins for single values (with a
+ * message when both differ), lists are merged, and the file alone gives the probes and cluster secrets.
+ */
+function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): ContextOptions {
+  if (file === undefined) return options;
+  const { config } = file;
+  const preferContext = <T>(
+    key: string,
+    fromContext: T | undefined,
+    fromFile: T | undefined,
+  ): T | undefined => {
+    if (
+      fromContext !== undefined &&
+      fromFile !== undefined &&
+      JSON.stringify(fromContext) !== JSON.stringify(fromFile)
+    ) {
+      console.warn(`note: context value ${key} overrides the value in ${file.path}`);
+    }
+    return fromContext ?? fromFile;
+  };
+  const union = (a: readonly string[] | undefined, b: readonly string[]) => {
+    const all = [...new Set([...(a ?? []), ...b])];
+    return all.length === 0 ? undefined : all;
+  };
+  const hooks = config.clusters.flatMap((cluster) => Object.values(cluster.hooks));
+  const slackWebhookSecretArn = preferContext(
+    'slackWebhookSecretArn',
+    options.slackWebhookSecretArn,
+    config.notifications?.slackWebhookSecretArn,
+  );
+  const chatbotSlack = preferContext(
+    'chatbotSlackWorkspaceId/chatbotSlackChannelId',
+    options.chatbotSlack,
+    config.notifications?.chatbot,
+  );
+  const hookFunctionArns = union(
+    options.hookFunctionArns,
+    hooks.flatMap((hook) => (hook?.type === 'lambda' ? [hook.functionArn] : [])),
+  );
+  const hookSsmDocuments = union(
+    options.hookSsmDocuments,
+    hooks.flatMap((hook) => (hook?.type === 'ssm' ? [hook.documentName] : [])),
+  );
+  const clusterSecretArns = union(undefined, [
+    ...config.clusters.flatMap((cluster) => cluster.credentialsSecretArn ?? []),
+    ...hooks.flatMap((hook) =>
+      hook?.type === 'https' && hook.secretArn !== undefined ? [hook.secretArn] : [],
+    ),
+  ]);
+  const probe = config.probe;
+  const targets = probeTargets(config, PROBED_ENGINES);
+  return {
+    ...options,
+    ...(slackWebhookSecretArn === undefined ? {} : { slackWebhookSecretArn }),
+    ...(chatbotSlack === undefined ? {} : { chatbotSlack }),
+    ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
+    ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
+    ...(clusterSecretArns === undefined ? {} : { clusterSecretArns }),
+    ...(probe === undefined || !probe.enabled
+      ? {}
+      : {
+          probes: {
+            configText: file.text,
+            clusterIds: config.clusters.map((cluster) => cluster.id),
+            intervalSeconds: probe.intervalSeconds,
+            secretArns: [...new Set(targets.flatMap((target) => target.credentialsSecretArn ?? []))],
+            ...(probe.network === undefined ? {} : { network: probe.network }),
+          },
+        }),
+  };
+}
 
 function optionsFrom(context: (key: string) => unknown, region: string): ContextOptions {
   const sweepIntervalSeconds = sweepIntervalFrom(context('sweepIntervalSeconds'));

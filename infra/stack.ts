@@ -1,9 +1,11 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
 import { Ingest } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
+import { type ProbeNetwork, Probes } from './constructs/probes';
 import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
 import { StateStore } from './constructs/state-store';
 
@@ -65,6 +67,25 @@ export interface ReplicaSentinelStackProps extends StackProps {
    * @default - no Slack route
    */
   readonly slackSigningSecretArn?: string;
+  /**
+   * The probe function (from the configuration file's enabled `probe` section, infra/build-app.ts).
+   *
+   * @default - no probe function
+   */
+  readonly probes?: {
+    readonly configText: string;
+    readonly clusterIds: readonly string[];
+    readonly intervalSeconds: number;
+    readonly secretArns: readonly string[];
+    readonly network?: ProbeNetwork;
+  };
+  /**
+   * Complete ARNs of the per-cluster secrets (clusters' `credentialsSecretArn`, https hooks' `secretArn`)
+   * that runbook-steps may read.
+   *
+   * @default - none
+   */
+  readonly clusterSecretArns?: readonly string[];
 }
 
 /**
@@ -84,6 +105,8 @@ export class ReplicaSentinelStack extends Stack {
   public readonly detector: Detector;
   /** The recovery state machines, the runbook-steps function and the approval API. */
   public readonly runbooks: Runbooks;
+  /** The probe function and its schedule, when the configuration file enables them. */
+  public readonly probes?: Probes;
 
   constructor(scope: Construct, id: string, props: ReplicaSentinelStackProps = {}) {
     super(scope, id, props);
@@ -119,6 +142,21 @@ export class ReplicaSentinelStack extends Stack {
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),
     });
+    if (props.clusterSecretArns !== undefined && props.clusterSecretArns.length > 0) {
+      this.runbooks.stepsFunction.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [...props.clusterSecretArns],
+        }),
+      );
+    }
+    if (props.probes !== undefined) {
+      this.probes = new Probes(this, 'Probes', {
+        ...props.probes,
+        table: this.stateStore.table,
+        heartbeatStream: this.ingest.heartbeatStream,
+      });
+    }
     this.detector = new Detector(this, 'Detector', {
       table: this.stateStore.table,
       alertsTopic: this.notifications.topic,
