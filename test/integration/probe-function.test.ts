@@ -1,0 +1,218 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Context } from 'aws-lambda';
+import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
+import { PROBED_ENGINES } from '../../functions/adapters/probes';
+import { keys, TABLE } from '../../functions/adapters/table-definition';
+import { type ClusterConfig, parseClusterConfig, probeTargets } from '../../functions/core/cluster-config';
+import { createHandler as createIngestHandler } from '../../functions/ingest-heartbeat/handler';
+import { createHandler, type ProbeHandlerDeps, ProbeRunError } from '../../functions/probe/handler';
+import { kinesisPublisher, type PutRecordsApi } from '../../functions/probe/publisher';
+import { freePort } from '../../local/dynamodb-local';
+import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { type RedisTopology, startRedisTopology } from '../support/servers';
+
+const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:123456789012:stream/ReplicaSentinel-heartbeats';
+const OBSERVER = 'probe-test';
+const context = {
+  functionName: 'probe',
+  awsRequestId: 'test',
+  getRemainingTimeInMillis: () => 60_000,
+} as Context;
+const silent = (serviceName: string) => new Logger({ serviceName, logLevel: 'SILENT' });
+
+type PutRecordsInput = Parameters<PutRecordsApi['putRecords']>[0];
+
+/**
+ * The heartbeats stream, in process: Kinesis has no local emulator, so the probe function's Kinesis client is
+ * replaced at the PutRecords boundary only. Records it accepts are delivered, in the shape Lambda delivers
+ * them, to the real ingest-heartbeat handler on DynamoDB Local; `refuse` picks the records a call refuses
+ * (as Kinesis does under throttling: per record, with an ErrorCode).
+ */
+class InProcessStream implements PutRecordsApi {
+  readonly calls: PutRecordsInput[] = [];
+  readonly quarantine = new MemoryQuarantine();
+  refuse: (call: number, index: number) => boolean = () => false;
+  private readonly ingest;
+
+  constructor(table: TestTable) {
+    this.ingest = createIngestHandler(
+      { store: table.store, quarantine: this.quarantine, sweepShards: TABLE.sweepShards },
+      { logger: silent('ingest-heartbeat') },
+    );
+  }
+
+  async putRecords(input: PutRecordsInput) {
+    const call = this.calls.push(input) - 1;
+    const results = input.Records.map((_, i) =>
+      this.refuse(call, i)
+        ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard' }
+        : { SequenceNumber: `${call}-${i}` },
+    );
+    const accepted = input.Records.filter((_, i) => results[i]?.ErrorCode === undefined).map((record) =>
+      kinesisRecord(Buffer.from(record.Data).toString('utf8'), record.PartitionKey),
+    );
+    if (accepted.length > 0) {
+      const response = await this.ingest(kinesisEvent(accepted), context);
+      expect(response).toEqual({ batchItemFailures: [] });
+    }
+    return { FailedRecordCount: results.filter((r) => r.ErrorCode !== undefined).length, Records: results };
+  }
+
+  /** The partition keys of call `n`. */
+  partitionKeys(n: number): string[] {
+    return (this.calls[n]?.Records ?? []).map((record) => record.PartitionKey);
+  }
+}
+
+let table: TestTable;
+let redis: RedisTopology;
+let ghostPort: number;
+
+beforeAll(async () => {
+  [table, redis, ghostPort] = await Promise.all([createTestTable('probe'), startRedisTopology(), freePort()]);
+});
+
+afterAll(async () => {
+  await Promise.all([table?.drop(), redis?.stop()]);
+});
+
+/** A deployed configuration of one Redis cluster: the real primary and replica, and a node nobody listens for. */
+function configFor(clusterId: string): ClusterConfig {
+  const [replica] = redis.replicas;
+  if (replica === undefined) throw new Error('expected a replica');
+  return parseClusterConfig(
+    [
+      'clusters:',
+      `  - id: ${clusterId}`,
+      '    engine: redis',
+      '    mode: dry-run',
+      '    nodes:',
+      `      - { id: r1, url: "${redis.primary.endpoint.url}" }`,
+      `      - { id: r2, url: "${replica.endpoint.url}", priority: 5 }`,
+      `      - { id: ghost, url: "redis://127.0.0.1:${ghostPort}" }`,
+      'probe:',
+      '  intervalSeconds: 10',
+    ].join('\n'),
+    'probe-test.yaml',
+    { target: 'deployed', probedEngines: PROBED_ENGINES },
+  );
+}
+
+let seq = Date.now();
+
+/** The probe handler as index.ts builds it, with the stream and credentials of the test; one round per call. */
+function probeHandler(clusterId: string, overrides: Partial<ProbeHandlerDeps> = {}) {
+  const config = configFor(clusterId);
+  const stream = new InProcessStream(table);
+  const handler = createHandler(
+    {
+      targets: probeTargets(config, PROBED_ENGINES),
+      observerId: OBSERVER,
+      credentials: async () => undefined,
+      publish: kinesisPublisher(stream, STREAM_ARN, { sleep: async () => undefined }),
+      seq: () => ++seq,
+      applyConfig: async () =>
+        (
+          await applyClusterConfig(table.client, table.tableName, config, Date.now(), {
+            findClustersNotInFile: false,
+          })
+        ).text,
+      ...overrides,
+    },
+    { intervalSeconds: 10, windowSeconds: 10 },
+    { logger: silent('probe'), sleep: async () => undefined },
+  );
+  return { stream, invoke: () => handler({}, context) };
+}
+
+describe('the probe function on a real Redis primary and replica, into the real ingest handler', () => {
+  it('puts one heartbeat per node on the stream, keyed by node id, and ingest records the roles and positions', async () => {
+    const { stream, invoke } = probeHandler('cache-a');
+
+    const report = await invoke();
+
+    expect(report).toEqual({ rounds: 1, heartbeats: 3, unreachable: ['cache-a/ghost'] });
+    expect(stream.calls).toHaveLength(1);
+    expect(stream.partitionKeys(0)).toEqual(['r1', 'r2', 'ghost']);
+    const primary = await table.getNode('cache-a', 'r1');
+    const replica = await table.getNode('cache-a', 'r2');
+    expect(primary).toMatchObject({ role: 'primary', status: 'HEALTHY' });
+    expect(replica).toMatchObject({ role: 'replica', sourceNodeId: 'r1' });
+    expect(replica?.observers[OBSERVER]).toMatchObject({ reachable: true, linkUp: true });
+    expect(stream.quarantine.records).toEqual([]);
+  });
+
+  it('applies the cluster configuration to its META item (mode, nodes) at the first invocation', async () => {
+    const { invoke } = probeHandler('cache-b');
+
+    await invoke();
+
+    const meta = (await table.clusterItems('cache-b')).find((item) => item.SK === keys.clusterMetaSk);
+    expect(meta).toMatchObject({
+      engine: 'redis',
+      mode: 'dry-run',
+      nodes: [
+        { nodeId: 'r1', url: redis.primary.endpoint.url },
+        { nodeId: 'r2', url: redis.replicas[0]?.endpoint.url, priority: 5 },
+        { nodeId: 'ghost', url: `redis://127.0.0.1:${ghostPort}` },
+      ],
+    });
+  });
+
+  it('reports the node it cannot reach as an observation of the probe, not as a failure', async () => {
+    const { stream, invoke } = probeHandler('cache-c');
+
+    await expect(invoke()).resolves.toMatchObject({ unreachable: ['cache-c/ghost'] });
+
+    const sent = JSON.parse(Buffer.from(stream.calls[0]?.Records[2]?.Data ?? []).toString('utf8'));
+    expect(sent).toMatchObject({ nodeId: 'ghost', reachable: false, role: 'unknown', observerId: OBSERVER });
+    const ghost = await table.getNode('cache-c', 'ghost');
+    expect(ghost?.observers[OBSERVER]).toMatchObject({ reachable: false });
+  });
+
+  it('sends again exactly the records Kinesis refused, until they are taken', async () => {
+    const { stream, invoke } = probeHandler('cache-d');
+    // The first call refuses the replica's record, the second (its retry) refuses it once more.
+    stream.refuse = (call, index) => call <= 1 && stream.partitionKeys(call)[index] === 'r2';
+
+    await expect(invoke()).resolves.toMatchObject({ heartbeats: 3 });
+
+    expect([0, 1, 2].map((n) => stream.partitionKeys(n))).toEqual([['r1', 'r2', 'ghost'], ['r2'], ['r2']]);
+    expect(await table.getNode('cache-d', 'r2')).toMatchObject({ role: 'replica' });
+  });
+
+  it('fails the invocation, naming the error code, when records are still refused after every retry', async () => {
+    const { stream, invoke } = probeHandler('cache-e');
+    stream.refuse = (_call, index) => stream.partitionKeys(_call)[index] === 'r1';
+
+    const error = await invoke().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(error).toBeInstanceOf(ProbeRunError);
+    expect((error as Error).message).toMatch(
+      /1 of 3 heartbeats were refused by the heartbeats stream after every retry \(ProvisionedThroughputExceededException\)/,
+    );
+    expect(stream.calls).toHaveLength(4); // the first call and 3 retries
+    expect(await table.getNode('cache-e', 'r1')).toBeUndefined();
+  });
+
+  it('sends nothing for a cluster whose login cannot be read, so a missing permission never looks like a dead node', async () => {
+    const { stream, invoke } = probeHandler('cache-f', {
+      credentials: async () => {
+        throw new Error('AccessDeniedException: not authorized to perform secretsmanager:GetSecretValue');
+      },
+    });
+
+    await expect(invoke()).rejects.toThrow(
+      /cache-f: the database login could not be read, so nothing was probed: AccessDeniedException/,
+    );
+
+    expect(stream.calls).toEqual([]);
+    expect(await table.getNode('cache-f', 'ghost')).toBeUndefined();
+  });
+});
