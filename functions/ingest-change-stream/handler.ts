@@ -3,14 +3,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { CoalescingKinesisProcessor } from '../adapters/coalescing-processor';
+import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
 import { type ChangeStreamDeps, ingestChangeEvents } from './ingest';
 
 /** The ingest-change-stream handler: a Kinesis batch of change events in, a partial batch response out. */
 export function createHandler(
   deps: Omit<ChangeStreamDeps, 'logger'>,
-  options: { logger?: Logger; clock?: () => number } = {},
+  options: { logger?: Logger; metrics?: Metrics; clock?: () => number } = {},
 ) {
   const logger = options.logger ?? new Logger({ serviceName: 'ingest-change-stream' });
+  const metrics = options.metrics ?? noMetrics;
   const clock = options.clock ?? Date.now;
   const processor = new CoalescingKinesisProcessor(async (records) => {
     const report = await ingestChangeEvents(records, { ...deps, logger }, clock());
@@ -20,9 +22,11 @@ export function createHandler(
       quarantined: report.quarantined,
       failed: report.failures.size,
     });
+    metrics.add('ChangeEventsIngested', report.records - report.quarantined - report.failures.size);
+    metrics.add('ChangeEventsRejected', report.quarantined);
     return report.failures;
   });
-  return middy(
-    async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => processor.run(event),
-  ).use(injectLambdaContext(logger));
+  return middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => processor.run(event))
+    .use(injectLambdaContext(logger))
+    .use(publishMetrics(metrics));
 }

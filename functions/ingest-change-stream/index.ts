@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient, sqsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
+import { emfMetrics } from '../adapters/metrics';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SqsQuarantine } from '../adapters/quarantine';
 import { createHandler } from './handler';
@@ -15,5 +16,5 @@ export const handler = createHandler(
     store: new DynamoNodeStateStore(documentClient(), tableName, logger),
     quarantine: new SqsQuarantine(sqsClient(), queueUrl),
   },
-  { logger },
+  { logger, metrics: emfMetrics('ingest-change-stream') },
 );

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient, sqsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
+import { emfMetrics } from '../adapters/metrics';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SqsQuarantine } from '../adapters/quarantine';
 import { TABLE } from '../adapters/table-definition';
@@ -17,5 +18,5 @@ export const handler = createHandler(
     quarantine: new SqsQuarantine(sqsClient(), queueUrl),
     sweepShards: TABLE.sweepShards,
   },
-  { logger },
+  { logger, metrics: emfMetrics('ingest-heartbeat') },
 );

@@ -3,6 +3,7 @@ import { mapWithLimit } from '../adapters/concurrency';
 import { TransientError } from '../adapters/errors';
 import { type InvalidRecord, recordBytes, settleKinesisBatch } from '../adapters/kinesis';
 import type { Log } from '../adapters/log';
+import { detectionLatencyMs } from '../adapters/metrics';
 import type { NodeStateStore } from '../adapters/node-state-store';
 import type { Quarantine } from '../adapters/quarantine';
 import { InvalidRecordError } from '../core/errors';
@@ -31,6 +32,12 @@ export interface IngestReport {
   readonly quarantined: number;
   /** Node writes made: one per changed node, however many heartbeats it had in the batch. */
   readonly writes: number;
+  /** Node writes that lost to a concurrent writer (re-read and re-folded). */
+  readonly conflicts: number;
+  /** Status changes written, with their detection latency (see detectionLatencyMs). */
+  readonly detections: readonly { readonly status: string; readonly latencyMs: number }[];
+  /** Worst replica lag (seconds) written per cluster. */
+  readonly maxLagSeconds: ReadonlyMap<string, number>;
 }
 
 interface Parsed {
@@ -76,6 +83,9 @@ export async function ingestHeartbeats(
   let applied = 0;
   let stale = 0;
   let writes = 0;
+  let conflicts = 0;
+  const detections: { status: string; latencyMs: number }[] = [];
+  const maxLagSeconds = new Map<string, number>();
   const maxRetries = deps.maxConflictRetries ?? 3;
 
   await mapWithLimit([...byCluster.entries()], deps.clusterConcurrency ?? 16, async ([clusterId, items]) => {
@@ -107,18 +117,27 @@ export async function ingestHeartbeats(
       const results = await Promise.all(
         [...fold.changed.values()].map(async (state) => {
           try {
-            return { nodeId: state.nodeId, result: await deps.store.putNode(state) };
+            return { state, result: await deps.store.putNode(state) };
           } catch (error) {
-            return { nodeId: state.nodeId, result: asError(error) };
+            return { state, result: asError(error) };
           }
         }),
       );
       const conflicted = new Set<string>();
       const failedNodes = new Map<string, Error>();
-      for (const { nodeId, result } of results) {
-        if (result === 'written') writes++;
-        else if (result === 'conflict') conflicted.add(nodeId);
-        else failedNodes.set(nodeId, result);
+      for (const { state, result } of results) {
+        if (result === 'written') {
+          writes++;
+          const latencyMs = state.transitionTo
+            ? detectionLatencyMs(snapshot.nodes.get(state.nodeId), state, snapshot.policy, now)
+            : undefined;
+          if (latencyMs !== undefined) detections.push({ status: state.status, latencyMs });
+          if (state.lagSeconds !== undefined)
+            maxLagSeconds.set(clusterId, Math.max(state.lagSeconds, maxLagSeconds.get(clusterId) ?? 0));
+        } else if (result === 'conflict') {
+          conflicts++;
+          conflicted.add(state.nodeId);
+        } else failedNodes.set(state.nodeId, result);
       }
       const retry: Parsed[] = [];
       for (const [id, outcome] of fold.outcomes) {
@@ -148,7 +167,17 @@ export async function ingestHeartbeats(
     source,
     now,
   });
-  return { failures, records: records.length, applied, stale, quarantined, writes };
+  return {
+    failures,
+    records: records.length,
+    applied,
+    stale,
+    quarantined,
+    writes,
+    conflicts,
+    detections,
+    maxLagSeconds,
+  };
 }
 
 function asError(error: unknown): Error {

@@ -2,16 +2,32 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SNSEvent } from 'aws-lambda';
+import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
 import { type NotifyDeps, notifySlack } from './notify';
 
 /**
  * The notify-slack handler: an SNS subscriber (invoked asynchronously). A failure throws, so Lambda
- * retries the event twice and then sends it to the function's dead-letter queue.
+ * retries the event twice and then sends it to the function's dead-letter queue. Posts are counted as
+ * NotificationsSent, failures (each attempt) as NotificationsFailed.
  */
-export function createHandler(deps: Omit<NotifyDeps, 'logger'>, options: { logger?: Logger } = {}) {
+export function createHandler(
+  deps: Omit<NotifyDeps, 'logger'>,
+  options: { logger?: Logger; metrics?: Metrics } = {},
+) {
   const logger = options.logger ?? new Logger({ serviceName: 'notify-slack' });
+  const metrics = options.metrics ?? noMetrics;
   return middy(async (event: SNSEvent, context: Context): Promise<void> => {
     deps.once.registerLambdaContext?.(context);
-    for (const record of event.Records) await notifySlack(record, { ...deps, logger });
-  }).use(injectLambdaContext(logger));
+    for (const record of event.Records) {
+      logger.appendKeys({ snsMessageId: record.Sns.MessageId });
+      try {
+        if (await notifySlack(record, { ...deps, logger })) metrics.add('NotificationsSent', 1);
+      } catch (error) {
+        metrics.add('NotificationsFailed', 1);
+        throw error;
+      }
+    }
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishMetrics(metrics));
 }

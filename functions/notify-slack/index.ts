@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { requireEnv } from '../adapters/env';
+import { emfMetrics } from '../adapters/metrics';
 import { onceInTable } from '../adapters/once';
 import { NOTIFY_SLACK_IDEMPOTENCY_SCOPE } from '../adapters/table-definition';
 import { createHandler } from './handler';
@@ -24,5 +25,5 @@ export const handler = createHandler(
     },
     once: onceInTable(new DynamoDBClient({}), tableName, NOTIFY_SLACK_IDEMPOTENCY_SCOPE),
   },
-  { logger },
+  { logger, metrics: emfMetrics('notify-slack') },
 );

@@ -43,9 +43,10 @@ export function parseNotification(record: SNSEventRecord): ChatbotNotification {
   return n as ChatbotNotification;
 }
 
-/** Posts one notification to Slack as Block Kit, once per notification id. */
-export async function notifySlack(record: SNSEventRecord, deps: NotifyDeps): Promise<void> {
+/** Posts one notification to Slack as Block Kit, once per notification id: true if this call posted it. */
+export async function notifySlack(record: SNSEventRecord, deps: NotifyDeps): Promise<boolean> {
   const notification = parseNotification(record);
+  let posted = false;
   await deps.once(notification.id, async () => {
     const url = await deps.webhookUrl();
     const result = await postToSlack(url, slackMessage(notification), deps.post);
@@ -54,5 +55,7 @@ export async function notifySlack(record: SNSEventRecord, deps: NotifyDeps): Pro
       attempts: result.attempts,
       waitedMs: result.waitedMs,
     });
+    posted = true;
   });
+  return posted;
 }

@@ -4,6 +4,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { DynamoIncidentStore } from '../adapters/incident-store';
+import { emfMetrics } from '../adapters/metrics';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
 import { StepFunctionsLauncher } from '../adapters/sfn-launcher';
@@ -30,5 +31,5 @@ export const handler = createHandler(
       logsUrl: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encodeURIComponent(logGroup)}`,
     }),
   },
-  { logger },
+  { logger, metrics: emfMetrics('on-transition') },
 );

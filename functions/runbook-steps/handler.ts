@@ -1,12 +1,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
 import type { RunbookState } from '../core/runbook';
-import { createSteps, type StepDeps, type StepInput } from './steps';
+import { createSteps, runbookOutcome, type StepDeps, type StepInput } from './steps';
 
-/** The runbook-steps handler: one Task of a runbook state machine, `{ action, state, taskToken? }` in, state out. */
-export function createHandler(deps: Omit<StepDeps, 'logger'>, options: { logger?: Logger } = {}) {
+/**
+ * The runbook-steps handler: one Task of a runbook state machine, `{ action, state, taskToken? }` in, state
+ * out. A step that ends the runbook counts one RunbookOutcomes (and IncidentsResolved when it recovered).
+ */
+export function createHandler(
+  deps: Omit<StepDeps, 'logger'>,
+  options: { logger?: Logger; metrics?: Metrics } = {},
+) {
   const logger = options.logger ?? new Logger({ serviceName: 'runbook-steps' });
+  const metrics = options.metrics ?? noMetrics;
   const run = createSteps({ ...deps, logger });
   return middy(async (input: StepInput): Promise<RunbookState> => {
     logger.appendKeys({
@@ -14,6 +22,14 @@ export function createHandler(deps: Omit<StepDeps, 'logger'>, options: { logger?
       clusterId: input.state?.clusterId,
       action: input.action,
     });
-    return run(input);
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
+    const result = await run(input);
+    const outcome = runbookOutcome(input.action, result);
+    if (outcome !== undefined) {
+      metrics.add('RunbookOutcomes', 1, { Runbook: input.state.runbook, Outcome: outcome });
+      if (outcome === 'recovered') metrics.add('IncidentsResolved', 1);
+    }
+    return result;
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishMetrics(metrics));
 }

@@ -6,6 +6,7 @@ import { SSM } from '@aws-sdk/client-ssm';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { lambdaInvoker, secretsManagerSecretValue, ssmAutomationStarter } from '../adapters/hooks';
+import { emfMetrics } from '../adapters/metrics';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
 import { clusterCredentials, clusterSecretArnFromTable, recoveryHooks } from '../adapters/recovery-hooks';
@@ -37,5 +38,5 @@ export const handler = createHandler(
     notifier: new SnsNotifier(new SNSClient({}), requireEnv('ALERTS_TOPIC_ARN')),
     clock: Date.now,
   },
-  { logger },
+  { logger, metrics: emfMetrics('runbook-steps') },
 );

@@ -45,6 +45,29 @@ export interface StepInput {
   readonly taskToken?: string;
 }
 
+/**
+ * How a runbook ended, when `action` ended it with `result` (recovered, paged, no-candidate, failed,
+ * dry-run, expired, rejected); undefined for the steps in between. The RunbookOutcomes metric's dimension.
+ */
+export function runbookOutcome(action: RunbookAction, result: RunbookState): string | undefined {
+  switch (action) {
+    case 'complete':
+      return result.outcome?.startsWith('paged') ? 'paged' : 'recovered';
+    case 'noCandidate':
+      return 'no-candidate';
+    case 'markFailed':
+      return 'failed';
+    case 'recordDryRun':
+      return 'dry-run';
+    case 'recordExpired':
+      return 'expired';
+    case 'applyApproval':
+      return result.next === 'rejected' ? 'rejected' : undefined;
+    default:
+      return undefined;
+  }
+}
+
 export class UnknownNodeEndpointError extends Error {
   override readonly name = 'UnknownNodeEndpointError';
 }

@@ -2,6 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { FleetCensus } from '../adapters/fleet-census';
+import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
+import type { NodeStatus } from '../core/node-state';
 import { type SweepDeps, type SweepReport, sweepOnce } from './sweep';
 
 export interface SweepSchedule {
@@ -16,12 +19,33 @@ export interface SweepSchedule {
  * sweeps every `intervalSeconds` for one `windowSeconds` window (6 sweeps a minute by default) and returns
  * before the next invocation starts. Overlapping invocations are harmless: every write is conditional.
  */
+const STATUSES: readonly NodeStatus[] = [
+  'HEALTHY',
+  'LAGGING',
+  'STALLED',
+  'SILENT',
+  'DEAD',
+  'RECOVERING',
+  'FENCED',
+  'MAINTENANCE',
+];
+
+/**
+ * `census`, when given, counts the fleet by status once per invocation (published as NodesByStatus, zeros
+ * included, so a dashboard shows 0 rather than a gap); every sweep counts as one SweepRuns.
+ */
 export function createHandler(
-  deps: Omit<SweepDeps, 'logger'>,
+  deps: Omit<SweepDeps, 'logger'> & { readonly census?: FleetCensus },
   schedule: SweepSchedule,
-  options: { logger?: Logger; clock?: () => number; sleep?: (ms: number) => Promise<void> } = {},
+  options: {
+    logger?: Logger;
+    metrics?: Metrics;
+    clock?: () => number;
+    sleep?: (ms: number) => Promise<void>;
+  } = {},
 ) {
   const logger = options.logger ?? new Logger({ serviceName: 'sweep' });
+  const metrics = options.metrics ?? noMetrics;
   const clock = options.clock ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   return middy(
@@ -39,6 +63,10 @@ export function createHandler(
         }
         const report = await sweepOnce({ ...deps, logger }, clock());
         reports.push(report);
+        metrics.add('SweepRuns', 1);
+        metrics.add('OverdueNodes', report.overdue);
+        for (const t of report.transitions)
+          if (t.latencyMs !== undefined) metrics.add('DetectionLatency', t.latencyMs, { Status: t.to });
         if (report.overdue > 0) {
           logger.info('sweep', {
             overdue: report.overdue,
@@ -49,7 +77,13 @@ export function createHandler(
           });
         }
       }
+      if (deps.census) {
+        const counts = await deps.census.countByStatus(deps.shards);
+        for (const status of STATUSES) metrics.add('NodesByStatus', counts[status] ?? 0, { Status: status });
+      }
       return { sweeps: reports.length, reports };
     },
-  ).use(injectLambdaContext(logger));
+  )
+    .use(injectLambdaContext(logger))
+    .use(publishMetrics(metrics));
 }

@@ -1,12 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
+import { DynamoFleetCensus } from '../adapters/fleet-census';
+import { emfMetrics } from '../adapters/metrics';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { TABLE } from '../adapters/table-definition';
 import { createHandler } from './handler';
 
 const logger = new Logger({ serviceName: 'sweep' });
-const store = new DynamoNodeStateStore(documentClient(), requireEnv('TABLE_NAME'), logger);
+const client = documentClient();
+const tableName = requireEnv('TABLE_NAME');
+const store = new DynamoNodeStateStore(client, tableName, logger);
 const intervalSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? '10');
 if (!(intervalSeconds >= 1 && intervalSeconds <= 60)) {
   throw new Error(
@@ -15,7 +19,7 @@ if (!(intervalSeconds >= 1 && intervalSeconds <= 60)) {
 }
 
 export const handler = createHandler(
-  { index: store, store, shards: TABLE.sweepShards },
+  { index: store, store, shards: TABLE.sweepShards, census: new DynamoFleetCensus(client, tableName) },
   { intervalSeconds, windowSeconds: 60 },
-  { logger },
+  { logger, metrics: emfMetrics('sweep') },
 );

@@ -1,4 +1,5 @@
 import type { Log } from '../adapters/log';
+import { detectionLatencyMs } from '../adapters/metrics';
 import type { NodeStateStore, SweepIndex } from '../adapters/node-state-store';
 import type { ClusterSnapshot } from '../core/fold';
 import { sweepNode } from '../core/silence';
@@ -21,7 +22,16 @@ export interface SweepReport {
   readonly indexRequests: number;
   /** Node items read to judge them (their clusters, once each). */
   readonly clusterItemsRead: number;
-  readonly transitions: readonly { clusterId: string; nodeId: string; from: string; to: string }[];
+  readonly transitions: readonly Transition[];
+}
+
+/** A status change the sweep wrote; `latencyMs` is how long after the node's deadline (see detectionLatencyMs). */
+export interface Transition {
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly latencyMs?: number;
 }
 
 /**
@@ -40,7 +50,7 @@ export async function sweepOnce(deps: SweepDeps, now: number): Promise<SweepRepo
   let marked = 0;
   let lostRaces = 0;
   let clusterItemsRead = 0;
-  const transitions: { clusterId: string; nodeId: string; from: string; to: string }[] = [];
+  const transitions: Transition[] = [];
   await Promise.all(
     [...byCluster].map(async ([clusterId, nodeIds]) => {
       const snapshot: ClusterSnapshot = await deps.store.loadCluster(clusterId);
@@ -53,7 +63,16 @@ export async function sweepOnce(deps: SweepDeps, now: number): Promise<SweepRepo
         if (!next) continue;
         if ((await deps.store.putNode(next)) === 'written') {
           marked++;
-          if (next.transitionTo) transitions.push({ clusterId, nodeId, from: node.status, to: next.status });
+          if (next.transitionTo) {
+            const latencyMs = detectionLatencyMs(node, next, snapshot.policy, now);
+            transitions.push({
+              clusterId,
+              nodeId,
+              from: node.status,
+              to: next.status,
+              ...(latencyMs === undefined ? {} : { latencyMs }),
+            });
+          }
         } else {
           lostRaces++;
           deps.logger.debug('sweep lost a race to a heartbeat', { clusterId, nodeId });

@@ -1,0 +1,107 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Context } from 'aws-lambda';
+import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
+import { RecordingMetrics } from '../../functions/adapters/metrics';
+import { TABLE } from '../../functions/adapters/table-definition';
+import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
+import { createHandler as createSweep } from '../../functions/sweep/handler';
+import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
+import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+
+const silent = new Logger({ logLevel: 'SILENT' });
+const context = {
+  functionName: 'test',
+  awsRequestId: 'test',
+  getRemainingTimeInMillis: () => 900_000,
+} as unknown as Context;
+
+describe('metrics of the real handlers on DynamoDB Local', () => {
+  let table: TestTable;
+  beforeEach(async () => {
+    table = await createTestTable('metrics');
+  });
+  afterEach(async () => {
+    await table.drop();
+  });
+
+  const ingestWith = (metrics: RecordingMetrics, clock: () => number) =>
+    createIngest(
+      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
+      { logger: silent, metrics, clock },
+    );
+
+  it('counts ingested, stale, rejected and coalesced heartbeats of one batch and the worst lag per cluster', async () => {
+    const metrics = new RecordingMetrics();
+    const ingest = ingestWith(metrics, () => T0 + 2_000);
+    const replica = (seq: number, lagSeconds: number) => {
+      const hb = replicaHeartbeat({ clusterId: 'm-lag', at: T0 + seq * 100, seq, applied: lsn(1000) });
+      return { ...hb, replication: { ...hb.replication, lagSeconds } };
+    };
+
+    await ingest(
+      kinesisEvent([
+        kinesisRecord(primaryHeartbeat({ clusterId: 'm-lag', at: T0, seq: 1, position: lsn(1000) })),
+        kinesisRecord(replica(1, 4)),
+        kinesisRecord(replica(2, 9)),
+        kinesisRecord(replica(3, 2)),
+        kinesisRecord(replica(2, 9)),
+        kinesisRecord('{"v":1,"clusterId":', 'pg-9'),
+      ]),
+      context,
+    );
+
+    // 4 heartbeats applied in 2 node writes; the repeated seq 2 is stale; the truncated JSON quarantined.
+    expect(metrics.total('HeartbeatsIngested')).toBe(4);
+    expect(metrics.total('HeartbeatsCoalesced')).toBe(2);
+    expect(metrics.total('HeartbeatsStale')).toBe(1);
+    expect(metrics.total('HeartbeatsRejected')).toBe(1);
+    expect(metrics.total('WriteConflicts')).toBe(0);
+    const stored = await table.getNode('m-lag', 'pg-2');
+    expect(stored?.lagSeconds).toBeDefined();
+    expect(metrics.values('ReplicaLagSeconds', { ClusterId: 'm-lag' })).toEqual([stored?.lagSeconds]);
+  });
+
+  it('counts the sweep, its verdicts with their latency after the deadline, and the fleet by status', async () => {
+    let now = T0;
+    const ingest = ingestWith(new RecordingMetrics(), () => now);
+    await ingest(
+      kinesisEvent([
+        kinesisRecord(primaryHeartbeat({ clusterId: 'm-sweep', at: T0, seq: 1, position: lsn(10) })),
+        kinesisRecord(replicaHeartbeat({ clusterId: 'm-sweep', at: T0, seq: 1, applied: lsn(10) })),
+      ]),
+      context,
+    );
+    now = T0 + 20_000;
+    await ingest(
+      kinesisEvent([
+        kinesisRecord(replicaHeartbeat({ clusterId: 'm-fresh', at: now, seq: 1, applied: lsn(10) })),
+      ]),
+      context,
+    );
+    const deadline = (await table.getNode('m-sweep', 'pg-2'))?.deadlineAt ?? Number.NaN;
+    now = deadline + 1_234;
+    const metrics = new RecordingMetrics();
+    const sweep = createSweep(
+      {
+        index: table.store,
+        store: table.store,
+        shards: TABLE.sweepShards,
+        census: new DynamoFleetCensus(table.client, table.tableName),
+      },
+      { intervalSeconds: 60, windowSeconds: 60 },
+      { logger: silent, metrics, clock: () => now },
+    );
+
+    await sweep({}, context);
+
+    expect(metrics.total('SweepRuns')).toBe(1);
+    expect(metrics.total('OverdueNodes')).toBe(2);
+    expect(metrics.values('DetectionLatency', { Status: 'SILENT' })).toEqual([1_234, 1_234]);
+    expect(metrics.values('NodesByStatus', { Status: 'SILENT' })).toEqual([2]);
+    expect(metrics.values('NodesByStatus', { Status: 'HEALTHY' })).toEqual([1]);
+    expect(metrics.values('NodesByStatus', { Status: 'DEAD' })).toEqual([0]);
+  });
+});
