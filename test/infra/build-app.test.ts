@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/build-app';
 import {
   ALL_OPTIONS_CONTEXT,
   logicalIdOfConstruct,
   resources,
+  statementsOfFunction,
   TEST_REGION,
   type TestApp,
   testApp,
@@ -178,5 +182,84 @@ describe('malformed context values fail the synth, naming the context key', () =
     ['chatbotSlackChannelId', { chatbotSlackWorkspaceId: ALL_OPTIONS_CONTEXT.chatbotSlackWorkspaceId }],
   ])('a Chatbot channel without %s', (missing, context) => {
     expect(build(context)).toThrow(new RegExp(`context value ${missing} is missing`));
+  });
+});
+
+describe('the configuration file (-c config=FILE) together with context values', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'replica-sentinel-build-app-'));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${TEST_REGION}:123456789012:${resource}`;
+  const FILE_WEBHOOK = arn('secretsmanager', 'secret:file-webhook-AbCdEf');
+  const file = join(directory, 'clusters.yaml');
+  writeFileSync(
+    file,
+    [
+      'clusters:',
+      '  - id: orders',
+      '    engine: postgresql',
+      '    nodes: [{ id: p1, url: "postgresql://sentinel@10.0.0.1/app" }, { id: p2, url: "postgresql://sentinel@10.0.0.2/app" }]',
+      '    hooks:',
+      `      promote: { type: lambda, functionArn: "${arn('lambda', 'function:file-promote')}" }`,
+      '      fence: { type: ssm, documentName: FileFenceDocument }',
+      'notifications:',
+      `  slackWebhookSecretArn: ${FILE_WEBHOOK}`,
+      '  chatbot: { workspaceId: T0FILE00001, channelId: C0FILE00001 }',
+    ].join('\n'),
+  );
+
+  /** Builds the app, returning it with what it printed on stderr. */
+  function buildWith(context: Record<string, unknown>) {
+    const printed: string[] = [];
+    const warn = console.warn;
+    console.warn = (message: unknown) => printed.push(String(message));
+    try {
+      const { stack } = createApp({
+        context: { region: TEST_REGION, 'aws:cdk:bundling-stacks': [], config: file, ...context },
+        nag: false,
+      });
+      return { stack, template: Template.fromStack(stack), printed };
+    } finally {
+      console.warn = warn;
+    }
+  }
+
+  it("lets runbook-steps invoke the file's Lambda hooks and start its SSM documents, besides the context's", () => {
+    const { stack, template } = buildWith({ hookFunctionArns: ALL_OPTIONS_CONTEXT.hookFunctionArns });
+    const statements = statementsOfFunction(
+      template,
+      logicalIdOfConstruct(stack, stack.runbooks.stepsFunction.fn),
+    );
+    expect(statements).toContainEqual({
+      effect: 'Allow',
+      actions: ['lambda:InvokeFunction'],
+      resources: [...ALL_OPTIONS_CONTEXT.hookFunctionArns.split(','), arn('lambda', 'function:file-promote')],
+    });
+    expect(JSON.stringify(statements)).toContain('document/FileFenceDocument');
+  });
+
+  it('takes notifications from the file when no context value sets them', () => {
+    const { stack, template, printed } = buildWith({});
+    const notifySlack = stack.notifications.notifySlack;
+    if (notifySlack === undefined) throw new Error('no notify-slack function');
+    expect(resources(template)[logicalIdOfConstruct(stack, notifySlack.fn)]?.Properties).toMatchObject({
+      Environment: { Variables: { SLACK_WEBHOOK_SECRET_ARN: FILE_WEBHOOK } },
+    });
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackChannelId: 'C0FILE00001',
+    });
+    expect(printed).toEqual([]);
+  });
+
+  it('prefers a context value over the same setting in the file, and says so', () => {
+    const { stack, template, printed } = buildWith({
+      slackWebhookSecretArn: ALL_OPTIONS_CONTEXT.slackWebhookSecretArn,
+    });
+    const notifySlack = stack.notifications.notifySlack;
+    if (notifySlack === undefined) throw new Error('no notify-slack function');
+    expect(resources(template)[logicalIdOfConstruct(stack, notifySlack.fn)]?.Properties).toMatchObject({
+      Environment: { Variables: { SLACK_WEBHOOK_SECRET_ARN: ALL_OPTIONS_CONTEXT.slackWebhookSecretArn } },
+    });
+    expect(printed).toEqual([`note: context value slackWebhookSecretArn overrides the value in ${file}`]);
   });
 });
