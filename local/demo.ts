@@ -1,5 +1,6 @@
 /**
- * `npm run demo` (this version): a scripted PostgreSQL-like cluster of SIMULATED nodes — a primary and two
+ * `replica-sentinel demo --simulated`, and the fallback of `replica-sentinel demo` when redis-server is not
+ * installed (local/redis-demo.ts runs the real-Redis demo): a scripted PostgreSQL-like cluster of SIMULATED nodes — a primary and two
  * replicas sending heartbeats, and a change stream — run through the real pipeline on a real DynamoDB
  * Local, on a virtual clock: ingest handlers, the silence sweep, the table stream read through the
  * DynamoDB Streams API into on-transition, incidents and Chatbot-format notifications printed.
@@ -8,7 +9,7 @@
  * the primary pg-1 dies at +300 s and both replicas report their link down (SILENT, then DEAD by quorum,
  * a critical incident handed to the primary-failover runbook, which runs from the synthesized state machine
  * in dry-run mode: it re-verifies, takes the lock, chooses the candidate and announces the plan).
- * Exits 0 only if all of that was seen. Real Redis/PostgreSQL servers replace the simulation later.
+ * Succeeds only if all of that was seen.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -44,16 +45,22 @@ interface Event {
   reason: string;
 }
 
-async function main(): Promise<number> {
-  const json = process.argv.includes('--json');
+export interface SimulatedDemoOptions {
+  /** One JSON summary instead of the timeline. */
+  readonly json: boolean;
+  readonly out: (text: string) => void;
+  /** Stops the run (Ctrl-C): DynamoDB Local is stopped and the exit code is 130. */
+  readonly signal?: AbortSignal;
+}
+
+/** Runs the simulated demo; returns the exit code (0: everything was seen, 1: not, 130: interrupted). */
+export async function runSimulatedDemo(options: SimulatedDemoOptions): Promise<number> {
+  const { json } = options;
   const say = (line: string) => {
-    if (!json) console.log(line);
+    if (!json) options.out(line);
   };
-  say(
-    'replica-sentinel demo — SIMULATED nodes (no database servers yet), real handlers, real DynamoDB Local',
-  );
+  say('replica-sentinel demo — SIMULATED nodes (no database servers), real handlers, real DynamoDB Local');
   const ddb = await startDynamoDbLocal();
-  process.once('SIGINT', () => void ddb.stop().then(() => process.exit(130)));
   const tableName = 'replica-sentinel-demo';
   await createNodeStateTable(ddb.endpoint, tableName);
   const client = documentClient({ ...LOCAL_AWS, endpoint: ddb.endpoint });
@@ -123,6 +130,7 @@ async function main(): Promise<number> {
     let head = 0x3000000;
     let applied3 = head;
     for (let tick = 0; tick <= 48; tick++) {
+      if (options.signal?.aborted) return 130;
       now = T0 + tick * 10_000;
       const at = new Date(now).toISOString();
       const primaryAlive = tick < 30;
@@ -206,6 +214,9 @@ async function main(): Promise<number> {
     const ok = stall !== undefined && recovered !== undefined && dead !== undefined && planned;
     const summary = {
       simulated: true,
+      // Nothing is failed over for real: the cluster is in dry-run mode.
+      failoverCompletedAfterMs: null,
+      promotedNode: null,
       stallDetectedAfterMs: stall ? stall.at - 60_000 : null,
       recoveredAfterMs: recovered ? recovered.at - 180_000 : null,
       deadDetectedAfterMs: dead ? dead.at - 300_000 : null,
@@ -219,12 +230,12 @@ async function main(): Promise<number> {
         position: n.appliedPosition ?? n.position,
       })),
     };
-    if (json) console.log(JSON.stringify(summary, null, 2));
+    if (json) options.out(JSON.stringify(summary, null, 2));
     else {
-      console.log('\nnode   role     status   position');
+      options.out('\nnode   role     status   position');
       for (const n of summary.nodes)
-        console.log(`${n.nodeId.padEnd(6)} ${n.role.padEnd(8)} ${n.status.padEnd(8)} ${n.position ?? ''}`);
-      console.log(
+        options.out(`${n.nodeId.padEnd(6)} ${n.role.padEnd(8)} ${n.status.padEnd(8)} ${n.position ?? ''}`);
+      options.out(
         ok
           ? `\nOK (virtual time): stall caught ${summary.stallDetectedAfterMs} ms after replay stopped, HEALTHY ${summary.recoveredAfterMs} ms after it resumed, primary DEAD ${summary.deadDetectedAfterMs} ms after it died; ${notifier.published.length} notifications`
           : '\nFAILED: the stall, the recovery, the dead primary or the failover plan was not seen',
@@ -237,5 +248,3 @@ async function main(): Promise<number> {
     await ddb.stop();
   }
 }
-
-process.exitCode = await main();

@@ -105,11 +105,16 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
     const wait = options.intervalMs - (Date.now() - started);
     if (wait > 0 && (options.rounds === undefined || rounds < options.rounds)) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        options.signal?.addEventListener('abort', () => {
+        // One listener per wait, removed when the wait ends: a long watch must not pile them up.
+        const onAbort = () => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        const timer = setTimeout(() => {
+          options.signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, wait);
+        options.signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
