@@ -50,7 +50,7 @@ describe('replica-sentinel local up on a machine without a usable Java', () => {
     // What a Java 11 runtime prints for `java -version` (on stderr).
     writeFileSync(
       join(old, 'java'),
-      '#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\necho \'OpenJDK Runtime Environment (build 11.0.22+7)\' >&2\n',
+      "#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\necho 'OpenJDK Runtime Environment (build 11.0.22+7)' >&2\n",
     );
     chmodSync(join(old, 'java'), 0o755);
     const result = await cli(['local', 'up', '--port', '0'], envWith(old));
