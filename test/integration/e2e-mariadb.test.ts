@@ -1,5 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type E2eRun, incidentRun, startE2e, stepsOf } from '../support/e2e';
+import { describe, expect, it } from '@jest/globals';
+import {
+  expectFailedOver,
+  expectStallRecovered,
+  incidentRun,
+  useE2e,
+  waitForHealthyPrimary,
+} from '../support/e2e';
 import { mysqlQuery, type PrimaryReplicaPair, startMariaDbPair } from '../support/servers';
 
 /**
@@ -8,21 +14,10 @@ import { mysqlQuery, type PrimaryReplicaPair, startMariaDbPair } from '../suppor
  * built-in MySQL/MariaDB hooks, and the outcome is read back from the servers.
  */
 describe('end to end on real MariaDB: stall and failover', () => {
-  let mariadb: PrimaryReplicaPair;
-  let e2e: E2eRun;
-  beforeAll(async () => {
-    mariadb = await startMariaDbPair();
+  const fixture = useE2e(startMariaDbPair, async (mariadb) => {
     await mysqlQuery(mariadb.primary, 'CREATE DATABASE shop');
     await mysqlQuery(mariadb.primary, 'CREATE TABLE shop.orders (id int PRIMARY KEY)');
-    e2e = await startE2e({
-      clusterId: 'e2e-mariadb',
-      engine: 'mariadb',
-      nodes: [mariadb.primary, mariadb.replica],
-    });
-  });
-  afterAll(async () => {
-    await e2e?.stop();
-    await mariadb?.stop();
+    return { clusterId: 'e2e-mariadb', engine: 'mariadb', nodes: [mariadb.primary, mariadb.replica] };
   });
 
   const count = async (node: PrimaryReplicaPair['primary']) => {
@@ -31,18 +26,14 @@ describe('end to end on real MariaDB: stall and failover', () => {
   };
 
   it('reports a replica whose SQL thread is stopped as STALLED while the primary takes writes; the auto runbook restarts it', async () => {
-    const { replica, primary } = mariadb;
+    const { e2e, servers } = fixture;
+    const { replica, primary } = servers;
     await e2e.waitForStatus(replica.nodeId, 'HEALTHY');
     await mysqlQuery(replica, 'STOP SLAVE SQL_THREAD');
     for (let i = 1; i <= 20; i++) await mysqlQuery(primary, `INSERT INTO shop.orders VALUES (${i})`);
 
-    const { opened, runbook, resolved } = await incidentRun(e2e, replica.nodeId, 'STALLED');
-    expect(opened.timeline[0]).toMatchObject({ event: 'opened', to: 'STALLED' });
-    expect(opened.timeline[0]?.reason).toMatch(/has not advanced for .* \(replay is paused\)/);
-    expect(opened.runbook).toBe('replica-recovery');
-    expect(runbook).toContain(': SUCCEEDED (');
-    expect(resolved.state).toBe('RESOLVED');
-    expect(stepsOf(resolved)).toEqual(expect.arrayContaining(['restarted', 'progressing', 'completed']));
+    const stall = await incidentRun(e2e, replica.nodeId, 'STALLED');
+    expectStallRecovered(stall, /has not advanced for .* \(replay is paused\)/);
     await e2e.waitForStatus(replica.nodeId, 'HEALTHY');
     // On the replica itself: both threads run again and the rows written meanwhile are there.
     const [status] = await mysqlQuery(replica, 'SHOW SLAVE STATUS');
@@ -51,18 +42,17 @@ describe('end to end on real MariaDB: stall and failover', () => {
   });
 
   it('declares the killed primary DEAD by the probe and the replica, and promotes the replica', async () => {
-    const { replica, primary } = mariadb;
+    const { e2e, servers } = fixture;
+    const { replica, primary } = servers;
     await e2e.waitForStatus(replica.nodeId, 'HEALTHY');
-    await mariadb.kill(primary);
+    await servers.kill(primary);
 
-    const { opened, runbook, resolved } = await incidentRun(e2e, primary.nodeId, 'DEAD');
-    expect(opened.runbook).toBe('primary-failover');
-    expect(opened.timeline.at(-1)?.reason).toMatch(
+    const failover = await incidentRun(e2e, primary.nodeId, 'DEAD');
+    const promotedId = expectFailedOver(
+      failover,
       /2\/2 views confirm: observer .*: cannot reach mariadb-1; replica mariadb-2: replication link down/,
     );
-    expect(runbook).toContain(': SUCCEEDED (ReVerify → TakeLock → ChooseCandidate → Fence → Promote');
-    expect(resolved.state).toBe('RESOLVED');
-    expect(resolved.plan?.candidate).toBe(replica.nodeId);
+    expect(promotedId).toBe(replica.nodeId);
 
     // On the server: no replication left, writable, and it takes writes.
     expect(await mysqlQuery(replica, 'SHOW SLAVE STATUS')).toEqual([]);
@@ -70,10 +60,6 @@ describe('end to end on real MariaDB: stall and failover', () => {
     expect(Number(readOnly?.ro)).toBe(0);
     await mysqlQuery(replica, 'INSERT INTO shop.orders VALUES (1001)');
     expect(await count(replica)).toBe(21);
-    await e2e.waitForNode(
-      `the stack to report ${replica.nodeId} as a HEALTHY primary`,
-      replica.nodeId,
-      (n) => n.role === 'primary' && n.status === 'HEALTHY',
-    );
+    await waitForHealthyPrimary(e2e, replica.nodeId);
   });
 });

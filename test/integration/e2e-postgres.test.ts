@@ -1,6 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { comparePositions, parsePosition } from '../../functions/core/position';
-import { type E2eRun, incidentRun, startE2e, stepsOf } from '../support/e2e';
+import {
+  expectFailedOver,
+  expectStallRecovered,
+  incidentRun,
+  useE2e,
+  waitForHealthyPrimary,
+} from '../support/e2e';
 import { type PrimaryReplicaPair, pgQuery, startPostgresPair } from '../support/servers';
 
 /**
@@ -10,20 +16,9 @@ import { type PrimaryReplicaPair, pgQuery, startPostgresPair } from '../support/
  * link. The stall and the crash are caused on the servers; the outcome is read back from them.
  */
 describe('end to end on real PostgreSQL: stall and failover', () => {
-  let postgres: PrimaryReplicaPair;
-  let e2e: E2eRun;
-  beforeAll(async () => {
-    postgres = await startPostgresPair();
+  const fixture = useE2e(startPostgresPair, async (postgres) => {
     await pgQuery(postgres.primary, 'CREATE TABLE orders (id int PRIMARY KEY)');
-    e2e = await startE2e({
-      clusterId: 'e2e-pg',
-      engine: 'postgresql',
-      nodes: [postgres.primary, postgres.replica],
-    });
-  });
-  afterAll(async () => {
-    await e2e?.stop();
-    await postgres?.stop();
+    return { clusterId: 'e2e-pg', engine: 'postgresql', nodes: [postgres.primary, postgres.replica] };
   });
 
   const count = async (node: PrimaryReplicaPair['primary']) => {
@@ -32,19 +27,15 @@ describe('end to end on real PostgreSQL: stall and failover', () => {
   };
 
   it('reports a replica whose WAL replay is paused as STALLED while the primary takes writes; the auto runbook resumes it', async () => {
-    const { replica, primary } = postgres;
+    const { e2e, servers } = fixture;
+    const { replica, primary } = servers;
     await e2e.waitForStatus(replica.nodeId, 'HEALTHY');
     await pgQuery(replica, 'SELECT pg_wal_replay_pause()');
     await pgQuery(primary, 'INSERT INTO orders SELECT generate_series(1, 100)');
 
-    const { opened, runbook, resolved } = await incidentRun(e2e, replica.nodeId, 'STALLED');
-    expect(opened.timeline[0]).toMatchObject({ event: 'opened', to: 'STALLED' });
-    expect(opened.timeline[0]?.reason).toMatch(/has not advanced for .* \(replay is paused\)/);
-    expect(opened.runbook).toBe('replica-recovery');
-    expect(runbook).toContain(': SUCCEEDED (');
-    expect(resolved.state).toBe('RESOLVED');
-    expect(stepsOf(resolved)).toEqual(expect.arrayContaining(['restarted', 'progressing', 'completed']));
-    expect(resolved.runbookSteps?.find((s) => s.step === 'restarted')?.detail).toContain(
+    const stall = await incidentRun(e2e, replica.nodeId, 'STALLED');
+    expectStallRecovered(stall, /has not advanced for .* \(replay is paused\)/);
+    expect(stall.resolved.runbookSteps?.find((s) => s.step === 'restarted')?.detail).toContain(
       'pg_wal_replay_resume()',
     );
     await e2e.waitForStatus(replica.nodeId, 'HEALTHY');
@@ -55,7 +46,8 @@ describe('end to end on real PostgreSQL: stall and failover', () => {
   });
 
   it('declares the killed primary DEAD by the probe and the replica, and promotes the replica', async () => {
-    const { replica, primary } = postgres;
+    const { e2e, servers } = fixture;
+    const { replica, primary } = servers;
     const [{ lsn } = { lsn: '' }] = await pgQuery<{ lsn: string }>(
       primary,
       'SELECT pg_current_wal_lsn()::text AS lsn',
@@ -69,26 +61,20 @@ describe('end to end on real PostgreSQL: stall and failover', () => {
         n.appliedPosition !== undefined &&
         (comparePositions(parsePosition('postgresql', n.appliedPosition), written) ?? -1) >= 0,
     );
-    await postgres.kill(primary);
+    await servers.kill(primary);
 
-    const { opened, runbook, resolved } = await incidentRun(e2e, primary.nodeId, 'DEAD');
-    expect(opened.runbook).toBe('primary-failover');
-    expect(opened.timeline.at(-1)?.reason).toMatch(
+    const failover = await incidentRun(e2e, primary.nodeId, 'DEAD');
+    const promotedId = expectFailedOver(
+      failover,
       /2\/2 views confirm: observer .*: cannot reach pg-1; replica pg-2: replication link down/,
     );
-    expect(runbook).toContain(': SUCCEEDED (ReVerify → TakeLock → ChooseCandidate → Fence → Promote');
-    expect(resolved.state).toBe('RESOLVED');
-    expect(resolved.plan?.candidate).toBe(replica.nodeId);
+    expect(promotedId).toBe(replica.nodeId);
 
     // On the server: out of recovery, and it takes writes.
     const [state] = await pgQuery<{ recovery: boolean }>(replica, 'SELECT pg_is_in_recovery() AS recovery');
     expect(state?.recovery).toBe(false);
     await pgQuery(replica, 'INSERT INTO orders VALUES (1001)');
     expect(await count(replica)).toBe(101);
-    await e2e.waitForNode(
-      `the stack to report ${replica.nodeId} as a HEALTHY primary`,
-      replica.nodeId,
-      (n) => n.role === 'primary' && n.status === 'HEALTHY',
-    );
+    await waitForHealthyPrimary(e2e, replica.nodeId);
   });
 });

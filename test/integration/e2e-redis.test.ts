@@ -1,13 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type E2eRun, incidentRun, startE2e, stepsOf } from '../support/e2e';
+import { describe, expect, it } from '@jest/globals';
 import {
-  type RedisTopology,
-  redisCommand,
-  redisInfo,
-  type ServerNode,
-  startRedisTopology,
-  waitFor,
-} from '../support/servers';
+  expectFailedOver,
+  expectStallRecovered,
+  incidentRun,
+  useE2e,
+  waitForHealthyPrimary,
+} from '../support/e2e';
+import { redisCommand, redisInfo, type ServerNode, startRedisTopology, waitFor } from '../support/servers';
 
 /**
  * The whole pipeline on real Redis servers: a primary and two replicas on 127.0.0.1, probed by `watch`, fed
@@ -15,37 +14,26 @@ import {
  * from the servers' own INFO replication.
  */
 describe('end to end on real Redis: stall and failover', () => {
-  let redis: RedisTopology;
-  let e2e: E2eRun;
-  let healthy: ServerNode;
-  let stalled: ServerNode;
-  beforeAll(async () => {
-    redis = await startRedisTopology({ replicas: 2 });
-    [healthy, stalled] = redis.replicas as [ServerNode, ServerNode];
-    e2e = await startE2e({
-      clusterId: 'e2e-redis',
-      engine: 'redis',
-      nodes: [redis.primary, ...redis.replicas],
-    });
-  });
-  afterAll(async () => {
-    await e2e?.stop();
-    await redis?.stop();
-  });
+  const fixture = useE2e(
+    () => startRedisTopology({ replicas: 2 }),
+    async (redis) => ({ clusterId: 'e2e-redis', engine: 'redis', nodes: [redis.primary, ...redis.replicas] }),
+  );
+  /** The replica that keeps up, and the one paused in the first test. */
+  const replicas = () => fixture.servers.replicas as [ServerNode, ServerNode];
 
   it('reports a replica paused with CLIENT PAUSE WRITE as STALLED, and the auto runbook brings it back', async () => {
+    const { e2e, servers: redis } = fixture;
+    const [, stalled] = replicas();
     await e2e.waitForStatus(stalled.nodeId, 'HEALTHY');
     await redisCommand(stalled, ['CLIENT', 'PAUSE', '120000', 'WRITE']);
     for (let i = 0; i < 100; i++) await redisCommand(redis.primary, ['SET', `during-stall-${i}`, String(i)]);
 
-    const { opened, runbook, resolved } = await incidentRun(e2e, stalled.nodeId, 'STALLED');
-    expect(opened.timeline[0]).toMatchObject({ event: 'opened', to: 'STALLED' });
-    expect(opened.timeline[0]?.reason).toMatch(/has not advanced for .* while the source is at/);
-    expect(opened.runbook).toBe('replica-recovery');
+    const stall = await incidentRun(e2e, stalled.nodeId, 'STALLED');
     // The runbook (mode auto) restarted replication on the replica itself (CLIENT UNPAUSE): it caught up.
-    expect(runbook).toContain(': SUCCEEDED (');
-    expect(resolved.state).toBe('RESOLVED');
-    expect(stepsOf(resolved)).toEqual(expect.arrayContaining(['restarted', 'progressing', 'completed']));
+    expectStallRecovered(stall, /has not advanced for .* while the source is at/);
+    expect(stall.resolved.runbookSteps?.find((s) => s.step === 'restarted')?.detail).toContain(
+      'CLIENT UNPAUSE',
+    );
     await e2e.waitForStatus(stalled.nodeId, 'HEALTHY');
     expect(await redisCommand(stalled, ['GET', 'during-stall-99'])).toBe('99');
     // The other replica kept applying: it never stalled (a loaded machine may still delay a probe round).
@@ -54,6 +42,8 @@ describe('end to end on real Redis: stall and failover', () => {
   });
 
   it('declares the SIGKILLed primary DEAD, fails over, and the servers follow the promoted replica', async () => {
+    const { e2e, servers: redis } = fixture;
+    const [healthy, stalled] = replicas();
     // Both replicas have applied everything written so far (the probe keeps writing its heartbeat key).
     const offset = BigInt((await redisInfo(redis.primary)).get('master_repl_offset') ?? 'x');
     for (const replica of redis.replicas) {
@@ -64,12 +54,8 @@ describe('end to end on real Redis: stall and failover', () => {
     }
     await redis.kill(redis.primary);
 
-    const { opened, runbook, resolved } = await incidentRun(e2e, redis.primary.nodeId, 'DEAD');
-    expect(opened.runbook).toBe('primary-failover');
-    expect(opened.timeline.at(-1)?.reason).toMatch(/views confirm: .*cannot reach redis-1.*link down/);
-    expect(runbook).toContain(': SUCCEEDED (ReVerify → TakeLock → ChooseCandidate → Fence → Promote');
-    expect(resolved.state).toBe('RESOLVED');
-    const promotedId = resolved.plan?.candidate;
+    const failover = await incidentRun(e2e, redis.primary.nodeId, 'DEAD');
+    const promotedId = expectFailedOver(failover, /views confirm: .*cannot reach redis-1.*link down/);
     expect([healthy.nodeId, stalled.nodeId]).toContain(promotedId);
     const [promoted, other] = (promotedId === healthy.nodeId ? [healthy, stalled] : [stalled, healthy]) as [
       ServerNode,
@@ -92,10 +78,6 @@ describe('end to end on real Redis: stall and failover', () => {
       async () => (await redisCommand(other, ['GET', 'after-failover'])) === 'yes',
     );
     // And the monitor sees the new topology through its probe.
-    await e2e.waitForNode(
-      `the stack to report ${promoted.nodeId} as a HEALTHY primary`,
-      promoted.nodeId,
-      (n) => n.role === 'primary' && n.status === 'HEALTHY',
-    );
+    await waitForHealthyPrimary(e2e, promoted.nodeId);
   });
 });

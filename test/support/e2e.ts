@@ -8,6 +8,7 @@
  * `GET /status` and `GET /incidents`, finished runbooks through its printed `[runbook]` lines. Conditions are
  * polled (waitFor), never slept for.
  */
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import { ClusterConfigSchema } from '../../functions/core/cluster-config';
 import { executionNameFor, type Incident } from '../../functions/core/incidents';
@@ -180,6 +181,44 @@ export async function startE2e(options: E2eOptions): Promise<E2eRun> {
   return run;
 }
 
+/** The servers of a describe block and the e2e run watching them, set by {@link useE2e}'s beforeAll. */
+export interface E2eFixture<T> {
+  readonly servers: T;
+  readonly e2e: E2eRun;
+}
+
+/**
+ * For a describe block: before its tests, starts the servers, lets `prepare` set them up and name the
+ * cluster, and starts the e2e run on them; after its tests, stops both (also when a start failed half way).
+ */
+export function useE2e<T extends { stop(): Promise<void> }>(
+  start: () => Promise<T>,
+  prepare: (servers: T) => Promise<E2eOptions>,
+): E2eFixture<T> {
+  let servers: T | undefined;
+  let e2e: E2eRun | undefined;
+  beforeAll(async () => {
+    servers = await start();
+    e2e = await startE2e(await prepare(servers));
+  });
+  afterAll(async () => {
+    await e2e?.stop();
+    await servers?.stop();
+  });
+  const started = <V>(value: V | undefined): V => {
+    if (value === undefined) throw new Error('the servers and the e2e run start in beforeAll');
+    return value;
+  };
+  return {
+    get servers() {
+      return started(servers);
+    },
+    get e2e() {
+      return started(e2e);
+    },
+  };
+}
+
 /** The steps the incident's runbook recorded, in order. */
 export function stepsOf(incident: Incident): string[] {
   return (incident.runbookSteps ?? []).map((entry) => entry.step);
@@ -209,4 +248,39 @@ export async function incidentRun(e2e: E2eRun, nodeId: string, kind: Incident['k
     (i) => i.incidentId === opened.incidentId && i.state !== 'OPEN',
   );
   return { opened, runbook, resolved };
+}
+
+/**
+ * Checks what the pipeline recorded for a stall: the incident opened as STALLED for `reason`, handed to
+ * the replica-recovery runbook, which restarted replication, saw progress and resolved the incident.
+ */
+export function expectStallRecovered(run: IncidentRun, reason: RegExp): void {
+  expect(run.opened.timeline[0]).toMatchObject({ event: 'opened', to: 'STALLED' });
+  expect(run.opened.timeline[0]?.reason).toMatch(reason);
+  expect(run.opened.runbook).toBe('replica-recovery');
+  expect(run.runbook).toContain(': SUCCEEDED (');
+  expect(run.resolved.state).toBe('RESOLVED');
+  expect(stepsOf(run.resolved)).toEqual(expect.arrayContaining(['restarted', 'progressing', 'completed']));
+}
+
+/**
+ * Checks what the pipeline recorded for a dead primary: DEAD by the quorum views matching `reason`, the
+ * primary-failover runbook ran through fencing and promotion to the end, the incident resolved. Returns
+ * the promoted node's id.
+ */
+export function expectFailedOver(run: IncidentRun, reason: RegExp): string | undefined {
+  expect(run.opened.runbook).toBe('primary-failover');
+  expect(run.opened.timeline.at(-1)?.reason).toMatch(reason);
+  expect(run.runbook).toContain(': SUCCEEDED (ReVerify → TakeLock → ChooseCandidate → Fence → Promote');
+  expect(run.resolved.state).toBe('RESOLVED');
+  return run.resolved.plan?.candidate;
+}
+
+/** Waits until the stack reports the node as a HEALTHY primary (the probe discovered its new role). */
+export function waitForHealthyPrimary(e2e: E2eRun, nodeId: string): Promise<NodeState> {
+  return e2e.waitForNode(
+    `the stack to report ${nodeId} as a HEALTHY primary`,
+    nodeId,
+    (n) => n.role === 'primary' && n.status === 'HEALTHY',
+  );
 }
