@@ -1,10 +1,13 @@
-// Runs every jest project once (unit, integration, infra), then prints the closing line CI counts:
-// "N passed, N failed". Exits with jest's own exit code.
+// Runs every jest project once (unit, integration, reliability, infra), then prints the reliability
+// suite's figures (written by its global teardown) and the closing line CI counts: "N passed, N failed".
+// Exits with jest's own exit code.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 mkdirSync('.tmp', { recursive: true });
 const resultsFile = '.tmp/test-results.json';
+const reliabilitySummary = '.tmp/reliability-summary.txt';
+rmSync(reliabilitySummary, { force: true });
 const jest = spawnSync(
   process.execPath,
   [
@@ -26,5 +29,6 @@ try {
   console.error(`could not read jest results from ${resultsFile}: ${error.message}`);
   failed = Math.max(failed, 1);
 }
+if (existsSync(reliabilitySummary)) process.stdout.write(readFileSync(reliabilitySummary, 'utf8'));
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(jest.status ?? 1);
