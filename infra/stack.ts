@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
 import { Ingest } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
+import { Observability } from './constructs/observability';
 import { type ProbeNetwork, Probes } from './constructs/probes';
 import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
 import { StateStore } from './constructs/state-store';
@@ -107,6 +108,8 @@ export class ReplicaSentinelStack extends Stack {
   public readonly runbooks: Runbooks;
   /** The probe function and its schedule, when the configuration file enables them. */
   public readonly probes?: Probes;
+  /** The dashboard and the alarms on the monitor itself. */
+  public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: ReplicaSentinelStackProps = {}) {
     super(scope, id, props);
@@ -164,6 +167,32 @@ export class ReplicaSentinelStack extends Stack {
       ...(props.sweepIntervalSeconds === undefined
         ? {}
         : { sweepIntervalSeconds: props.sweepIntervalSeconds }),
+    });
+    this.observability = new Observability(this, 'Observability', {
+      alertsTopic: this.notifications.topic,
+      alertsTopicKey: this.notifications.key,
+      table: this.stateStore.table,
+      streams: { Heartbeats: this.ingest.heartbeatStream, ChangeEvents: this.ingest.changeStream },
+      functions: {
+        IngestHeartbeat: this.ingest.heartbeatFunction.fn,
+        IngestChangeStream: this.ingest.changeStreamFunction.fn,
+        Sweep: this.detector.sweepFunction.fn,
+        OnTransition: this.detector.onTransitionFunction.fn,
+        RunbookSteps: this.runbooks.stepsFunction.fn,
+        Approval: this.runbooks.approvalFunction.fn,
+        ...(this.notifications.notifySlack ? { NotifySlack: this.notifications.notifySlack.fn } : {}),
+        ...(this.probes ? { Probe: this.probes.probeFunction.fn } : {}),
+      },
+      deadLetterQueues: {
+        IngestFailures: this.ingest.failureQueue,
+        DetectorFailures: this.detector.failureQueue,
+        SweepDeadLetters: this.detector.sweepDeadLetterQueue,
+        ...(this.notifications.deadLetterQueue
+          ? { NotifySlackDeadLetters: this.notifications.deadLetterQueue }
+          : {}),
+      },
+      watchedQueues: { Quarantine: this.ingest.quarantineQueue },
+      stateMachines: { PrimaryFailover: this.runbooks.failover, ReplicaRecovery: this.runbooks.recovery },
     });
 
     new CfnOutput(this, 'TableName', {
