@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, Fn, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -15,17 +14,13 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { keys } from '../../functions/adapters/table-definition';
 import { functionEntry } from '../paths';
-import { SentinelFunction, type VpcPlacement } from './sentinel-function';
+import { importVpcPlacement, type NetworkIds, SentinelFunction } from './sentinel-function';
 
 /** Where the configuration file is inside the function (a layer is extracted under /opt). */
 export const PROBE_CONFIG_PATH = '/opt/replica-sentinel/clusters.yaml';
 
 /** The probe function's network: the user's VPC, subnets that reach the databases, security groups. */
-export interface ProbeNetwork {
-  readonly vpcId: string;
-  readonly subnetIds: readonly string[];
-  readonly securityGroupIds: readonly string[];
-}
+export type ProbeNetwork = NetworkIds;
 
 /** Props of {@link Probes}. */
 export interface ProbesProps {
@@ -136,7 +131,9 @@ export class Probes extends Construct {
       },
       ...(props.logKey === undefined ? {} : { logKey: props.logKey }),
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
-      ...(props.network === undefined ? {} : { vpc: this.placement(props.network) }),
+      ...(props.network === undefined
+        ? {}
+        : { vpc: importVpcPlacement(this, props.network, 'the probe function') }),
     });
     const fn = this.probeFunction;
     fn.fn.addLayers(this.configLayer);
@@ -180,37 +177,6 @@ export class Probes extends Construct {
       schedule: Schedule.rate(Duration.minutes(minutes)),
       targets: [new LambdaFunction(fn.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
     });
-  }
-
-  private placement(network: ProbeNetwork): VpcPlacement {
-    const vpc = Vpc.fromVpcAttributes(this, 'Vpc', {
-      vpcId: network.vpcId,
-      // Subnets are selected by id below; CDK wants a list here, which nothing reads at synthesis.
-      availabilityZones: Fn.getAzs(),
-    });
-    Validations.of(vpc).acknowledge({
-      id: 'Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
-      reason:
-        "The imported VPC only carries the probe function: its subnets are selected by id (the configuration's " +
-        'probe.network.subnetIds), so no construct reads the VPC availability zones or subnet lists at synthesis.',
-    });
-    return {
-      vpc,
-      subnets: network.subnetIds.map((subnetId, index) => {
-        const subnet = Subnet.fromSubnetId(this, `Subnet${index}`, subnetId);
-        Validations.of(subnet).acknowledge({
-          id: 'Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
-          reason:
-            "Only the subnet id is used, in the probe function's VpcConfig; the route table stays the network owner's " +
-            'and nothing here reads or changes it.',
-        });
-        return subnet;
-      }),
-      // Imported as they are: their rules stay the network owner's (no rule added from here).
-      securityGroups: network.securityGroupIds.map((groupId, index) =>
-        SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${index}`, groupId, { mutable: false }),
-      ),
-    };
   }
 }
 

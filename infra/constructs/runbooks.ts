@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -10,7 +10,6 @@ import {
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -40,7 +39,7 @@ import { Construct } from 'constructs';
 import type { RunbookAction } from '../../functions/core/runbook';
 import { functionEntry } from '../paths';
 import { routingComment } from '../runbook-routing';
-import { createLogsKey, SentinelFunction } from './sentinel-function';
+import { createLogsKey, importVpcPlacement, SentinelFunction } from './sentinel-function';
 
 /**
  * Errors every Task retries (2 s, backoff 2, 3 retries): Lambda's own transient failures, and
@@ -443,38 +442,12 @@ export class Runbooks extends Construct {
   }
 
   private placement(network: RunbookNetwork) {
-    const vpc = Vpc.fromVpcAttributes(this, 'Vpc', {
-      vpcId: network.vpcId,
-      // The function is placed in the subnets below, selected by id: the VPC's own subnet layout and AZs
-      // play no part (CDK wants a list here; the region's AZs, resolved by CloudFormation, are never used).
-      availabilityZones: Fn.getAzs(),
-    });
-    Validations.of(vpc).acknowledge({
-      id: 'Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
-      reason:
-        'The imported VPC only carries the function: its subnets are selected by id (runbookSubnetIds), so no construct ' +
-        "reads the VPC's availability zones or subnet lists at synthesis time.",
-    });
-    const subnets = network.subnetIds.map((subnetId, index) => {
-      const subnet = Subnet.fromSubnetId(this, `Subnet${index}`, subnetId);
-      Validations.of(subnet).acknowledge({
-        id: 'Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
-        reason:
-          "Only the subnet id is used (the function's VpcConfig); routing stays the network owner's, nothing here reads " +
-          "or changes the subnet's route table.",
-      });
-      return subnet;
-    });
-    return {
-      vpc,
-      subnets,
-      securityGroups: [
-        // Imported as is: its rules stay the network owner's (no egress rule added from here).
-        SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', network.securityGroupId, {
-          mutable: false,
-        }),
-      ],
-    };
+    const { vpcId, subnetIds, securityGroupId } = network;
+    return importVpcPlacement(
+      this,
+      { vpcId, subnetIds, securityGroupIds: [securityGroupId] },
+      'runbook-steps',
+    );
   }
 
   private stateMachine(id: string, runbook: string, definition: IChainable): StateMachine {
