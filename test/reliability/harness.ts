@@ -75,7 +75,10 @@ export async function deliverStreamBatch<R>(
     if (failedFrom === undefined) continue;
     const rest = batch.records.slice(failedFrom);
     if (batch.retries >= options.retryAttempts) {
-      options.failures.push({ records: rest, reason });
+      options.failures.push({
+        records: rest,
+        reason: `RetryAttemptsExhausted (${batch.retries} retries): ${reason}`,
+      });
       continue;
     }
     if (threw && options.bisect && rest.length > 1) {
