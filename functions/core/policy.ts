@@ -19,7 +19,7 @@ export const POLICY_DEFAULTS = {
   quorum: 2,
   /** Consecutive good heartbeats needed to go back to HEALTHY from any bad status. */
   healthyStreak: 3,
-  /** After a recovery, no automatic recovery of the same cluster for this long. */
+  /** After a failover, no automatic failover or recovery of the same cluster for this long (a replica restart does not start it). */
   recoveryBlockSeconds: 3600,
   /** A node that turns bad again this soon after its incident resolved reopens it (flapping), no new one. */
   incidentCooldownSeconds: 900,

@@ -368,7 +368,13 @@ export function createSteps(deps: StepDeps) {
         notify: true,
         change: paged ? { outcome: detail } : { outcome: detail, state: 'RESOLVED', resolvedAt: now },
       });
-      await deps.recovery.releaseLock(state.clusterId, state.incidentId, paged ? undefined : now);
+      // Only a failover starts the cluster's cooldown (recoveryBlockSeconds): it guards against primaries
+      // ping-ponging. A replica that was restarted must not block the failover of a primary that dies next.
+      await deps.recovery.releaseLock(
+        state.clusterId,
+        state.incidentId,
+        failover && !paged ? now : undefined,
+      );
       return { ...state, next: 'done', outcome: detail };
     },
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HookFailedError } from '../../functions/core/hooks';
+import { lockVerdict } from '../../functions/core/recovery';
 import type { ApprovalDecision, RunbookState } from '../../functions/core/runbook';
 import { runRunbook } from '../../local/runbook-runner';
 import { createTestTable, type TestTable } from '../support/dynamodb';
@@ -413,6 +414,11 @@ describe('replica-recovery', () => {
     expect((await recovery.getIncident('recover-ok', input.incidentId, input.openedAt))?.state).toBe(
       'RESOLVED',
     );
+    // The lock is released without starting the cooldown: a failover of a primary that dies next may run.
+    const cluster = await recovery.getCluster('recover-ok');
+    expect(cluster.lockIncidentId).toBeUndefined();
+    expect(cluster.lastRecoveryAt).toBeUndefined();
+    expect(lockVerdict(cluster, 'next-incident', Date.now())).toEqual({ ok: true });
   });
 
   it('escalates to a human when the replica does not recover and no rebuild hook exists', async () => {
