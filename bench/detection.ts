@@ -1,0 +1,173 @@
+/**
+ * `npm run bench -- detection [--runs N]`: how fast the product catches a stalled Redis replica and fails
+ * over a killed primary, on real servers, beside Redis Sentinel failing over the same topology after the
+ * same kill, in the same run.
+ *
+ * Ours: N runs of the real-Redis demo (`runRedisDemo`): from the CLIENT PAUSE to STALLED, and from the
+ * SIGKILL of the primary to the promoted replica confirmed by its own INFO replication (the other replica
+ * following it, link up).
+ * Sentinel: N runs of a fresh primary + 2 replicas watched by three sentinels (quorum 2,
+ * down-after-milliseconds = the demo's heartbeat timeout), the primary SIGKILLed the same way, timed until a
+ * replica reports role:master and the other follows it (polled every 100 ms, as the demo polls). Sentinel
+ * has no notion of a stalled replica, so the stall has no baseline.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort } from '../local/dynamodb-local';
+import { DEMO_POLICY, runRedisDemo } from '../local/redis-demo';
+import { follows, redisInfo, startRedisTopology } from '../local/redis-servers';
+import { commandOnPath, LOOPBACK, ProcessGroup, type ServerNode, waitFor } from '../local/server-processes';
+import type { BenchRow } from './table';
+
+const DOWN_AFTER_MS = DEMO_POLICY.heartbeatTimeoutSeconds * 1000;
+const QUORUM = 2;
+const SENTINELS = 3;
+const POLL_MS = 100;
+
+/** Median and nearest-rank p95 (with 5 runs, p95 is the slowest run). */
+export function medianAndP95(values: readonly number[]): { median: number; p95: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) throw new Error('no measurements');
+  const mid = Math.floor(sorted.length / 2);
+  const median =
+    sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  const p95 = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)] ?? 0;
+  return { median, p95 };
+}
+
+/** `redis-sentinel <conf>` when installed (Debian package redis-sentinel), else `redis-server <conf> --sentinel`. */
+function sentinelCommand(conf: string): [string, string[]] {
+  const sentinel = commandOnPath('redis-sentinel');
+  if (sentinel !== undefined) return [sentinel, [conf]];
+  const server = commandOnPath('redis-server');
+  if (server === undefined)
+    throw new Error('redis-server is not installed: `sudo apt-get install -y redis-server`');
+  return [server, [conf, '--sentinel']];
+}
+
+/** One Sentinel failover: a fresh topology, three sentinels, SIGKILL of the primary; ms until confirmed. */
+async function sentinelFailover(run: number): Promise<number> {
+  const redis = await startRedisTopology({ replicas: 2, prefix: `sentinel${run}-redis` });
+  const sentinels = new ProcessGroup();
+  try {
+    const nodes: ServerNode[] = [];
+    for (let i = 1; i <= SENTINELS; i++) {
+      const nodeId = `sentinel${run}-${i}`;
+      const dir = sentinels.dir(nodeId, undefined);
+      const port = await freePort();
+      // Sentinel rewrites its configuration file: it lives in the sentinel's own directory.
+      const conf = join(dir, 'sentinel.conf');
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          `bind ${LOOPBACK}`,
+          'daemonize no',
+          `dir ${dir}`,
+          `sentinel monitor primary ${redis.primary.host} ${redis.primary.port} ${QUORUM}`,
+          `sentinel down-after-milliseconds primary ${DOWN_AFTER_MS}`,
+          'sentinel parallel-syncs primary 2',
+          '',
+        ].join('\n'),
+      );
+      const [command, args] = sentinelCommand(conf);
+      const managed = sentinels.start(nodeId, command, args, { dir, owner: undefined });
+      nodes.push({
+        nodeId,
+        host: LOOPBACK,
+        port,
+        endpoint: { nodeId, url: `redis://${LOOPBACK}:${port}` },
+        pid: managed.pid,
+        dir,
+      });
+    }
+    // Ready: every sentinel sees both replicas and the other sentinels (hello messages every 2 s).
+    await waitFor(
+      'the sentinels to discover the replicas and each other',
+      async () => {
+        for (const sentinel of nodes) {
+          // master0:name=primary,status=ok,address=127.0.0.1:P,slaves=2,sentinels=3
+          const master = (await redisInfo(sentinel, 'sentinel')).get('master0') ?? '';
+          if (!master.includes(',slaves=2,') || !master.endsWith(`,sentinels=${SENTINELS}`)) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    await redis.kill(redis.primary);
+    const killAt = Date.now();
+    let promoted: ServerNode | undefined;
+    await waitFor(
+      'Sentinel to promote a replica and repoint the other',
+      async () => {
+        for (const candidate of redis.replicas) {
+          if ((await redisInfo(candidate)).get('role') !== 'master') continue;
+          const others = redis.replicas.filter((node) => node !== candidate);
+          for (const other of others) if (!(await follows(other, candidate))) return false;
+          promoted = candidate;
+          return true;
+        }
+        return false;
+      },
+      { timeoutMs: 120_000, intervalMs: POLL_MS },
+    );
+    const elapsed = Date.now() - killAt;
+    console.error(`  sentinel run ${run}: ${promoted?.nodeId} promoted and followed after ${elapsed} ms`);
+    return elapsed;
+  } finally {
+    await sentinels.stop();
+    await redis.stop();
+  }
+}
+
+export async function benchDetection(args: readonly string[] = []): Promise<BenchRow[]> {
+  const { values } = parseArgs({ args: [...args], strict: true, options: { runs: { type: 'string' } } });
+  const runs = Number(values.runs ?? 5);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs: '${values.runs}' is not a positive integer`);
+
+  const stall: number[] = [];
+  const failover: number[] = [];
+  const sentinel: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const summary = await runRedisDemo({ timeoutMs: 120_000 });
+    if (!summary.ok || summary.stallDetectedAfterMs === null || summary.failoverCompletedAfterMs === null)
+      throw new Error(`demo run ${run} did not complete: ${summary.reason ?? 'unknown reason'}`);
+    stall.push(summary.stallDetectedAfterMs);
+    failover.push(summary.failoverCompletedAfterMs);
+    console.error(
+      `  ours run ${run}: STALLED after ${summary.stallDetectedAfterMs} ms, ${summary.promotedNode} confirmed ` +
+        `after ${summary.failoverCompletedAfterMs} ms`,
+    );
+    sentinel.push(await sentinelFailover(run));
+  }
+
+  const ours = medianAndP95(failover);
+  const theirs = medianAndP95(sentinel);
+  const stalls = medianAndP95(stall);
+  console.log(
+    [
+      `detection, ${runs} run(s) each; heartbeat interval ${DEMO_POLICY.heartbeatIntervalSeconds} s, timeout ` +
+        `${DEMO_POLICY.heartbeatTimeoutSeconds} s, stallAfter ${DEMO_POLICY.stallAfterSeconds} s; Sentinel: ` +
+        `${SENTINELS} sentinels, quorum ${QUORUM}, down-after-milliseconds ${DOWN_AFTER_MS}`,
+      `  stall → STALLED               ours median ${stalls.median} ms, p95 ${stalls.p95} ms   (Sentinel: does not detect stalls)`,
+      `  kill → promoted, confirmed    ours median ${ours.median} ms, p95 ${ours.p95} ms; Sentinel median ` +
+        `${theirs.median} ms, p95 ${theirs.p95} ms; ours/Sentinel ${(ours.median / theirs.median).toFixed(2)} (median), ` +
+        `${(ours.p95 / theirs.p95).toFixed(2)} (p95)`,
+      '',
+    ].join('\n'),
+  );
+  const row = (metric: string, our: number, baseline: number): BenchRow => ({
+    benchmark: 'detection',
+    scenario: 'Redis primary + 2 replicas, primary SIGKILLed; baseline: Redis Sentinel',
+    metric,
+    ours: our,
+    baseline,
+    better: 'lower',
+  });
+  return [
+    row('failover confirmed, ms (median)', ours.median, theirs.median),
+    row('failover confirmed, ms (p95)', ours.p95, theirs.p95),
+  ];
+}
