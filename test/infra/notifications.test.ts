@@ -83,12 +83,14 @@ describe.each([
             Resource: { Ref: topic },
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           },
+          // Observability: CloudWatch alarms of this account publish to the topic.
+          expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' } }),
         ],
       },
     });
   });
 
-  it('keeps the topic key policy to the account: no service principal may use the key', () => {
+  it('keeps the topic key policy to the account: no service principal but CloudWatch alarms may use the key', () => {
     const { t, template } = app();
     const key = logicalIdOfConstruct(t.stack, t.stack.notifications.key);
     const keyPolicy = resources(template)[key]?.Properties?.KeyPolicy as
@@ -101,6 +103,8 @@ describe.each([
           'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']],
         },
       },
+      // Observability: an alarm cannot publish to a CMK-encrypted topic without it (limited to our alarms).
+      { Service: 'cloudwatch.amazonaws.com' },
     ]);
   });
 });
