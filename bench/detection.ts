@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../local/dynamodb-local';
 import { DEMO_POLICY, runRedisDemo } from '../local/redis-demo';
-import { follows, redisInfo, startRedisTopology } from '../local/redis-servers';
+import { follows, redisInfo, redisNode, startRedisTopology } from '../local/redis-servers';
 import { commandOnPath, LOOPBACK, ProcessGroup, type ServerNode, waitFor } from '../local/server-processes';
 import type { BenchRow } from './table';
 
@@ -73,14 +73,7 @@ async function sentinelFailover(run: number): Promise<number> {
       );
       const [command, args] = sentinelCommand(conf);
       const managed = sentinels.start(nodeId, command, args, { dir, owner: undefined });
-      nodes.push({
-        nodeId,
-        host: LOOPBACK,
-        port,
-        endpoint: { nodeId, url: `redis://${LOOPBACK}:${port}` },
-        pid: managed.pid,
-        dir,
-      });
+      nodes.push(redisNode(nodeId, port, managed.pid, dir));
     }
     // Ready: every sentinel sees both replicas and the other sentinels (hello messages every 2 s).
     await waitFor(

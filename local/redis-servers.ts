@@ -81,6 +81,11 @@ export async function follows(replica: ServerNode, primary: ServerNode): Promise
   );
 }
 
+/** A Redis protocol server (redis-server, or a sentinel) listening on loopback `port`. */
+export function redisNode(nodeId: string, port: number, pid: number, dir: string): ServerNode {
+  return { nodeId, host: LOOPBACK, port, endpoint: { nodeId, url: `redis://${LOOPBACK}:${port}` }, pid, dir };
+}
+
 /** Starts one redis-server in `group` (a replica of `replicaOf` when given) and waits until it answers PING. */
 export async function startRedisServer(
   group: ProcessGroup,
@@ -115,14 +120,7 @@ export async function startRedisServer(
     dir,
     owner: undefined,
   });
-  const node: ServerNode = {
-    nodeId,
-    host: LOOPBACK,
-    port,
-    endpoint: { nodeId, url: `redis://${LOOPBACK}:${port}` },
-    pid: managed.pid,
-    dir,
-  };
+  const node = redisNode(nodeId, port, managed.pid, dir);
   await waitFor(`${nodeId} to answer PING`, async () => (await redisCommand(node, ['PING'])) === 'PONG', {
     process: managed,
     ...(options.readyTimeoutMs === undefined ? {} : { timeoutMs: options.readyTimeoutMs }),
