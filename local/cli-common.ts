@@ -84,3 +84,17 @@ export const age = (ms: number) =>
       : ms < 7_200_000
         ? `${Math.round(ms / 60_000)}m`
         : `${Math.round(ms / 3_600_000)}h`;
+
+/** The parseArgs options of a command that reads the table: where it is (see resolveTable), --json, --help. */
+export const TARGET_OPTIONS = {
+  endpoint: { type: 'string' },
+  'dynamodb-endpoint': { type: 'string' },
+  table: { type: 'string' },
+  stack: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+/** The help line that describes TARGET_OPTIONS, its text starting at column `column`. */
+export const targetHelp = (column = 14): string =>
+  `${'  target'.padEnd(column)}--endpoint URL | --dynamodb-endpoint URL [--table NAME] | --stack NAME (see replica-sentinel --help)`;

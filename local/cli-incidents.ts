@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../functions/adapters/table-definition';
 import type { Incident, IncidentState } from '../functions/core/incidents';
-import { age, COLORS, resolveTable, UsageError } from './cli-common';
+import { age, COLORS, resolveTable, TARGET_OPTIONS, targetHelp, UsageError } from './cli-common';
 
 type Io = { out: (text: string) => void; err: (text: string) => void };
 
@@ -17,27 +17,19 @@ const HELP = {
 Incidents, newest first: id, cluster, node, kind and severity, state, opened and updated age, the runbook
 and its last step (colored on a terminal, plain when piped). --json prints { "incidents": [ … ] }.
 
-  --cluster ID   one cluster's incidents (read by key); without it every cluster's
-  --state S      open, resolved, failed or all (default: all)
-  target         --endpoint URL | --dynamodb-endpoint URL [--table NAME] | --stack NAME (see replica-sentinel --help)`,
+  --cluster ID  one cluster's incidents (read by key); without it every cluster's
+  --state S     open, resolved, failed or all (default: all)
+${targetHelp(16)}`,
   show: `Usage: replica-sentinel incident show INCIDENT_ID [--cluster ID] [--json] [target]
 
 One incident and its timeline: every status change and every runbook step, with its time, in order.
 --json prints { "incident": { …, "timeline": [ … ], "runbookSteps": [ … ] } }.
 
-  --cluster ID   the incident's cluster (a direct read by key; without it the table is scanned)
-  target         --endpoint URL | --dynamodb-endpoint URL [--table NAME] | --stack NAME (see replica-sentinel --help)`,
+  --cluster ID  the incident's cluster (a direct read by key; without it the table is scanned)
+${targetHelp(16)}`,
 };
 
-const TARGET_OPTIONS = {
-  cluster: { type: 'string' },
-  endpoint: { type: 'string' },
-  'dynamodb-endpoint': { type: 'string' },
-  table: { type: 'string' },
-  stack: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const;
+const OPTIONS = { ...TARGET_OPTIONS, cluster: { type: 'string' } } as const;
 
 const STATES: Record<string, IncidentState | undefined> = {
   open: 'OPEN',
@@ -162,7 +154,7 @@ export async function incidentsCommand(args: string[], env: NodeJS.ProcessEnv, i
     args,
     strict: true,
     allowPositionals: true,
-    options: { ...TARGET_OPTIONS, state: { type: 'string' } },
+    options: { ...OPTIONS, state: { type: 'string' } },
   });
   if (values.help) {
     io.out(HELP.incidents);
@@ -302,7 +294,7 @@ export async function incidentShowCommand(args: string[], env: NodeJS.ProcessEnv
     args,
     strict: true,
     allowPositionals: true,
-    options: TARGET_OPTIONS,
+    options: OPTIONS,
   });
   if (values.help) {
     io.out(HELP.show);

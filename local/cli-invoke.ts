@@ -27,7 +27,7 @@ import { createHandler as createChangeStream } from '../functions/ingest-change-
 import { createHandler as createHeartbeat } from '../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../functions/on-transition/handler';
 import { createHandler as createSweep } from '../functions/sweep/handler';
-import { resolveTable, UsageError } from './cli-common';
+import { resolveTable, TARGET_OPTIONS, targetHelp, UsageError } from './cli-common';
 import { MemoryQuarantine } from './memory-quarantine';
 
 type Io = { out: (text: string) => void; err: (text: string) => void };
@@ -44,7 +44,7 @@ prints its response (batchItemFailures) and the records it quarantined (sequence
               sweep                  a scheduled event (EventBridge); one sweep of the overdue nodes
   --event F   the event file (JSON, in the shape AWS delivers; examples in local/events/)
   --json      one JSON document: { function, event, response, quarantined, notifications, runbooks }
-  target      --endpoint URL | --dynamodb-endpoint URL [--table NAME] | --stack NAME (see replica-sentinel --help)
+${targetHelp()}
 
 Exit code 0 when the handler returned (partial failures included), 1 when it threw, 2 on bad usage.`;
 
@@ -112,13 +112,8 @@ export async function invokeCommand(args: string[], env: NodeJS.ProcessEnv, io: 
     strict: true,
     allowPositionals: true,
     options: {
+      ...TARGET_OPTIONS,
       event: { type: 'string', short: 'e' },
-      endpoint: { type: 'string' },
-      'dynamodb-endpoint': { type: 'string' },
-      table: { type: 'string' },
-      stack: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
     },
   });
   if (values.help) {

@@ -7,6 +7,7 @@ import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table
 import { executionNameFor, type Incident } from '../../functions/core/incidents';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
+import { incidentsCommand } from '../../local/cli-incidents';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
@@ -152,6 +153,26 @@ describe('replica-sentinel incidents and incident show, on incidents opened by t
       'RESOLVED',
     ]);
     expect(result.stdout).not.toContain('\u001b[');
+  });
+
+  it('colors kind and state on a terminal, and not with NO_COLOR set', async () => {
+    const print = async (env: NodeJS.ProcessEnv) => {
+      const out: string[] = [];
+      const io = { out: (text: string) => void out.push(text), err: () => undefined };
+      const wasTty = process.stdout.isTTY;
+      process.stdout.isTTY = true;
+      try {
+        await incidentsCommand(['--cluster', 'inc-new', ...target], env, io, Date.now());
+      } finally {
+        process.stdout.isTTY = wasTty;
+      }
+      return out.join('\n');
+    };
+
+    const colored = await print({});
+    expect(colored).toContain('\u001b[31mSTALLED/major\u001b[0m');
+    expect(colored).toMatch(/\u001b\[33mOPEN *\u001b\[0m/);
+    expect(await print({ NO_COLOR: '1' })).not.toContain('\u001b[');
   });
 
   it('leaves out the incidents of other states, and says so when none is left', async () => {
