@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharedTeardown from '../support/global-teardown';
-import { FIGURES_DIR, type Figures, RUN_ID_ENV } from './harness';
+import { FIGURES_DIR, type Figures, RUN_ID_ENV } from './figures';
 
 /** The file test/run-all.mjs prints before its closing line, so the figures reach the CI log. */
 export const SUMMARY_FILE = join(process.cwd(), '.tmp', 'reliability-summary.txt');

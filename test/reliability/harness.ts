@@ -1,8 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import type { Quarantine, QuarantinedRecord, QuarantineFailure } from '../../functions/adapters/quarantine';
+import { StreamPoller } from '../../local/stream-poller';
+import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { recordFigures } from './figures';
 
 export const silentLogger = () => new Logger({ logLevel: 'SILENT' });
 export const lambdaContext = (functionName: string): Context =>
@@ -123,27 +125,32 @@ export class FlakyQuarantine implements Quarantine {
   }
 }
 
-/** One test file's contribution to the suite's summary line. */
-export interface Figures {
-  records: number;
-  lost: number;
-  duplicatedEffects: number;
-  malformed: number;
-  malformedCaught: number;
-  throttlesSurvived: number;
-}
-
-export const FIGURES_DIR = join(process.cwd(), '.tmp', 'reliability');
-
-/** Set by jest.config.js once per jest run (its workers inherit it). */
-export const RUN_ID_ENV = 'REPLICA_SENTINEL_RELIABILITY_RUN';
-
 /**
- * Writes this file's figures where the project's global teardown collects them, under the jest run's id,
- * so two runs in one checkout do not mix their figures.
+ * The per-file setup of the suite: a fresh table on the run's DynamoDB Local with its stream polled from
+ * the start, dropped afterwards, and the file's figures (filled in by its tests) recorded for the summary.
  */
-export function recordFigures(name: string, figures: Figures): void {
-  const run = process.env[RUN_ID_ENV] ?? 'unknown';
-  mkdirSync(FIGURES_DIR, { recursive: true });
-  writeFileSync(join(FIGURES_DIR, `${run}-${name}.json`), JSON.stringify(figures));
+export function streamTableFixture(name: string) {
+  const fixture = {
+    table: undefined as unknown as TestTable,
+    poller: undefined as unknown as StreamPoller,
+    figures: {
+      records: 0,
+      lost: 0,
+      duplicatedEffects: 0,
+      malformed: 0,
+      malformedCaught: 0,
+      throttlesSurvived: 0,
+    },
+  };
+  beforeAll(async () => {
+    fixture.table = await createTestTable(name);
+    fixture.poller = new StreamPoller(localEndpoint(), fixture.table.tableName);
+    await fixture.poller.start('TRIM_HORIZON');
+  });
+  afterAll(async () => {
+    fixture.poller.close();
+    await fixture.table.drop();
+    recordFigures(name, fixture.figures);
+  });
+  return fixture;
 }

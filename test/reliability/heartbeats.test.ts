@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type {
   DynamoDBBatchResponse,
@@ -17,8 +17,7 @@ import { createHandler as createOnTransition } from '../../functions/on-transiti
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { StreamPoller } from '../../local/stream-poller';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { localEndpoint } from '../support/dynamodb';
 import { seededRandom, throttleDynamoDb } from '../support/faults';
 import { iso, lsn, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord, type Payload } from '../support/kinesis';
@@ -27,9 +26,9 @@ import {
   FlakyQuarantine,
   lambdaContext,
   newStats,
-  recordFigures,
   type StreamFailure,
   silentLogger,
+  streamTableFixture,
 } from './harness';
 
 // The fleet: 40 clusters of 5 nodes (one primary, four replicas) over five engines, 50 heartbeats each.
@@ -301,21 +300,11 @@ function expectedTimeline(transitions: Expected['transitions']): string[] {
 // ---- The run ------------------------------------------------------------------------------------------
 
 describe('10,000 heartbeats with duplicates, reordering, malformed records and DynamoDB throttling', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
+  const fixture = streamTableFixture('heartbeats');
   const random = seededRandom(20261124);
 
-  beforeAll(async () => {
-    table = await createTestTable('reliability');
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
-  });
-
   it('ends with the table equal to the ground truth, every bad record quarantined with its reason and one incident per node', async () => {
+    const { table, poller } = fixture;
     // Prepare: the fleet's heartbeats round by round, then duplicates, reordering and bad records.
     const fleet = buildFleet(random);
     const items: Item[] = [];
@@ -524,7 +513,7 @@ describe('10,000 heartbeats with duplicates, reordering, malformed records and D
     expect(persistent.total()).toBeGreaterThan(0);
     expect(ingestStats.partialFailures).toBeGreaterThan(0);
 
-    recordFigures('heartbeats', {
+    Object.assign(fixture.figures, {
       records: records.length,
       lost: lost + validQuarantined.length,
       duplicatedEffects: duplicatedIncidents + Math.max(0, duplicatedEntries),

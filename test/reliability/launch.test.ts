@@ -1,36 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { runbookInput } from '../../functions/adapters/sfn-launcher';
 import { executionNameFor } from '../../functions/core/incidents';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { StreamPoller } from '../../local/stream-poller';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { failFirstCalls } from '../support/faults';
-import { recordFigures } from './harness';
+import { streamTableFixture } from './harness';
 import { incidentPath, sfnClient } from './incident-path';
 import { startStepFunctionsEndpoint } from './local-aws';
 
 describe('Step Functions StartExecution failing transiently', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
-  const figures = {
-    records: 0,
-    lost: 0,
-    duplicatedEffects: 0,
-    malformed: 0,
-    malformedCaught: 0,
-    throttlesSurvived: 0,
-  };
-
-  beforeAll(async () => {
-    table = await createTestTable('launch');
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
-    recordFigures('launch', figures);
-  });
+  const fixture = streamTableFixture('launch');
+  const { figures } = fixture;
 
   /** A stalled replica's incident, with StartExecution failing the given way; returns what happened. */
   async function run(
@@ -43,7 +22,7 @@ describe('Step Functions StartExecution failing transiently', () => {
     const faults = failFirstCalls(client, { command: 'StartExecutionCommand', ...fault });
     const notifier = new MemoryNotifier();
     try {
-      const path = incidentPath(table, poller, { sfn: client, notifier });
+      const path = incidentPath(fixture.table, fixture.poller, { sfn: client, notifier });
       await path.stallReplica(clusterId);
       const records = await path.transitions(clusterId);
       await Promise.all(

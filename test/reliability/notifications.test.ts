@@ -5,10 +5,9 @@ import { SnsNotifier } from '../../functions/adapters/notifier';
 import { onceInTable } from '../../functions/adapters/once';
 import { createHandler as createNotifySlack } from '../../functions/notify-slack/handler';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { StreamPoller } from '../../local/stream-poller';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { localEndpoint } from '../support/dynamodb';
 import { failFirstCalls } from '../support/faults';
-import { lambdaContext, recordFigures, silentLogger } from './harness';
+import { lambdaContext, silentLogger, streamTableFixture } from './harness';
 import { incidentPath, sfnClient, snsClient } from './incident-path';
 import {
   type PublishedMessage,
@@ -53,30 +52,13 @@ function snsEvent(message: PublishedMessage): SNSEvent {
 }
 
 describe('SNS and the Slack webhook failing', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
+  const fixture = streamTableFixture('notifications');
+  const { figures } = fixture;
   let raw: DynamoDBClient;
-  const figures = {
-    records: 0,
-    lost: 0,
-    duplicatedEffects: 0,
-    malformed: 0,
-    malformedCaught: 0,
-    throttlesSurvived: 0,
-  };
-
-  beforeAll(async () => {
-    table = await createTestTable('notify-faults');
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
+  beforeAll(() => {
     raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: localEndpoint() });
   });
-  afterAll(async () => {
-    raw.destroy();
-    poller.close();
-    await table.drop();
-    recordFigures('notifications', figures);
-  });
+  afterAll(() => raw.destroy());
 
   /**
    * A stalled replica's incident through on-transition (SNS Publish failing `publishFailures` times), then
@@ -103,7 +85,7 @@ describe('SNS and the Slack webhook failing', () => {
     const notifySlack = createNotifySlack(
       {
         webhookUrl: async () => slack.url,
-        once: onceInTable(raw, table.tableName, `reliability-${clusterId}`),
+        once: onceInTable(raw, fixture.table.tableName, `reliability-${clusterId}`),
         post: {
           sleep: async (ms) => {
             waits.push(ms);
@@ -117,7 +99,10 @@ describe('SNS and the Slack webhook failing', () => {
     const deadLetters: { messageId: string; reason: string }[] = [];
     let invocations = 0;
     try {
-      const path = incidentPath(table, poller, { sfn: sfnSdk, notifier: new SnsNotifier(snsSdk, TOPIC_ARN) });
+      const path = incidentPath(fixture.table, fixture.poller, {
+        sfn: sfnSdk,
+        notifier: new SnsNotifier(snsSdk, TOPIC_ARN),
+      });
       await path.stallReplica(clusterId);
       await path.deliver(await path.transitions(clusterId));
       for (const message of sns.published) {
