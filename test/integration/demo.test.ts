@@ -65,6 +65,27 @@ describe('replica-sentinel demo on real Redis servers', () => {
       expect({ name, alive: isAlive(pid) }).toEqual({ name, alive: false });
   }, 180_000);
 
+  it('exits 1 with the reason when it cannot show the failover in time, and still stops everything', async () => {
+    // 3 s cannot hold both: the stall alone needs stallAfterSeconds (3 s) without progress, then the kill.
+    const failure = await run(process.execPath, [BIN, 'demo', '--json', '--timeout', '3s'], {
+      cwd: REPO_ROOT,
+      timeout: 170_000,
+      maxBuffer: 16 * 1024 * 1024,
+    }).then(
+      () => undefined,
+      (error: { code?: number; stdout: string; stderr: string }) => error,
+    );
+
+    expect(failure?.code).toBe(1);
+    const summary = JSON.parse(failure?.stdout ?? '') as DemoSummary;
+    expect(summary).toMatchObject({ simulated: false, ok: false, promotedNode: null });
+    expect(summary.reason).toMatch(/^Timed out waiting for /);
+    expect(failure?.stderr).toContain(`demo failed: ${summary.reason}`);
+    expect(summary.processes).toHaveLength(4);
+    for (const { name, pid } of summary.processes)
+      expect({ name, alive: isAlive(pid) }).toEqual({ name, alive: false });
+  }, 180_000);
+
   it('stops every process it started on SIGINT (Ctrl-C) and exits 130', async () => {
     const child = spawn(process.execPath, [BIN, 'demo'], {
       cwd: REPO_ROOT,
