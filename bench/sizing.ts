@@ -11,6 +11,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '../functions/adapters/clients';
+import { DynamoFleetCensus } from '../functions/adapters/fleet-census';
 import { recordBytes } from '../functions/adapters/kinesis';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import { TABLE } from '../functions/adapters/table-definition';
@@ -75,7 +76,11 @@ export interface Measured {
   msPerBatch: number;
   sweepReadUnits: number;
   sweepRequests: number;
+  /** The fleet census (NodesByStatus), once per sweep invocation: read units per node counted. */
+  censusReadUnitsPerNode: number;
 }
+
+const CENSUS_FLEET = 10_000;
 
 export async function measure(): Promise<Measured> {
   const ddb = await startDynamoDbLocal();
@@ -118,7 +123,7 @@ export async function measure(): Promise<Measured> {
 
     await createNodeStateTable(ddb.endpoint, 'sizing-sweep');
     const loader = documentClient({ ...LOCAL_AWS, endpoint: ddb.endpoint });
-    await putItems(loader, 'sizing-sweep', fleet(2_500, 4, now, []));
+    await putItems(loader, 'sizing-sweep', fleet(CENSUS_FLEET / 4, 4, now, []));
     loader.destroy();
     const swept = meteredClient(ddb.endpoint);
     const store = new DynamoNodeStateStore(swept.client, 'sizing-sweep');
@@ -126,6 +131,10 @@ export async function measure(): Promise<Measured> {
       { index: store, store, logger: new Logger({ logLevel: 'SILENT' }), shards: TABLE.sweepShards },
       now,
     );
+    const sweepMeter = { ...swept.meter };
+    Object.assign(swept.meter, { requests: 0, writeUnits: 0, readUnits: 0 });
+    await new DynamoFleetCensus(swept.client, 'sizing-sweep').countByStatus(TABLE.sweepShards);
+    const census = { ...swept.meter };
     swept.client.destroy();
     return {
       requestsPerHeartbeat: ingest.requests / steady.length,
@@ -135,8 +144,9 @@ export async function measure(): Promise<Measured> {
       msPerBatch: ms / Math.ceil(steady.length / BATCH),
       // DynamoDB Local reports 0 units for a query that finds nothing; DynamoDB bills at least 0.5 (an
       // eventually consistent read), so each of the sweep's requests counts at least that.
-      sweepReadUnits: Math.max(swept.meter.readUnits, swept.meter.requests * 0.5),
-      sweepRequests: swept.meter.requests,
+      sweepReadUnits: Math.max(sweepMeter.readUnits, sweepMeter.requests * 0.5),
+      sweepRequests: sweepMeter.requests,
+      censusReadUnitsPerNode: Math.max(census.readUnits, census.requests * 0.5) / CENSUS_FLEET,
     };
   } finally {
     await ddb.stop();
@@ -194,7 +204,10 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
   const sweepsPerMonth = SECONDS_PER_MONTH / SWEEP_INTERVAL_SECONDS;
   const dynamoWrites = ((hbMonth * m.writeUnitsPerHeartbeat) / 1e6) * p.dynamoWriteUnitsPerMillion;
   const dynamoReads =
-    ((hbMonth * m.readUnitsPerHeartbeat + sweepsPerMonth * m.sweepReadUnits) / 1e6) *
+    ((hbMonth * m.readUnitsPerHeartbeat +
+      sweepsPerMonth * m.sweepReadUnits +
+      sweepInvocations * nodes * m.censusReadUnitsPerNode) /
+      1e6) *
     p.dynamoReadUnitsPerMillion;
   const stepFunctions =
     ((nodes * RUNBOOK_RUNS_PER_NODE_MONTH * TRANSITIONS_PER_RUN) / 1000) *
@@ -228,6 +241,7 @@ export function report(m: Measured, fleets = [100, 1_000, 10_000, 100_000]): str
     'Measured (real handlers, DynamoDB Local, this run):',
     `  ingest, steady state: ${m.requestsPerHeartbeat.toFixed(2)} DynamoDB requests, ${m.writeUnitsPerHeartbeat.toFixed(2)} write units and ${m.readUnitsPerHeartbeat.toFixed(2)} read units per heartbeat; ${Math.round(m.recordBytes)} bytes per Kinesis record; ${Math.round(m.msPerBatch)} ms per ${BATCH}-record batch`,
     `  sweep of a 10,000-node fleet, nothing overdue: ${m.sweepReadUnits.toFixed(1)} read units in ${m.sweepRequests} requests`,
+    `  fleet census (once a minute): ${(m.censusReadUnitsPerNode * 1000).toFixed(2)} read units per 1,000 nodes`,
     '',
     `Per month (30 days), ${HEARTBEAT_SECONDS} s heartbeats, us-east-1 list prices:`,
     '',
