@@ -147,6 +147,8 @@ function heartbeatOf(node: FleetNode, seq: number): Beat {
   return { node, seq, at, payload };
 }
 
+const ENGINE_MISMATCH = 'engine other than the one recorded for the node';
+
 /** The kinds of bad input, each with the reason the quarantine must give. */
 function malformedOf(index: number, beat: Beat, random: () => number): Malformed {
   const hb = beat.payload;
@@ -195,6 +197,20 @@ function malformedOf(index: number, beat: Beat, random: () => number): Malformed
       payload: { ...hb, engine: 'postgresql', position: 'mysql-bin.000001:5', replication: undefined },
       reason: /position: /,
     }),
+    () => {
+      // Valid on the wire (a redis offset is a valid etcd revision), but the node is recorded as redis.
+      // Its seq is above any the node sent: a lower one would be taken as already seen.
+      const redis = `${FLEET_ENGINES.indexOf('redis')}`.padStart(2, '0');
+      return {
+        kind: ENGINE_MISMATCH,
+        payload: {
+          ...heartbeatOf({ ...beat.node, clusterId: `redis-${redis}`, engine: 'redis' }, 1).payload,
+          engine: 'etcd',
+          seq: 1_000_000 + index,
+        },
+        reason: /^engine: 'etcd' differs from 'redis' recorded for node redis-/,
+      };
+    },
     () => ({
       kind: 'binary garbage',
       payload: Uint8Array.from({ length: 64 }, () => randomInt(random, 256)),
@@ -327,7 +343,12 @@ describe('10,000 heartbeats with duplicates, reordering, malformed records and D
       );
       const bad = malformedOf(i, beat, random);
       malformed.push(bad);
-      items.splice(randomInt(random, items.length + 1), 0, { kind: 'malformed', bad });
+      // A record that contradicts a node's recorded engine can only be told once the node is known:
+      // those go in the second half, long after every node's first heartbeat was applied.
+      const half = Math.floor(items.length / 2);
+      const at =
+        bad.kind === ENGINE_MISMATCH ? half + randomInt(random, half) : randomInt(random, items.length + 1);
+      items.splice(at, 0, { kind: 'malformed', bad });
     }
     const records: KinesisStreamRecord[] = items.map((item) =>
       item.kind === 'valid'
