@@ -58,15 +58,24 @@ export function incidentPath(
   const failures: StreamFailure<DynamoDBRecord>[] = [];
   const stats = newStats();
 
-  /** A replica that stops applying while its primary goes on: STALLED after stallAfter (60 s). */
-  async function stallReplica(clusterId: string): Promise<void> {
-    for (let tick = 0; tick < 9; tick++) {
+  /**
+   * Heartbeats every 10 s from tick `from` for `ticks` ticks: the primary advances; the replica follows it,
+   * or (stalled) stays where it was, so that it is STALLED after stallAfter (60 s).
+   */
+  async function replicaSeries(
+    clusterId: string,
+    from: number,
+    ticks: number,
+    stalled: boolean,
+  ): Promise<void> {
+    for (let tick = from; tick < from + ticks; tick++) {
       now = T0 + tick * 10_000;
+      const head = 1000 + tick * 100;
+      if (!stalled) appliedAt.set(clusterId, head);
+      const applied = appliedAt.get(clusterId) ?? 1000;
       const records = [
-        kinesisRecord(
-          primaryHeartbeat({ clusterId, at: now, seq: tick + 1, position: lsn(1000 + tick * 100) }),
-        ),
-        kinesisRecord(replicaHeartbeat({ clusterId, at: now, seq: tick + 1, applied: lsn(1000) })),
+        kinesisRecord(primaryHeartbeat({ clusterId, at: now, seq: tick + 1, position: lsn(head) })),
+        kinesisRecord(replicaHeartbeat({ clusterId, at: now, seq: tick + 1, applied: lsn(applied) })),
       ];
       heartbeats += records.length;
       const response = (await ingest(
@@ -76,6 +85,10 @@ export function incidentPath(
       if (response.batchItemFailures.length > 0) throw new Error('ingest failed in an incident-path test');
     }
   }
+  const appliedAt = new Map<string, number>();
+
+  /** A replica that stops applying while its primary goes on: STALLED after stallAfter (60 s). */
+  const stallReplica = (clusterId: string) => replicaSeries(clusterId, 0, 9, true);
 
   /** The cluster's status changes from the table stream, as the mapping's filter lets them through. */
   async function transitions(clusterId: string): Promise<DynamoDBRecord[]> {
@@ -107,5 +120,14 @@ export function incidentPath(
       .map((item) => item as unknown as Incident);
   }
 
-  return { stallReplica, transitions, deliver, incidents, failures, stats, heartbeats: () => heartbeats };
+  return {
+    stallReplica,
+    replicaSeries,
+    transitions,
+    deliver,
+    incidents,
+    failures,
+    stats,
+    heartbeats: () => heartbeats,
+  };
 }

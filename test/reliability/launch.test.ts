@@ -106,4 +106,39 @@ describe('Step Functions StartExecution failing transiently', () => {
     expect(sfn.executions()).toHaveLength(1);
     expect(sfn.executions()[0]?.name).toBe(incidents[0]?.incidentId);
   });
+
+  it('gives a reopened (flapping) incident its own second run, once, through throttled calls', async () => {
+    const sfn = await startStepFunctionsEndpoint();
+    const client = sfnClient(sfn.url);
+    const faults = failFirstCalls(client, { command: 'StartExecutionCommand', how: 'throttle', count: 3 });
+    try {
+      const path = incidentPath(fixture.table, fixture.poller, {
+        sfn: client,
+        notifier: new MemoryNotifier(),
+      });
+      const clusterId = 'launch-flapping';
+      await path.replicaSeries(clusterId, 0, 9, true);
+      await path.deliver(await path.transitions(clusterId));
+      await path.replicaSeries(clusterId, 9, 3, false);
+      await path.replicaSeries(clusterId, 12, 8, true);
+      await path.deliver(await path.transitions(clusterId));
+
+      const incidents = await path.incidents(clusterId);
+      expect(path.failures).toEqual([]);
+      expect(faults.total()).toBe(3);
+      expect(incidents).toHaveLength(1);
+      const incident = incidents[0];
+      if (!incident) throw new Error('no incident');
+      expect(incident).toMatchObject({ flaps: 1, state: 'OPEN', outbox: {} });
+      expect(incident.timeline.map((e) => e.event)).toEqual(['opened', 'resolved', 'reopened']);
+      expect(sfn.executions().map((e) => e.name)).toEqual([incident.incidentId, executionNameFor(incident)]);
+      expect(executionNameFor(incident)).toBe(`${incident.incidentId}-r1`);
+      figures.records += path.heartbeats();
+      figures.throttlesSurvived += faults.total();
+      figures.duplicatedEffects += Math.max(0, sfn.executions().length - 2);
+    } finally {
+      client.destroy();
+      await sfn.close();
+    }
+  });
 });
