@@ -44,7 +44,8 @@ export const DEMO_CLUSTER = 'demo-redis';
 
 /**
  * The demo cluster's policy: the product's own knobs (DESIGN.md §3b), turned down so that the whole demo
- * takes seconds. `recoveryBlockSeconds: 0` lets the failover follow the replica recovery at once.
+ * takes seconds. The rest keep their defaults (a replica's recovery starts no cooldown: the failover may
+ * follow it at once).
  */
 export const DEMO_POLICY = {
   heartbeatIntervalSeconds: 1,
@@ -52,7 +53,6 @@ export const DEMO_POLICY = {
   stallAfterSeconds: 3,
   healthyStreak: 2,
   quorum: 2,
-  recoveryBlockSeconds: 0,
 } as const satisfies PolicyOverrides;
 
 /** How often the demo's `watch` probes the servers, and the sweep runs: the policy's heartbeat interval. */
