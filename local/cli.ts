@@ -17,6 +17,7 @@ import {
   type Output,
   parseDuration,
   resolveTable,
+  TARGET_OPTIONS,
   UsageError,
 } from './cli-common';
 import { signedPost } from './signed-request';
@@ -105,12 +106,7 @@ async function maintenance(
       until: { type: 'string' },
       reason: { type: 'string' },
       by: { type: 'string' },
-      endpoint: { type: 'string' },
-      'dynamodb-endpoint': { type: 'string' },
-      table: { type: 'string' },
-      stack: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
+      ...TARGET_OPTIONS,
     },
   });
   if (values.help) {
@@ -223,12 +219,7 @@ async function status(
     strict: true,
     options: {
       cluster: { type: 'string' },
-      endpoint: { type: 'string' },
-      'dynamodb-endpoint': { type: 'string' },
-      table: { type: 'string' },
-      stack: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
+      ...TARGET_OPTIONS,
     },
   });
   if (values.help) {
