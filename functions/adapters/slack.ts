@@ -20,7 +20,17 @@ export interface SlackPostOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   readonly fetch?: typeof fetch;
+  /**
+   * Milliseconds left before the caller must stop (the Lambda timeout). An attempt is cut short, and no
+   * wait starts, past that budget (less a 2 s margin): the delivery fails with its reason instead of
+   * being killed by a timeout mid-retry. @default unlimited
+   */
+  readonly remainingMs?: () => number;
 }
+
+/** What a single attempt may take at most. */
+const ATTEMPT_TIMEOUT_MS = 10_000;
+const MARGIN_MS = 2_000;
 
 export interface SlackPostResult {
   readonly attempts: number;
@@ -58,16 +68,25 @@ export async function postToSlack(
   const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
   const random = options.random ?? Math.random;
   const doFetch = options.fetch ?? fetch;
+  const remaining = () =>
+    options.remainingMs ? options.remainingMs() - MARGIN_MS : Number.POSITIVE_INFINITY;
   let waitedMs = 0;
   let last = '';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     let wait: number;
+    const budget = Math.min(ATTEMPT_TIMEOUT_MS, remaining());
+    if (budget <= 0) {
+      throw new SlackDeliveryError(
+        `out of time after ${attempt - 1} attempts: ${last || 'none made'}`,
+        false,
+      );
+    }
     try {
       const response = await doFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(budget),
       });
       const text = await response.text();
       if (response.ok) return { attempts: attempt, waitedMs };
@@ -86,6 +105,12 @@ export async function postToSlack(
       wait = base * 2 ** (attempt - 1) * (0.5 + random() / 2);
     }
     if (attempt === maxAttempts) break;
+    if (wait + 1000 > remaining()) {
+      throw new SlackDeliveryError(
+        `out of time after ${attempt} attempts (the next would start in ${Math.round(wait / 1000)}s): ${last}`,
+        false,
+      );
+    }
     if (wait > maxDelay) {
       throw new SlackDeliveryError(
         `Slack asked to wait ${Math.round(wait / 1000)}s (over ${maxDelay / 1000}s): ${last}`,

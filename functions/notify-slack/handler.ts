@@ -21,7 +21,8 @@ export function createHandler(
     for (const record of event.Records) {
       logger.appendKeys({ snsMessageId: record.Sns.MessageId });
       try {
-        if (await notifySlack(record, { ...deps, logger })) metrics.add('NotificationsSent', 1);
+        const post = { ...deps.post, remainingMs: () => context.getRemainingTimeInMillis() };
+        if (await notifySlack(record, { ...deps, post, logger })) metrics.add('NotificationsSent', 1);
       } catch (error) {
         metrics.add('NotificationsFailed', 1);
         throw error;

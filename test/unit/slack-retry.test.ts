@@ -251,3 +251,32 @@ describe('postToSlack', () => {
     });
   });
 });
+
+describe('postToSlack within the Lambda time left', () => {
+  it('stops before a wait that would outlast the invocation, with the last answer as the reason', async () => {
+    const slack = fakeSlack({ status: 503 }, { status: 429, retryAfter: '20' });
+    let left = 20_000;
+    const sleep = async (ms: number) => {
+      slack.slept.push(ms);
+      left -= ms;
+    };
+    const error = await failure(postToSlack(WEBHOOK, BODY, { ...slack, sleep, remainingMs: () => left }));
+    expect(error.permanent).toBe(false);
+    expect(error.message).toMatch(/^out of time after 2 attempts \(the next would start in 20s\): HTTP 429/);
+    expect(error.message).not.toContain(SECRET);
+    expect(slack.calls).toHaveLength(2);
+  });
+
+  it('gives an attempt no more than the time left, and makes none when nothing is left', async () => {
+    const slack = fakeSlack({ status: 200 });
+    let signal: AbortSignal | undefined;
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      signal = init?.signal ?? undefined;
+      return slack.fetch(input, init);
+    };
+    await postToSlack(WEBHOOK, BODY, { ...slack, fetch, remainingMs: () => 2_500 });
+    expect(signal).toBeDefined();
+    const none = await failure(postToSlack(WEBHOOK, BODY, { ...slack, remainingMs: () => 1_500 }));
+    expect(none.message).toBe('out of time after 0 attempts: none made');
+  });
+});
