@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { NodeStatus } from '../core/node-state';
+import { type NodeStatus, sweepShardIds } from '../core/node-state';
 import { TABLE } from './table-definition';
 
 /** Nodes per status across the fleet. */
@@ -23,7 +23,7 @@ export class DynamoFleetCensus implements FleetCensus {
 
   async countByStatus(shards: number): Promise<StatusCounts> {
     const counts: StatusCounts = {};
-    const shardIds = Array.from({ length: shards }, (_, i) => `SHARD#${String(i).padStart(2, '0')}`);
+    const shardIds = sweepShardIds(shards);
     await Promise.all(
       shardIds.map(async (shard) => {
         let startKey: Record<string, unknown> | undefined;

@@ -99,5 +99,12 @@ export function sweepShardOf(clusterId: string, nodeId: string, shards: number):
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return `SHARD#${String(hash % shards).padStart(2, '0')}`;
+  return sweepShardId(hash % shards);
 }
+
+/** The key of sweep shard `index`. */
+export const sweepShardId = (index: number): string => `SHARD#${String(index).padStart(2, '0')}`;
+
+/** Every sweep shard's key, in order: what a sweep or a census queries. */
+export const sweepShardIds = (shards: number): string[] =>
+  Array.from({ length: shards }, (_, i) => sweepShardId(i));

@@ -2,6 +2,7 @@ import type { Log } from '../adapters/log';
 import { detectionLatencyMs } from '../adapters/metrics';
 import type { NodeStateStore, SweepIndex } from '../adapters/node-state-store';
 import type { ClusterSnapshot } from '../core/fold';
+import { sweepShardIds } from '../core/node-state';
 import { sweepNode } from '../core/silence';
 
 export interface SweepDeps {
@@ -40,7 +41,7 @@ export interface Transition {
  * so that a heartbeat landing at the same moment wins (the sweep's write fails; the node is not overdue).
  */
 export async function sweepOnce(deps: SweepDeps, now: number): Promise<SweepReport> {
-  const shardIds = Array.from({ length: deps.shards }, (_, i) => `SHARD#${String(i).padStart(2, '0')}`);
+  const shardIds = sweepShardIds(deps.shards);
   const queries = await Promise.all(shardIds.map((shard) => deps.index.queryOverdue(shard, now)));
   const overdue = queries.flatMap((q) => q.nodes);
   const byCluster = new Map<string, string[]>();

@@ -14,6 +14,7 @@ import { createHandler as createNotifySlack } from '../../functions/notify-slack
 import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
 
 const PASSWORD = 'Pa55w0rd-n0t-for-logs';
@@ -87,29 +88,7 @@ function notificationEvent(nodeId: string): SNSEvent {
     { policy: DEFAULT_POLICY, mode: 'auto' },
   );
   if (decision.action !== 'open') throw new Error('expected an incident to open');
-  const message = incidentNotification(decision.incident, 'opened', {});
-  return {
-    Records: [
-      {
-        EventSource: 'aws:sns',
-        EventVersion: '1.0',
-        EventSubscriptionArn: 'arn:aws:sns:us-east-1:123456789012:alerts:1b2c',
-        Sns: {
-          Type: 'Notification',
-          MessageId: `msg-${nodeId}`,
-          TopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
-          Subject: 'STALLED',
-          Message: JSON.stringify(message),
-          Timestamp: '2026-11-22T23:01:00.000Z',
-          SignatureVersion: '1',
-          Signature: 'EXAMPLE',
-          SigningCertUrl: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem',
-          UnsubscribeUrl: 'https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe',
-          MessageAttributes: {},
-        },
-      },
-    ],
-  };
+  return snsEvent(incidentNotification(decision.incident, 'opened', {}), `msg-${nodeId}`);
 }
 
 describe('notify-slack keeps the webhook URL (a secret) out of its logs and errors', () => {

@@ -11,6 +11,7 @@ import { createHandler } from '../../functions/notify-slack/handler';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
 
 const context = {
@@ -39,31 +40,6 @@ function openedIncident(nodeId: string): Incident {
   );
   if (decision.action !== 'open') throw new Error('expected an incident to open');
   return decision.incident;
-}
-
-function snsEvent(message: object, messageId = 'msg-1'): SNSEvent {
-  return {
-    Records: [
-      {
-        EventSource: 'aws:sns',
-        EventVersion: '1.0',
-        EventSubscriptionArn: 'arn:aws:sns:us-east-1:123456789012:alerts:1b2c',
-        Sns: {
-          Type: 'Notification',
-          MessageId: messageId,
-          TopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
-          Subject: 'STALLED',
-          Message: JSON.stringify(message),
-          Timestamp: '2026-11-22T23:01:00.000Z',
-          SignatureVersion: '1',
-          Signature: 'EXAMPLE',
-          SigningCertUrl: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem',
-          UnsubscribeUrl: 'https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe',
-          MessageAttributes: {},
-        },
-      },
-    ],
-  };
 }
 
 describe('notify-slack against a local webhook endpoint', () => {
