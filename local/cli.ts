@@ -348,7 +348,7 @@ async function watchCommand(
     cfn.destroy();
     const arn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'HeartbeatStreamArn')?.OutputValue;
     if (!arn) throw new Error(`stack ${values.stack} has no HeartbeatStreamArn output`);
-    sink = watchModule.kinesisSink(new watchModule.KinesisClient({}), arn);
+    sink = watchModule.kinesisSink(new watchModule.Kinesis({}), arn);
   } else {
     sink = watchModule.localSink(
       values.endpoint ?? `http://127.0.0.1:${env.REPLICA_SENTINEL_LOCAL_PORT ?? DEFAULT_LOCAL_PORT}`,

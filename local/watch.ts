@@ -4,13 +4,14 @@
  * (`POST /heartbeats`) or to a deployed stack's heartbeats Kinesis stream (`--stack`).
  */
 import { hostname } from 'node:os';
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { Kinesis } from '@aws-sdk/client-kinesis';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { applyClusterConfig } from '../functions/adapters/cluster-config-store';
 import { localCredentials } from '../functions/adapters/hooks';
 import { probeCluster } from '../functions/adapters/probes';
 import type { ClusterConfig } from '../functions/core/cluster-config';
 import type { HeartbeatInput } from '../functions/core/wire';
+import { kinesisPublisher } from '../functions/probe/publisher';
 
 export interface HeartbeatSink {
   send(heartbeats: HeartbeatInput[]): Promise<{ accepted: number; quarantined: string[] }>;
@@ -31,28 +32,21 @@ export function localSink(stackUrl: string): HeartbeatSink {
   };
 }
 
-/** A deployed stack's heartbeats stream (partition key = node id, as the wire format says). */
-export function kinesisSink(client: KinesisClient, streamArn: string): HeartbeatSink {
+/**
+ * A deployed stack's heartbeats stream, through the probe function's publisher: partition key = node id,
+ * chunks of 500, the records Kinesis refused sent again with backoff, a named error if some never go in.
+ */
+export function kinesisSink(client: Kinesis, streamArn: string): HeartbeatSink {
+  const publish = kinesisPublisher(client, streamArn);
   return {
     async send(heartbeats) {
-      const result = await client.send(
-        new PutRecordsCommand({
-          StreamARN: streamArn,
-          Records: heartbeats.map((hb) => ({
-            PartitionKey: hb.nodeId,
-            Data: Buffer.from(JSON.stringify(hb)),
-          })),
-        }),
-      );
-      const failed = result.FailedRecordCount ?? 0;
-      if (failed > 0)
-        throw new Error(`${failed} of ${heartbeats.length} heartbeats were not accepted by Kinesis`);
+      await publish(heartbeats);
       return { accepted: heartbeats.length, quarantined: [] };
     },
   };
 }
 
-export { KinesisClient };
+export { Kinesis };
 
 export interface WatchOptions {
   readonly config: ClusterConfig;
