@@ -17,6 +17,7 @@ import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import { TABLE } from '../functions/adapters/table-definition';
 import { createHandler } from '../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../functions/sweep/sweep';
+import { SWEEP_MEMORY_MB } from '../infra/constructs/detector';
 import { createNodeStateTable, LOCAL_AWS, startDynamoDbLocal } from '../local/dynamodb-local';
 import { fleet, putItems } from '../local/fleet';
 import { MemoryQuarantine } from '../local/memory-quarantine';
@@ -42,6 +43,7 @@ const BATCH = 500;
 const SHARD_RECORDS_PER_SECOND = 1000;
 const SWEEP_INTERVAL_SECONDS = 10;
 const FUNCTION_MEMORY_GB = 0.5;
+const SWEEP_MEMORY_GB = SWEEP_MEMORY_MB / 1024;
 /** Assumption, not a measurement: runbook executions per node per month and transitions per execution. */
 const RUNBOOK_RUNS_PER_NODE_MONTH = 0.01;
 const TRANSITIONS_PER_RUN = 30;
@@ -200,7 +202,7 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
   const sweepInvocations = SECONDS_PER_MONTH / 60;
   const sweepLambda =
     (sweepInvocations / 1e6) * p.lambdaRequestsPerMillion +
-    sweepInvocations * 60 * FUNCTION_MEMORY_GB * p.lambdaArmGbSecond;
+    sweepInvocations * 60 * SWEEP_MEMORY_GB * p.lambdaArmGbSecond;
   const sweepsPerMonth = SECONDS_PER_MONTH / SWEEP_INTERVAL_SECONDS;
   const dynamoWrites = ((hbMonth * m.writeUnitsPerHeartbeat) / 1e6) * p.dynamoWriteUnitsPerMillion;
   const dynamoReads =

@@ -158,6 +158,8 @@ describe('the sweep function', () => {
     });
     expect(properties?.Timeout).toBeGreaterThan(60);
     expect(properties?.Timeout).toBe(90);
+    // It idles most of the minute between sweeps: half the default memory, half the fixed cost.
+    expect(properties?.MemorySize).toBe(256);
   });
 
   it('is not retried when an invocation fails; the failure goes to the sweep dead-letter queue', () => {
