@@ -198,6 +198,22 @@ function pruneObservers(observers: Record<string, ObserverView>, at: number): Re
 }
 
 /**
+ * Since when a replica's link has been down, as of a down view at `at` from `observerId`: the same
+ * observer's earlier down view keeps its start; else another observer's down view that is no newer than
+ * `at` (a probe relaying what the replica reports itself); else `at`. An up view in between restarts it.
+ */
+function linkDownSince(prev: NodeState | undefined, observerId: string, at: number): number {
+  const own = prev?.observers[observerId];
+  if (own?.linkUp !== undefined) return own.linkUp ? at : (own.linkDownSince ?? own.observedAt);
+  let since = at;
+  for (const view of Object.values(prev?.observers ?? {})) {
+    if (view.linkUp === false && view.observedAt <= at)
+      since = Math.min(since, view.linkDownSince ?? view.observedAt);
+  }
+  return since;
+}
+
+/**
  * Applies one validated heartbeat to a node's previous state (undefined for a node never seen).
  * Pure: the result depends only on the arguments.
  *
@@ -225,6 +241,7 @@ export function applyHeartbeat(
   if (hb.replication) {
     view.linkUp = hb.replication.linkUp;
     if (hb.replication.sourceNodeId) view.sourceNodeId = hb.replication.sourceNodeId;
+    if (!hb.replication.linkUp) view.linkDownSince = linkDownSince(prev, hb.observerId, at);
   }
   const observers = pruneObservers({ ...(prev?.observers ?? {}), [hb.observerId]: view }, at);
   const selfSeq = hb.observerId === hb.nodeId ? hb.seq : (prev?.seq ?? -1);

@@ -28,6 +28,11 @@ export interface ObserverView {
   linkUp?: boolean;
   /** Replicas only: the node their replication link points at, as this observer saw it. */
   sourceNodeId?: string;
+  /**
+   * Replicas only, while `linkUp` is false: since when the link has been seen down (the first down view
+   * after an up one). A link that was already down before a primary fell silent is no evidence of its death.
+   */
+  linkDownSince?: number;
 }
 
 /**

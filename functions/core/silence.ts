@@ -27,9 +27,10 @@ export interface QuorumVerdict {
  * 2. at least max(`quorum`, 2) independent views, each observed after its last report and within the
  *    last 2 × `heartbeatTimeoutSeconds`, agree that it is down:
  *    - a replica whose latest report of its replication link — its own, or a probe's that reached it and
- *      read the replica's replication status — says its link to this primary is down (a replica whose
- *      link points at another node — the primary moved — does not count); each replica counts once,
- *      however many probes relay its view;
+ *      read the replica's replication status — says its link to this primary is down, and has said so only
+ *      since around the primary's last report (a link that was already down before is no evidence: that
+ *      replica was broken on its own); a replica whose link points at another node — the primary moved —
+ *      does not count; each replica counts once, however many probes relay its view;
  *    - an external observer (a probe, `observerId` ≠ node id) that could not reach it; and
  * 3. no fresh view contradicts it: a replica reporting its link to this primary up means the primary is
  *    alive and only its own reporting is broken (a partition between the primary and the monitor).
@@ -44,6 +45,9 @@ export function judgePrimary(
   const timeoutMs = policy.heartbeatTimeoutSeconds * 1000;
   const required = Math.max(policy.quorum, MIN_QUORUM);
   const silentForMs = now - primary.lastHeartbeatAt;
+  // A replica's link counts only if it went down around or after the primary's last report: one heartbeat
+  // interval of slack for the clocks of two observers.
+  const graceMs = policy.heartbeatIntervalSeconds * 1000;
   const fresh = (observedAt: number) =>
     observedAt > primary.lastHeartbeatAt && now - observedAt <= 2 * timeoutMs;
   const confirmations: string[] = [];
@@ -61,8 +65,11 @@ export function judgePrimary(
     const pointsHere =
       link.sourceNodeId === primary.nodeId || (link.sourceNodeId === undefined && otherPrimaries === 0);
     if (!pointsHere) continue;
-    if (link.linkUp) vetoes.push(`replica ${node.nodeId}: replication link to ${primary.nodeId} is up`);
-    else confirmations.push(`replica ${node.nodeId}: replication link down`);
+    if (link.linkUp) {
+      vetoes.push(`replica ${node.nodeId}: replication link to ${primary.nodeId} is up`);
+    } else if ((link.linkDownSince ?? link.observedAt) >= primary.lastHeartbeatAt - graceMs) {
+      confirmations.push(`replica ${node.nodeId}: replication link down`);
+    }
   }
 
   const silent = silentForMs >= timeoutMs;

@@ -446,3 +446,38 @@ describe('sequence, observers and time', () => {
     expect(shards.size).toBe(16);
   });
 });
+
+describe('since when a replica link is down (the dead-primary quorum uses it)', () => {
+  const down = (at: number, seq: number, observerId?: string) =>
+    replicaHeartbeat({
+      at,
+      seq,
+      applied: lsn(100),
+      ...(observerId ? { observerId } : {}),
+      replication: { sourceNodeId: 'pg-1', linkUp: false, appliedPosition: lsn(100) },
+    });
+  const up = (at: number, seq: number, observerId?: string) =>
+    replicaHeartbeat({ at, seq, applied: lsn(100), ...(observerId ? { observerId } : {}) });
+  const apply = (inputs: HeartbeatInput[]) => {
+    let state: NodeState | undefined;
+    for (const input of inputs) {
+      const outcome = applyHeartbeat(state, parseHeartbeat(input), ctx({ now: T0 + 60_000 }));
+      if (outcome.kind === 'applied') state = outcome.state;
+    }
+    if (!state) throw new Error('nothing applied');
+    return state;
+  };
+
+  it('keeps the first down view after an up one, and restarts after the link comes back', () => {
+    const state = apply([up(T0, 1), down(T0 + 10_000, 2), down(T0 + 20_000, 3)]);
+    expect(state.observers['pg-2']).toMatchObject({ linkUp: false, linkDownSince: T0 + 10_000 });
+    const again = apply([up(T0, 1), down(T0 + 10_000, 2), up(T0 + 20_000, 3), down(T0 + 30_000, 4)]);
+    expect(again.observers['pg-2']).toMatchObject({ linkUp: false, linkDownSince: T0 + 30_000 });
+    expect(apply([up(T0, 1)]).observers['pg-2']?.linkDownSince).toBeUndefined();
+  });
+
+  it('lets a probe that starts relaying a down link inherit since when the replica itself saw it down', () => {
+    const state = apply([down(T0, 1), down(T0 + 10_000, 2), down(T0 + 15_000, 7, 'probe-a')]);
+    expect(state.observers['probe-a']).toMatchObject({ linkUp: false, linkDownSince: T0 });
+  });
+});

@@ -155,6 +155,38 @@ describe('the dead-primary quorum rule', () => {
     expect(verdict.dead).toBe(true);
   });
 
+  it('does not count a replica whose link was already down before the primary fell silent', () => {
+    // The replica's receiver died an hour ago (on its own); now the primary refuses the probe. One observer's
+    // view and an old outage must not make a quorum: the primary may be alive.
+    const p = primary({ 'probe-a': { reachable: false } });
+    const old: ObserverView = {
+      seq: 9,
+      observedAt: NOW - 1000,
+      reachable: true,
+      linkUp: false,
+      linkDownSince: T0 - 3_600_000,
+    };
+    const r = node('pg-2', 'replica', { lastHeartbeatAt: NOW - 1000, observers: { 'probe-a': old } });
+    const verdict = judgePrimary(p, [p, r], DEFAULT_POLICY, NOW);
+    expect(verdict.confirmations).toEqual(['observer probe-a: cannot reach pg-1']);
+    expect(verdict.dead).toBe(false);
+    // The same link, seen down only since the primary's last report (within one heartbeat interval), counts.
+    for (const since of [T0 - DEFAULT_POLICY.heartbeatIntervalSeconds * 1000, T0 + 2000]) {
+      const recent = node('pg-2', 'replica', {
+        lastHeartbeatAt: NOW - 1000,
+        observers: { 'probe-a': { ...old, linkDownSince: since } },
+      });
+      expect(judgePrimary(p, [p, recent], DEFAULT_POLICY, NOW).dead).toBe(true);
+    }
+    const justBefore = node('pg-2', 'replica', {
+      lastHeartbeatAt: NOW - 1000,
+      observers: {
+        'probe-a': { ...old, linkDownSince: T0 - DEFAULT_POLICY.heartbeatIntervalSeconds * 1000 - 1 },
+      },
+    });
+    expect(judgePrimary(p, [p, justBefore], DEFAULT_POLICY, NOW).dead).toBe(false);
+  });
+
   it('takes the latest reachable view of a replica’s link, and counts the replica once however many relay it', () => {
     const p = primary();
     const views = (linkUp: boolean): Record<string, ObserverView> => ({
