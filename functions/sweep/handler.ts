@@ -78,8 +78,17 @@ export function createHandler(
         }
       }
       if (deps.census) {
-        const counts = await deps.census.countByStatus(deps.shards);
-        for (const status of STATUSES) metrics.add('NodesByStatus', counts[status] ?? 0, { Status: status });
+        // The census is for the dashboard: its failure (a throttled read) must not fail a minute of sweeps,
+        // which would raise the sweep's error alarm and have the invocation retried.
+        try {
+          const counts = await deps.census.countByStatus(deps.shards);
+          for (const status of STATUSES)
+            metrics.add('NodesByStatus', counts[status] ?? 0, { Status: status });
+        } catch (error) {
+          logger.warn('fleet census failed; NodesByStatus not published this minute', {
+            error: (error as Error).message,
+          });
+        }
       }
       return { sweeps: reports.length, reports };
     },

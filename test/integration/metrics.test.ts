@@ -1,13 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
+import { documentClient } from '../../functions/adapters/clients';
 import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
 import { RecordingMetrics } from '../../functions/adapters/metrics';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createSweep } from '../../functions/sweep/handler';
+import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { injectFaults, throttlingError } from '../support/faults';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 
@@ -103,5 +106,43 @@ describe('metrics of the real handlers on DynamoDB Local', () => {
     expect(metrics.values('NodesByStatus', { Status: 'SILENT' })).toEqual([2]);
     expect(metrics.values('NodesByStatus', { Status: 'HEALTHY' })).toEqual([1]);
     expect(metrics.values('NodesByStatus', { Status: 'DEAD' })).toEqual([0]);
+  });
+
+  it('still sweeps, and publishes no census, when the census read is throttled', async () => {
+    let now = T0;
+    await ingestWith(new RecordingMetrics(), () => now)(
+      kinesisEvent([
+        kinesisRecord(primaryHeartbeat({ clusterId: 'm-census', at: now, seq: 1, position: lsn(10) })),
+      ]),
+      context,
+    );
+    const deadline = (await table.getNode('m-census', 'pg-1'))?.deadlineAt ?? Number.NaN;
+    now = deadline + 1;
+    const censusClient = documentClient({ ...LOCAL_AWS, endpoint: localEndpoint(), maxAttempts: 1 });
+    const faults = injectFaults(censusClient, {
+      decide: () => 'before',
+      error: () => throttlingError('ThrottlingException'),
+    });
+    const metrics = new RecordingMetrics();
+    const sweep = createSweep(
+      {
+        index: table.store,
+        store: table.store,
+        shards: TABLE.sweepShards,
+        census: new DynamoFleetCensus(censusClient, table.tableName),
+      },
+      { intervalSeconds: 60, windowSeconds: 60 },
+      { logger: silent, metrics, clock: () => now },
+    );
+    try {
+      const result = await sweep({}, context);
+      expect(result.sweeps).toBe(1);
+      expect(faults.total()).toBeGreaterThan(0);
+      expect(metrics.total('SweepRuns')).toBe(1);
+      expect(metrics.values('NodesByStatus', { Status: 'HEALTHY' })).toEqual([]);
+      expect((await table.getNode('m-census', 'pg-1'))?.status).toBe('SILENT');
+    } finally {
+      censusClient.destroy();
+    }
   });
 });

@@ -70,6 +70,31 @@ describe('emfMetrics', () => {
     expect(lines.find((l) => l.Status === 'SILENT')).toMatchObject({ NodesByStatus: 2 });
   });
 
+  it('keeps the dimensions on every value when one metric has more values than one EMF line holds', () => {
+    delete process.env.POWERTOOLS_DEV;
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+    const metrics = emfMetrics(
+      'sweep',
+      new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'sweep' }),
+    );
+    // 150 nodes turning SILENT in one sweep: 150 latencies under one Status.
+    for (let i = 0; i < 150; i++) metrics.add('DetectionLatency', 1000 + i, { Status: 'SILENT' });
+    metrics.add('OverdueNodes', 150);
+
+    const lines = captureEmf(() => metrics.publish());
+
+    const latency = lines.filter((l) => 'DetectionLatency' in l);
+    expect(latency.length).toBeGreaterThan(1);
+    for (const line of latency) {
+      expect(line.Status).toBe('SILENT');
+      expect(line._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'Status']]);
+    }
+    const values = latency.flatMap((l) => l.DetectionLatency as number[] | number);
+    expect(values).toHaveLength(150);
+    expect(new Set(values)).toEqual(new Set(Array.from({ length: 150 }, (_, i) => 1000 + i)));
+    expect(lines.filter((l) => 'OverdueNodes' in l)).toHaveLength(1);
+  });
+
   it('publishes nothing when nothing was added, and nothing twice', () => {
     delete process.env.POWERTOOLS_DEV;
     delete process.env.POWERTOOLS_METRICS_DISABLED;
