@@ -17,7 +17,14 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../local/dynamodb-local';
 import { DEMO_POLICY, runRedisDemo } from '../local/redis-demo';
 import { follows, redisInfo, redisNode, startRedisTopology } from '../local/redis-servers';
-import { commandOnPath, LOOPBACK, ProcessGroup, type ServerNode, waitFor } from '../local/server-processes';
+import {
+  commandOnPath,
+  LOOPBACK,
+  ProcessGroup,
+  type ServerNode,
+  stopOnSignals,
+  waitFor,
+} from '../local/server-processes';
 import type { BenchRow } from './table';
 
 const DOWN_AFTER_MS = DEMO_POLICY.heartbeatTimeoutSeconds * 1000;
@@ -47,7 +54,7 @@ function sentinelCommand(conf: string): [string, string[]] {
 }
 
 /** One Sentinel failover: a fresh topology, three sentinels, SIGKILL of the primary; ms until confirmed. */
-async function sentinelFailover(run: number): Promise<number> {
+async function sentinelFailover(run: number, signal: AbortSignal): Promise<number> {
   const redis = await startRedisTopology({ replicas: 2, prefix: `sentinel${run}-redis` });
   const sentinels = new ProcessGroup();
   try {
@@ -86,7 +93,7 @@ async function sentinelFailover(run: number): Promise<number> {
         }
         return true;
       },
-      { timeoutMs: 60_000, intervalMs: 200 },
+      { timeoutMs: 60_000, intervalMs: 200, signal },
     );
     await redis.kill(redis.primary);
     const killAt = Date.now();
@@ -103,7 +110,7 @@ async function sentinelFailover(run: number): Promise<number> {
         }
         return false;
       },
-      { timeoutMs: 120_000, intervalMs: POLL_MS },
+      { timeoutMs: 120_000, intervalMs: POLL_MS, signal },
     );
     const elapsed = Date.now() - killAt;
     console.error(`  sentinel run ${run}: ${promoted?.nodeId} promoted and followed after ${elapsed} ms`);
@@ -123,8 +130,29 @@ export async function benchDetection(args: readonly string[] = []): Promise<Benc
   const stall: number[] = [];
   const failover: number[] = [];
   const sentinel: number[] = [];
-  for (let run = 1; run <= runs; run++) {
-    const summary = await runRedisDemo({ timeoutMs: 120_000 });
+  // Ctrl-C, `kill`, a CI cancel: the run in progress stops its servers (a second signal kills them at once).
+  const children: number[] = [];
+  const stop = stopOnSignals({
+    what: 'the detection benchmark',
+    say: console.error,
+    children: () => children,
+  });
+  try {
+    for (let run = 1; run <= runs; run++) await measure(run);
+  } catch (error) {
+    if (stop.signal.aborted)
+      throw new Error('the detection benchmark was interrupted; its servers are stopped');
+    throw error;
+  } finally {
+    stop.dispose();
+  }
+
+  async function measure(run: number): Promise<void> {
+    const summary = await runRedisDemo({
+      timeoutMs: 120_000,
+      signal: stop.signal,
+      onProcess: ({ pid }) => children.push(pid),
+    });
     if (!summary.ok || summary.stallDetectedAfterMs === null || summary.failoverCompletedAfterMs === null)
       throw new Error(`demo run ${run} did not complete: ${summary.reason ?? 'unknown reason'}`);
     stall.push(summary.stallDetectedAfterMs);
@@ -133,7 +161,7 @@ export async function benchDetection(args: readonly string[] = []): Promise<Benc
       `  ours run ${run}: STALLED after ${summary.stallDetectedAfterMs} ms, ${summary.promotedNode} confirmed ` +
         `after ${summary.failoverCompletedAfterMs} ms`,
     );
-    sentinel.push(await sentinelFailover(run));
+    sentinel.push(await sentinelFailover(run, stop.signal));
   }
 
   const ours = medianAndP95(failover);

@@ -302,6 +302,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       stopPoll();
       stopSweep();
       for (const resolve of pending.values()) resolve({ approved: false, by: 'local stack stopping' });
+      // A runbook mid-way (a failover retrying a hook against a dead server) ends ABORTED, not waited out.
+      runbooks.abort();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await runbooks.settled().catch(() => undefined);
       poller.close();

@@ -37,7 +37,7 @@ import {
   startRedisTopology,
 } from './redis-servers';
 import { loadRunbookDefinitions, type RunbookRun } from './runbook-runner';
-import { type ServerNode, waitFor } from './server-processes';
+import { type ServerNode, stopOnSignals, waitFor } from './server-processes';
 import { type HeartbeatSink, localSink, watch } from './watch';
 
 export const DEMO_CLUSTER = 'demo-redis';
@@ -123,6 +123,8 @@ export interface RedisDemoOptions {
   readonly signal?: AbortSignal;
   /** The redis-server binary. @default the one on PATH */
   readonly redisServer?: string;
+  /** Told of each process the demo started, as soon as it runs (to kill it by force). */
+  readonly onProcess?: (process: { name: string; pid: number }) => void;
 }
 
 /** The demo could not show what it set out to show; the message says what was missing. */
@@ -238,11 +240,15 @@ export async function runRedisDemo(options: RedisDemoOptions = {}): Promise<Demo
       throw new Error('unreachable: a start neither failed nor succeeded');
     const redis = topology;
     const local = stack;
+    const record = (name: string, pid: number) => {
+      processes.push({ name, pid });
+      options.onProcess?.({ name, pid });
+    };
     for (const node of [redis.primary, ...redis.replicas]) {
-      processes.push({ name: node.nodeId, pid: node.pid });
+      record(node.nodeId, node.pid);
       note('process', `${node.nodeId} redis-server pid ${node.pid} on ${node.host}:${node.port}`);
     }
-    processes.push({ name: 'dynamodb-local', pid: local.dynamodbPid });
+    record('dynamodb-local', local.dynamodbPid);
     note('process', `DynamoDB Local pid ${local.dynamodbPid}; local stack on ${local.url}`);
     signal.throwIfAborted();
 
@@ -416,15 +422,12 @@ export async function demoCommand(args: string[], env: NodeJS.ProcessEnv, io: Io
       throw new UsageError(`--timeout: '${values.timeout}' is not a duration like 90s or 2m`);
     }
   }
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (name: NodeJS.Signals) => {
-    signals++;
-    if (!json) io.out(signals === 1 ? `${name}: stopping everything the demo started…` : 'still stopping…');
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const started: number[] = [];
+  const stop = stopOnSignals({
+    what: 'the demo',
+    ...(json ? {} : { say: io.out }),
+    children: () => started,
+  });
   try {
     let redisServer: string | undefined;
     try {
@@ -435,13 +438,14 @@ export async function demoCommand(args: string[], env: NodeJS.ProcessEnv, io: Io
     }
     if (redisServer === undefined) {
       const { runSimulatedDemo } = await import('./demo');
-      return await runSimulatedDemo({ json, out: io.out, signal: controller.signal });
+      return await runSimulatedDemo({ json, out: io.out, signal: stop.signal });
     }
     if (!json) io.out('replica-sentinel demo — real Redis servers, the real pipeline on DynamoDB Local\n');
     const summary = await runRedisDemo({
       timeoutMs,
-      signal: controller.signal,
+      signal: stop.signal,
       redisServer,
+      onProcess: ({ pid }) => started.push(pid),
       ...(json ? {} : { print: io.out }),
     });
     if (json) io.out(JSON.stringify(summary, null, 2));
@@ -450,8 +454,7 @@ export async function demoCommand(args: string[], env: NodeJS.ProcessEnv, io: Io
     if (!summary.ok) io.err(`replica-sentinel: demo failed: ${summary.reason ?? 'unknown reason'}`);
     return summary.ok ? 0 : 1;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
 

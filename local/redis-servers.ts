@@ -145,7 +145,8 @@ export async function startRedisTopology(options: RedisTopologyOptions = {}): Pr
   };
   return group.starting(async () => {
     const [primary] = await startRedisServer(group, `${prefix}-1`, undefined, serverOptions);
-    const replicas = await Promise.all(
+    // Every start settles before a failure stops the group: none is left half way, about to spawn.
+    const started = await Promise.allSettled(
       Array.from({ length: options.replicas ?? 2 }, async (_, i) => {
         const [replica, managed] = await startRedisServer(
           group,
@@ -160,6 +161,9 @@ export async function startRedisTopology(options: RedisTopologyOptions = {}): Pr
         return replica;
       }),
     );
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const replicas = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     return { primary, replicas, ...group.topology() };
   });
 }

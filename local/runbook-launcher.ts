@@ -10,6 +10,8 @@ import { type RunbookRun, type RunRunbookOptions, runRunbook } from './runbook-r
  */
 export class LocalRunbookLauncher implements RunbookLauncher {
   private readonly runs = new Map<string, Promise<RunbookRun>>();
+  /** Aborts every run, started or to come (local mode stopping). */
+  private readonly aborting = new AbortController();
 
   constructor(
     private readonly options: Omit<RunRunbookOptions, 'approvals'> & {
@@ -24,7 +26,11 @@ export class LocalRunbookLauncher implements RunbookLauncher {
       return { note: `${input.runbook} ${input.executionName} was already started` };
     }
     const approvals = this.options.approvals ?? (() => new Promise<ApprovalDecision>(() => undefined));
-    const run = runRunbook(input.runbook, input, { ...this.options, approvals }).then((result) => {
+    const signal =
+      this.options.signal === undefined
+        ? this.aborting.signal
+        : AbortSignal.any([this.options.signal, this.aborting.signal]);
+    const run = runRunbook(input.runbook, input, { ...this.options, approvals, signal }).then((result) => {
       this.options.onFinished?.(input.executionName, result);
       return result;
     });
@@ -33,6 +39,14 @@ export class LocalRunbookLauncher implements RunbookLauncher {
       executionArn: `local:${input.runbook}:${input.executionName}`,
       note: `started ${input.runbook} as ${input.executionName} (local)`,
     };
+  }
+
+  /**
+   * Aborts every run (status ABORTED, as StopExecution): a stop does not wait out hook retries or Wait
+   * states. Runs started afterwards end ABORTED at once.
+   */
+  abort(): void {
+    this.aborting.abort();
   }
 
   /** Resolves when every run started so far has finished. */

@@ -2,11 +2,12 @@
  * Database server processes started by local mode (the demo, the detection benchmark) and by the tests:
  * each one a child process whose id we keep, in its own temporary directory, with its output in a log file
  * there. Readiness is polled, never slept for. A {@link ProcessGroup} stops every process it started by its
- * id and removes its directories; whatever is still running when the Node process exits is killed then.
+ * id and removes its directories. Whatever is still running when the Node process exits is killed then, and
+ * a SIGINT/SIGTERM/SIGHUP that the program does not handle itself kills it all (and waits) before exiting.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { NodeEndpoint } from '../functions/core/hooks';
 
@@ -54,9 +55,99 @@ const running = new Set<ManagedProcess>();
 const directories = new Set<string>();
 let exitHookInstalled = false;
 
+/** The signals that end a process from outside: Ctrl-C, `kill <pid>` or a CI cancel, a closed terminal. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+
+/** The exit code of a process ended by `signal`, as a shell reports it (128 + the signal's number). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * SIGKILLs every process any {@link ProcessGroup} of this Node process started and that still runs, and
+ * `children` (other child processes of ours, such as DynamoDB Local), waits until each is gone (reaped by
+ * Node: no zombie left behind), and removes every directory. For a forced exit.
+ */
+export async function killEverything(children: readonly number[] = []): Promise<void> {
+  const killChild = async (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return; // already gone
+    }
+    await waitFor(`process ${pid} to end after SIGKILL`, async () => !isAlive(pid), {
+      timeoutMs: 5_000,
+    }).catch(() => undefined);
+  };
+  await Promise.all([
+    ...[...running].map((managed) => endProcess(managed, 'SIGKILL')),
+    ...children.map(killChild),
+  ]);
+  removeDirectories();
+}
+
+/** What {@link stopOnSignals} returns. */
+export interface SignalStop {
+  /** Aborted by the first stop signal: the program stops what it started, cleanly, and ends. */
+  readonly signal: AbortSignal;
+  /** Removes the handlers (the program is done). */
+  dispose(): void;
+}
+
+/**
+ * Ctrl-C, `kill <pid>`, a CI cancel or a closed terminal for a program that cleans up after itself: the first
+ * signal aborts {@link SignalStop.signal}; a second one does not wait for the clean stop any more: it kills
+ * every process started ({@link killEverything}, with `children()`) and exits 130.
+ *
+ * @example
+ * const stop = stopOnSignals({ what: 'the benchmark', say: console.error });
+ * try { await run({ signal: stop.signal }); } finally { stop.dispose(); }
+ */
+export function stopOnSignals(options: {
+  what: string;
+  say?: (line: string) => void;
+  children?: () => readonly number[];
+}): SignalStop {
+  const controller = new AbortController();
+  let count = 0;
+  const handler = (name: NodeJS.Signals) => {
+    count++;
+    if (count === 1) {
+      options.say?.(`${name}: stopping everything ${options.what} started… (again to kill it all at once)`);
+      controller.abort();
+    } else if (count === 2) {
+      options.say?.(`${name} again: killing every process ${options.what} started`);
+      void killEverything(options.children?.() ?? []).finally(() => process.exit(130));
+    }
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const signal of STOP_SIGNALS) process.removeListener(signal, handler);
+    },
+  };
+}
+
+function removeDirectories(): void {
+  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
+  directories.clear();
+}
+
+/**
+ * The safety net for a stop signal nobody else handles: Node's default would end this process at once and
+ * leave the servers running. Kills them first, then exits as the signal would have (its 'exit' hooks run,
+ * such as DynamoDB Local's). A program that handles the signal itself (the demo, `up`) is left to do so.
+ */
+function onStopSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  void killEverything().finally(() => process.exit(signalExitCode(signal)));
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
+  // Last resort, synchronous: the processes are signalled but cannot be waited for any more.
   process.once('exit', () => {
     for (const managed of running) {
       try {
@@ -65,8 +156,14 @@ function installExitHook(): void {
         // already gone
       }
     }
-    for (const dir of directories) rmSync(dir, { recursive: true, force: true });
+    removeDirectories();
   });
+  for (const signal of STOP_SIGNALS) process.on(signal, onStopSignal);
+}
+
+/** Thrown by a {@link ProcessGroup} asked to start something after it was stopped. */
+export class ProcessGroupStoppedError extends Error {
+  override readonly name = 'ProcessGroupStoppedError';
 }
 
 /** `user`'s ids when this process runs as root, else undefined (run as ourselves). */
@@ -160,10 +257,23 @@ export async function waitFor(
 export class ProcessGroup {
   readonly #processes = new Map<number, ManagedProcess>();
   readonly #dirs = new Set<string>();
-  #stopped = false;
+  #stopping: Promise<void> | undefined;
+
+  /**
+   * Refuses to add to a stopped group: a start still in flight when a sibling's failure stopped the group
+   * would otherwise leave a process that no later stop() ends.
+   */
+  #refuseWhenStopped(what: string): void {
+    if (this.#stopping !== undefined) {
+      throw new ProcessGroupStoppedError(
+        `${what} was not started: its process group was already stopped (another start failed, or stop() ran)`,
+      );
+    }
+  }
 
   /** A new temporary directory, owned by `owner` when given, removed by {@link stop}. */
   dir(prefix: string, owner: RunAs | undefined): string {
+    this.#refuseWhenStopped(`The directory for ${prefix}`);
     installExitHook();
     const dir = mkdtempSync(join(tmpdir(), `replica-sentinel-${prefix}-`));
     directories.add(dir);
@@ -185,6 +295,7 @@ export class ProcessGroup {
       afterExit?: () => void;
     },
   ): ManagedProcess {
+    this.#refuseWhenStopped(name);
     installExitHook();
     const log = join(options.dir, `${name}.log`);
     const fd = openSync(log, 'a');
@@ -224,17 +335,21 @@ export class ProcessGroup {
     await endProcess(managed, 'SIGKILL');
   }
 
-  /** Stops every member and removes the directories. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    await Promise.all(
-      [...this.#processes.values()].map((managed) => endProcess(managed, managed.stopSignal)),
-    );
-    for (const dir of this.#dirs) {
-      rmSync(dir, { recursive: true, force: true });
-      directories.delete(dir);
-    }
+  /**
+   * Stops every member and removes the directories. Safe to call twice: a second call waits for the first.
+   * Nothing can be started in the group afterwards ({@link ProcessGroupStoppedError}).
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await Promise.all(
+        [...this.#processes.values()].map((managed) => endProcess(managed, managed.stopSignal)),
+      );
+      for (const dir of this.#dirs) {
+        rmSync(dir, { recursive: true, force: true });
+        directories.delete(dir);
+      }
+    })();
+    return this.#stopping;
   }
 
   /** The {@link Topology} methods on this group, bound, to spread into a result. */
