@@ -15,6 +15,7 @@ import type { NodeEndpoint } from '../../core/hooks';
 import type { HeartbeatInput } from '../../core/wire';
 import { errorMessage } from '../hooks/connection';
 import { withMysqlProtocol } from './mysql';
+import { refusalOf } from './refusal';
 import { isDecimal, type ProbeOptions, ProbeRound, type ProbeTarget, text } from './round';
 
 /** The MySQL-protocol port of a frontend. */
@@ -46,7 +47,7 @@ function isMaster(row: FrontendRow): boolean {
 
 /**
  * Probes a Doris or StarRocks cluster's frontends. Never rejects: when no frontend answers, every one is
- * reported unreachable.
+ * reported unreachable, except those that refused the probe (a wrong login...): they get no heartbeat.
  *
  * @param rowsOf where the rows come from; tests pass recorded outputs. Default: {@link showFrontends}.
  * @example
@@ -61,8 +62,17 @@ export async function probeFrontends(
   const { rows, answeredBy, failures } = await readRows(target, rowsOf);
   const observedAt = round.now();
   if (rows === undefined) {
-    const reason = `no frontend answered SHOW FRONTENDS (${failures.join('; ') || 'no frontend configured'})`;
-    return target.nodes.map((node) => round.unreachable(node.nodeId, reason, observedAt));
+    const reason = `no frontend answered SHOW FRONTENDS (${
+      [...failures].map(([nodeId, error]) => `${nodeId}: ${errorMessage(error)}`).join('; ') ||
+      'no frontend configured'
+    })`;
+    // A frontend that refused (a wrong login...) is alive: no heartbeat for it rather than unreachable.
+    return target.nodes.flatMap((node) => {
+      const error = failures.get(node.nodeId);
+      const refused = error !== undefined && refusalOf(error) !== undefined;
+      if (refused) return round.failed(node.nodeId, error, observedAt) ?? [];
+      return [round.unreachable(node.nodeId, reason, observedAt)];
+    });
   }
   const byNode = new Map<string, FrontendRow>();
   for (const row of rows) {
@@ -108,8 +118,12 @@ export async function probeFrontends(
 async function readRows(
   target: ProbeTarget,
   rowsOf: FrontendRowSource,
-): Promise<{ rows: readonly FrontendRow[] | undefined; answeredBy: string; failures: string[] }> {
-  const failures: string[] = [];
+): Promise<{
+  rows: readonly FrontendRow[] | undefined;
+  answeredBy: string;
+  failures: Map<string, unknown>;
+}> {
+  const failures = new Map<string, unknown>();
   let first: { rows: readonly FrontendRow[]; answeredBy: string } | undefined;
   for (const frontend of target.nodes) {
     try {
@@ -117,7 +131,7 @@ async function readRows(
       if (rows.some(isMaster)) return { rows, answeredBy: frontend.nodeId, failures };
       first ??= { rows, answeredBy: frontend.nodeId };
     } catch (error) {
-      failures.push(`${frontend.nodeId}: ${errorMessage(error)}`);
+      failures.set(frontend.nodeId, error);
     }
   }
   return { rows: first?.rows, answeredBy: first?.answeredBy ?? '', failures };

@@ -4,8 +4,10 @@
  *
  * A round reaches every node of the cluster in parallel and returns one heartbeat per configured node, in
  * configuration order: the role as the server reports it (never configured), the position of a primary,
- * a replica's view of its replication. A node that cannot be reached, or answers with an error, is
- * reported `reachable: false` with role `unknown`; a round never rejects because of a node.
+ * a replica's view of its replication. A node that cannot be reached is reported `reachable: false` with
+ * role `unknown`. A node that answers with an error (a refused login, too many connections) is alive: it
+ * gets no heartbeat this round, a warning, and `onRefused` is told (refusal.ts). A round never rejects
+ * because of a node.
  *
  * @example
  * let seq = Date.now();
@@ -32,7 +34,14 @@ export {
 export { probeMysql } from './mysql';
 export { probePostgres } from './postgresql';
 export { ACK_WAIT_MS, HEARTBEAT_KEY, probeRedis } from './redis';
-export { PROBE_TIMEOUT_MS, type ProbeLog, type ProbeOptions, type ProbeTarget } from './round';
+export { type Refusal, type RefusalKind, refusalOf } from './refusal';
+export {
+  type NodeRefusal,
+  PROBE_TIMEOUT_MS,
+  type ProbeLog,
+  type ProbeOptions,
+  type ProbeTarget,
+} from './round';
 
 type Probe = (target: ProbeTarget, options: ProbeOptions) => Promise<HeartbeatInput[]>;
 
@@ -59,7 +68,8 @@ export class UnsupportedProbeEngineError extends Error {
 }
 
 /**
- * Probes every node of the cluster once: one heartbeat per configured node, in configuration order.
+ * Probes every node of the cluster once: one heartbeat per configured node, in configuration order, but
+ * none for a node that refused the probe.
  *
  * @throws {@link UnsupportedProbeEngineError} (as a rejection) when the engine has no built-in probe
  *   (zookeeper, etcd, generic): those nodes report for themselves. Never because of a node.

@@ -191,10 +191,14 @@ function observeReplica(
   };
 }
 
-/** Probes MySQL or MariaDB nodes (the cluster's engine: `mysql` or `mariadb`). Never rejects. */
+/**
+ * Probes MySQL or MariaDB nodes (the cluster's engine: `mysql` or `mariadb`). Never rejects: a node that
+ * cannot be reached is reported `reachable: false`; one that answers with an error (1045, 1040...) gets no
+ * heartbeat.
+ */
 export async function probeMysql(target: ProbeTarget, options: ProbeOptions): Promise<HeartbeatInput[]> {
   const round = new ProbeRound(target, options);
-  return Promise.all(
+  const heartbeats = await Promise.all(
     target.nodes.map((node) =>
       round.guarded(node.nodeId, async () => {
         const { observation, observedAt } = await observeNode(round, node);
@@ -202,4 +206,5 @@ export async function probeMysql(target: ProbeTarget, options: ProbeOptions): Pr
       }),
     ),
   );
+  return heartbeats.filter((heartbeat) => heartbeat !== undefined);
 }

@@ -21,7 +21,6 @@ import {
   CONNECT_TIMEOUT_MS,
   connectOrClassify,
   type DbCredentials,
-  errorMessage,
   type HostPort,
   parseEndpoint,
 } from '../hooks/connection';
@@ -120,7 +119,10 @@ async function readStatus(round: ProbeRound, node: NodeEndpoint): Promise<NodeSt
   }
 }
 
-/** Probes a PostgreSQL primary and its streaming standbys. Never rejects. */
+/**
+ * Probes a PostgreSQL primary and its streaming standbys. Never rejects: a node that cannot be reached is
+ * reported `reachable: false`; one that answers with an error (28P01, 53300...) gets no heartbeat.
+ */
 export async function probePostgres(target: ProbeTarget, options: ProbeOptions): Promise<HeartbeatInput[]> {
   const round = new ProbeRound(target, options);
   const statuses = await Promise.all(
@@ -128,23 +130,25 @@ export async function probePostgres(target: ProbeTarget, options: ProbeOptions):
       try {
         return await readStatus(round, node);
       } catch (error) {
-        return round.unreachable(node.nodeId, errorMessage(error));
+        return round.failed(node.nodeId, error);
       }
     }),
   );
   const views = primaryViews(
     round,
-    statuses.filter((s): s is NodeStatus => 'status' in s),
+    statuses.filter((s): s is NodeStatus => s !== undefined && 'status' in s),
   );
-  return statuses.map((status) =>
-    'status' in status
-      ? round.observed(
-          status.node.nodeId,
-          observe(round, status, views.get(status.node.nodeId)),
-          status.observedAt,
-        )
-      : status,
-  );
+  return statuses.flatMap((status) => {
+    if (status === undefined) return [];
+    if (!('status' in status)) return [status];
+    return [
+      round.observed(
+        status.node.nodeId,
+        observe(round, status, views.get(status.node.nodeId)),
+        status.observedAt,
+      ),
+    ];
+  });
 }
 
 /** Standby node id → what a primary reports about it; a row is mapped by application_name, else by address. */

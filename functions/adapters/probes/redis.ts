@@ -85,11 +85,13 @@ function position(replid: string | undefined, offset: string | undefined): strin
 
 /**
  * Probes a Redis primary/replica set (self-managed replication; not Redis Cluster or Sentinel). Never
- * rejects: a node that cannot be reached or answers with an error is reported `reachable: false`.
+ * rejects: a node that cannot be reached is reported `reachable: false`; one that answers with an error
+ * (WRONGPASS, NOAUTH, max clients...) gets no heartbeat this round.
  */
 export async function probeRedis(target: ProbeTarget, options: ProbeOptions): Promise<HeartbeatInput[]> {
   const round = new ProbeRound(target, options);
-  const results: (HeartbeatInput | undefined)[] = target.nodes.map(() => undefined);
+  // undefined: not observed yet; null: the node refused the probe (no heartbeat this round).
+  const results: (HeartbeatInput | null | undefined)[] = target.nodes.map(() => undefined);
   const connected: (Connected | undefined)[] = await Promise.all(
     target.nodes.map(async (node, i) => {
       try {
@@ -103,7 +105,7 @@ export async function probeRedis(target: ProbeTarget, options: ProbeOptions): Pr
           throw error;
         }
       } catch (error) {
-        results[i] = round.unreachable(node.nodeId, errorMessage(error));
+        results[i] = round.failed(node.nodeId, error) ?? null;
         return undefined;
       }
     }),
@@ -113,25 +115,27 @@ export async function probeRedis(target: ProbeTarget, options: ProbeOptions): Pr
     await Promise.all(
       connected.map(async (node, i) => {
         if (node?.info.get('role') !== 'master') return;
-        results[i] = await round.guarded(node.node.nodeId, async () => {
-          const { heartbeat, write } = await observePrimary(round, node);
-          if (write !== undefined) writes.set(node.node.nodeId, write);
-          return heartbeat;
-        });
+        results[i] =
+          (await round.guarded(node.node.nodeId, async () => {
+            const { heartbeat, write } = await observePrimary(round, node);
+            if (write !== undefined) writes.set(node.node.nodeId, write);
+            return heartbeat;
+          })) ?? null;
       }),
     );
     await Promise.all(
       connected.map(async (node, i) => {
         if (node === undefined || results[i] !== undefined) return;
-        results[i] = await round.guarded(node.node.nodeId, () => observeOther(round, node, writes));
+        results[i] = (await round.guarded(node.node.nodeId, () => observeOther(round, node, writes))) ?? null;
       }),
     );
   } finally {
     for (const node of connected) node?.client.destroy();
   }
-  return results.map(
-    (heartbeat, i) => heartbeat ?? round.unreachable(target.nodes[i]?.nodeId ?? '?', 'not probed'),
-  );
+  return results.flatMap((heartbeat, i) => {
+    if (heartbeat === null) return [];
+    return [heartbeat ?? round.unreachable(target.nodes[i]?.nodeId ?? '?', 'not probed')];
+  });
 }
 
 async function observePrimary(

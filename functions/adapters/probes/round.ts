@@ -14,6 +14,7 @@ import {
   parseEndpoint,
   urlCredentials,
 } from '../hooks/connection';
+import { type Refusal, refusalOf } from './refusal';
 
 /** One cluster as the configuration file names it (DESIGN.md §3b). Roles are discovered, never configured. */
 export interface ProbeTarget {
@@ -25,6 +26,11 @@ export interface ProbeTarget {
 /** Where a probe reports what it could not observe (a node down, a refused login, a bad position). */
 export interface ProbeLog {
   warn(message: string): void;
+}
+
+/** A node that answered the probe with an error (a refused login, too many connections...): it is alive. */
+export interface NodeRefusal extends Refusal {
+  readonly nodeId: string;
 }
 
 export interface ProbeOptions {
@@ -40,6 +46,11 @@ export interface ProbeOptions {
    */
   readonly credentials?: CredentialsSource;
   readonly log?: ProbeLog;
+  /**
+   * Told of each node that answered but refused the probe. Such a node gets no heartbeat this round (it is
+   * not unreachable: a live primary must never be confirmed dead by a refused login); a warning names it.
+   */
+  readonly onRefused?: (refusal: NodeRefusal) => void;
   /** Longest wait for one statement on a node. @default PROBE_TIMEOUT_MS */
   readonly timeoutMs?: number;
 }
@@ -167,12 +178,31 @@ export class ProbeRound {
     return this.base(nodeId, observedAtMs, false, 'unknown');
   }
 
-  /** Runs `observe`; any error becomes an unreachable heartbeat, so one bad node never hides the others. */
-  async guarded(nodeId: string, observe: () => Promise<HeartbeatInput>): Promise<HeartbeatInput> {
+  /**
+   * What a probe error on a node means for the round: when the server answered with an error (see
+   * refusal.ts) no heartbeat (`undefined`), a warning naming the node and the reason, and `onRefused`
+   * told; when it could not be reached, an unreachable heartbeat.
+   */
+  failed(nodeId: string, error: unknown, observedAtMs = this.now()): HeartbeatInput | undefined {
+    const refusal = refusalOf(error);
+    if (refusal === undefined) return this.unreachable(nodeId, errorMessage(error), observedAtMs);
+    this.warn(
+      `node ${nodeId} answered but refused the probe (${refusal.kind}): ${refusal.reason}; no heartbeat ` +
+        'for it this round',
+    );
+    this.options.onRefused?.({ nodeId, ...refusal });
+    return undefined;
+  }
+
+  /**
+   * Runs `observe`; an error becomes an unreachable heartbeat, or none when the server refused (see
+   * {@link failed}), so one bad node never hides the others.
+   */
+  async guarded(nodeId: string, observe: () => Promise<HeartbeatInput>): Promise<HeartbeatInput | undefined> {
     try {
       return await observe();
     } catch (error) {
-      return this.unreachable(nodeId, errorMessage(error));
+      return this.failed(nodeId, error);
     }
   }
 
