@@ -5,10 +5,11 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { documentClient } from '../adapters/clients';
 import { applyClusterConfig } from '../adapters/cluster-config-store';
 import { requireEnv } from '../adapters/env';
-import { cachedSecretValue, readDbCredentials, secretsManagerSecretValue } from '../adapters/hooks';
+import { cachedSecretValue, secretsManagerSecretValue } from '../adapters/hooks';
 import { PROBED_ENGINES } from '../adapters/probes';
 import { parseClusterConfig, probeTargets } from '../core/cluster-config';
 import { createHandler } from './handler';
+import { secretLogins } from './probe';
 import { kinesisPublisher } from './publisher';
 
 /** The observer id of the heartbeats when the configuration's probe section does not name one. */
@@ -29,7 +30,8 @@ const intervalSeconds = config.probe?.intervalSeconds;
 if (intervalSeconds === undefined || !config.probe?.enabled) {
   throw new Error(`${configFile}: the probe function needs an enabled probe section`);
 }
-// Secrets are read at most every 5 minutes (a rotated login is picked up within that) and never logged.
+// Secrets are read at most every 5 minutes, and once more after a server refuses the login (a rotation);
+// never logged.
 const secretValue = cachedSecretValue(secretsManagerSecretValue(new SecretsManagerClient({})));
 // Strictly increasing per observer across invocations and containers: the clock, bumped when called twice.
 let lastSeq = 0;
@@ -38,10 +40,7 @@ export const handler = createHandler(
   {
     targets: probeTargets(config, PROBED_ENGINES),
     observerId: config.probe.observerId ?? DEFAULT_OBSERVER_ID,
-    credentials: async (target) =>
-      target.credentialsSecretArn === undefined
-        ? undefined
-        : readDbCredentials(secretValue, target.credentialsSecretArn),
+    ...secretLogins(secretValue),
     publish: kinesisPublisher(new Kinesis({}), requireEnv('HEARTBEAT_STREAM_ARN')),
     seq: () => {
       lastSeq = Math.max(lastSeq + 1, Date.now());

@@ -1,12 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
+import { createClient } from 'redis';
 import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
+import { cachedSecretValue } from '../../functions/adapters/hooks';
 import { PROBED_ENGINES } from '../../functions/adapters/probes';
 import { keys, TABLE } from '../../functions/adapters/table-definition';
 import { type ClusterConfig, parseClusterConfig, probeTargets } from '../../functions/core/cluster-config';
 import { createHandler as createIngestHandler } from '../../functions/ingest-heartbeat/handler';
 import { createHandler, type ProbeHandlerDeps, ProbeRunError } from '../../functions/probe/handler';
+import { secretLogins } from '../../functions/probe/probe';
 import { kinesisPublisher, type PutRecordsApi } from '../../functions/probe/publisher';
 import { freePort } from '../../local/dynamodb-local';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
@@ -104,8 +107,11 @@ function configFor(clusterId: string): ClusterConfig {
 let seq = Date.now();
 
 /** The probe handler as index.ts builds it, with the stream and credentials of the test; one round per call. */
-function probeHandler(clusterId: string, overrides: Partial<ProbeHandlerDeps> = {}) {
-  const config = configFor(clusterId);
+function probeHandler(
+  clusterId: string,
+  overrides: Partial<ProbeHandlerDeps> = {},
+  config: ClusterConfig = configFor(clusterId),
+) {
   const stream = new InProcessStream(table);
   const handler = createHandler(
     {
@@ -214,5 +220,119 @@ describe('the probe function on a real Redis primary and replica, into the real 
 
     expect(stream.calls).toEqual([]);
     expect(await table.getNode('cache-f', 'ghost')).toBeUndefined();
+  });
+});
+
+describe('the probe function on a Redis whose password is rotated', () => {
+  const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cache-login-AbCdEf';
+  let locked: RedisTopology;
+  /** The password Secrets Manager holds, and how many times the function read it. */
+  let stored: string;
+  let reads: number;
+
+  beforeAll(async () => {
+    locked = await startRedisTopology({ replicas: 0, prefix: 'locked' });
+  });
+  afterAll(async () => {
+    await locked?.stop();
+  });
+
+  /** Sets the server's password, logged in with the current one (none at first). */
+  async function setServerPassword(current: string | undefined, next: string): Promise<void> {
+    const { host, port } = locked.primary;
+    const admin = createClient({
+      socket: { host, port },
+      ...(current === undefined ? {} : { password: current }),
+    });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    try {
+      await admin.sendCommand(['CONFIG', 'SET', 'requirepass', next]);
+    } finally {
+      admin.destroy();
+    }
+  }
+
+  /** The handler with index.ts's logins: the real cache, over a secret source that counts its reads. */
+  function rotatingHandler(clusterId: string) {
+    const config = parseClusterConfig(
+      [
+        'clusters:',
+        `  - id: ${clusterId}`,
+        '    engine: redis',
+        '    mode: dry-run',
+        `    credentialsSecretArn: ${SECRET_ARN}`,
+        '    nodes:',
+        `      - { id: r1, url: "redis://127.0.0.1:${locked.primary.port}" }`,
+        `      - { id: ghost, url: "redis://127.0.0.1:${ghostPort}" }`,
+        'probe:',
+        '  intervalSeconds: 10',
+      ].join('\n'),
+      'probe-rotation.yaml',
+      { target: 'deployed', probedEngines: PROBED_ENGINES },
+    );
+    const secretValue = cachedSecretValue(async () => {
+      reads++;
+      return JSON.stringify({ password: stored });
+    });
+    return probeHandler(clusterId, secretLogins(secretValue), config);
+  }
+
+  async function rejectionOf(invoke: () => Promise<unknown>): Promise<unknown> {
+    return invoke().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+
+  it('sends no heartbeat for a node that refused the cached login, fails the round naming it, and reads the secret again at the next round', async () => {
+    reads = 0;
+    stored = 'first-pass-3d1e';
+    await setServerPassword(undefined, stored);
+    const { stream, invoke } = rotatingHandler('rotated-a');
+    await expect(invoke()).resolves.toMatchObject({ heartbeats: 2, unreachable: ['rotated-a/ghost'] });
+    // Rotation: the server and the secret take the new password; the function still holds the old one.
+    await setServerPassword(stored, 'second-pass-8b0c');
+    stored = 'second-pass-8b0c';
+
+    const error = await rejectionOf(invoke);
+    const readsAfterRefusal = reads;
+    const after = await invoke();
+
+    expect(error).toBeInstanceOf(ProbeRunError);
+    expect((error as ProbeRunError).report).toEqual({
+      rounds: 1,
+      heartbeats: 1,
+      unreachable: ['rotated-a/ghost'],
+    });
+    expect((error as Error).message).toMatch(
+      /rotated-a: node r1 answered but refused the probe \(authentication\): WRONGPASS/,
+    );
+    expect((error as Error).message).not.toMatch(/first-pass|second-pass/);
+    expect(readsAfterRefusal).toBe(1);
+    expect(after).toEqual({ rounds: 1, heartbeats: 2, unreachable: ['rotated-a/ghost'] });
+    expect(reads).toBe(2);
+    // The refused round sent the closed port's reachable:false, and nothing for r1.
+    expect([0, 1, 2].map((n) => stream.partitionKeys(n))).toEqual([
+      ['r1', 'ghost'],
+      ['ghost'],
+      ['r1', 'ghost'],
+    ]);
+    const node = await table.getNode('rotated-a', 'r1');
+    expect(node?.observers[OBSERVER]).toMatchObject({ reachable: true });
+  });
+
+  it('reads a secret that stays wrong once more after the refusal, not at every round', async () => {
+    reads = 0;
+    await setServerPassword(stored, 'third-pass-c4a9');
+    stored = 'not-the-server-password';
+    const { stream, invoke } = rotatingHandler('rotated-b');
+
+    const errors = [await rejectionOf(invoke), await rejectionOf(invoke), await rejectionOf(invoke)];
+
+    for (const error of errors) expect(error).toBeInstanceOf(ProbeRunError);
+    expect(reads).toBe(2);
+    expect(stream.calls.map((_, n) => stream.partitionKeys(n))).toEqual([['ghost'], ['ghost'], ['ghost']]);
+    expect(await table.getNode('rotated-b', 'r1')).toBeUndefined();
   });
 });

@@ -102,12 +102,13 @@ describe('a Redis node that refuses the probe', () => {
     await topology?.stop();
   });
 
-  async function withAdmin<T>(work: (admin: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
+  /** Runs `work` with a command sender logged in with the right password, over one connection. */
+  async function withAdmin<T>(work: (send: (args: string[]) => Promise<unknown>) => Promise<T>): Promise<T> {
     const admin = createClient({ socket: { host: node.host, port: node.port }, password: PASSWORD });
     admin.on('error', () => undefined);
     await admin.connect();
     try {
-      return await work(admin);
+      return await work((args) => admin.sendCommand(args));
     } finally {
       admin.destroy();
     }
@@ -140,8 +141,8 @@ describe('a Redis node that refuses the probe', () => {
   });
 
   it('gets no heartbeat when the server has no client slot left (max number of clients reached)', async () => {
-    await withAdmin(async (admin) => {
-      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '1']);
+    await withAdmin(async (send) => {
+      await send(['CONFIG', 'SET', 'maxclients', '1']);
       try {
         const target: ProbeTarget = {
           clusterId: 'locked',
@@ -151,7 +152,7 @@ describe('a Redis node that refuses the probe', () => {
 
         await expectRefused(target, 'locked-1', 'too-many-connections', /max number of clients reached/);
       } finally {
-        await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '100']);
+        await send(['CONFIG', 'SET', 'maxclients', '100']);
       }
     });
   });

@@ -129,26 +129,46 @@ export async function readDbCredentials(secretValue: SecretValue, secretArn: str
   };
 }
 
+/** A {@link SecretValue} with a cache, and a way to drop a value a server has just refused. */
+export interface CachedSecretValue extends SecretValue {
+  /**
+   * Drops the cached value of `secretArn`, so the next read asks again (a server refused the login it
+   * holds: the secret may have been rotated). A value read after such a drop is kept its full `maxAgeMs`
+   * even if it is refused too: one re-read per refusal, never a read on every round.
+   */
+  forget(secretArn: string): void;
+}
+
 /**
  * A {@link SecretValue} that keeps each value for `maxAgeMs`, so a function probing every few seconds
- * reads each secret a few times an hour, and a rotated secret is picked up within `maxAgeMs`. A failed
- * read is not kept.
+ * reads each secret a few times an hour, and a rotated secret is picked up within `maxAgeMs` (at once
+ * when the refused login is reported with `forget`). A failed read is not kept.
  */
 export function cachedSecretValue(
   secretValue: SecretValue,
   options: { readonly maxAgeMs?: number; readonly now?: () => number } = {},
-): SecretValue {
+): CachedSecretValue {
   const maxAgeMs = options.maxAgeMs ?? 5 * 60_000;
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { at: number; value: Promise<string> }>();
-  return (secretArn) => {
+  const cache = new Map<string, { at: number; value: Promise<string>; reread: boolean }>();
+  // Secrets dropped by `forget` whose next read is the re-read.
+  const forgotten = new Set<string>();
+  const read = (secretArn: string) => {
     const hit = cache.get(secretArn);
     if (hit !== undefined && now() - hit.at < maxAgeMs) return hit.value;
     const value = secretValue(secretArn);
-    cache.set(secretArn, { at: now(), value });
+    cache.set(secretArn, { at: now(), value, reread: forgotten.delete(secretArn) });
     value.catch(() => cache.delete(secretArn));
     return value;
   };
+  return Object.assign(read, {
+    forget(secretArn: string) {
+      const hit = cache.get(secretArn);
+      if (hit === undefined || hit.reread) return;
+      cache.delete(secretArn);
+      forgotten.add(secretArn);
+    },
+  });
 }
 
 function parseJson(text: string): unknown {
