@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
-import { type RedisTopology, startRedisTopology } from '../support/servers';
+import { type RedisTopology, redisCommand, startRedisTopology } from '../support/servers';
 
 const run = promisify(execFile);
 const cli = (args: string[]) =>
@@ -75,6 +75,50 @@ describe('replica-sentinel watch against a local stack and real Redis servers', 
       ['r1', 'primary', 'HEALTHY'],
       ['r2', 'replica', 'HEALTHY'],
     ]);
+  });
+
+  it('prints a warning naming a node that refuses the login, sends no heartbeat for it and goes on', async () => {
+    const [replica] = redis.replicas;
+    if (replica === undefined) throw new Error('expected a replica');
+    await redisCommand(replica, ['CONFIG', 'SET', 'requirepass', 'replica-pass-5e2d']);
+    const file = join(dir, 'locked.yaml');
+    writeFileSync(
+      file,
+      [
+        'clusters:',
+        '  - id: locked',
+        '    engine: redis',
+        '    mode: dry-run',
+        '    nodes:',
+        `      - id: r1`,
+        `        url: redis://127.0.0.1:${redis.primary.port}`,
+        `      - id: r2`,
+        `        url: redis://:wrong-pass-0a7b@127.0.0.1:${replica.port}`,
+        '',
+      ].join('\n'),
+    );
+
+    const watched = await cli([
+      'watch',
+      '--config',
+      file,
+      '--rounds',
+      '2',
+      '--interval',
+      '1s',
+      '--endpoint',
+      stack.url,
+    ]);
+
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toMatch(
+      /\[watch\] .*locked: node r2 answered but refused the probe \(authentication\): WRONGPASS/,
+    );
+    expect(watched.stdout).not.toContain('wrong-pass-0a7b');
+    expect(watched.stdout).toContain('watch stopped after 2 round(s), 2 heartbeats sent');
+    const status = await cli(['status', '--cluster', 'locked', '--json', '--endpoint', stack.url]);
+    const nodes = (JSON.parse(status.stdout) as { nodes: { nodeId: string; status: string }[] }).nodes;
+    expect(nodes.map((n) => n.nodeId)).toEqual(['r1']);
   });
 
   it('names the line, column and field of a broken clusters file, and exits 2', async () => {
