@@ -112,6 +112,42 @@ describe('replica-sentinel demo on real Redis servers', () => {
     expect(await exit).toBe(130);
     for (const pid of pids) expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
   }, 180_000);
+  it('on a second SIGINT kills every process it started at once, without waiting for the clean stop, and exits 130', async () => {
+    const child = spawn(process.execPath, [BIN, 'demo'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let output = '';
+    const pids = new Set<number>();
+    const seen = (text: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (text.test(output)) resolve();
+        };
+        child.stdout?.on('data', check);
+        check();
+        void exit.then((code) => reject(new Error(`the demo exited (${code}) before ${text}:\n${output}`)));
+      });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const match of output.matchAll(/pid (\d+)/g)) pids.add(Number(match[1]));
+    });
+    // Once all four processes are up.
+    await seen(/DynamoDB Local pid \d+/);
+    expect(pids.size).toBe(4);
+
+    child.kill('SIGINT');
+    await seen(/SIGINT: stopping everything the demo started/);
+    child.kill('SIGINT');
+
+    expect(await exit).toBe(130);
+    expect(output).toContain('SIGINT again: killing every process the demo started');
+    // The clean stop did not get to the end (it prints the summary last).
+    expect(output).not.toContain('FAILED: interrupted');
+    for (const pid of pids) expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
+  }, 180_000);
 });
 
 describe('replica-sentinel demo without redis-server', () => {

@@ -149,11 +149,14 @@ describe('a program that started servers and is killed', () => {
 describe('local mode stopping mid-runbook', () => {
   it('aborts a running runbook instead of waiting for its step to finish', async () => {
     const calls: StepsPayload[] = [];
+    let release: () => void = () => undefined;
     const launcher = new LocalRunbookLauncher({
-      // A step that never returns: a hook retrying against a server that is gone.
+      // A step that does not return until the test lets it: a hook retrying against a server that is gone.
       steps: (payload) => {
         calls.push(payload);
-        return new Promise(() => undefined);
+        return new Promise((resolve) => {
+          release = () => resolve({ ...payload.state, next: 'proceed' });
+        });
       },
     });
     const incident = {
@@ -173,7 +176,9 @@ describe('local mode stopping mid-runbook', () => {
     launcher.abort();
 
     const [run] = await launcher.settled();
+    release();
     expect(run?.status).toBe('ABORTED');
-    expect(calls).toHaveLength(1);
+    expect(run?.states).not.toContain('TakeLock');
+    expect(calls.map((call) => call.action)).toEqual(['reverify']);
   }, 120_000);
 });
