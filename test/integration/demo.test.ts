@@ -87,68 +87,57 @@ describe('replica-sentinel demo on real Redis servers', () => {
   }, 180_000);
 
   it('stops every process it started on SIGINT (Ctrl-C) and exits 130', async () => {
-    const child = spawn(process.execPath, [BIN, 'demo'], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let output = '';
-    const pids = new Set<number>();
+    const demo = startDemo();
     // Mid-run: once all four processes are up and the replica has been paused.
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        for (const match of output.matchAll(/pid (\d+)/g)) pids.add(Number(match[1]));
-        if (/CLIENT PAUSE/.test(output)) resolve();
-      });
-      void exit.then((code) => reject(new Error(`the demo exited (${code}) before the stall:\n${output}`)));
-    });
-    expect(pids.size).toBe(4);
-    for (const pid of pids) expect(isAlive(pid)).toBe(true);
+    await demo.seen(/CLIENT PAUSE/);
+    expect(demo.pids.size).toBe(4);
+    for (const pid of demo.pids) expect(isAlive(pid)).toBe(true);
 
-    child.kill('SIGINT');
+    demo.child.kill('SIGINT');
 
-    expect(await exit).toBe(130);
-    for (const pid of pids) expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
+    expect(await demo.exit).toBe(130);
+    for (const pid of demo.pids) expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
   }, 180_000);
+
   it('on a second SIGINT kills every process it started at once, without waiting for the clean stop, and exits 130', async () => {
-    const child = spawn(process.execPath, [BIN, 'demo'], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let output = '';
-    const pids = new Set<number>();
-    const seen = (text: RegExp) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (text.test(output)) resolve();
-        };
-        child.stdout?.on('data', check);
-        check();
-        void exit.then((code) => reject(new Error(`the demo exited (${code}) before ${text}:\n${output}`)));
-      });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const match of output.matchAll(/pid (\d+)/g)) pids.add(Number(match[1]));
-    });
-    // Once all four processes are up.
-    await seen(/DynamoDB Local pid \d+/);
-    expect(pids.size).toBe(4);
+    const demo = startDemo();
+    await demo.seen(/DynamoDB Local pid \d+/);
+    expect(demo.pids.size).toBe(4);
 
-    child.kill('SIGINT');
-    await seen(/SIGINT: stopping everything the demo started/);
-    child.kill('SIGINT');
+    demo.child.kill('SIGINT');
+    await demo.seen(/SIGINT: stopping everything the demo started/);
+    demo.child.kill('SIGINT');
 
-    expect(await exit).toBe(130);
-    expect(output).toContain('SIGINT again: killing every process the demo started');
-    // The clean stop did not get to the end (it prints the summary last).
-    expect(output).not.toContain('FAILED: interrupted');
-    for (const pid of pids) expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
+    expect(await demo.exit).toBe(130);
+    expect(demo.output()).toContain('SIGINT again: killing every process the demo started');
+    // The clean stop did not get to its end (it prints the summary last).
+    expect(demo.output()).not.toContain('FAILED: interrupted');
+    for (const pid of demo.pids) expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
   }, 180_000);
 });
+
+/** `replica-sentinel demo` as a child process: its output, the pids it prints, and a wait for a line. */
+function startDemo() {
+  const child = spawn(process.execPath, [BIN, 'demo'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  const pids = new Set<number>();
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const match of output.matchAll(/pid (\d+)/g)) pids.add(Number(match[1]));
+  });
+  const seen = (text: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (text.test(output)) resolve();
+      };
+      child.stdout?.on('data', check);
+      check();
+      void exit.then((code) => reject(new Error(`the demo exited (${code}) before ${text}:\n${output}`)));
+    });
+  return { child, exit, pids, seen, output: () => output };
+}
 
 describe('replica-sentinel demo without redis-server', () => {
   it('says how to install redis-server and runs the SIMULATED demo, labelled as such', async () => {
