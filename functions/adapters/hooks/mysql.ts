@@ -7,13 +7,13 @@
  * The credentials log in to the node (as `root` when they name no user) and are also the replication
  * login given to CHANGE MASTER / CHANGE REPLICATION SOURCE when they carry a user.
  */
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import { NotYetPrimaryError } from '../../core/runbook';
+import { connectMysql } from './clients';
 import {
   type BuiltinHooks,
-  CONNECT_TIMEOUT_MS,
-  connectOrClassify,
   type DbCredentials,
   dispatchBuiltin,
   fencedByEpoch,
@@ -27,7 +27,6 @@ import {
 type Flavor = 'mysql' | 'mariadb';
 
 const DEFAULT_PORT = 3306;
-const DEFAULT_USER = 'root';
 /** How long promote waits for the SQL thread to apply the relay log it already received. */
 const APPLY_RELAY_LOG_TIMEOUT_MS = 30_000;
 const POLL_MS = 200;
@@ -37,17 +36,7 @@ async function withMysql<T>(
   creds: DbCredentials | undefined,
   work: (connection: mysql.Connection) => Promise<T>,
 ): Promise<T> {
-  const connection = await connectOrClassify(node, () =>
-    mysql.createConnection({
-      host: node.host,
-      port: node.port,
-      user: creds?.username ?? DEFAULT_USER,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      ...(creds?.password === undefined ? {} : { password: creds.password }),
-    }),
-  );
-  // A server that dies while connected emits 'error'; the pending query rejects on its own.
-  connection.on('error', () => undefined);
+  const connection = await connectMysql(node, creds);
   try {
     return await work(connection);
   } finally {

@@ -7,10 +7,9 @@
 import pg from 'pg';
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import { NotYetPrimaryError } from '../../core/runbook';
+import { connectPostgres, POSTGRES_DEFAULT_USER } from './clients';
 import {
   type BuiltinHooks,
-  CONNECT_TIMEOUT_MS,
-  connectOrClassify,
   type DbCredentials,
   dispatchBuiltin,
   fencedByEpoch,
@@ -22,39 +21,16 @@ import {
 } from './connection';
 
 const DEFAULT_PORT = 5432;
-const DEFAULT_USER = 'postgres';
 /** pg_promote waits this long for the promotion to finish. */
 const PROMOTE_WAIT_SECONDS = 60;
 const MIN_VERSION_NUM = 130000;
-
-async function openPg(node: HostPort, creds: DbCredentials | undefined): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: node.host,
-    port: node.port,
-    user: creds?.username ?? DEFAULT_USER,
-    database: node.database ?? 'postgres',
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    query_timeout: STATEMENT_TIMEOUT_MS,
-    application_name: 'replica-sentinel',
-    ...(creds?.password === undefined ? {} : { password: creds.password }),
-  });
-  // A server that dies while connected emits 'error'; the pending query rejects on its own.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
-  }
-  return client;
-}
 
 async function withPg<T>(
   node: HostPort,
   creds: DbCredentials | undefined,
   work: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = await connectOrClassify(node, () => openPg(node, creds));
+  const client = await connectPostgres(node, creds, { statementTimeoutMs: STATEMENT_TIMEOUT_MS });
   try {
     return await work(client);
   } finally {
@@ -177,7 +153,8 @@ async function repoint(request: HookRequest, creds: DbCredentials | undefined): 
     const next = new Map(current);
     next.set('host', primary.host);
     next.set('port', String(primary.port));
-    if (creds?.username !== undefined || !next.has('user')) next.set('user', creds?.username ?? DEFAULT_USER);
+    if (creds?.username !== undefined || !next.has('user'))
+      next.set('user', creds?.username ?? POSTGRES_DEFAULT_USER);
     if (creds?.password !== undefined) next.set('password', creds.password);
     if (!next.has('application_name')) next.set('application_name', request.target.nodeId);
     await client.query(`ALTER SYSTEM SET primary_conninfo = ${pg.escapeLiteral(formatConninfo(next))}`);

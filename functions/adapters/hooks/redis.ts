@@ -3,13 +3,11 @@
  * checks the node's state first so that running it twice does no harm, and closes its connection.
  * Replication from the new primary uses the node's own `masterauth`/`masteruser` settings.
  */
-import { createClient, type RedisClientType } from 'redis';
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import { NotYetPrimaryError } from '../../core/runbook';
+import { connectRedis, type RedisConnection } from './clients';
 import {
   type BuiltinHooks,
-  CONNECT_TIMEOUT_MS,
-  connectOrClassify,
   type DbCredentials,
   dispatchBuiltin,
   errorMessage,
@@ -23,36 +21,15 @@ import {
 
 const DEFAULT_PORT = 6379;
 
-type RedisConnection = RedisClientType;
-
 /** The replication section of INFO, as key → value. */
 type ReplicationInfo = ReadonlyMap<string, string>;
-
-async function openRedis(node: HostPort, creds: DbCredentials | undefined): Promise<RedisConnection> {
-  const client = createClient({
-    socket: {
-      host: node.host,
-      port: node.port,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      socketTimeout: STATEMENT_TIMEOUT_MS,
-      reconnectStrategy: false,
-    },
-    disableOfflineQueue: true,
-    ...(creds?.username === undefined ? {} : { username: creds.username }),
-    ...(creds?.password === undefined ? {} : { password: creds.password }),
-  });
-  // Without a listener a socket error would be thrown as an uncaught 'error' event; commands reject anyway.
-  client.on('error', () => undefined);
-  await client.connect();
-  return client;
-}
 
 async function withRedis<T>(
   node: HostPort,
   creds: DbCredentials | undefined,
   work: (client: RedisConnection) => Promise<T>,
 ): Promise<T> {
-  const client = await connectOrClassify(node, () => openRedis(node, creds));
+  const client = await connectRedis(node, creds, { statementTimeoutMs: STATEMENT_TIMEOUT_MS });
   try {
     return await work(client);
   } finally {

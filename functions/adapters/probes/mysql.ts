@@ -16,19 +16,14 @@
  *
  * The SQL dialect follows the server (`@@version` names MariaDB), the position format the cluster's engine.
  */
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import type { NodeEndpoint } from '../../core/hooks';
 import type { HeartbeatInput } from '../../core/wire';
-import {
-  CONNECT_TIMEOUT_MS,
-  connectOrClassify,
-  type DbCredentials,
-  parseEndpoint,
-} from '../hooks/connection';
+import { connectMysql } from '../hooks/clients';
+import { type DbCredentials, parseEndpoint } from '../hooks/connection';
 import { isDecimal, type Observation, type ProbeOptions, ProbeRound, type ProbeTarget, text } from './round';
 
 const DEFAULT_PORT = 3306;
-const DEFAULT_USER = 'root';
 
 type Flavor = 'mysql' | 'mariadb';
 
@@ -44,17 +39,7 @@ export async function withMysqlProtocol<T>(
 ): Promise<T> {
   const endpoint = parseEndpoint('mysql', node, defaultPort);
   const creds: DbCredentials | undefined = await round.credentials(node);
-  const connection = await connectOrClassify(endpoint, () =>
-    mysql.createConnection({
-      host: endpoint.host,
-      port: endpoint.port,
-      user: creds?.username ?? DEFAULT_USER,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      ...(creds?.password === undefined ? {} : { password: creds.password }),
-    }),
-  );
-  // A server that dies while connected emits 'error'; the pending query rejects on its own.
-  connection.on('error', () => undefined);
+  const connection = await connectMysql(endpoint, creds);
   try {
     return await work(async (sql) => {
       const [rows] = await connection.query<RowDataPacket[]>({ sql, timeout: round.timeoutMs });

@@ -13,21 +13,14 @@
  * no sender address it can be mapped from, and the primary-measured replay lag when the standby has no
  * replayed transaction timestamp.
  */
-import pg from 'pg';
 import type { NodeEndpoint } from '../../core/hooks';
 import { comparePositions, parsePosition } from '../../core/position';
 import type { HeartbeatInput } from '../../core/wire';
-import {
-  CONNECT_TIMEOUT_MS,
-  connectOrClassify,
-  type DbCredentials,
-  type HostPort,
-  parseEndpoint,
-} from '../hooks/connection';
+import { connectPostgres } from '../hooks/clients';
+import { parseEndpoint } from '../hooks/connection';
 import { type Observation, type ProbeOptions, ProbeRound, type ProbeTarget } from './round';
 
 const DEFAULT_PORT = 5432;
-const DEFAULT_USER = 'postgres';
 
 const STATUS_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
@@ -78,36 +71,13 @@ interface PrimaryView {
   readonly replayLagSeconds: number | undefined;
 }
 
-async function openPg(
-  node: HostPort,
-  creds: DbCredentials | undefined,
-  timeoutMs: number,
-): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: node.host,
-    port: node.port,
-    user: creds?.username ?? DEFAULT_USER,
-    database: node.database ?? 'postgres',
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    query_timeout: timeoutMs,
-    application_name: 'replica-sentinel-probe',
-    ...(creds?.password === undefined ? {} : { password: creds.password }),
-  });
-  // A server that dies while connected emits 'error'; the pending query rejects on its own.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
-  }
-  return client;
-}
-
 async function readStatus(round: ProbeRound, node: NodeEndpoint): Promise<NodeStatus> {
   const endpoint = parseEndpoint('postgresql', node, DEFAULT_PORT);
   const creds = await round.credentials(node);
-  const client = await connectOrClassify(endpoint, () => openPg(endpoint, creds, round.timeoutMs));
+  const client = await connectPostgres(endpoint, creds, {
+    statementTimeoutMs: round.timeoutMs,
+    applicationName: 'replica-sentinel-probe',
+  });
   try {
     const status = (await client.query<StatusRow>(STATUS_SQL)).rows[0];
     if (status === undefined) throw new Error('the status query returned no row');

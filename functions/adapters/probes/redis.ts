@@ -13,17 +13,10 @@
  * under the replication id of the primary it follows. A replica paused with CLIENT PAUSE WRITE keeps
  * receiving (its read offset advances) but applies nothing (its applied offset stays).
  */
-import { createClient, type RedisClientType } from 'redis';
 import type { NodeEndpoint } from '../../core/hooks';
 import type { HeartbeatInput } from '../../core/wire';
-import {
-  CONNECT_TIMEOUT_MS,
-  connectOrClassify,
-  type DbCredentials,
-  errorMessage,
-  type HostPort,
-  parseEndpoint,
-} from '../hooks/connection';
+import { connectRedis, type RedisConnection } from '../hooks/clients';
+import { errorMessage, type HostPort, parseEndpoint } from '../hooks/connection';
 import { parseRedisInfo } from '../hooks/redis';
 import { isDecimal, type Observation, type ProbeOptions, ProbeRound, type ProbeTarget } from './round';
 
@@ -35,7 +28,6 @@ export const ACK_WAIT_MS = 100;
 const DEFAULT_PORT = 6379;
 const REPLID = /^[0-9a-fA-F]{40}$/;
 
-type RedisConnection = RedisClientType;
 type Info = ReadonlyMap<string, string>;
 
 interface Connected {
@@ -50,29 +42,6 @@ interface HeartbeatWrite {
   readonly replid: string;
   readonly offset: bigint;
   readonly writtenAt: number;
-}
-
-async function openRedis(
-  node: HostPort,
-  creds: DbCredentials | undefined,
-  timeoutMs: number,
-): Promise<RedisConnection> {
-  const client = createClient({
-    socket: {
-      host: node.host,
-      port: node.port,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      socketTimeout: timeoutMs,
-      reconnectStrategy: false,
-    },
-    disableOfflineQueue: true,
-    ...(creds?.username === undefined ? {} : { username: creds.username }),
-    ...(creds?.password === undefined ? {} : { password: creds.password }),
-  });
-  // Without a listener a socket error would be thrown as an uncaught 'error' event; commands reject anyway.
-  client.on('error', () => undefined);
-  await client.connect();
-  return client;
 }
 
 async function replicationInfo(client: RedisConnection): Promise<Info> {
@@ -97,7 +66,7 @@ export async function probeRedis(target: ProbeTarget, options: ProbeOptions): Pr
       try {
         const endpoint = parseEndpoint('redis', node, DEFAULT_PORT);
         const creds = await round.credentials(node);
-        const client = await connectOrClassify(endpoint, () => openRedis(endpoint, creds, round.timeoutMs));
+        const client = await connectRedis(endpoint, creds, { statementTimeoutMs: round.timeoutMs });
         try {
           return { node, endpoint, client, info: await replicationInfo(client) };
         } catch (error) {

@@ -1,0 +1,95 @@
+/**
+ * Opening a connection to a database node, shared by the built-in hooks and the probes: one place for
+ * the drivers' timeouts, default users, credentials and the "was it reachable at all" classification
+ * ({@link connectOrClassify}). The caller closes what it gets.
+ */
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { createClient, type RedisClientType } from 'redis';
+import { CONNECT_TIMEOUT_MS, connectOrClassify, type DbCredentials, type HostPort } from './connection';
+
+export type RedisConnection = RedisClientType;
+
+/** The user a PostgreSQL login falls back to without credentials. */
+export const POSTGRES_DEFAULT_USER = 'postgres';
+
+/** How long one statement may take, and how the connection names itself to the server. */
+export interface ClientOptions {
+  readonly statementTimeoutMs: number;
+  /** PostgreSQL `application_name`. @default 'replica-sentinel' */
+  readonly applicationName?: string;
+}
+
+/** A connected Redis client (no reconnects, no offline queue). */
+export function connectRedis(
+  node: HostPort,
+  creds: DbCredentials | undefined,
+  options: ClientOptions,
+): Promise<RedisConnection> {
+  return connectOrClassify(node, async () => {
+    const client: RedisConnection = createClient({
+      socket: {
+        host: node.host,
+        port: node.port,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        socketTimeout: options.statementTimeoutMs,
+        reconnectStrategy: false,
+      },
+      disableOfflineQueue: true,
+      ...(creds?.username === undefined ? {} : { username: creds.username }),
+      ...(creds?.password === undefined ? {} : { password: creds.password }),
+    });
+    // Without a listener a socket error would be thrown as an uncaught 'error' event; commands reject anyway.
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  });
+}
+
+/** A connected PostgreSQL client (user `postgres` unless the credentials say otherwise). */
+export function connectPostgres(
+  node: HostPort,
+  creds: DbCredentials | undefined,
+  options: ClientOptions,
+): Promise<pg.Client> {
+  return connectOrClassify(node, async () => {
+    const client = new pg.Client({
+      host: node.host,
+      port: node.port,
+      user: creds?.username ?? POSTGRES_DEFAULT_USER,
+      database: node.database ?? 'postgres',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: options.statementTimeoutMs,
+      application_name: options.applicationName ?? 'replica-sentinel',
+      ...(creds?.password === undefined ? {} : { password: creds.password }),
+    });
+    // A server that dies while connected emits 'error'; the pending query rejects on its own.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  });
+}
+
+/** A connected MySQL/MariaDB connection (user `root` unless the credentials say otherwise). */
+export async function connectMysql(
+  node: HostPort,
+  creds: DbCredentials | undefined,
+): Promise<mysql.Connection> {
+  const connection = await connectOrClassify(node, () =>
+    mysql.createConnection({
+      host: node.host,
+      port: node.port,
+      user: creds?.username ?? 'root',
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      ...(creds?.password === undefined ? {} : { password: creds.password }),
+    }),
+  );
+  // A server that dies while connected emits 'error'; the pending query rejects on its own.
+  connection.on('error', () => undefined);
+  return connection;
+}
