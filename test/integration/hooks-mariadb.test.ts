@@ -70,8 +70,13 @@ describe('built-in MariaDB hooks on a real primary and GTID replica', () => {
     expect(result.detail).toMatch(
       /was replica of 127\.0\.0\.1:\d+ \(IO Yes, SQL No\)\): STOP REPLICA; START REPLICA/,
     );
-    const [status] = await mysqlQuery(pair.replica, 'SHOW REPLICA STATUS');
-    expect([status?.Slave_IO_Running, status?.Slave_SQL_Running]).toEqual(['Yes', 'Yes']);
+    // START REPLICA returns while the IO thread is still connecting ('Preparing', 'Connecting').
+    const threads = async () => {
+      const [status] = await mysqlQuery(pair.replica, 'SHOW REPLICA STATUS');
+      return [status?.Slave_IO_Running, status?.Slave_SQL_Running];
+    };
+    await waitFor('both replication threads to run', async () => (await threads()).every((t) => t === 'Yes'));
+    expect(await threads()).toEqual(['Yes', 'Yes']);
   });
 
   it('verifyPrimary passes on the primary and throws NotYetPrimaryError on the replica', async () => {
