@@ -103,6 +103,7 @@ export async function runSimulatedDemo(options: SimulatedDemoOptions): Promise<n
             throw new Error('simulated nodes: the demo runs in dry-run mode and never calls a hook');
           },
           verifyPrimary: async () => undefined,
+          serving: async () => ({ state: 'unknown', detail: 'simulated nodes cannot be asked' }),
           replicationProgress: async () => undefined,
         },
         notifier,

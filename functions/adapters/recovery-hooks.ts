@@ -12,6 +12,7 @@ import {
   urlCredentials,
   verifyPrimary,
 } from './hooks';
+import { servingState } from './hooks/serving';
 import { keys } from './table-definition';
 
 /**
@@ -29,6 +30,8 @@ export function recoveryHooks(deps: HookRunnerDeps): RecoveryHooks {
     run: (request, spec) => runner.run(request, spec),
     verifyPrimary: async (engine, endpoint, clusterId) =>
       verifyPrimary(engine, endpoint, await credsFor(engine, endpoint, clusterId)),
+    serving: async (engine, endpoint, clusterId) =>
+      servingState(engine, endpoint, await credsFor(engine, endpoint, clusterId).catch(() => undefined)),
     replicationProgress: async (engine, endpoint, clusterId) =>
       replicationProgress(engine, endpoint, await credsFor(engine, endpoint, clusterId)),
   };

@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeFailoverConfig } from '../core/candidate';
 import type { ClusterHooks, NodeEndpoint } from '../core/hooks';
-import type { Incident, RunbookStepEntry } from '../core/incidents';
+import type { Incident, RunbookName, RunbookStepEntry } from '../core/incidents';
 import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { type ClusterRecoveryState, DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../core/recovery';
 import { keys } from './table-definition';
@@ -45,6 +45,11 @@ export class RecoveryStore {
       ...(typeof item.primaryNodeId === 'string' ? { primaryNodeId: item.primaryNodeId } : {}),
       ...(typeof item.lockIncidentId === 'string' ? { lockIncidentId: item.lockIncidentId } : {}),
       ...(typeof item.lockSince === 'number' ? { lockSince: item.lockSince } : {}),
+      ...(item.lockRunbook === 'primary-failover' || item.lockRunbook === 'replica-recovery'
+        ? { lockRunbook: item.lockRunbook }
+        : {}),
+      ...(typeof item.epochIncidentId === 'string' ? { epochIncidentId: item.epochIncidentId } : {}),
+      fencing: item.fencing === 'trust-quorum' ? 'trust-quorum' : 'strict',
       ...(typeof item.lastRecoveryAt === 'number' ? { lastRecoveryAt: item.lastRecoveryAt } : {}),
       ...(typeof item.maintenanceUntil === 'number' ? { maintenanceUntil: item.maintenanceUntil } : {}),
       ...(typeof item.maintenanceBy === 'string' ? { maintenanceBy: item.maintenanceBy } : {}),
@@ -59,38 +64,49 @@ export class RecoveryStore {
   }
 
   /**
-   * Takes the cluster lock for `incidentId` if nobody else holds it, the cooldown is over and the cluster
-   * is not in maintenance — in one conditional write. Resolves false when any rule blocks it.
+   * Takes the cluster lock for `incidentId` in one conditional write, under the rules of `lockVerdict`
+   * (functions/core/recovery.ts): nobody else holds it (a failover may take it from a replica recovery),
+   * no maintenance, and for a failover the cooldown is over. Resolves false when any rule blocks it.
    */
   async takeLock(
     clusterId: string,
     incidentId: string,
     now: number,
     recoveryBlockSeconds: number,
+    runbook: RunbookName = 'primary-failover',
   ): Promise<boolean> {
+    const failover = runbook === 'primary-failover';
+    const free = failover
+      ? '(attribute_not_exists(#lock) OR #lock = :me OR #runbook = :replicaRecovery)'
+      : '(attribute_not_exists(#lock) OR #lock = :me)';
+    const cooldown = failover
+      ? ' AND (#lock = :me OR attribute_not_exists(#last) OR #last <= :cooldownEdge)'
+      : '';
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
+          // lockSince: when the current holder took it (a retried take moves it a little; it only informs).
           UpdateExpression:
-            'SET #lock = :me, #since = if_not_exists(#since, :now), #type = if_not_exists(#type, :cluster)',
-          ConditionExpression:
-            '(attribute_not_exists(#lock) OR #lock = :me) AND ' +
-            '(#lock = :me OR attribute_not_exists(#last) OR #last <= :cooldownEdge) AND ' +
-            '(attribute_not_exists(#maint) OR #maint <= :now)',
+            'SET #lock = :me, #since = :now, #runbook = :runbook, #type = if_not_exists(#type, :cluster)',
+          ConditionExpression: `${free}${cooldown} AND (attribute_not_exists(#maint) OR #maint <= :now)`,
           ExpressionAttributeNames: {
             '#lock': 'lockIncidentId',
             '#since': 'lockSince',
-            '#last': 'lastRecoveryAt',
+            '#runbook': 'lockRunbook',
             '#maint': 'maintenanceUntil',
             '#type': 'type',
+            ...(failover ? { '#last': 'lastRecoveryAt' } : {}),
           },
           ExpressionAttributeValues: {
             ':me': incidentId,
             ':now': now,
-            ':cooldownEdge': now - recoveryBlockSeconds * 1000,
+            ':runbook': runbook,
             ':cluster': 'cluster',
+            ...(failover
+              ? { ':cooldownEdge': now - recoveryBlockSeconds * 1000, ':replicaRecovery': 'replica-recovery' }
+              : {}),
           },
         }),
       );
@@ -109,11 +125,14 @@ export class RecoveryStore {
           TableName: this.tableName,
           Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
           UpdateExpression:
-            recoveredAt === undefined ? 'REMOVE #lock, #since' : 'REMOVE #lock, #since SET #last = :at',
+            recoveredAt === undefined
+              ? 'REMOVE #lock, #since, #runbook'
+              : 'REMOVE #lock, #since, #runbook SET #last = :at',
           ConditionExpression: '#lock = :me',
           ExpressionAttributeNames: {
             '#lock': 'lockIncidentId',
             '#since': 'lockSince',
+            '#runbook': 'lockRunbook',
             ...(recoveredAt === undefined ? {} : { '#last': 'lastRecoveryAt' }),
           },
           ExpressionAttributeValues: {

@@ -1,22 +1,30 @@
+import type { ServingAnswer } from '../adapters/hooks/serving';
 import type { Log } from '../adapters/log';
 import type { NodeStateStore } from '../adapters/node-state-store';
 import type { Notifier } from '../adapters/notifier';
 import type { RecoveryStore } from '../adapters/recovery-store';
 import { chooseCandidate, type NodeFailoverConfig } from '../core/candidate';
+import { primaryEvidence } from '../core/evidence';
 import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../core/hooks';
+import { HookFailedError } from '../core/hooks';
 import type { Incident } from '../core/incidents';
-import { withTransition } from '../core/node-state';
+import { type NodeState, withTransition } from '../core/node-state';
 import { runbookNotification } from '../core/notification';
+import type { Policy } from '../core/policy';
 import type { Engine } from '../core/position';
-import { assertEpoch, type ClusterRecoveryState, lockVerdict } from '../core/recovery';
-import type { HookAction, RunbookAction, RunbookState } from '../core/runbook';
-import { judgePrimary } from '../core/silence';
+import { assertEpoch, type ClusterRecoveryState, lockVerdict, rearmSeconds } from '../core/recovery';
+import { type HookAction, REJOIN_KINDS, type RunbookAction, type RunbookState } from '../core/runbook';
 
 /** What the steps need to act on the servers (functions/adapters/hooks in AWS and locally). */
 export interface RecoveryHooks {
   run(request: HookRequest, spec: HookSpec | undefined): Promise<HookResult>;
   /** Resolves when the node reports itself primary and writable; throws NotYetPrimaryError otherwise. */
   verifyPrimary(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<void>;
+  /**
+   * Asks the node itself, under a hard deadline, whether it takes writes now (the Fence precondition).
+   * Never throws: no answer is `unknown`, a refused connection `not-serving`.
+   */
+  serving(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<ServingAnswer>;
   /** The node's applied replication position, in the project's position format. */
   replicationProgress(
     engine: Engine,
@@ -66,6 +74,27 @@ export function runbookOutcome(action: RunbookAction, result: RunbookState): str
     default:
       return undefined;
   }
+}
+
+/** The status a replica-recovery run was started for: its incident's kind (STALLED for older executions). */
+function expectedStatus(state: RunbookState): string {
+  return state.kind ?? (state.runbook === 'primary-failover' ? 'DEAD' : 'STALLED');
+}
+
+/** Whether the node's reports since `since` say it replicates from `primary`. */
+function rejoinedUnder(node: NodeState | undefined, primary: string | undefined, since: number): boolean {
+  return (
+    node !== undefined &&
+    primary !== undefined &&
+    node.role === 'replica' &&
+    node.sourceNodeId === primary &&
+    node.lastHeartbeatAt > since
+  );
+}
+
+/** How long a run waits for a primary that may be alive to settle (its status clears or it goes silent again). */
+function aliveRetrySeconds(policy: Policy): number {
+  return Math.max(2, Math.ceil(policy.heartbeatTimeoutSeconds));
 }
 
 export class UnknownNodeEndpointError extends Error {
@@ -143,12 +172,20 @@ export function createSteps(deps: StepDeps) {
       ? { ...state, next: 'ssm', ssm: { executionId: result.ssmExecutionId }, resume }
       : { ...state, next: 'done' };
 
+  /** A replica-recovery run whose lock a failover took: it stops, touching nothing more. */
+  const preempted = async (state: RunbookState, cluster: ClusterRecoveryState): Promise<RunbookState> => {
+    const detail = `stopped: the cluster lock now belongs to ${cluster.lockIncidentId ?? 'nobody'} (${cluster.lockRunbook ?? 'released'}); a failover takes precedence, it repoints this node`;
+    await record(state, 'preempted', detail);
+    return { ...state, next: 'preempted', outcome: detail };
+  };
+
   const steps: Record<RunbookAction, (state: RunbookState, taskToken?: string) => Promise<RunbookState>> = {
     async reverify(state) {
       const now = deps.clock();
-      const [cluster, snapshot] = await Promise.all([
+      const [cluster, snapshot, incident] = await Promise.all([
         deps.recovery.getCluster(state.clusterId),
         deps.nodes.loadCluster(state.clusterId),
+        deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt),
       ]);
       const node = snapshot.nodes.get(state.nodeId);
       const base = {
@@ -159,12 +196,22 @@ export function createSteps(deps: StepDeps) {
       };
       let problem: string | undefined;
       if (!node) problem = `node ${state.nodeId} is unknown`;
+      else if (incident !== undefined && incident.state !== 'OPEN')
+        problem = `incident ${state.incidentId} is ${incident.state}`;
       else if (state.runbook === 'primary-failover') {
-        const verdict = judgePrimary(node, [...snapshot.nodes.values()], snapshot.policy, now);
-        if (node.status !== 'DEAD' && !verdict.dead)
-          problem = `${state.nodeId} is ${node.status}, not dead: ${verdict.reason}`;
-      } else if (node.status !== 'STALLED')
-        problem = `${state.nodeId} is ${node.status} now, no longer STALLED`;
+        const evidence = primaryEvidence(node, [...snapshot.nodes.values()], snapshot.policy, now);
+        if (evidence.kind === 'recovered') problem = evidence.reason;
+        else if (evidence.kind === 'alive') {
+          const retryAfterSeconds = aliveRetrySeconds(snapshot.policy);
+          await record(
+            state,
+            `waiting: ${evidence.reason}`,
+            `${evidence.reason}: not failing over a node that may be alive; looking again in ${retryAfterSeconds}s`,
+          );
+          return { ...base, next: 'wait', retryAfterSeconds };
+        }
+      } else if (node.status !== expectedStatus(state))
+        problem = `${state.nodeId} is ${node.status} now, no longer ${expectedStatus(state)}`;
       if (cluster.mode === 'off') problem = 'the cluster mode is off';
       if (problem) {
         await record(state, 'aborted', `re-verification failed: ${problem}; nothing done`, { notify: true });
@@ -183,19 +230,27 @@ export function createSteps(deps: StepDeps) {
           state.incidentId,
           now,
           cluster.policy.recoveryBlockSeconds,
+          state.runbook,
         )
       ) {
-        await record(state, 'locked', `took the cluster lock (epoch ${cluster.epoch})`);
+        const preempted =
+          cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== state.incidentId
+            ? ` (preempting replica recovery ${cluster.lockIncidentId})`
+            : '';
+        await record(state, 'locked', `took the cluster lock (epoch ${cluster.epoch})${preempted}`);
         return { ...state, next: 'locked', epoch: cluster.epoch };
       }
       const fresh = await deps.recovery.getCluster(state.clusterId);
-      const verdict = lockVerdict(fresh, state.incidentId, now);
+      const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook);
       const reason = verdict.ok ? 'the lock changed hands while it was taken' : verdict.reason;
-      await record(state, 'blocked', `blocked: ${reason}`, {
+      const retryAfterSeconds = rearmSeconds(verdict, fresh.policy, now);
+      const until = new Date(now + retryAfterSeconds * 1000).toISOString();
+      // One record (and one notification) per distinct reason, however often the run re-arms.
+      await record(state, `waiting: ${reason}`, `waiting: ${reason}; looking again at ${until}`, {
         notify: true,
-        change: { outcome: `blocked: ${reason}` },
+        change: { outcome: `waiting: ${reason}` },
       });
-      return { ...state, next: 'blocked', outcome: `blocked: ${reason}` };
+      return { ...state, next: 'blocked', outcome: `waiting: ${reason}`, retryAfterSeconds };
     },
 
     async chooseCandidate(state) {
@@ -284,32 +339,95 @@ export function createSteps(deps: StepDeps) {
     },
 
     async fence(state) {
-      const cluster = await deps.recovery.getCluster(state.clusterId);
+      const now = deps.clock();
+      const [cluster, snapshot] = await Promise.all([
+        deps.recovery.getCluster(state.clusterId),
+        deps.nodes.loadCluster(state.clusterId),
+      ]);
+      const old = snapshot.nodes.get(state.nodeId);
+      const stop = async (step: string, detail: string, retryAfterSeconds: number, notify: boolean) => {
+        await deps.recovery.releaseLock(state.clusterId, state.incidentId);
+        await record(state, step, `${detail}; the lock is released, looking again in ${retryAfterSeconds}s`, {
+          notify,
+          change: { outcome: detail },
+        });
+        return {
+          ...state,
+          next: step === 'fence-refused' ? 'refused' : 'abort',
+          outcome: detail,
+          retryAfterSeconds,
+        };
+      };
+      // 1. Fresh evidence: the DEAD verdict must still hold (an approval may have come minutes later).
+      if (old) {
+        const evidence = primaryEvidence(old, [...snapshot.nodes.values()], snapshot.policy, now);
+        if (evidence.kind !== 'dead') {
+          return stop(
+            'aborted-alive',
+            `not fenced: ${evidence.reason}; nothing done`,
+            aliveRetrySeconds(snapshot.policy),
+            true,
+          );
+        }
+      }
+      // 2. The precondition on the server itself, just before acting.
+      const engine = old?.engine ?? [...snapshot.nodes.values()][0]?.engine ?? 'generic';
+      const answer = await deps.hooks.serving(engine, endpoint(cluster, state.nodeId), state.clusterId);
+      if (answer.state === 'writable') {
+        return stop(
+          'aborted-alive',
+          `not fenced: ${state.nodeId} answers as a writable primary (${answer.detail}): it is alive; nothing done`,
+          aliveRetrySeconds(snapshot.policy),
+          true,
+        );
+      }
+      const outOfBand = cluster.hooks.fenceUnreachable;
+      let how: string;
+      if (answer.state !== 'unknown') how = `checked on the server: ${answer.detail}`;
+      else if (outOfBand) how = `${answer.detail}: fenced out of band by the fenceUnreachable hook`;
+      else if (cluster.fencing === 'trust-quorum')
+        how = `${answer.detail}: the quorum's DEAD verdict is trusted (fencing: trust-quorum); if it still takes writes from clients that reach it, they are lost when it is demoted on its return`;
+      else {
+        const retryAfterSeconds = Math.max(5, Math.ceil(snapshot.policy.heartbeatTimeoutSeconds));
+        return stop(
+          'fence-refused',
+          `failover refused: ${state.nodeId} cannot be proven fenced (${answer.detail}) and may still take writes. ` +
+            'With fencing: strict a failover needs the old primary to answer as not writable or to refuse connections, ' +
+            'or a fenceUnreachable hook (stop the instance, cut its security group). Configure one, set fencing: ' +
+            'trust-quorum to accept the risk, or fail over by hand',
+          retryAfterSeconds,
+          true,
+        );
+      }
+      // 3. The fencing token moves exactly once, before anything is promoted.
       const epoch = await deps.recovery.bumpEpoch(
         state.clusterId,
         state.incidentId,
         state.epoch ?? cluster.epoch,
         state.nodeId,
       );
-      const snapshot = await deps.nodes.loadCluster(state.clusterId);
-      const old = snapshot.nodes.get(state.nodeId);
+      const next = { ...state, epoch };
+      // 4. A hook acts outside the database when the node could not be asked, or when one is configured.
+      let result: HookResult | undefined;
+      if (answer.state === 'unknown' && outOfBand)
+        result = await runHook(next, cluster, 'fenceUnreachable', state.nodeId, state.candidate);
+      else if (cluster.hooks.fence !== undefined && cluster.hooks.fence.type !== 'builtin')
+        result = await runHook(next, cluster, 'fence', state.nodeId, state.candidate);
       if (old && old.status !== 'FENCED') {
         const fenced = withTransition(
           {
             ...old,
             status: 'FENCED',
             statusSince: deps.clock(),
-            statusReason: `fenced at epoch ${epoch} by incident ${state.incidentId}`,
+            statusReason: `fenced at epoch ${epoch} by incident ${state.incidentId}: ${how}`,
             version: old.version + 1,
           },
           old,
         );
         await deps.nodes.putNode(fenced); // a concurrent heartbeat may win; the epoch is what fences
       }
-      const next = { ...state, epoch };
-      const result = await runHook(next, cluster, 'fence', state.nodeId, state.candidate);
-      await record(next, 'fenced', `epoch ${epoch}: ${result.detail}`);
-      return afterHook(next, result, 'Promote');
+      await record(next, 'fenced', `epoch ${epoch}: ${how}${result ? `; ${result.detail}` : ''}`);
+      return result ? afterHook(next, result, 'Promote') : { ...next, next: 'done' };
     },
 
     async promote(state) {
@@ -318,23 +436,7 @@ export function createSteps(deps: StepDeps) {
       if (!state.candidate) throw new Error('promote: no candidate in the state');
       const result = await runHook(state, cluster, 'promote', state.candidate, undefined);
       await record(state, 'promoted', result.detail);
-      return afterHook(state, result, 'Repoint');
-    },
-
-    async repoint(state) {
-      const cluster = await deps.recovery.getCluster(state.clusterId);
-      assertEpoch(cluster.epoch, state.epoch);
-      const details: string[] = [];
-      for (const replica of state.repoint ?? []) {
-        const result = await runHook(state, cluster, 'repoint', replica, state.candidate);
-        if (result.status === 'started') {
-          await record(state, `repoint-${replica}`, result.detail);
-          return afterHook(state, result, 'UpdateCluster');
-        }
-        details.push(result.detail);
-      }
-      await record(state, 'repointed', details.join('; ') || 'no other replica to repoint');
-      return { ...state, next: 'done' };
+      return afterHook(state, result, 'UpdateCluster');
     },
 
     async updateCluster(state) {
@@ -343,6 +445,41 @@ export function createSteps(deps: StepDeps) {
       await deps.recovery.setPrimary(state.clusterId, state.incidentId, state.epoch, state.candidate);
       await record(state, 'cluster-updated', `primary is now ${state.candidate} at epoch ${state.epoch}`);
       return { ...state, next: 'done' };
+    },
+
+    async repoint(state) {
+      const cluster = await deps.recovery.getCluster(state.clusterId);
+      assertEpoch(cluster.epoch, state.epoch);
+      const handled = new Set(state.repointed ?? []);
+      const details: string[] = [];
+      for (const replica of state.repoint ?? []) {
+        if (handled.has(replica)) continue;
+        handled.add(replica);
+        let result: HookResult;
+        try {
+          result = await runHook(state, cluster, 'repoint', replica, state.candidate);
+        } catch (error) {
+          // The new primary is on record: a replica left behind is a WRONG_SOURCE node, repointed by its own
+          // recovery; one unreachable replica must not fail the failover of the others.
+          const detail = `repoint of ${replica} failed (${(error as Error).message}); it stays on the old primary until its own recovery repoints it`;
+          await record(state, `repoint-failed-${replica}`, detail, { notify: true });
+          details.push(detail);
+          continue;
+        }
+        if (result.status === 'started') {
+          await record(state, `repoint-${replica}`, result.detail);
+          return {
+            ...state,
+            repointed: [...handled],
+            next: 'ssm',
+            ssm: { executionId: result.ssmExecutionId },
+            resume: 'Repoint',
+          };
+        }
+        details.push(result.detail);
+      }
+      await record(state, 'repointed', details.join('; ') || 'no other replica to repoint');
+      return { ...state, repointed: [...handled], next: 'done' };
     },
 
     async verify(state) {
@@ -379,7 +516,8 @@ export function createSteps(deps: StepDeps) {
     },
 
     async noCandidate(state) {
-      const detail = `no eligible replica, nothing promoted: ${state.outcome ?? ''}. A human must decide; the cluster lock stays held.`;
+      const detail = `failover refused, nothing fenced or promoted: ${state.outcome ?? ''}. A human must decide.`;
+      await deps.recovery.releaseLock(state.clusterId, state.incidentId);
       await record(state, 'no-candidate', detail, {
         notify: true,
         change: { state: 'FAILED', outcome: detail },
@@ -395,9 +533,37 @@ export function createSteps(deps: StepDeps) {
 
     async restartReplication(state) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
+      if (cluster.lockIncidentId !== state.incidentId) return preempted(state, cluster);
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
       const replica = snapshot.nodes.get(state.nodeId);
       const engine = replica?.engine ?? 'generic';
+      const actedAt = deps.clock();
+      if (REJOIN_KINDS.includes(expectedStatus(state))) {
+        const primary = cluster.primaryNodeId;
+        if (primary === undefined || primary === state.nodeId)
+          throw new HookFailedError(
+            `${state.nodeId} cannot be moved under the recorded primary: the cluster has ${primary === undefined ? 'no recorded primary' : 'it as its recorded primary'}`,
+          );
+        const steps: string[] = [];
+        if (expectedStatus(state) === 'SPLIT_BRAIN') {
+          // Demote: Redis REPLICAOF the recorded primary; MySQL/MariaDB read-only; PostgreSQL read-only with
+          // sessions ended (it cannot follow a new timeline without pg_rewind or a rebuild).
+          const fenced = await runHook(state, cluster, 'fence', state.nodeId, primary);
+          steps.push(fenced.detail);
+          if (fenced.status === 'started') {
+            await record(state, 'demoted', steps.join(' '));
+            return { ...afterHook(state, fenced, 'WaitForProgress'), actedAt };
+          }
+        }
+        if (expectedStatus(state) === 'WRONG_SOURCE' || engine === 'mysql' || engine === 'mariadb') {
+          const repointed = await runHook(state, cluster, 'repoint', state.nodeId, primary);
+          steps.push(repointed.detail);
+          await record(state, 'rejoined', steps.join(' '), { notify: true });
+          return { ...afterHook(state, repointed, 'WaitForProgress'), actedAt };
+        }
+        await record(state, 'demoted', steps.join(' '), { notify: true });
+        return { ...state, next: 'done', actedAt };
+      }
       const primary =
         replica?.sourceNodeId ??
         cluster.primaryNodeId ??
@@ -407,13 +573,23 @@ export function createSteps(deps: StepDeps) {
         .catch(() => undefined);
       const result = await runHook(state, cluster, 'restartReplication', state.nodeId, primary);
       await record(state, 'restarted', result.detail);
-      return { ...afterHook(state, result, 'WaitForProgress'), ...(baseline ? { baseline } : {}) };
+      return { ...afterHook(state, result, 'WaitForProgress'), ...(baseline ? { baseline } : {}), actedAt };
     },
 
     async verifyProgress(state) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
-      const engine = snapshot.nodes.get(state.nodeId)?.engine ?? 'generic';
+      const node = snapshot.nodes.get(state.nodeId);
+      if (REJOIN_KINDS.includes(expectedStatus(state))) {
+        // Fresh reports of the node since the run acted: it must replicate from the recorded primary.
+        const rejoined = rejoinedUnder(node, cluster.primaryNodeId, state.actedAt ?? 0);
+        const detail = rejoined
+          ? `${state.nodeId} now replicates from ${cluster.primaryNodeId} (reported ${node?.statusReason ?? ''})`
+          : `${state.nodeId} does not report replicating from ${cluster.primaryNodeId ?? 'the recorded primary'} yet (role ${node?.role ?? 'unknown'}, source ${node?.sourceNodeId ?? 'none'}, status ${node?.status ?? 'unknown'})`;
+        await record(state, rejoined ? 'progressing' : 'not-progressing', detail);
+        return { ...state, next: rejoined ? 'recovered' : 'not-recovered' };
+      }
+      const engine = node?.engine ?? 'generic';
       const now = await deps.hooks
         .replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId)
         .catch(() => undefined);
@@ -427,17 +603,24 @@ export function createSteps(deps: StepDeps) {
 
     async escalate(state) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
+      if (cluster.lockIncidentId !== state.incidentId) return preempted(state, cluster);
       const escalations = (state.escalations ?? 0) + 1;
       const rebuild = cluster.hooks.rebuild;
       if (rebuild && rebuild.type !== 'builtin' && escalations === 1) {
         const result = await runHook(state, cluster, 'rebuild', state.nodeId, cluster.primaryNodeId);
         await record(state, 'rebuild', result.detail, { notify: true });
         return {
-          ...afterHook({ ...state, escalations }, result, 'WaitForProgress'),
+          ...afterHook({ ...state, escalations, actedAt: deps.clock() }, result, 'WaitForProgress'),
           ...(result.status === 'done' ? { next: 'rebuilt' } : {}),
         };
       }
-      const detail = `paged: ${state.nodeId} did not recover after restarting replication${escalations > 1 ? ' and a rebuild' : ''}; no rebuild hook left to try`;
+      const what =
+        expectedStatus(state) === 'SPLIT_BRAIN'
+          ? `${state.nodeId} was demoted but does not follow ${cluster.primaryNodeId ?? 'the recorded primary'}${escalations > 1 ? ' after a rebuild' : ''} (a PostgreSQL server needs pg_rewind or a rebuild hook to rejoin)`
+          : expectedStatus(state) === 'WRONG_SOURCE'
+            ? `${state.nodeId} still does not replicate from ${cluster.primaryNodeId ?? 'the recorded primary'} after it was repointed${escalations > 1 ? ' and rebuilt' : ''}`
+            : `${state.nodeId} did not recover after restarting replication${escalations > 1 ? ' and a rebuild' : ''}`;
+      const detail = `paged: ${what}; no rebuild hook left to try`;
       await record(state, 'paged', detail, { notify: true });
       return { ...state, escalations, next: 'paged', outcome: detail };
     },
@@ -447,7 +630,14 @@ export function createSteps(deps: StepDeps) {
         ? `${state.error.Error ?? 'Error'}: ${String(state.error.Cause ?? '').slice(0, 500)}`
         : // A Choice default leads here without an error: say what the flow held instead.
           `the flow could not route next=${state.next ?? '(none)'} mode=${state.mode ?? '(none)'} resume=${state.resume ?? '(none)'}${state.ssm?.execution ? ` ssm=${state.ssm.execution.AutomationExecutionStatus}` : ''}`;
-      const detail = `runbook failed: ${error}. The cluster lock stays held: a human must look, then clear it.`;
+      // A run that has fenced nothing (no epoch of its own) leaves nothing half done: it releases the lock, so
+      // the next trouble of the cluster is handled. One that moved the epoch leaves the lock to a human.
+      const cluster = await deps.recovery.getCluster(state.clusterId);
+      const fenced = state.runbook === 'primary-failover' && cluster.epochIncidentId === state.incidentId;
+      if (!fenced) await deps.recovery.releaseLock(state.clusterId, state.incidentId);
+      const detail = fenced
+        ? `runbook failed: ${error}. It had fenced ${state.nodeId} at epoch ${cluster.epoch}: the cluster lock stays held; a human must look, then clear it.`
+        : `runbook failed: ${error}. Nothing was fenced or promoted; the cluster lock is released.`;
       await record(state, 'failed', detail, { notify: true, change: { state: 'FAILED', outcome: detail } });
       return { ...state, next: 'failed', outcome: detail };
     },

@@ -53,6 +53,12 @@ export const TRANSIENT_ERRORS: readonly string[] = [
   'TransientError',
 ];
 
+/**
+ * Lambda runtime failures (a timed-out or crashed invocation) every Task retries, fewer times and slower
+ * (5 s, backoff 2, 2 retries): every step is idempotent, so running one again is safe.
+ */
+export const RUNTIME_ERRORS: readonly string[] = ['Lambda.Unknown', 'Sandbox.Timedout', 'Runtime.ExitError'];
+
 /** Transient errors of the `aws-sdk:ssm:getAutomationExecution` task (`Ssm.` + the SSM exception name). */
 export const SSM_TRANSIENT_ERRORS: readonly string[] = [
   'Ssm.InternalServerErrorException',
@@ -319,12 +325,28 @@ class RunbookFlow extends Construct {
     return task;
   }
 
+  /**
+   * Rearm: waits `$.retryAfterSeconds` (set by the step that re-arms the run), then goes to `next` (ReVerify):
+   * a blocked, refused or not-yet-clear run looks again with fresh evidence instead of ending.
+   */
+  public rearm(next: IChainable): Wait {
+    const wait = new Wait(this, 'Rearm', { time: WaitTime.secondsPath('$.retryAfterSeconds') });
+    wait.next(next);
+    return wait;
+  }
+
   private retryTransient(task: TaskStateBase): void {
     task.addRetry({
       errors: [...TRANSIENT_ERRORS],
       interval: Duration.seconds(2),
       backoffRate: 2,
       maxAttempts: 3,
+    });
+    task.addRetry({
+      errors: [...RUNTIME_ERRORS],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 2,
     });
   }
 }
@@ -503,13 +525,18 @@ export class Runbooks extends Construct {
     const noCandidate = flow.task('NoCandidate', 'noCandidate');
     const releaseLock = flow.task('ReleaseLock', 'releaseLock');
 
-    const waitForSsm = flow.ssmLoop({ Promote: promote, Repoint: repoint, UpdateCluster: updateCluster });
+    const waitForSsm = flow.ssmLoop({ Promote: promote, UpdateCluster: updateCluster, Repoint: repoint });
+    const rearm = flow.rearm(reverify);
 
     reverify.next(
-      flow.outcome('ReVerifyOutcome', { proceed: takeLock, abort: done }, { routes: 'ReVerify' }),
+      flow.outcome(
+        'ReVerifyOutcome',
+        { proceed: takeLock, abort: done, wait: rearm },
+        { routes: 'ReVerify' },
+      ),
     );
     takeLock.next(
-      flow.outcome('TakeLockOutcome', { locked: chooseCandidate, blocked: done }, { routes: 'TakeLock' }),
+      flow.outcome('TakeLockOutcome', { locked: chooseCandidate, blocked: rearm }, { routes: 'TakeLock' }),
     );
     chooseCandidate.next(
       flow.outcome(
@@ -533,12 +560,18 @@ export class Runbooks extends Construct {
       ),
     );
     expired.next(releaseLock);
-    fence.next(flow.outcome('FenceOutcome', { done: promote, ssm: waitForSsm }, { routes: 'Fence' }));
-    promote.next(flow.outcome('PromoteOutcome', { done: repoint, ssm: waitForSsm }, { routes: 'Promote' }));
-    repoint.next(
-      flow.outcome('RepointOutcome', { done: updateCluster, ssm: waitForSsm }, { routes: 'Repoint' }),
+    fence.next(
+      flow.outcome(
+        'FenceOutcome',
+        { done: promote, ssm: waitForSsm, abort: rearm, refused: rearm },
+        { routes: 'Fence' },
+      ),
     );
-    updateCluster.next(verify);
+    promote.next(
+      flow.outcome('PromoteOutcome', { done: updateCluster, ssm: waitForSsm }, { routes: 'Promote' }),
+    );
+    updateCluster.next(repoint);
+    repoint.next(flow.outcome('RepointOutcome', { done: verify, ssm: waitForSsm }, { routes: 'Repoint' }));
     verify.next(complete);
     complete.next(done);
     noCandidate.next(failed);
@@ -567,9 +600,14 @@ export class Runbooks extends Construct {
     const releaseLock = flow.task('ReleaseLock', 'releaseLock');
 
     const waitForSsm = flow.ssmLoop({ WaitForProgress: waitForProgress });
+    const rearm = flow.rearm(reverify);
 
     reverify.next(
-      flow.outcome('ReVerifyOutcome', { proceed: takeLock, abort: done }, { routes: 'ReVerify' }),
+      flow.outcome(
+        'ReVerifyOutcome',
+        { proceed: takeLock, abort: done, wait: rearm },
+        { routes: 'ReVerify' },
+      ),
     );
     takeLock.next(
       flow.outcome(
@@ -580,7 +618,7 @@ export class Runbooks extends Construct {
             { auto: restartReplication, approve: requestApproval, 'dry-run': recordDryRun },
             { field: '$.mode' },
           ),
-          blocked: done,
+          blocked: rearm,
         },
         { routes: 'TakeLock' },
       ),
@@ -598,7 +636,7 @@ export class Runbooks extends Construct {
     restartReplication.next(
       flow.outcome(
         'RestartReplicationOutcome',
-        { done: waitForProgress, ssm: waitForSsm },
+        { done: waitForProgress, ssm: waitForSsm, preempted: done },
         { routes: 'RestartReplication' },
       ),
     );
@@ -613,7 +651,7 @@ export class Runbooks extends Construct {
     escalate.next(
       flow.outcome(
         'EscalateOutcome',
-        { rebuilt: waitForProgress, paged: complete, ssm: waitForSsm },
+        { rebuilt: waitForProgress, paged: complete, ssm: waitForSsm, preempted: done },
         { routes: 'Escalate' },
       ),
     );

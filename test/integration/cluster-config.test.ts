@@ -92,6 +92,7 @@ describe('applyClusterConfig on DynamoDB Local', () => {
       ],
       hooks,
       approvalTimeoutSeconds: 600,
+      fencing: 'strict',
     } satisfies ClusterRecoveryState);
     expect(await recovery.getCluster('doris-fe')).toEqual({
       mode: 'dry-run',
@@ -103,6 +104,7 @@ describe('applyClusterConfig on DynamoDB Local', () => {
       ],
       hooks: {},
       approvalTimeoutSeconds: 900,
+      fencing: 'strict',
     } satisfies ClusterRecoveryState);
     expect(await metaItem('orders-pg')).toMatchObject({
       type: 'cluster',

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
+import type { ServingAnswer } from '../../functions/adapters/hooks/serving';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
 import { runbookInput } from '../../functions/adapters/sfn-launcher';
@@ -36,6 +37,8 @@ export class ScriptedHooks implements RecoveryHooks {
   /** Applied positions replicationProgress returns, in order (the last one repeats). */
   progress: string[] = ['0/100'];
   ssm = false;
+  /** What serving() answers per node (the Fence precondition); a node not listed refuses connections (dead). */
+  servingStates = new Map<string, ServingAnswer['state']>();
 
   async run(request: HookRequest, spec: HookSpec | undefined): Promise<HookResult> {
     this.calls.push({
@@ -61,6 +64,12 @@ export class ScriptedHooks implements RecoveryHooks {
       this.notYetPrimary--;
       throw new NotYetPrimaryError(`${endpoint.nodeId} still reports as a replica`);
     }
+  }
+
+  async serving(_engine: Engine, endpoint: NodeEndpoint): Promise<ServingAnswer> {
+    this.calls.push({ action: 'serving', target: endpoint.nodeId, epoch: -1 });
+    const state = this.servingStates.get(endpoint.nodeId) ?? 'not-serving';
+    return { state, detail: `${endpoint.nodeId} is ${state}` };
   }
 
   async replicationProgress(): Promise<string | undefined> {

@@ -2,12 +2,6 @@ import { describe, expect, it } from '@jest/globals';
 import { chooseCandidate, type NodeFailoverConfig } from '../../functions/core/candidate';
 import type { NodeState } from '../../functions/core/node-state';
 import { DEFAULT_POLICY, resolvePolicy } from '../../functions/core/policy';
-import {
-  assertEpoch,
-  type ClusterRecoveryState,
-  lockVerdict,
-  StaleEpochError,
-} from '../../functions/core/recovery';
 import { lsn, T0 } from '../support/heartbeats';
 
 const NOW = T0 + 60_000;
@@ -147,61 +141,5 @@ describe('chooseCandidate', () => {
       rejected: [],
       reason: 'no eligible replica: the cluster has no replica',
     });
-  });
-});
-
-const cluster = (overrides: Partial<ClusterRecoveryState> = {}): ClusterRecoveryState => ({
-  mode: 'auto',
-  policy: DEFAULT_POLICY,
-  epoch: 4,
-  nodes: [],
-  hooks: {},
-  approvalTimeoutSeconds: 900,
-  ...overrides,
-});
-
-describe('lockVerdict', () => {
-  it('lets the first run take a free lock, and the same incident take it again', () => {
-    expect(lockVerdict(cluster(), 'inc-1', NOW)).toEqual({ ok: true });
-    expect(lockVerdict(cluster({ lockIncidentId: 'inc-1', lockSince: T0 }), 'inc-1', NOW)).toEqual({
-      ok: true,
-    });
-  });
-
-  it.each<[string, Partial<ClusterRecoveryState>, string]>([
-    [
-      'another run holds it',
-      { lockIncidentId: 'inc-0', lockSince: T0 },
-      `another recovery holds the cluster lock: incident inc-0 since ${new Date(T0).toISOString()}`,
-    ],
-    [
-      'the cooldown is not over',
-      { lastRecoveryAt: NOW - 1000 },
-      `cooldown: the last recovery finished at ${new Date(NOW - 1000).toISOString()}; no automatic recovery before ${new Date(NOW - 1000 + 3_600_000).toISOString()} (recoveryBlockSeconds 3600)`,
-    ],
-    [
-      'the cluster is in maintenance',
-      { maintenanceUntil: NOW + 1000, maintenanceBy: 'alice', maintenanceReason: 'upgrade' },
-      `cluster in maintenance until ${new Date(NOW + 1000).toISOString()} (by alice: upgrade)`,
-    ],
-  ])('blocks when %s', (_name, overrides, reason) => {
-    expect(lockVerdict(cluster(overrides), 'inc-1', NOW)).toEqual({ ok: false, reason });
-  });
-
-  it('allows a recovery once the cooldown has passed', () => {
-    expect(lockVerdict(cluster({ lastRecoveryAt: NOW - 3_600_000 }), 'inc-1', NOW)).toEqual({ ok: true });
-  });
-});
-
-describe('assertEpoch (fencing)', () => {
-  it('lets a run act under the current epoch', () => {
-    expect(() => assertEpoch(5, 5)).not.toThrow();
-  });
-  it.each([
-    [6, 5],
-    [5, undefined],
-    [4, 5],
-  ])('refuses a run holding epoch %s when the cluster is at %s', (current, held) => {
-    expect(() => assertEpoch(current, held)).toThrow(StaleEpochError);
   });
 });

@@ -158,11 +158,17 @@ export type ActionHandler = (request: HookRequest, creds: DbCredentials | undefi
  * node needs tooling on its host, so it is always a lambda, ssm or https hook).
  */
 export function dispatchBuiltin(
-  handlers: Readonly<Record<Exclude<HookAction, 'rebuild'>, ActionHandler>>,
+  handlers: Readonly<Record<Exclude<HookAction, 'rebuild' | 'fenceUnreachable'>, ActionHandler>>,
   noRebuild: string,
 ): ActionHandler {
   return async (request, creds) => {
     if (request.action === 'rebuild') throw new HookFailedError(noRebuild);
+    if (request.action === 'fenceUnreachable') {
+      throw new HookFailedError(
+        'fenceUnreachable has no built-in hook: it must act outside the database (stop the instance, cut its ' +
+          'security group), so configure a lambda, ssm or https hook for it.',
+      );
+    }
     return handlers[request.action](request, creds);
   };
 }
