@@ -274,8 +274,9 @@ export class RecoveryStore {
     openedAt: number,
     entry: RunbookStepEntry,
     change: Record<string, unknown> = {},
+    /** What makes the record unique: by default the execution and step (a retried step is recorded once). */
+    key = `${entry.execution}/${entry.step}`,
   ): Promise<{ incident: Incident; fresh: boolean }> {
-    const key = `${entry.execution}/${entry.step}`;
     const names: Record<string, string> = {
       '#steps': 'runbookSteps',
       '#keys': 'stepKeys',

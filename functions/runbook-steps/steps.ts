@@ -121,7 +121,13 @@ export function createSteps(deps: StepDeps) {
     state: RunbookState,
     step: string,
     detail: string,
-    options: { change?: Record<string, unknown>; notify?: boolean; nextSteps?: string[] } = {},
+    options: {
+      change?: Record<string, unknown>;
+      notify?: boolean;
+      nextSteps?: string[];
+      /** Records the step once per distinct `once` instead of once per execution (a re-armed run's waits). */
+      once?: string;
+    } = {},
   ): Promise<Incident> => {
     const { incident, fresh } = await deps.recovery.recordStep(
       state.clusterId,
@@ -129,6 +135,7 @@ export function createSteps(deps: StepDeps) {
       state.openedAt,
       { at: deps.clock(), execution: state.executionName, step, detail },
       options.change,
+      options.once === undefined ? undefined : `${state.executionName}/${step}/${options.once}`,
     );
     deps.logger.info('runbook step', {
       incidentId: state.incidentId,
@@ -246,9 +253,10 @@ export function createSteps(deps: StepDeps) {
       const retryAfterSeconds = rearmSeconds(verdict, fresh.policy, now);
       const until = new Date(now + retryAfterSeconds * 1000).toISOString();
       // One record (and one notification) per distinct reason, however often the run re-arms.
-      await record(state, `waiting: ${reason}`, `waiting: ${reason}; looking again at ${until}`, {
+      await record(state, 'waiting', `waiting: ${reason}; looking again at ${until}`, {
         notify: true,
         change: { outcome: `waiting: ${reason}` },
+        once: reason,
       });
       return { ...state, next: 'blocked', outcome: `waiting: ${reason}`, retryAfterSeconds };
     },

@@ -5,6 +5,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { RUNBOOK_ACTIONS } from '../../functions/core/runbook';
 import {
   MAX_STACK_NAME_LENGTH,
+  RUNTIME_ERRORS,
   Runbooks,
   SSM_PENDING_STATUSES,
   SSM_TRANSIENT_ERRORS,
@@ -212,13 +213,22 @@ describe.each([
     }
   });
 
-  it('retries transient errors on every Lambda Task: 2 s, backoff 2, 3 retries', () => {
+  it('retries transient errors on every Lambda Task (2 s, backoff 2, 3 retries), and Lambda runtime errors (5 s, 2 retries)', () => {
     for (const [name, state] of tasks().filter(([n]) => n !== 'GetSsm')) {
-      expect([name, state.Retry?.[0]]).toEqual([
+      expect([name, state.Retry?.slice(0, 2)]).toEqual([
         name,
-        { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 },
+        [
+          { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 },
+          {
+            ErrorEquals: ['Lambda.Unknown', 'Sandbox.Timedout', 'Runtime.ExitError'],
+            IntervalSeconds: 5,
+            BackoffRate: 2,
+            MaxAttempts: 2,
+          },
+        ],
       ]);
     }
+    expect(RUNTIME_ERRORS).toEqual(['Lambda.Unknown', 'Sandbox.Timedout', 'Runtime.ExitError']);
   });
 
   it('catches every error of every Task but MarkFailed into MarkFailed with the error at $.error', () => {
@@ -324,8 +334,8 @@ describe('the primary-failover flow', () => {
   it('routes every step on its $.next as the contract says', () => {
     const s = failover().States;
     expect(s.ReVerify?.Next).toBe('ReVerifyOutcome');
-    expect(branches(s.ReVerifyOutcome)).toEqual({ proceed: 'TakeLock', abort: 'Done' });
-    expect(branches(s.TakeLockOutcome)).toEqual({ locked: 'ChooseCandidate', blocked: 'Done' });
+    expect(branches(s.ReVerifyOutcome)).toEqual({ proceed: 'TakeLock', abort: 'Done', wait: 'Rearm' });
+    expect(branches(s.TakeLockOutcome)).toEqual({ locked: 'ChooseCandidate', blocked: 'Rearm' });
     expect(branches(s.ChooseCandidateOutcome)).toEqual({
       auto: 'Fence',
       approve: 'RequestApproval',
@@ -333,9 +343,14 @@ describe('the primary-failover flow', () => {
       'no-candidate': 'NoCandidate',
     });
     expect(branches(s.ApplyApprovalOutcome)).toEqual({ approved: 'Fence', rejected: 'ReleaseLock' });
-    expect(branches(s.FenceOutcome)).toEqual({ done: 'Promote', ssm: 'WaitForSsm' });
-    expect(branches(s.PromoteOutcome)).toEqual({ done: 'Repoint', ssm: 'WaitForSsm' });
-    expect(branches(s.RepointOutcome)).toEqual({ done: 'UpdateCluster', ssm: 'WaitForSsm' });
+    expect(branches(s.FenceOutcome)).toEqual({
+      done: 'Promote',
+      ssm: 'WaitForSsm',
+      abort: 'Rearm',
+      refused: 'Rearm',
+    });
+    expect(branches(s.PromoteOutcome)).toEqual({ done: 'UpdateCluster', ssm: 'WaitForSsm' });
+    expect(branches(s.RepointOutcome)).toEqual({ done: 'Verify', ssm: 'WaitForSsm' });
     expect(branches(s.Resume)).toEqual({
       Promote: 'Promote',
       Repoint: 'Repoint',
@@ -350,8 +365,9 @@ describe('the primary-failover flow', () => {
       RecordDryRun: ['ReleaseLock'],
       RequestApproval: ['ApplyApproval'],
       Expired: ['ReleaseLock'],
-      UpdateCluster: ['Verify'],
+      UpdateCluster: ['Repoint'],
       Verify: ['Complete'],
+      Rearm: ['ReVerify'],
       Complete: ['Done'],
       NoCandidate: ['Failed'],
       ReleaseLock: ['Done'],
@@ -362,6 +378,7 @@ describe('the primary-failover flow', () => {
   it('retries Verify on NotYetPrimaryError as well: 2 s, backoff 2, 5 retries', () => {
     expect(failover().States.Verify?.Retry).toEqual([
       { ErrorEquals: [...TRANSIENT_ERRORS], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 },
+      { ErrorEquals: [...RUNTIME_ERRORS], IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 2 },
       { ErrorEquals: ['NotYetPrimaryError'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 5 },
     ]);
   });
@@ -393,6 +410,7 @@ describe('the primary-failover flow', () => {
         'WaitForSsm',
         'GetSsm',
         'Resume',
+        'Rearm',
       ].sort(),
     );
   });
@@ -401,8 +419,8 @@ describe('the primary-failover flow', () => {
 describe('the replica-recovery flow', () => {
   it('routes every step as the contract says, on $.next and $.mode', () => {
     const s = recovery().States;
-    expect(branches(s.ReVerifyOutcome)).toEqual({ proceed: 'TakeLock', abort: 'Done' });
-    expect(branches(s.TakeLockOutcome)).toEqual({ locked: 'Mode', blocked: 'Done' });
+    expect(branches(s.ReVerifyOutcome)).toEqual({ proceed: 'TakeLock', abort: 'Done', wait: 'Rearm' });
+    expect(branches(s.TakeLockOutcome)).toEqual({ locked: 'Mode', blocked: 'Rearm' });
     expect(s.Mode?.Choices?.[0]).toMatchObject({ Variable: '$.mode', IsPresent: false });
     expect(branches(s.Mode)).toEqual({
       auto: 'RestartReplication',
@@ -413,15 +431,31 @@ describe('the replica-recovery flow', () => {
       approved: 'RestartReplication',
       rejected: 'ReleaseLock',
     });
-    expect(branches(s.RestartReplicationOutcome)).toEqual({ done: 'WaitForProgress', ssm: 'WaitForSsm' });
+    expect(branches(s.RestartReplicationOutcome)).toEqual({
+      done: 'WaitForProgress',
+      ssm: 'WaitForSsm',
+      preempted: 'Done',
+    });
     expect(branches(s.VerifyProgressOutcome)).toEqual({ recovered: 'Complete', 'not-recovered': 'Escalate' });
     expect(branches(s.EscalateOutcome)).toEqual({
       rebuilt: 'WaitForProgress',
       paged: 'Complete',
       ssm: 'WaitForSsm',
+      preempted: 'Done',
     });
     expect(branches(s.Resume)).toEqual({ WaitForProgress: 'WaitForProgress' });
   });
+
+  it.each(['failover', 'recovery'] as const)(
+    '%s: Rearm waits $.retryAfterSeconds, then looks again from ReVerify',
+    (which) => {
+      expect((which === 'failover' ? failover() : recovery()).States.Rearm).toEqual({
+        Type: 'Wait',
+        SecondsPath: '$.retryAfterSeconds',
+        Next: 'ReVerify',
+      });
+    },
+  );
 
   it('waits $.verifyAfterSeconds before VerifyProgress', () => {
     expect(recovery().States.WaitForProgress).toEqual({
@@ -456,6 +490,7 @@ describe('the replica-recovery flow', () => {
         'WaitForSsm',
         'GetSsm',
         'Resume',
+        'Rearm',
       ].sort(),
     );
   });

@@ -50,7 +50,7 @@ const never = (_token: string, _state: RunbookState, signal: AbortSignal) =>
     signal.addEventListener('abort', () => reject(new Error('approval no longer awaited')), { once: true });
   });
 
-const fast = { waitTimeOverrides: { WaitForSsm: 0, WaitForProgress: 0 } };
+const fast = { waitTimeOverrides: { WaitForSsm: 0, WaitForProgress: 0, Rearm: 0 } };
 
 /** The failover script of a healthy automatic run. */
 const AUTO: Script = {
@@ -114,8 +114,8 @@ describe('primary-failover', () => {
       'ChooseCandidate',
       'Fence',
       'Promote',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
@@ -126,8 +126,8 @@ describe('primary-failover', () => {
       'chooseCandidate',
       'fence',
       'promote',
-      'repoint',
       'updateCluster',
+      'repoint',
       'verify',
       'complete',
     ]);
@@ -153,16 +153,79 @@ describe('primary-failover', () => {
     ]);
   });
 
-  it('stops at Done when the lock is not taken (blocked)', async () => {
-    const script = scripted({ ...AUTO, takeLock: { next: 'blocked' } });
+  it('re-arms when the lock is not taken (blocked): waits $.retryAfterSeconds, then looks again from ReVerify', async () => {
+    const script = scripted({
+      ...AUTO,
+      takeLock: [
+        { next: 'blocked', retryAfterSeconds: 1 },
+        { next: 'locked', mode: 'auto' },
+      ],
+    });
 
+    const started = Date.now();
     const result = await runRunbook('primary-failover', input('primary-failover', 'inc-blocked'), {
       steps: script.steps,
       approvals: never,
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
+    expect(result.states.slice(0, 6)).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'Rearm',
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+    ]);
+    expect(result.states.at(-1)).toBe('Done');
+    // The Wait used the step's $.retryAfterSeconds (not overridden here).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('re-arms after Fence aborts (the primary is alive) or refuses (it cannot be proven fenced)', async () => {
+    const script = scripted({
+      ...AUTO,
+      fence: [
+        { next: 'refused', retryAfterSeconds: 5 },
+        { next: 'abort', retryAfterSeconds: 5 },
+      ],
+      reverify: [{ next: 'proceed' }, { next: 'proceed' }, { next: 'abort' }],
+    });
+
+    const result = await runRunbook('primary-failover', input('primary-failover', 'inc-fence-loop'), {
+      steps: script.steps,
+      approvals: never,
+      ...fast,
+    });
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'Fence',
+      'Rearm',
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'Fence',
+      'Rearm',
+      'ReVerify',
+      'Done',
+    ]);
+  });
+
+  it('waits and looks again when re-verification finds a DEAD primary that reported since', async () => {
+    const script = scripted({
+      ...AUTO,
+      reverify: [{ next: 'wait', retryAfterSeconds: 3 }, { next: 'abort' }],
+    });
+    const result = await runRunbook('primary-failover', input('primary-failover', 'inc-wait'), {
+      steps: script.steps,
+      approvals: never,
+      ...fast,
+    });
+    expect(result.states).toEqual(['ReVerify', 'Rearm', 'ReVerify', 'Done']);
   });
 
   it('stops at Done when re-verification aborts', async () => {
@@ -220,8 +283,8 @@ describe('primary-failover', () => {
       'ApplyApproval',
       'Fence',
       'Promote',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
@@ -319,8 +382,8 @@ describe('primary-failover', () => {
       'ChooseCandidate',
       'Fence',
       'Promote',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
@@ -404,7 +467,7 @@ describe('primary-failover', () => {
   it('waits for an SSM Automation hook, polling until Success, then resumes at $.resume', async () => {
     const script = scripted({
       ...AUTO,
-      promote: { next: 'ssm', ssm: { executionId: 'exec-1' }, resume: 'Repoint' },
+      promote: { next: 'ssm', ssm: { executionId: 'exec-1' }, resume: 'UpdateCluster' },
     });
     const polled: string[] = [];
     const statuses = ['InProgress', 'Success'];
@@ -434,13 +497,13 @@ describe('primary-failover', () => {
       'WaitForSsm',
       'GetSsm',
       'Resume',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
     ]);
-    expect(script.calls.find((call) => call.action === 'repoint')?.state.ssm).toEqual({
+    expect(script.calls.find((call) => call.action === 'updateCluster')?.state.ssm).toEqual({
       executionId: 'exec-1',
       execution: { AutomationExecutionStatus: 'Success' },
     });

@@ -24,6 +24,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
   });
 
   const fast = { waitTimeOverrides: { WaitForProgress: 0, WaitForSsm: 0 } };
+  // Rearm keeps its real wait ($.retryAfterSeconds) unless a test says otherwise.
 
   async function failover(
     clusterId: string,
@@ -48,14 +49,15 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       'ChooseCandidate',
       'Fence',
       'Promote',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
     ]);
+    // The built-in fence is the check on the old primary itself: its port refused the connection.
     expect(hooks.calls).toEqual([
-      { action: 'fence', target: 'pg-1', primary: 'pg-3', epoch: 8 },
+      { action: 'serving', target: 'pg-1', epoch: -1 },
       { action: 'promote', target: 'pg-3', epoch: 8 },
       { action: 'repoint', target: 'pg-2', primary: 'pg-3', epoch: 8 },
     ]);
@@ -75,8 +77,8 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       'plan',
       'fenced',
       'promoted',
-      'repointed',
       'cluster-updated',
+      'repointed',
       'verified-primary',
       'completed',
     ]);
@@ -136,8 +138,8 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       'ApplyApproval',
       'Fence',
       'Promote',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
@@ -199,34 +201,161 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     ]);
   });
 
-  it('blocks a second failover inside the cooldown, with the reason recorded', async () => {
-    const { input, steps, hooks, recovery } = await failover('cooldown', {
+  it('waits out the cooldown of a second failover (recorded as waiting, announced), then fails over', async () => {
+    const { input, steps, hooks, recovery, notifier } = await failover('cooldown', {
       clusterId: 'cooldown',
-      meta: { lastRecoveryAt: Date.now() - 60_000 },
+      // The cooldown ends about 2 s from now: the real Rearm wait (not overridden) takes the run past it.
+      meta: { lastRecoveryAt: Date.now() - 58_000, policy: { recoveryBlockSeconds: 60 } },
     });
     const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
-    expect(hooks.calls).toEqual([]);
-    expect(result.output?.outcome).toMatch(/^blocked: cooldown: the last recovery finished at /);
+    expect(result.states.slice(0, 4)).toEqual(['ReVerify', 'TakeLock', 'Rearm', 'ReVerify']);
+    expect(result.states.at(-2)).toBe('Complete');
+    expect(hooks.count('promote')).toBe(1);
     const incident = await recovery.getIncident('cooldown', input.incidentId, input.openedAt);
-    expect(incident?.runbookSteps?.at(-1)?.step).toBe('blocked');
+    const waiting = incident?.runbookSteps?.find((s) => s.step === 'waiting');
+    expect(waiting?.detail).toMatch(
+      /^waiting: cooldown until \S+: the last failover finished at .*looking again at /,
+    );
+    expect(notifier.published.map((n) => n.metadata.eventType)).toEqual([
+      'runbook-waiting',
+      'runbook-completed',
+    ]);
+    expect(String((incident as { outcome?: string } | undefined)?.outcome)).toMatch(
+      /^recovered: pg-3 promoted/,
+    );
   });
 
-  it('blocks recovery while the cluster is in maintenance', async () => {
-    const { input, steps, hooks } = await failover('maint', {
+  it('waits while the cluster is in maintenance, then recovers when it ends', async () => {
+    const { input, steps, hooks, recovery } = await failover('maint', {
       clusterId: 'maint',
-      meta: {
-        maintenanceUntil: Date.now() + 3_600_000,
-        maintenanceBy: 'alice',
-        maintenanceReason: 'upgrade',
-      },
+      meta: { maintenanceUntil: Date.now() + 1500, maintenanceBy: 'alice', maintenanceReason: 'upgrade' },
     });
     const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
-    expect(result.output?.outcome).toMatch(
-      /^blocked: cluster in maintenance until .* \(by alice: upgrade\)$/,
+    expect(result.states.slice(0, 3)).toEqual(['ReVerify', 'TakeLock', 'Rearm']);
+    expect(hooks.count('promote')).toBe(1);
+    const incident = await recovery.getIncident('maint', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.map((s) => s.detail).join('\n')).toMatch(
+      /waiting: cluster in maintenance until .* \(by alice: upgrade\)/,
     );
-    expect(hooks.calls).toEqual([]);
+  });
+
+  it('refuses to fail over, releases the lock and pages when the old primary cannot be proven fenced (strict)', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.servingStates.set('pg-1', 'unknown');
+    const { input, steps, recovery, notifier } = await failover('strict', { clusterId: 'strict' }, hooks);
+    const controller = new AbortController();
+    // The refused run re-arms; once the refusal is on record, stop it (it would look again in 30 s).
+    const watcher = setInterval(async () => {
+      const incident = await recovery.getIncident('strict', input.incidentId, input.openedAt);
+      if (incident?.runbookSteps?.some((s) => s.step === 'fence-refused')) controller.abort();
+    }, 100);
+    const result = await runRunbook('primary-failover', input, {
+      steps,
+      approvals: never,
+      ...fast,
+      signal: controller.signal,
+    }).finally(() => clearInterval(watcher));
+    expect(result.states).toContain('Fence');
+    expect(hooks.count('promote')).toBe(0);
+    const cluster = await recovery.getCluster('strict');
+    expect(cluster).toMatchObject({ epoch: 7, primaryNodeId: 'pg-1' });
+    expect(cluster.lockIncidentId).toBeUndefined();
+    expect(await table.getNode('strict', 'pg-1')).toMatchObject({ status: 'DEAD' });
+    const incident = await recovery.getIncident('strict', input.incidentId, input.openedAt);
+    expect(incident?.state).toBe('OPEN');
+    expect((incident as { outcome?: string } | undefined)?.outcome).toMatch(
+      /^failover refused: pg-1 cannot be proven fenced \(pg-1 is unknown\)/,
+    );
+    const page = notifier.published.find((n) => n.metadata.eventType === 'runbook-fence-refused');
+    expect(page?.metadata.additionalContext.severity).toBe('critical');
+  });
+
+  it('fails over an unreachable old primary with fencing: trust-quorum, saying what it trusted', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.servingStates.set('pg-1', 'unknown');
+    const { input, steps, recovery } = await failover(
+      'trust',
+      { clusterId: 'trust', meta: { fencing: 'trust-quorum' } },
+      hooks,
+    );
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.states.at(-2)).toBe('Complete');
+    const incident = await recovery.getIncident('trust', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.find((s) => s.step === 'fenced')?.detail).toContain(
+      "the quorum's DEAD verdict is trusted (fencing: trust-quorum)",
+    );
+  });
+
+  it('runs the fenceUnreachable hook for an old primary it cannot ask, then fails over', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.servingStates.set('pg-1', 'unknown');
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:stop-instance';
+    const { input, steps, recovery } = await failover(
+      'out-of-band',
+      {
+        clusterId: 'out-of-band',
+        meta: { hooks: { fenceUnreachable: { type: 'lambda', functionArn: arn } } },
+      },
+      hooks,
+    );
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.states.at(-2)).toBe('Complete');
+    expect(
+      hooks.calls.filter((c) => c.action !== 'serving').map((c) => [c.action, c.target, c.spec ?? 'builtin']),
+    ).toEqual([
+      ['fenceUnreachable', 'pg-1', 'lambda'],
+      ['promote', 'pg-3', 'builtin'],
+      ['repoint', 'pg-2', 'builtin'],
+    ]);
+    expect((await recovery.getCluster('out-of-band')).primaryNodeId).toBe('pg-3');
+  });
+
+  it('does not fence an old primary that answers as a writable primary: the lock is released, nothing done', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.servingStates.set('pg-1', 'writable');
+    const { input, steps, recovery } = await failover(
+      'alive-at-fence',
+      { clusterId: 'alive-at-fence' },
+      hooks,
+    );
+    const controller = new AbortController();
+    const watcher = setInterval(async () => {
+      const incident = await recovery.getIncident('alive-at-fence', input.incidentId, input.openedAt);
+      if (incident?.runbookSteps?.some((s) => s.step === 'aborted-alive')) controller.abort();
+    }, 100);
+    await runRunbook('primary-failover', input, {
+      steps,
+      approvals: never,
+      ...fast,
+      signal: controller.signal,
+    }).finally(() => clearInterval(watcher));
+    expect(hooks.calls.filter((c) => c.action !== 'serving')).toEqual([]);
+    const cluster = await recovery.getCluster('alive-at-fence');
+    expect(cluster).toMatchObject({ epoch: 7, primaryNodeId: 'pg-1' });
+    expect(cluster.lockIncidentId).toBeUndefined();
+    const incident = await recovery.getIncident('alive-at-fence', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.find((s) => s.step === 'aborted-alive')?.detail).toMatch(
+      /^not fenced: pg-1 answers as a writable primary \(pg-1 is writable\): it is alive; nothing done/,
+    );
+  });
+
+  it('records the new primary before repointing, and completes when one replica cannot be repointed', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.failOn.set('repoint', new HookFailedError('pg-2 refused CHANGE MASTER'));
+    const { input, steps, recovery, notifier } = await failover(
+      'repoint-fails',
+      { clusterId: 'repoint-fails' },
+      hooks,
+    );
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-2)).toBe('Complete');
+    expect((await recovery.getCluster('repoint-fails')).primaryNodeId).toBe('pg-3');
+    const incident = await recovery.getIncident('repoint-fails', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.find((s) => s.step === 'repoint-failed-pg-2')?.detail).toBe(
+      'repoint of pg-2 failed (pg-2 refused CHANGE MASTER); it stays on the old primary until its own recovery repoints it',
+    );
+    expect(notifier.published.map((n) => n.metadata.eventType)).toContain('runbook-repoint-failed-pg-2');
   });
 
   it('stops and pages instead of promoting a bad replica when none is eligible', async () => {
@@ -246,7 +375,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     expect(result.states).toEqual(['ReVerify', 'TakeLock', 'ChooseCandidate', 'NoCandidate', 'Failed']);
     expect(hooks.calls).toEqual([]);
     const cluster = await recovery.getCluster('no-candidate');
-    expect(cluster.lockIncidentId).toBe(input.incidentId);
+    expect(cluster.lockIncidentId).toBeUndefined();
     expect(cluster.epoch).toBe(7);
     const incident = await recovery.getIncident('no-candidate', input.incidentId, input.openedAt);
     expect(incident?.state).toBe('FAILED');
@@ -336,23 +465,25 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     );
     const results = await Promise.all(
       incidents.map((incident) =>
-        runRunbook('primary-failover', runbookInput(incident), { steps, approvals: never, ...fast }),
+        runRunbook('primary-failover', runbookInput(incident), {
+          steps,
+          approvals: never,
+          waitTimeOverrides: { ...fast.waitTimeOverrides, Rearm: 50 },
+        }),
       ),
     );
 
     expect(hooks.count('promote')).toBe(1);
-    expect(hooks.count('fence')).toBe(1);
+    expect(hooks.count('serving')).toBe(1);
     expect((await recovery.getCluster(clusterId)).epoch).toBe(8);
     const completed = results.filter((r) => r.states.includes('Complete'));
-    // The others stop before acting, each with its reason recorded: the lock is held by the winner, or (once
-    // the winner finished) the cooldown runs, or re-verification finds the old primary already FENCED.
+    // The others wait while the winner holds the lock (or the cooldown runs), then look again and stop before
+    // acting: re-verification finds the old primary FENCED.
     const stopped = results.filter((r) => r.status === 'SUCCEEDED' && !r.states.includes('Complete'));
     expect(completed).toHaveLength(1);
     expect(stopped).toHaveLength(19);
     for (const r of stopped) {
-      expect(r.output?.outcome).toMatch(
-        /^(blocked: another recovery holds the cluster lock: incident .+|blocked: cooldown: .+|aborted: pg-1 is FENCED, not dead: .+)$/,
-      );
+      expect(r.output?.outcome).toMatch(/^aborted: pg-1 is FENCED, not dead: .+$/);
       expect(r.states).not.toContain('Fence');
     }
   });
@@ -486,18 +617,51 @@ describe('replica-recovery', () => {
     ]);
   });
 
-  it('starts nothing while the cluster is in maintenance', async () => {
-    const { input, steps, hooks } = await stalled('recover-maint', {
-      maintenanceUntil: Date.now() + 60_000,
-      maintenanceBy: 'bob',
-      maintenanceReason: 'reindex',
-    });
+  it('starts nothing while the cluster is in maintenance, and recovers once it ends', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.progress = ['0/4000', '0/4800'];
+    const { input, steps } = await stalled(
+      'recover-maint',
+      { maintenanceUntil: Date.now() + 1500, maintenanceBy: 'bob', maintenanceReason: 'reindex' },
+      hooks,
+    );
     const result = await runRunbook('replica-recovery', input, {
       steps,
       approvals: never,
       waitTimeOverrides: { WaitForProgress: 0 },
     });
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Done']);
+    expect(result.states.slice(0, 3)).toEqual(['ReVerify', 'TakeLock', 'Rearm']);
+    expect(result.states.at(-2)).toBe('Complete');
+    expect(hooks.count('restartReplication')).toBe(1);
+  });
+
+  it('gives way to a failover: a replica recovery whose lock was taken stops without acting', async () => {
+    const hooks = new ScriptedHooks();
+    const { input, steps, recovery } = await stalled('preempt', {}, hooks);
+    let failoverTook = false;
+    const result = await runRunbook('replica-recovery', input, {
+      steps: async (payload) => {
+        // Between TakeLock and RestartReplication a failover of the cluster's dead primary takes the lock.
+        if (payload.action === 'restartReplication' && !failoverTook) {
+          failoverTook = await recovery.takeLock(
+            'preempt',
+            'failover-incident',
+            Date.now(),
+            3600,
+            'primary-failover',
+          );
+        }
+        return steps(payload);
+      },
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(failoverTook).toBe(true);
+    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Mode', 'RestartReplication', 'Done']);
     expect(hooks.calls).toEqual([]);
+    expect(await recovery.getCluster('preempt')).toMatchObject({
+      lockIncidentId: 'failover-incident',
+      lockRunbook: 'primary-failover',
+    });
   });
 });
