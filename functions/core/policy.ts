@@ -22,9 +22,11 @@ export const POLICY_DEFAULTS = {
   maxLagOnFailover: 1_048_576,
   /**
    * A replica whose last reported lag exceeds this many seconds is never promoted automatically (checked
-   * only when the replica reported a lag). Equal to the `maxLagSeconds` default on purpose: a replica
-   * already LAGGING is not one to promote blind, and a HEALTHY one always passes; 30 s of writes is also
-   * the most an operator can usually replay or reconcile by hand.
+   * only when the replica reported a lag: Redis heartbeat age, PostgreSQL replay age, MySQL
+   * Seconds_Behind_Master). Equal to the `maxLagSeconds` default on purpose: with default settings a
+   * replica reported LAGGING never passes and a HEALTHY one always does, so the gate adds no second
+   * notion of "too far behind". It catches what the byte gate misses: a replica whose apply stopped
+   * minutes ago on a low-volume stream is few bytes but many seconds behind.
    */
   maxLagSecondsOnFailover: 30,
   /**
