@@ -155,7 +155,9 @@ describe('built-in Redis hooks on a real primary and two replicas', () => {
     await redisCommand(promoted, ['CLIENT', 'PAUSE', '5000', 'WRITE']);
     try {
       expect((await redisInfo(promoted)).get('role')).toBe('master');
-      const error = await verifyPrimary('redis', promoted.endpoint, undefined).catch((caught: unknown) => caught);
+      const error = await verifyPrimary('redis', promoted.endpoint, undefined).catch(
+        (caught: unknown) => caught,
+      );
 
       expect(error).toBeInstanceOf(NotYetPrimaryError);
       expect((error as Error).message).toMatch(
