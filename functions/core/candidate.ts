@@ -1,6 +1,14 @@
 import type { NodeState, NodeStatus } from './node-state';
 import type { Policy } from './policy';
-import { comparePositions, type Position, parsePosition, positionDistance } from './position';
+import {
+  comparePositions,
+  distanceUnit,
+  distanceUnitText,
+  type Position,
+  parsePosition,
+  positionDistance,
+  unmeasurableReason,
+} from './position';
 
 /** Per-node failover settings from the cluster configuration. */
 export interface NodeFailoverConfig {
@@ -10,21 +18,49 @@ export interface NodeFailoverConfig {
   readonly noPromote?: boolean;
 }
 
+/**
+ * What would be lost if a node were promoted: how far it is behind the newest data known anywhere (the
+ * failed primary's last report, and what every live replica applied or received). Writes the failed
+ * primary took after its last report are unknown to the monitor, so these are lower bounds.
+ */
+export interface DataAtRisk {
+  readonly nodeId: string;
+  /** PostgreSQL (WAL), Redis (replication stream), MySQL/MariaDB binlog coordinates in one file. */
+  readonly bytes?: number;
+  /** MySQL/MariaDB GTIDs, counter engines (journal ids, zxids, revisions). */
+  readonly transactions?: number;
+  /** The node's last reported replication lag, when it reported one. */
+  readonly seconds?: number;
+  /**
+   * False when the distance to some known position cannot be measured (positions not comparable, in
+   * different binlog files, under different replication ids, or nothing to compare with); `bytes` and
+   * `transactions` are then absent.
+   */
+  readonly measurable: boolean;
+  /** One phrase for the plan and the notification: `1200 bytes of WAL behind pg-1's last known position 0/4B0`. */
+  readonly text: string;
+}
+
 export interface CandidateChoice {
   /** The replica to promote, or undefined when none is eligible (the runbook pages, it never promotes a bad one). */
   readonly candidate?: string;
-  /** Eligible replicas, best first. */
+  /** Eligible replicas, best first (still listed when a newer non-eligible replica blocks the failover). */
   readonly ranking: readonly string[];
   /** Why each other node was not chosen, one sentence each (goes into the notification). */
   readonly rejected: readonly { readonly nodeId: string; readonly reason: string }[];
   readonly reason: string;
+  /** The data at risk for every node but the failed primary, by node id. */
+  readonly atRisk: readonly DataAtRisk[];
+  /** The chosen candidate's data at risk in one line, for the plan and the notification; absent without one. */
+  readonly dataAtRisk?: string;
 }
 
 /** Statuses a candidate may have: a replica of a dead primary is typically STALLED (its link is down). */
 const ELIGIBLE: ReadonlySet<NodeStatus> = new Set(['HEALTHY', 'LAGGING', 'STALLED']);
+/** Statuses of a node whose stored positions are no evidence of its current data. */
+const GONE: ReadonlySet<NodeStatus> = new Set(['SILENT', 'DEAD']);
 
-function applied(node: NodeState): Position | undefined {
-  const raw = node.appliedPosition ?? node.position;
+function parsed(node: NodeState, raw: string | undefined): Position | undefined {
   if (raw === undefined) return undefined;
   try {
     return parsePosition(node.engine, raw);
@@ -33,12 +69,138 @@ function applied(node: NodeState): Position | undefined {
   }
 }
 
+const applied = (node: NodeState) => parsed(node, node.appliedPosition ?? node.position);
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A known position some data reached, and how to name it in a message. */
+interface Reference {
+  readonly nodeId: string;
+  readonly kind: 'last' | 'applied' | 'received';
+  readonly label: string;
+  readonly position: Position;
+}
+
 /**
- * Chooses the replica to promote when `failedPrimaryId` is dead (pure). Eligible: a replica that is
- * alive (reported within `heartbeatTimeoutSeconds`, not SILENT, DEAD, FENCED, MAINTENANCE or RECOVERING),
- * not marked noPromote, whose applied position is known and at most `maxLagOnFailover` position units
- * behind the failed primary's last known position (when that distance can be measured). Among those: the
- * most advanced applied position, then the highest priority, then the node id (so the choice is stable).
+ * Everything known to have been written: the failed primary's last reported position, and the applied
+ * and received positions of every live replica (a replica that received data proves the primary had it,
+ * even when the primary's last report is older).
+ */
+function references(
+  nodes: readonly NodeState[],
+  failedPrimaryId: string,
+  isLive: (node: NodeState) => boolean,
+): Reference[] {
+  const found: Reference[] = [];
+  for (const node of nodes) {
+    if (node.nodeId === failedPrimaryId) {
+      const last = parsed(node, node.position ?? node.appliedPosition);
+      if (last)
+        found.push({
+          nodeId: node.nodeId,
+          kind: 'last',
+          label: `${node.nodeId}'s last known position`,
+          position: last,
+        });
+      continue;
+    }
+    if (node.role === 'primary' || !isLive(node)) continue;
+    const own = applied(node);
+    if (own)
+      found.push({
+        nodeId: node.nodeId,
+        kind: 'applied',
+        label: `${node.nodeId}'s applied position`,
+        position: own,
+      });
+    const received = parsed(node, node.receivedPosition);
+    if (received && (!own || comparePositions(received, own) !== 0)) {
+      found.push({
+        nodeId: node.nodeId,
+        kind: 'received',
+        label: `${node.nodeId}'s received position`,
+        position: received,
+      });
+    }
+  }
+  return found;
+}
+
+const lagText = (seconds: number | undefined) =>
+  seconds === undefined ? '' : `; last reported lag ${seconds}s`;
+
+/** A DataAtRisk without undefined properties (it is stored with the plan). */
+function risk(
+  node: NodeState,
+  measurable: boolean,
+  text: string,
+  amount?: { readonly bytes?: number; readonly transactions?: number },
+): DataAtRisk {
+  const result: Mutable<DataAtRisk> = {
+    nodeId: node.nodeId,
+    measurable,
+    text: `${text}${lagText(node.lagSeconds)}`,
+  };
+  if (amount?.bytes !== undefined) result.bytes = amount.bytes;
+  if (amount?.transactions !== undefined) result.transactions = amount.transactions;
+  if (node.lagSeconds !== undefined) result.seconds = node.lagSeconds;
+  return result;
+}
+
+/**
+ * The data at risk if `node` were promoted, measured against every reference but its own applied
+ * position: the largest distance to any of them, or unmeasurable as soon as one distance is. Its own
+ * received position counts for Redis only: PostgreSQL replays the WAL it received before promotion ends
+ * and the MySQL/MariaDB promote hook applies the relay log, but REPLICAOF NO ONE drops what a Redis
+ * replica read and did not apply (a write-paused replica).
+ */
+function dataAtRisk(node: NodeState, refs: readonly Reference[]): DataAtRisk {
+  const position = applied(node);
+  if (!position) return risk(node, false, 'reports no applied position');
+  const against = refs.filter(
+    (ref) => ref.nodeId !== node.nodeId || (node.engine === 'redis' && ref.kind === 'received'),
+  );
+  if (against.length === 0) {
+    return risk(
+      node,
+      false,
+      `no position of the failed primary or of another live replica is known to compare its ${position.raw} with`,
+    );
+  }
+  let worst: { ref: Reference; distance: number } | undefined;
+  for (const ref of against) {
+    const why = unmeasurableReason(ref.position, position);
+    if (why !== undefined) {
+      return risk(
+        node,
+        false,
+        `cannot be measured against ${ref.label} ${ref.position.raw} (its own is ${position.raw}): ${why}`,
+      );
+    }
+    const distance = positionDistance(ref.position, position) ?? 0;
+    if (!worst || distance > worst.distance) worst = { ref, distance };
+  }
+  const distance = worst?.distance ?? 0;
+  const amount = distanceUnit(position.kind) === 'bytes' ? { bytes: distance } : { transactions: distance };
+  const text =
+    distance > 0 && worst
+      ? `${distance} ${distanceUnitText(position.kind)} behind ${worst.ref.label} ${worst.ref.position.raw}`
+      : `none known: no known position is ahead of its ${position.raw}`;
+  return risk(node, true, text, amount);
+}
+
+/**
+ * Chooses the replica to promote when `failedPrimaryId` is dead (pure).
+ *
+ * Eligible: a replica that is alive (reported within `heartbeatTimeoutSeconds`, status HEALTHY, LAGGING
+ * or STALLED), not marked noPromote, whose applied position is known and whose data at risk (see
+ * {@link DataAtRisk}) is measurable (unless `promoteOnUnmeasurableLag`), at most `maxLagOnFailover` in the
+ * engine's unit, and whose last reported lag is at most `maxLagSecondsOnFailover`. Among those: the most
+ * advanced applied position, then the highest priority, then the node id (so the choice is stable).
+ *
+ * No candidate when a live replica that is not eligible (noPromote, in maintenance, over a gate...) is
+ * ahead of the best eligible one: promoting would repoint it and wipe the only copy of the newest data,
+ * so the runbook pages instead.
  */
 export function chooseCandidate(
   nodes: readonly NodeState[],
@@ -47,32 +209,37 @@ export function chooseCandidate(
   policy: Policy,
   now: number,
 ): CandidateChoice {
-  const failed = nodes.find((n) => n.nodeId === failedPrimaryId);
-  const lastPrimary = failed ? applied(failed) : undefined;
+  const timeoutMs = policy.heartbeatTimeoutSeconds * 1000;
+  const isLive = (node: NodeState) => !GONE.has(node.status) && now - node.lastHeartbeatAt <= timeoutMs;
+  const refs = references(nodes, failedPrimaryId, isLive);
+  const atRisk = new Map<string, DataAtRisk>();
   const rejected: { nodeId: string; reason: string }[] = [];
   const eligible: { node: NodeState; position: Position; priority: number }[] = [];
 
   for (const node of nodes) {
     if (node.nodeId === failedPrimaryId) continue;
+    const risk = dataAtRisk(node, refs);
+    atRisk.set(node.nodeId, risk);
     const settings = config.get(node.nodeId) ?? {};
     const position = applied(node);
     const silentFor = now - node.lastHeartbeatAt;
-    if (node.role === 'primary')
-      rejected.push({ nodeId: node.nodeId, reason: 'reports as a primary itself' });
-    else if (settings.noPromote) rejected.push({ nodeId: node.nodeId, reason: 'marked noPromote' });
-    else if (!ELIGIBLE.has(node.status)) rejected.push({ nodeId: node.nodeId, reason: `is ${node.status}` });
-    else if (silentFor > policy.heartbeatTimeoutSeconds * 1000) {
-      rejected.push({ nodeId: node.nodeId, reason: `last reported ${Math.round(silentFor / 1000)}s ago` });
-    } else if (!position) rejected.push({ nodeId: node.nodeId, reason: 'reports no applied position' });
-    else {
-      const behind = lastPrimary ? positionDistance(lastPrimary, position) : undefined;
-      if (behind !== undefined && behind > policy.maxLagOnFailover) {
-        rejected.push({
-          nodeId: node.nodeId,
-          reason: `${behind} position units behind the failed primary's last position (max ${policy.maxLagOnFailover})`,
-        });
-      } else eligible.push({ node, position, priority: settings.priority ?? 0 });
-    }
+    const reject = (reason: string) => rejected.push({ nodeId: node.nodeId, reason });
+    if (node.role === 'primary') reject('reports as a primary itself');
+    else if (settings.noPromote) reject('marked noPromote');
+    else if (!ELIGIBLE.has(node.status)) reject(`is ${node.status}`);
+    else if (silentFor > timeoutMs) reject(`last reported ${Math.round(silentFor / 1000)}s ago`);
+    else if (!position) reject('reports no applied position');
+    else if (!risk.measurable && !policy.promoteOnUnmeasurableLag) {
+      reject(`data at risk unknown, ${risk.text} (promoteOnUnmeasurableLag is off)`);
+    } else if ((risk.bytes ?? risk.transactions ?? 0) > policy.maxLagOnFailover) {
+      reject(
+        `${risk.text}: more than maxLagOnFailover (${policy.maxLagOnFailover} ${distanceUnitText(position.kind)})`,
+      );
+    } else if (risk.seconds !== undefined && risk.seconds > policy.maxLagSecondsOnFailover) {
+      reject(
+        `last reported lag ${risk.seconds}s is more than maxLagSecondsOnFailover (${policy.maxLagSecondsOnFailover}s)`,
+      );
+    } else eligible.push({ node, position, priority: settings.priority ?? 0 });
   }
 
   eligible.sort((a, b) => {
@@ -81,6 +248,33 @@ export function chooseCandidate(
     return b.priority - a.priority || a.node.nodeId.localeCompare(b.node.nodeId);
   });
   const [best, ...others] = eligible;
+  const blocker = best ? newestBlocker(nodes, failedPrimaryId, eligible, best.position, isLive) : undefined;
+  const reasonOf = (nodeId: string) => rejected.find((r) => r.nodeId === nodeId)?.reason ?? 'not eligible';
+
+  if (best && blocker) {
+    const ahead = positionDistance(blocker.position, best.position);
+    const by =
+      ahead === undefined
+        ? ''
+        : `, ${ahead} ${distanceUnitText(best.position.kind)} ahead of ${best.node.nodeId}`;
+    for (const entry of eligible) {
+      rejected.push({
+        nodeId: entry.node.nodeId,
+        reason: `eligible, but ${blocker.node.nodeId} holds newer data that promoting it would wipe`,
+      });
+    }
+    rejected.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+    return {
+      ranking: eligible.map((e) => e.node.nodeId),
+      rejected,
+      reason:
+        `no safe candidate: ${blocker.node.nodeId} holds the newest data (applied ${blocker.position.raw}${by}) but ` +
+        `${reasonOf(blocker.node.nodeId)}; promoting ${best.node.nodeId}, the best eligible replica, would wipe that ` +
+        `data when ${blocker.node.nodeId} is repointed to it. Nothing is promoted: an operator must choose.`,
+      atRisk: sortById([...atRisk.values()]),
+    };
+  }
+
   for (const other of others) {
     const order = best ? comparePositions(best.position, other.position) : undefined;
     rejected.push({
@@ -94,12 +288,43 @@ export function chooseCandidate(
     });
   }
   rejected.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
-  return {
-    ...(best ? { candidate: best.node.nodeId } : {}),
+  const choice: Mutable<CandidateChoice> = {
     ranking: eligible.map((e) => e.node.nodeId),
     rejected,
     reason: best
       ? `promote ${best.node.nodeId}: the most advanced eligible replica at ${best.position.raw}${best.priority ? ` (priority ${best.priority})` : ''}`
       : `no eligible replica: ${rejected.map((r) => `${r.nodeId} ${r.reason}`).join('; ') || 'the cluster has no replica'}`,
+    atRisk: sortById([...atRisk.values()]),
   };
+  if (best) {
+    choice.candidate = best.node.nodeId;
+    choice.dataAtRisk = `data at risk if ${best.node.nodeId} is promoted: ${atRisk.get(best.node.nodeId)?.text}`;
+  }
+  return choice;
+}
+
+/**
+ * The most advanced live replica that is not eligible and is strictly ahead of the best eligible one:
+ * it alone holds the newest data, and a failover would repoint it (and wipe that data).
+ */
+function newestBlocker(
+  nodes: readonly NodeState[],
+  failedPrimaryId: string,
+  eligible: readonly { readonly node: NodeState }[],
+  best: Position,
+  isLive: (node: NodeState) => boolean,
+): { node: NodeState; position: Position } | undefined {
+  let newest: { node: NodeState; position: Position } | undefined;
+  for (const node of nodes) {
+    if (node.nodeId === failedPrimaryId || node.role === 'primary' || !isLive(node)) continue;
+    if (eligible.some((e) => e.node.nodeId === node.nodeId)) continue;
+    const position = applied(node);
+    if (!position || comparePositions(position, best) !== 1) continue;
+    if (!newest || comparePositions(position, newest.position) === 1) newest = { node, position };
+  }
+  return newest;
+}
+
+function sortById<T extends { readonly nodeId: string }>(items: T[]): T[] {
+  return items.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
 }

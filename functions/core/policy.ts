@@ -13,8 +13,28 @@ export const POLICY_DEFAULTS = {
   stallAfterSeconds: 60,
   /** A replica whose reported lag exceeds this is LAGGING (while it still advances). */
   maxLagSeconds: 30,
-  /** A replica further behind than this, in the engine's position units, is never promoted. */
+  /**
+   * A replica further behind than this is never promoted automatically. The unit is the engine's:
+   * bytes for PostgreSQL (WAL), Redis (replication offset) and MySQL/MariaDB binlog coordinates in one
+   * file; transactions for MySQL/MariaDB GTIDs and counter engines. Messages name the unit. 1 MiB is
+   * Patroni's `maximum_lag_on_failover` default.
+   */
   maxLagOnFailover: 1_048_576,
+  /**
+   * A replica whose last reported lag exceeds this many seconds is never promoted automatically (checked
+   * only when the replica reported a lag: Redis heartbeat age, PostgreSQL replay age, MySQL
+   * Seconds_Behind_Master). Equal to the `maxLagSeconds` default on purpose: with default settings a
+   * replica reported LAGGING never passes and a HEALTHY one always does, so the gate adds no second
+   * notion of "too far behind". It catches what the byte gate misses: a replica whose apply stopped
+   * minutes ago on a low-volume stream is few bytes but many seconds behind.
+   */
+  maxLagSecondsOnFailover: 30,
+  /**
+   * Whether a replica whose distance behind cannot be measured (positions in different binlog files,
+   * GTID sets that each hold transactions the other lacks, different Redis replication ids, no known
+   * position to compare with) may still be promoted. Off: such a failover pages instead.
+   */
+  promoteOnUnmeasurableLag: false,
   /** Independent views that must confirm a silent primary before it is declared DEAD. */
   quorum: 2,
   /** Consecutive good heartbeats needed to go back to HEALTHY from any bad status. */
@@ -36,6 +56,8 @@ export const PolicyOverridesSchema = z
     stallAfterSeconds: positiveSeconds,
     maxLagSeconds: positiveSeconds,
     maxLagOnFailover: z.number().nonnegative().finite(),
+    maxLagSecondsOnFailover: z.number().nonnegative().finite(),
+    promoteOnUnmeasurableLag: z.boolean(),
     /**
      * Optional lag threshold in position units (bytes of WAL, offsets, transactions). No default:
      * when unset, LAGGING is judged by seconds only.
@@ -72,6 +94,8 @@ export interface Policy {
   readonly stallAfterSeconds: number;
   readonly maxLagSeconds: number;
   readonly maxLagOnFailover: number;
+  readonly maxLagSecondsOnFailover: number;
+  readonly promoteOnUnmeasurableLag: boolean;
   readonly maxLagUnits?: number;
   readonly quorum: number;
   readonly healthyStreak: number;

@@ -238,6 +238,75 @@ export function positionDistance(ahead: Position, behind: Position): number | un
   }
 }
 
+/** What a distance between two positions of a kind counts (see {@link positionDistance}). */
+export type DistanceUnit = 'bytes' | 'transactions';
+
+/**
+ * The unit of {@link positionDistance} for positions of `kind`: bytes for a PostgreSQL LSN (WAL), a Redis
+ * offset (replication stream) and a binlog coordinate in one file; transactions for MySQL and MariaDB
+ * GTIDs and for counters (journal ids, zxids and revisions count one per committed change).
+ */
+export function distanceUnit(kind: PositionKind): DistanceUnit {
+  return kind === 'lsn' || kind === 'redis' || kind === 'binlog' ? 'bytes' : 'transactions';
+}
+
+/** The unit of a position's distances as a reader says it: `bytes of WAL`, `transactions`... */
+export function distanceUnitText(kind: PositionKind): string {
+  switch (kind) {
+    case 'lsn':
+      return 'bytes of WAL';
+    case 'redis':
+      return 'bytes of replication stream';
+    case 'binlog':
+      return 'bytes of binlog';
+    case 'mysql-gtid':
+    case 'mariadb-gtid':
+      return 'transactions (GTID)';
+    case 'counter':
+      return 'transactions';
+  }
+}
+
+/**
+ * Why {@link positionDistance} cannot say how far `ahead` is beyond `behind`, in a phrase for an
+ * operator ("they are in different binlog files ..."), or `undefined` when it can.
+ */
+export function unmeasurableReason(ahead: Position, behind: Position): string | undefined {
+  if (positionDistance(ahead, behind) !== undefined) return undefined;
+  const x = ahead.value;
+  const y = behind.value;
+  if (ahead.engine !== behind.engine)
+    return `they belong to different engines (${ahead.engine}, ${behind.engine})`;
+  if (x.kind !== y.kind) return `a ${describeKind(x.kind)} cannot be compared with a ${describeKind(y.kind)}`;
+  if (x.kind === 'redis' && y.kind === 'redis') {
+    return `they are under different replication ids (${x.replid?.slice(0, 8)}..., ${y.replid?.slice(0, 8)}...)`;
+  }
+  if (x.kind === 'binlog' && y.kind === 'binlog') {
+    return x.base !== y.base
+      ? `their binlogs have different names (${x.base}, ${y.base})`
+      : `they are in different binlog files (${x.file}, ${y.file}): the bytes between them are unknown`;
+  }
+  if (x.kind === 'mysql-gtid') return 'each GTID set holds transactions the other lacks';
+  if (x.kind === 'mariadb-gtid') return 'each GTID position is ahead in some replication domain';
+  return 'they cannot be compared';
+}
+
+function describeKind(kind: PositionKind): string {
+  switch (kind) {
+    case 'lsn':
+      return 'WAL LSN';
+    case 'mysql-gtid':
+    case 'mariadb-gtid':
+      return 'GTID position';
+    case 'binlog':
+      return 'binlog coordinate';
+    case 'redis':
+      return 'replication offset';
+    case 'counter':
+      return 'counter';
+  }
+}
+
 /**
  * The greatest of the positions, skipping `undefined` entries.
  *

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import mysql from 'mysql2/promise';
 import {
   createHookRunner,
   localCredentials,
@@ -84,6 +85,58 @@ describe('built-in MariaDB hooks on a real primary and GTID replica', () => {
     await expect(verifyPrimary('mariadb', pair.replica.endpoint, undefined)).rejects.toThrow(
       NotYetPrimaryError,
     );
+  });
+
+  it('verifyPrimary commits a new token to replica_sentinel.verify (created on first use) each time, and it replicates', async () => {
+    const token = async (node: ServerNode) =>
+      (await mysqlQuery(node, 'SELECT token FROM replica_sentinel.verify')).map((r) => String(r.token));
+    const first = await token(pair.primary);
+
+    await verifyPrimary('mariadb', pair.primary.endpoint, undefined);
+    const second = await token(pair.primary);
+
+    expect(first).toHaveLength(1);
+    expect(second).toHaveLength(1);
+    expect(second).not.toEqual(first);
+    await waitFor('the verify row to reach the replica', async () => {
+      return JSON.stringify(await token(pair.replica)) === JSON.stringify(second);
+    });
+  });
+
+  it('verifyPrimary rejects a primary with read_only=ON, and passes once it is OFF', async () => {
+    await mysqlQuery(pair.primary, 'SET GLOBAL read_only = ON');
+    try {
+      await expect(verifyPrimary('mariadb', pair.primary.endpoint, undefined)).rejects.toThrow(
+        /mariadb-1 \(127\.0\.0\.1:\d+\) is read-only/,
+      );
+    } finally {
+      await mysqlQuery(pair.primary, 'SET GLOBAL read_only = OFF');
+    }
+    await expect(verifyPrimary('mariadb', pair.primary.endpoint, undefined)).resolves.toBeUndefined();
+  });
+
+  it('verifyPrimary rejects a primary whose writes are frozen (FLUSH TABLES WITH READ LOCK) within its deadline', async () => {
+    const holder = await mysql.createConnection({
+      host: pair.primary.host,
+      port: pair.primary.port,
+      user: 'root',
+    });
+    holder.on('error', () => undefined);
+    try {
+      await holder.query('FLUSH TABLES WITH READ LOCK');
+      const error = await verifyPrimary('mariadb', pair.primary.endpoint, undefined).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(error).toBeInstanceOf(NotYetPrimaryError);
+      expect((error as Error).message).toMatch(
+        /did not commit a write to replica_sentinel\.verify within 3000 ms/,
+      );
+    } finally {
+      await holder.query('UNLOCK TABLES').catch(() => undefined);
+      await holder.end().catch(() => holder.destroy());
+    }
+    await expect(verifyPrimary('mariadb', pair.primary.endpoint, undefined)).resolves.toBeUndefined();
   });
 
   it('fences a live old primary with read_only ON, idempotently', async () => {

@@ -119,6 +119,53 @@ describe('built-in PostgreSQL hooks on a real primary and streaming replica', ()
     );
   });
 
+  it('verifyPrimary commits a new token to its one-row table replica_sentinel_verify each time, and it replicates', async () => {
+    const token = async (node: ServerNode) =>
+      (await pgQuery<{ token: string }>(node, 'SELECT token FROM replica_sentinel_verify')).map(
+        (r) => r.token,
+      );
+    const first = await token(pair.primary);
+
+    await verifyPrimary('postgresql', pair.primary.endpoint, undefined);
+    const second = await token(pair.primary);
+
+    expect(first).toHaveLength(1);
+    expect(second).toHaveLength(1);
+    expect(second).not.toEqual(first);
+    await waitFor('the verify row to reach the standby', async () => {
+      return JSON.stringify(await token(pair.replica)) === JSON.stringify(second);
+    });
+  });
+
+  it('verifyPrimary rejects a primary whose commits cannot complete (a synchronous standby that is not there)', async () => {
+    const { primary } = pair;
+    await pgQuery(primary, "ALTER SYSTEM SET synchronous_standby_names = 'absent_standby'");
+    await pgQuery(primary, 'SELECT pg_reload_conf()');
+    await waitFor('the setting to apply', async () => {
+      const [row] = await pgQuery<{ value: string }>(primary, 'SHOW synchronous_standby_names');
+      return row !== undefined && Object.values(row)[0] === 'absent_standby';
+    });
+    try {
+      const error = await verifyPrimary('postgresql', primary.endpoint, undefined).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(error).toBeInstanceOf(NotYetPrimaryError);
+      expect((error as Error).message).toMatch(
+        /out of recovery but did not commit a write to replica_sentinel_verify within 3000 ms/,
+      );
+    } finally {
+      await pgQuery(primary, 'ALTER SYSTEM RESET synchronous_standby_names');
+      await pgQuery(primary, 'SELECT pg_reload_conf()');
+    }
+    await waitFor('verifyPrimary to pass again once commits complete', async () =>
+      verifyPrimary('postgresql', primary.endpoint, undefined).then(
+        () => true,
+        () => false,
+      ),
+    );
+  });
+
   it('fences a live old primary: default_transaction_read_only on, writes refused, verifyPrimary fails', async () => {
     const result = await hooks.run(request('fence', pair.primary, pair.replica), undefined);
 

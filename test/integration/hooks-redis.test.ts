@@ -137,6 +137,49 @@ describe('built-in Redis hooks on a real primary and two replicas', () => {
     await expect(verifyPrimary('redis', oldPrimary.endpoint, undefined)).rejects.toThrow(NotYetPrimaryError);
   });
 
+  it('verifyPrimary writes replica-sentinel:verify and reads it back: the value is new each time and replicates', async () => {
+    await verifyPrimary('redis', promoted.endpoint, undefined);
+    const first = await redisCommand(promoted, ['GET', 'replica-sentinel:verify']);
+    await verifyPrimary('redis', promoted.endpoint, undefined);
+    const second = await redisCommand(promoted, ['GET', 'replica-sentinel:verify']);
+
+    expect(typeof first).toBe('string');
+    expect(second).not.toEqual(first);
+    await waitFor(
+      'the verify write to reach the replica',
+      async () => (await redisCommand(other, ['GET', 'replica-sentinel:verify'])) === second,
+    );
+  });
+
+  it('verifyPrimary rejects a master whose writes are paused (CLIENT PAUSE 5000 WRITE) and passes once unpaused', async () => {
+    await redisCommand(promoted, ['CLIENT', 'PAUSE', '5000', 'WRITE']);
+    try {
+      expect((await redisInfo(promoted)).get('role')).toBe('master');
+      const error = await verifyPrimary('redis', promoted.endpoint, undefined).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(error).toBeInstanceOf(NotYetPrimaryError);
+      expect((error as Error).message).toMatch(
+        /reports master but did not acknowledge a write \(SET replica-sentinel:verify\) within 3000 ms: its writes are paused/,
+      );
+    } finally {
+      await redisCommand(promoted, ['CLIENT', 'UNPAUSE']);
+    }
+    await expect(verifyPrimary('redis', promoted.endpoint, undefined)).resolves.toBeUndefined();
+  });
+
+  it('verifyPrimary rejects a master that refuses writes (min-replicas-to-write not met)', async () => {
+    await redisCommand(promoted, ['CONFIG', 'SET', 'min-replicas-to-write', '5']);
+    try {
+      await expect(verifyPrimary('redis', promoted.endpoint, undefined)).rejects.toThrow(
+        /reports master but refused a write \(SET replica-sentinel:verify\): NOREPLICAS/,
+      );
+    } finally {
+      await redisCommand(promoted, ['CONFIG', 'SET', 'min-replicas-to-write', '0']);
+    }
+  });
+
   it('a write on the new primary reaches the repointed replica', async () => {
     await redisCommand(promoted, ['SET', 'after-failover', 'yes']);
 

@@ -2,6 +2,7 @@
  * What the built-in hooks share: endpoint URLs, credentials, connect timeouts, and telling "the node is
  * not there" (a dead node, fenced by the epoch) apart from "the node is there and refused" (a failure).
  */
+import { randomUUID } from 'node:crypto';
 import { Socket } from 'node:net';
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import type { Engine } from '../../core/position';
@@ -18,6 +19,39 @@ export interface DbCredentials {
 export const CONNECT_TIMEOUT_MS = 2_500;
 /** Longest wait for one statement of a hook (pg_promote waits up to 60 s on its own and has its own). */
 export const STATEMENT_TIMEOUT_MS = 10_000;
+
+/**
+ * How long verifyPrimary waits for its write round-trip on the new primary. A node whose writes are
+ * paused (Redis CLIENT PAUSE WRITE), or that waits for a synchronous replica it does not have, answers
+ * reads at once and never acknowledges the write: it times out here and is not yet a primary.
+ */
+export const VERIFY_WRITE_TIMEOUT_MS = 3_000;
+
+/**
+ * Settles as `work` does, or rejects with `timedOut()` after `ms`, first calling `abandon` (drop the
+ * connection the work is stuck on). A rejection of `work` after the deadline is swallowed.
+ */
+export function withDeadline<T>(
+  work: Promise<T>,
+  ms: number,
+  timedOut: () => Error,
+  abandon?: () => void,
+): Promise<T> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      abandon?.();
+      reject(timedOut());
+    }, ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** A value no earlier verify wrote: reading it back proves this write, not an old one, was applied. */
+export function verifyToken(): string {
+  return `${new Date().toISOString()} ${randomUUID()}`;
+}
 
 /** Host and port of a node, parsed from its endpoint URL. `label` is safe for messages (no userinfo). */
 export interface HostPort {

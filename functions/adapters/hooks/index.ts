@@ -228,8 +228,16 @@ function withoutUserinfo(url: string): string {
 }
 
 /**
- * Resolves when the node reports itself primary and writable: Redis ROLE master; PostgreSQL out of
- * recovery and default_transaction_read_only off; MySQL/MariaDB read_only off and no replication running.
+ * Resolves when the node is a primary that commits writes now: its role and read-only settings say so,
+ * and a write round-trip completes within VERIFY_WRITE_TIMEOUT_MS (3 s). Redis: ROLE master, then SET
+ * `replica-sentinel:verify` to a fresh value (expiring in an hour) and GET it back, so a master whose
+ * writes are paused (CLIENT PAUSE WRITE) or refused (min-replicas-to-write) fails. PostgreSQL: out of
+ * recovery, default_transaction_read_only off, then a one-row upsert into `replica_sentinel_verify`
+ * (created if absent) committed and read back. MySQL/MariaDB: no replication thread running, read_only
+ * off (and super_read_only on MySQL), then the same upsert into `replica_sentinel.verify`. The role
+ * checks come first because an account with SUPER or READ_ONLY ADMIN writes through read_only; the
+ * write proves commits complete (a wait for an absent synchronous or semi-sync replica times out). The
+ * login needs the rights to that write.
  *
  * @throws {@link NotYetPrimaryError} otherwise, and when the node cannot be reached or logged in to
  *   (the Verify state retries it).

@@ -16,12 +16,16 @@ import {
   type BuiltinHooks,
   type DbCredentials,
   dispatchBuiltin,
+  errorMessage,
   fencedByEpoch,
   type HostPort,
   NodeUnreachableError,
   parseEndpoint,
   requirePrimary,
   STATEMENT_TIMEOUT_MS,
+  VERIFY_WRITE_TIMEOUT_MS,
+  verifyToken,
+  withDeadline,
 } from './connection';
 
 type Flavor = 'mysql' | 'mariadb';
@@ -148,6 +152,39 @@ async function binlogStatus(connection: mysql.Connection, flavor: Flavor): Promi
     }
   }
   return rows(connection, 'SHOW MASTER STATUS');
+}
+
+/**
+ * The table verifyPrimary writes its one row to, in a database of its own (both created on first use,
+ * so the monitor owns no user table; a DBA can create them instead, then INSERT, UPDATE and SELECT on
+ * the table are enough).
+ */
+export const VERIFY_TABLE = 'replica_sentinel.verify';
+
+const NO_SUCH_TABLE = new Set(['ER_NO_SUCH_TABLE', 'ER_BAD_DB_ERROR']);
+
+/** Upserts the one row to `token` (autocommit: it returns once committed) and reads it back. */
+async function writeRoundTrip(connection: mysql.Connection, token: string): Promise<string | undefined> {
+  const upsert = () =>
+    exec(
+      connection,
+      `INSERT INTO ${VERIFY_TABLE} (id, token) VALUES (1, ?) ON DUPLICATE KEY UPDATE token = ?, written_at = CURRENT_TIMESTAMP(6)`,
+      [token, token],
+    );
+  try {
+    await upsert();
+  } catch (error) {
+    if (!NO_SUCH_TABLE.has(String((error as { code?: unknown }).code))) throw error;
+    await exec(connection, 'CREATE DATABASE IF NOT EXISTS replica_sentinel');
+    await exec(
+      connection,
+      `CREATE TABLE IF NOT EXISTS ${VERIFY_TABLE} (id int PRIMARY KEY, token varchar(100) NOT NULL, ` +
+        "written_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB COMMENT='replica-sentinel: one row rewritten by each failover verify'",
+    );
+    await upsert();
+  }
+  const [row] = await rows(connection, `SELECT token AS value FROM ${VERIFY_TABLE} WHERE id = 1`);
+  return row === undefined ? undefined : String(row.value);
 }
 
 function hooksFor(flavor: Flavor): BuiltinHooks {
@@ -281,19 +318,42 @@ function hooksFor(flavor: Flavor): BuiltinHooks {
       'clone or backup restore on its host. Provide it with a lambda, ssm or https hook for rebuild.',
   );
 
+  /**
+   * No replication thread running, read_only off (and super_read_only on MySQL), then a write to
+   * {@link VERIFY_TABLE} committed and read back within {@link VERIFY_WRITE_TIMEOUT_MS}. The variables are
+   * checked first because an account with SUPER (MySQL) or READ_ONLY ADMIN (MariaDB) writes through
+   * read_only; the write proves commits complete (semi-sync waiting for an absent replica times out).
+   */
   async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
     const node = endpointOf(endpoint);
-    const state = await withMysql(node, creds, async (connection) => ({
-      replica: await replicaStatus(connection),
-      readOnly: await readOnly(connection, flavor),
-    }));
-    if (
-      state.replica !== undefined &&
-      (state.replica.ioRunning === 'Yes' || state.replica.sqlRunning === 'Yes')
-    ) {
-      throw new NotYetPrimaryError(`${node.label} is still a ${describeReplica(state.replica)}.`);
-    }
-    if (state.readOnly) throw new NotYetPrimaryError(`${node.label} is read-only.`);
+    await withMysql(node, creds, async (connection) => {
+      const replica = await replicaStatus(connection);
+      if (replica !== undefined && (replica.ioRunning === 'Yes' || replica.sqlRunning === 'Yes')) {
+        throw new NotYetPrimaryError(`${node.label} is still a ${describeReplica(replica)}.`);
+      }
+      if (await readOnly(connection, flavor)) throw new NotYetPrimaryError(`${node.label} is read-only.`);
+      const token = verifyToken();
+      const echoed = await withDeadline(
+        writeRoundTrip(connection, token).catch((error: unknown) => {
+          throw new NotYetPrimaryError(
+            `${node.label} is writable but refused a write to ${VERIFY_TABLE}: ${errorMessage(error)}`,
+            { cause: error },
+          );
+        }),
+        VERIFY_WRITE_TIMEOUT_MS,
+        () =>
+          new NotYetPrimaryError(
+            `${node.label} did not commit a write to ${VERIFY_TABLE} within ${VERIFY_WRITE_TIMEOUT_MS} ms ` +
+              '(waiting for a semi-synchronous replica, a lock, or overloaded).',
+          ),
+        () => connection.destroy(),
+      );
+      if (echoed !== token) {
+        throw new NotYetPrimaryError(
+          `${node.label} committed a write to ${VERIFY_TABLE} but read back another value.`,
+        );
+      }
+    });
   }
 
   /**

@@ -12,12 +12,16 @@ import {
   type BuiltinHooks,
   type DbCredentials,
   dispatchBuiltin,
+  errorMessage,
   fencedByEpoch,
   type HostPort,
   NodeUnreachableError,
   parseEndpoint,
   requirePrimary,
   STATEMENT_TIMEOUT_MS,
+  VERIFY_WRITE_TIMEOUT_MS,
+  verifyToken,
+  withDeadline,
 } from './connection';
 
 const DEFAULT_PORT = 5432;
@@ -235,16 +239,73 @@ const run = dispatchBuiltin(
     'Provide it with a lambda, ssm or https hook for rebuild.',
 );
 
+/**
+ * The table verifyPrimary writes its one row to, in the endpoint's database and the login's first
+ * schema on search_path. Created when absent (one CREATE privilege needed once; a DBA can create it
+ * instead, then INSERT, UPDATE and SELECT on it are enough). The monitor owns no user table.
+ */
+export const VERIFY_TABLE = 'replica_sentinel_verify';
+
+const CREATE_VERIFY_TABLE =
+  `CREATE TABLE IF NOT EXISTS ${VERIFY_TABLE} (id int PRIMARY KEY CHECK (id = 1), token text NOT NULL, ` +
+  'written_at timestamptz NOT NULL DEFAULT now())';
+
+/**
+ * A committed write read back: the row of {@link VERIFY_TABLE} set to `token`. Each statement commits on
+ * its own, so the INSERT returns only once the commit is durable (and acknowledged by synchronous
+ * standbys when synchronous_standby_names asks for them).
+ */
+async function writeRoundTrip(client: pg.Client, token: string): Promise<string> {
+  const exists = await scalar<string | null>(client, `SELECT to_regclass('${VERIFY_TABLE}')::text AS value`);
+  if (exists === null) {
+    await client.query(CREATE_VERIFY_TABLE);
+    await client.query(
+      `COMMENT ON TABLE ${VERIFY_TABLE} IS 'replica-sentinel: one row rewritten by each failover verify to prove the new primary commits writes'`,
+    );
+  }
+  await client.query(
+    `INSERT INTO ${VERIFY_TABLE} (id, token) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()`,
+    [token],
+  );
+  return scalar<string>(client, `SELECT token AS value FROM ${VERIFY_TABLE} WHERE id = 1`);
+}
+
+/**
+ * Out of recovery, default_transaction_read_only off, and a write to {@link VERIFY_TABLE} committed and
+ * read back within {@link VERIFY_WRITE_TIMEOUT_MS} (a commit waiting for an absent synchronous standby
+ * times out here).
+ */
 async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
   const node = parseEndpoint('postgresql', endpoint, DEFAULT_PORT);
-  const state = await withPg(node, creds, async (client) => ({
-    recovering: await inRecovery(client),
-    readOnly: await setting(client, 'default_transaction_read_only'),
-  }));
-  if (state.recovering) throw new NotYetPrimaryError(`${node.label} is still in recovery (a standby).`);
-  if (state.readOnly === 'on') {
-    throw new NotYetPrimaryError(`${node.label} is out of recovery but default_transaction_read_only is on.`);
-  }
+  await withPg(node, creds, async (client) => {
+    if (await inRecovery(client))
+      throw new NotYetPrimaryError(`${node.label} is still in recovery (a standby).`);
+    if ((await setting(client, 'default_transaction_read_only')) === 'on') {
+      throw new NotYetPrimaryError(
+        `${node.label} is out of recovery but default_transaction_read_only is on.`,
+      );
+    }
+    const token = verifyToken();
+    const echoed = await withDeadline(
+      writeRoundTrip(client, token).catch((error: unknown) => {
+        throw new NotYetPrimaryError(
+          `${node.label} is out of recovery but refused a write to ${VERIFY_TABLE}: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }),
+      VERIFY_WRITE_TIMEOUT_MS,
+      () =>
+        new NotYetPrimaryError(
+          `${node.label} is out of recovery but did not commit a write to ${VERIFY_TABLE} within ` +
+            `${VERIFY_WRITE_TIMEOUT_MS} ms (waiting for a synchronous standby, a lock, or overloaded).`,
+        ),
+    );
+    if (echoed !== token) {
+      throw new NotYetPrimaryError(
+        `${node.label} committed a write to ${VERIFY_TABLE} but read back another value.`,
+      );
+    }
+  });
 }
 
 /** The LSN replayed on a standby (`pg_last_wal_replay_lsn()`), or the current WAL LSN on a primary. */

@@ -17,6 +17,9 @@ import {
   parseEndpoint,
   requirePrimary,
   STATEMENT_TIMEOUT_MS,
+  VERIFY_WRITE_TIMEOUT_MS,
+  verifyToken,
+  withDeadline,
 } from './connection';
 
 const DEFAULT_PORT = 6379;
@@ -211,10 +214,45 @@ const run = dispatchBuiltin(
     'lambda, ssm or https hook for rebuild if the node must be replaced.',
 );
 
+/** The key verifyPrimary writes and reads back on a new primary (expires after an hour). */
+export const VERIFY_KEY = 'replica-sentinel:verify';
+const VERIFY_KEY_TTL_SECONDS = 3600;
+
+/**
+ * ROLE master, then SET {@link VERIFY_KEY} to a fresh value and GET it back within
+ * {@link VERIFY_WRITE_TIMEOUT_MS}: a master under CLIENT PAUSE WRITE answers ROLE but holds the SET, and
+ * a refused write (READONLY, NOREPLICAS from min-replicas-to-write, OOM, NOPERM) is no primary either.
+ */
 async function verifyPrimary(endpoint: NodeEndpoint, creds: DbCredentials | undefined): Promise<void> {
   const node = parseEndpoint('redis', endpoint, DEFAULT_PORT);
-  const now = await withRedis(node, creds, role);
-  if (now !== 'master') throw new NotYetPrimaryError(`${node.label} reports role ${now}, not master.`);
+  await withRedis(node, creds, async (client) => {
+    const now = await role(client);
+    if (now !== 'master') throw new NotYetPrimaryError(`${node.label} reports role ${now}, not master.`);
+    const token = verifyToken();
+    const roundTrip = async () => {
+      await client.sendCommand(['SET', VERIFY_KEY, token, 'EX', String(VERIFY_KEY_TTL_SECONDS)]);
+      return client.sendCommand<unknown>(['GET', VERIFY_KEY]);
+    };
+    const echoed = await withDeadline(
+      roundTrip().catch((error: unknown) => {
+        throw new NotYetPrimaryError(
+          `${node.label} reports master but refused a write (SET ${VERIFY_KEY}): ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }),
+      VERIFY_WRITE_TIMEOUT_MS,
+      () =>
+        new NotYetPrimaryError(
+          `${node.label} reports master but did not acknowledge a write (SET ${VERIFY_KEY}) within ` +
+            `${VERIFY_WRITE_TIMEOUT_MS} ms: its writes are paused (CLIENT PAUSE WRITE) or it is overloaded.`,
+        ),
+    );
+    if (String(echoed) !== token) {
+      throw new NotYetPrimaryError(
+        `${node.label} acknowledged SET ${VERIFY_KEY} but GET returned another value: something else writes that key.`,
+      );
+    }
+  });
 }
 
 /** `<master_replid>:<offset>`: the master's own offset on a master, the applied offset on a replica. */
