@@ -1,3 +1,4 @@
+import type { DataAtRisk } from './candidate';
 import type { NodeStatus, Role } from './node-state';
 import type { Policy } from './policy';
 
@@ -84,6 +85,10 @@ export interface Incident {
     readonly rejected: readonly { nodeId: string; reason: string }[];
     readonly repoint: readonly string[];
     readonly reason: string;
+    /** What each node's promotion would lose, in the engine's units (functions/core/candidate.ts). */
+    readonly atRisk?: readonly DataAtRisk[];
+    /** One line: the chosen candidate's data at risk. */
+    readonly dataAtRisk?: string;
   };
   /** The task token of a pending approval (cleared when decided). */
   readonly approvalToken?: string;

@@ -244,6 +244,7 @@ export function runbookNotification(
     change: `runbook: ${step}`,
     reason: detail,
     ...(incident.runbook ? { runbook: incident.runbook } : {}),
+    ...(incident.plan?.dataAtRisk ? { dataAtRisk: incident.plan.dataAtRisk } : {}),
     ...(links.executionUrl ? { executionUrl: links.executionUrl } : {}),
     ...(links.logsUrl ? { logsUrl: links.logsUrl } : {}),
   };

@@ -279,10 +279,12 @@ export function createSteps(deps: StepDeps) {
         rejected: choice.rejected,
         repoint,
         reason: choice.reason,
+        atRisk: choice.atRisk,
+        ...(choice.dataAtRisk ? { dataAtRisk: choice.dataAtRisk } : {}),
       };
       const rejected = choice.rejected.map((r) => `${r.nodeId}: ${r.reason}`);
       const detail = choice.candidate
-        ? `plan: ${choice.reason}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
+        ? `plan: ${choice.reason}; ${choice.dataAtRisk ?? 'data at risk unknown'}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
         : choice.reason;
       await record(state, 'plan', detail, { change: { plan } });
       if (!choice.candidate) return { ...state, next: 'no-candidate', outcome: choice.reason };
@@ -306,10 +308,12 @@ export function createSteps(deps: StepDeps) {
 
     async requestApproval(state, taskToken) {
       if (!taskToken) throw new Error('requestApproval needs the task token ($$.Task.Token)');
+      const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
+      const risk = incident?.plan?.dataAtRisk;
       const what =
         state.runbook === 'primary-failover'
-          ? `promote ${state.candidate} and repoint ${state.repoint?.join(', ') || 'no other replica'}`
-          : `restart replication on ${state.nodeId}`;
+          ? `promote ${state.candidate} and repoint ${state.repoint?.join(', ') || 'no other replica'}${risk ? ` (${risk})` : ''}`
+          : `${REJOIN_KINDS.includes(expectedStatus(state)) ? 'move' : 'restart replication on'} ${state.nodeId}${REJOIN_KINDS.includes(expectedStatus(state)) ? ' under the recorded primary' : ''}`;
       await record(
         state,
         'approval-requested',
@@ -504,8 +508,11 @@ export function createSteps(deps: StepDeps) {
       const now = deps.clock();
       const failover = state.runbook === 'primary-failover';
       const paged = state.outcome?.startsWith('paged') === true;
+      const risk = failover
+        ? (await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt))?.plan?.dataAtRisk
+        : undefined;
       const detail = failover
-        ? `recovered: ${state.candidate} promoted at epoch ${state.epoch}${state.repoint?.length ? `, ${state.repoint.join(', ')} repointed` : ''}; ${state.nodeId} fenced`
+        ? `recovered: ${state.candidate} promoted at epoch ${state.epoch}${state.repoint?.length ? `, ${state.repoint.join(', ')} repointed` : ''}; ${state.nodeId} fenced${risk ? `; ${risk}` : ''}`
         : paged
           ? `${state.outcome}: the incident stays open for a human`
           : `recovered: ${state.nodeId} is applying changes again`;
