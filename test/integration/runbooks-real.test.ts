@@ -148,13 +148,20 @@ describe('failover on real servers', () => {
       'ChooseCandidate',
       'Fence',
       'Promote',
-      'Repoint',
       'UpdateCluster',
+      'Repoint',
       'Verify',
       'Complete',
       'Done',
     ]);
     expect((await recovery.getCluster(clusterId)).primaryNodeId).toBe(ahead.nodeId);
+    // The killed primary was asked before anything moved: its port refused the connection.
+    const fenced = (
+      await recovery.getIncident(clusterId, incident.incidentId, incident.openedAt)
+    )?.runbookSteps?.find((s) => s.step === 'fenced');
+    expect(fenced?.detail).toMatch(
+      /checked on the server: .* refused the connection: nothing listens on its port/,
+    );
     const promoted = await redisInfo(ahead);
     expect(promoted.get('role')).toBe('master');
     await waitFor('the other replica to follow the promoted one', async () => {
