@@ -276,7 +276,7 @@ describe('sweepNode', () => {
     });
   });
 
-  it.each(['FENCED', 'RECOVERING', 'DEAD'] as const)(
+  it.each(['RECOVERING', 'DEAD'] as const)(
     'does not change a %s node, only stops sweeping it',
     (status) => {
       const n = node('pg-2', 'replica', { status });
