@@ -188,6 +188,7 @@ function nextStatus(
   verdict: Verdict,
   policy: Policy,
   at: number,
+  /** The role as reported (not the remembered one). */
   role: NodeState['role'],
   judged: TopologyJudgement,
 ): { status: NodeStatus; reason: string; healthyStreak: number } {
@@ -357,8 +358,9 @@ export function applyHeartbeat(
   } else if (role === 'primary') {
     verdict = { status: 'HEALTHY', reason: 'primary is reporting' };
   }
-  const judged = judgeTopology(prev, hb, role, at, ctx);
-  const { status, reason, healthyStreak } = nextStatus(prev, verdict, ctx.policy, at, role, judged);
+  // The topology rules take the role as reported: a node that cannot tell its role claims nothing.
+  const judged = judgeTopology(prev, hb, hb.role, at, ctx);
+  const { status, reason, healthyStreak } = nextStatus(prev, verdict, ctx.policy, at, hb.role, judged);
 
   const state: NodeState = {
     clusterId: hb.clusterId,

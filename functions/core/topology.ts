@@ -94,9 +94,10 @@ export type SourceVerdict =
  * The wrong-source rule, for a replica that names its source. A rightful source is the recorded primary
  * or a node whose role is replica (cascading replication); with no recorded primary, a primary that is not
  * SPLIT_BRAIN or FENCED. Any other source is wrong (e.g. the old primary after a failover whose repoint
- * failed). While a failover is in progress (lock held, the replaced primary DEAD or FENCED), the primary
- * it promoted (a live primary) is rightful too, and a replica still following the replaced primary gets
- * `stallAfterSeconds` from `wrongSince` before it is wrong: the Repoint step is about to move it.
+ * failed). While a failover is in progress (lock held, the recorded primary DEAD or FENCED), the
+ * primary it promoted (a live primary) is rightful too. While the cluster lock is held, a replica still
+ * following a DEAD or FENCED primary gets `stallAfterSeconds` from `wrongSince` before it is wrong: the
+ * failover's Repoint step is about to move it. Past that, a held lock no longer hides it (a failed run).
  */
 export function judgeSource(
   nodeId: string,
@@ -123,7 +124,8 @@ export function judgeSource(
       ? `replicates from ${sourceNodeId} (${source.role}, ${source.status}), not from the recorded primary ${recorded} (epoch ${topology.epoch})`
       : `replicates from ${sourceNodeId}, which is ${source.status}`;
   const graceMs = policy.stallAfterSeconds * 1000;
-  if (failoverInProgress(topology) && REPLACED.has(source.status) && at - wrongSince < graceMs) {
+  // After the new primary is recorded and before Repoint moved this replica: the lock is still held.
+  if (topology.lockIncidentId !== undefined && REPLACED.has(source.status) && at - wrongSince < graceMs) {
     return { kind: 'awaiting-repoint', reason: `${what}; the failover in progress repoints it` };
   }
   return { kind: 'wrong', reason: what };
