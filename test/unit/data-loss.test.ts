@@ -246,10 +246,9 @@ describe('a primary that comes back with a reset position', () => {
     );
     expect(outcome.kind === 'applied' && outcome.state.status).toBe('HEALTHY');
 
-    const elsewhere = topo();
-    elsewhere.nodes.set('r9', { ...replica('r9', `${NEW}:0`), role: 'primary', position: `${NEW}:0` });
+    const r9: NodeState = { ...replica('r9', `${NEW}:0`), role: 'primary', position: `${NEW}:0` };
     const states = series([primary(1, T0, `${OLD}:5000`), primary(2, T0 + 1000, `${NEW}:0`)], {
-      ...elsewhere,
+      nodes: new Map([...replicas, r9].map((n) => [n.nodeId, n])),
       primaryNodeId: 'r9',
       epoch: 2,
     });

@@ -276,14 +276,11 @@ describe('sweepNode', () => {
     });
   });
 
-  it.each(['RECOVERING', 'DEAD'] as const)(
-    'does not change a %s node, only stops sweeping it',
-    (status) => {
-      const n = node('pg-2', 'replica', { status });
-      expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({ status, deadlineAt: NEVER, version: 5 });
-      expect(sweepNode({ ...n, deadlineAt: NEVER }, [n], DEFAULT_POLICY, NOW)).toBeUndefined();
-    },
-  );
+  it.each(['RECOVERING', 'DEAD'] as const)('does not change a %s node, only stops sweeping it', (status) => {
+    const n = node('pg-2', 'replica', { status });
+    expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({ status, deadlineAt: NEVER, version: 5 });
+    expect(sweepNode({ ...n, deadlineAt: NEVER }, [n], DEFAULT_POLICY, NOW)).toBeUndefined();
+  });
 });
 
 describe('sweepNode: FENCED, SPLIT_BRAIN, WRONG_SOURCE and DATA_LOSS nodes are swept for silence', () => {
@@ -308,10 +305,16 @@ describe('sweepNode: FENCED, SPLIT_BRAIN, WRONG_SOURCE and DATA_LOSS nodes are s
     expect(sweepNode(p, [p, ...quorumDown()], DEFAULT_POLICY, NOW, 'pg-1')).toMatchObject({ status: 'DEAD' });
   });
 
-  it.each(['WRONG_SOURCE', 'DATA_LOSS'] as const)('a %s replica that stops reporting becomes SILENT', (status) => {
-    const n = node('pg-2', 'replica', { status });
-    expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({ status: 'SILENT', transitionFrom: status });
-  });
+  it.each(['WRONG_SOURCE', 'DATA_LOSS'] as const)(
+    'a %s replica that stops reporting becomes SILENT',
+    (status) => {
+      const n = node('pg-2', 'replica', { status });
+      expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({
+        status: 'SILENT',
+        transitionFrom: status,
+      });
+    },
+  );
 
   it('a DATA_LOSS primary is judged DEAD by the quorum rule, keeping its data-loss record', () => {
     const p = { ...primary(), status: 'DATA_LOSS' as const, dataLossReason: 'lost', dataLossAt: T0 };
