@@ -229,7 +229,7 @@ function nextStatus(
  * The topology rules (topology.ts) and the restart-empty rule (data-loss.ts) for one reachable report.
  * A data loss is judged only for the recorded primary (or any primary before the first failover) that was
  * already primary: another node reporting primary is a split brain, which is what must be acted on. A
- * regression within one history is judged only against the same observer's earlier report (two
+ * step back within one history is judged only against the same observer's earlier report (two
  * observers' clocks may disagree by a few writes); a new history with a reset offset needs no such care.
  */
 function judgeTopology(
@@ -256,8 +256,16 @@ function judgeTopology(
     prev.position !== undefined &&
     hb.position !== undefined
   ) {
-    const regression = positionRegression(hb.engine, prev.position, hb.position);
-    if (regression && (regression.newHistory || prev.positionObserverId === hb.observerId)) {
+    // A new history is judged against the last position anyone reported; a step back within one history
+    // only against this observer's own last report.
+    const reset = positionRegression(hb.engine, prev.position, hb.position);
+    const own = prev.observers[hb.observerId]?.position;
+    const regression = reset?.newHistory
+      ? reset
+      : own === undefined
+        ? undefined
+        : positionRegression(hb.engine, own, hb.position);
+    if (regression) {
       const ahead = replicasAhead(hb.nodeId, hb.engine, regression, topology.nodes.values());
       judged.dataLoss = { reason: describeDataLoss(hb.engine, regression, ahead), at };
     }
@@ -314,6 +322,7 @@ export function applyHeartbeat(
   }
   const at = Math.min(hb.observedAtMs, ctx.now);
   const view: ObserverView = { seq: hb.seq, observedAt: at, reachable: hb.reachable };
+  if (hb.reachable && hb.role === 'primary' && hb.position !== undefined) view.position = hb.position;
   if (hb.replication) {
     view.linkUp = hb.replication.linkUp;
     if (hb.replication.sourceNodeId) view.sourceNodeId = hb.replication.sourceNodeId;
@@ -387,9 +396,6 @@ export function applyHeartbeat(
   }
   const position = hb.position ?? (role === 'primary' ? prev?.position : undefined);
   if (position !== undefined) state.position = position;
-  const positionObserverId = hb.position !== undefined ? hb.observerId : prev?.positionObserverId;
-  if (position !== undefined && positionObserverId !== undefined)
-    state.positionObserverId = positionObserverId;
   if (judged.dataLoss) {
     state.dataLossReason = judged.dataLoss.reason;
     state.dataLossAt = judged.dataLoss.at;

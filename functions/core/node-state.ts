@@ -30,6 +30,11 @@ export interface ObserverView {
   seq: number;
   observedAt: number;
   reachable: boolean;
+  /**
+   * Primaries: the write position this observer last reported. A regression within one replication history
+   * is judged against the same observer's earlier report only (data-loss.ts): two observers' clocks disagree.
+   */
+  position?: string;
   /** Replicas only: their replication link to the source was up. */
   linkUp?: boolean;
   /** Replicas only: the node their replication link points at, as this observer saw it. */
@@ -95,8 +100,6 @@ export interface NodeState {
   dataLossReason?: string;
   /** When the data loss was detected. */
   dataLossAt?: number;
-  /** The observer whose report set `position` (a regression is judged only against the same observer's clock). */
-  positionObserverId?: string;
   /** Optimistic-locking version; every write increments it. */
   version: number;
   /**

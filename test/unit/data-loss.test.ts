@@ -229,6 +229,16 @@ describe('a primary that comes back with a reset position', () => {
       primary(2, T0 + 1000, `${OLD}:4990`, 'probe-a'),
     ]);
     expect(sameObserver.map((s) => s.status)).toEqual(['HEALTHY', 'DATA_LOSS']);
+    // Observers taking turns: each one's step back is judged against its own earlier report.
+    const alternating = series([
+      primary(1, T0, `${OLD}:5000`, 'probe-a'),
+      primary(1, T0 + 1000, `${OLD}:5001`, 'probe-b'),
+      primary(2, T0 + 2000, `${OLD}:4200`, 'probe-a'),
+    ]);
+    expect(alternating.map((s) => s.status)).toEqual(['HEALTHY', 'HEALTHY', 'DATA_LOSS']);
+    expect(alternating[2]?.statusReason).toContain(
+      `${OLD}:4200 after ${OLD}:5000, 800 bytes of replication stream lost`,
+    );
     // A reset into a new history needs no such care.
     const reset = series([
       primary(1, T0, `${OLD}:5000`, 'probe-a'),
