@@ -351,4 +351,48 @@ describe('topology truth and restart-empty detection through ingest, sweep and o
     expect(still).toMatchObject({ state: 'OPEN', kind: 'DATA_LOSS' });
     expect(still?.timeline.map((e) => e.event)).toEqual(['opened', 'deescalated', 'escalated']);
   });
+
+  it('takes a replica naming no source for a symptom of the recorded primary, not of a SPLIT_BRAIN node', async () => {
+    const clusterId = 'symptom-source';
+    const p = pipeline(clusterId);
+    await p.meta({ epoch: 1, primaryNodeId: 'r2' });
+    const base = {
+      clusterId,
+      engine: 'redis' as const,
+      statusSince: T0,
+      seq: 3,
+      lastHeartbeatAt: T0,
+      lastProgressAt: T0,
+      healthyStreak: 0,
+      observers: { probe: { seq: 3, observedAt: T0, reachable: true } },
+      deadlineAt: T0 + 30_000,
+      sweepShard: 'SHARD#00',
+      version: 1,
+    };
+    // Node items in key order r1, r2, r3: a "first primary" lookup would find the SPLIT_BRAIN r1.
+    const nodes: NodeState[] = [
+      {
+        ...base,
+        nodeId: 'r1',
+        role: 'primary',
+        status: 'SPLIT_BRAIN',
+        statusReason: 'split',
+        transitionTo: 'SPLIT_BRAIN',
+      },
+      { ...base, nodeId: 'r2', role: 'primary', status: 'DEAD', statusReason: 'dead', transitionTo: 'DEAD' },
+      {
+        ...base,
+        nodeId: 'r3',
+        role: 'replica',
+        status: 'STALLED',
+        statusReason: 'applied position has not advanced for 60s',
+        linkUp: false,
+        transitionTo: 'STALLED',
+      },
+    ];
+    for (const n of nodes) expect(await table.store.putNode(n)).toBe('written');
+    expect((await p.deliver()).sort()).toEqual(['r1:SPLIT_BRAIN', 'r2:DEAD', 'r3:STALLED']);
+    const incidents = await p.incidents();
+    expect(incidents.map((i) => `${i.nodeId}:${i.kind}`).sort()).toEqual(['r1:SPLIT_BRAIN', 'r2:DEAD']);
+  });
 });
