@@ -74,6 +74,9 @@ export const COLORS: Record<string, string> = {
   FENCED: '\u001b[35m',
   RECOVERING: '\u001b[36m',
   MAINTENANCE: '\u001b[34m',
+  SPLIT_BRAIN: '\u001b[1;31m',
+  WRONG_SOURCE: '\u001b[31m',
+  DATA_LOSS: '\u001b[1;31m',
 };
 
 export const age = (ms: number) =>

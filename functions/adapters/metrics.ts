@@ -43,7 +43,7 @@ export const METRICS = {
   NodesByStatus: { unit: 'Count', aggregate: 'max', dimensions: ['Status'] },
   /** Milliseconds from when a status change became due to when it was written (see detectionLatencyMs). */
   DetectionLatency: { unit: 'Milliseconds', aggregate: 'each', dimensions: ['Status'] },
-  /** Incidents opened, by kind (LAGGING, STALLED, SILENT, DEAD). */
+  /** Incidents opened, by kind (LAGGING, STALLED, SILENT, DEAD, SPLIT_BRAIN, WRONG_SOURCE, DATA_LOSS). */
   IncidentsOpened: { unit: 'Count', aggregate: 'sum', dimensions: ['Kind'] },
   /** Incidents resolved (by the node recovering, or by a runbook). */
   IncidentsResolved: { unit: 'Count', aggregate: 'sum', dimensions: [] },

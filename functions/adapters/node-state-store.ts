@@ -17,7 +17,7 @@ export type WriteResult = 'written' | 'conflict';
 
 /** Where node state lives. Handlers depend on this interface, not on DynamoDB. */
 export interface NodeStateStore {
-  /** The cluster's policy, nodes and change-stream heads, in one read. */
+  /** The cluster's policy, recorded topology (primary, epoch, lock), nodes and change-stream heads, in one read. */
   loadCluster(clusterId: string): Promise<ClusterSnapshot>;
   /** Writes a node if its stored version is still `state.version - 1` (absent when that is 0). */
   putNode(state: NodeState): Promise<WriteResult>;
@@ -83,6 +83,7 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
     const nodes = new Map<string, NodeState>();
     const sourceHeads: string[] = [];
     let policyOverrides: unknown;
+    let meta: Record<string, unknown> = {};
     let startKey: Record<string, unknown> | undefined;
     do {
       // META, NODE#… and SOURCE#… sort at or after 'META'; INCIDENT#… items sort before and are skipped.
@@ -98,8 +99,10 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
       );
       for (const item of page.Items ?? []) {
         const sk = String(item[TABLE.sortKey]);
-        if (sk === keys.clusterMetaSk) policyOverrides = item.policy;
-        else if (sk.startsWith(NODE_PREFIX)) {
+        if (sk === keys.clusterMetaSk) {
+          policyOverrides = item.policy;
+          meta = item;
+        } else if (sk.startsWith(NODE_PREFIX)) {
           const node = stripKeys<NodeState>(item);
           nodes.set(node.nodeId, node);
         } else if (sk.startsWith(SOURCE_PREFIX)) sourceHeads.push(String(item.position));
@@ -118,7 +121,16 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
         });
       }
     }
-    return { clusterId, policy, nodes, sourceHeads };
+    // The recorded topology the runbooks maintain, from the same read (no second request).
+    return {
+      clusterId,
+      policy,
+      nodes,
+      sourceHeads,
+      primaryNodeId: typeof meta.primaryNodeId === 'string' ? meta.primaryNodeId : undefined,
+      epoch: typeof meta.epoch === 'number' ? meta.epoch : 0,
+      lockIncidentId: typeof meta.lockIncidentId === 'string' ? meta.lockIncidentId : undefined,
+    };
   }
 
   async queryOverdue(shard: string, now: number): Promise<OverdueQuery> {

@@ -1,13 +1,8 @@
-import {
-  BAD_STATUSES,
-  MANAGED_STATUSES,
-  type NodeState,
-  type NodeStatus,
-  type ObserverView,
-  sweepShardOf,
-} from './node-state';
+import { describeDataLoss, positionRegression, replicasAhead } from './data-loss';
+import { BAD_STATUSES, type NodeState, type NodeStatus, type ObserverView, sweepShardOf } from './node-state';
 import type { Policy } from './policy';
 import { comparePositions, type Engine, type Position, parsePosition, positionDistance } from './position';
+import { judgeSource, type SourceVerdict, splitBrainReason, type Topology } from './topology';
 import type { Heartbeat } from './wire';
 
 /** An observer view older than this is forgotten, so the observers map stays small. */
@@ -20,6 +15,11 @@ export interface DetectionContext {
   /** Known heads of the replica's source (its primary's write position, change-stream heads). */
   readonly sourceHeads?: readonly string[];
   readonly sweepShards: number;
+  /**
+   * The recorded primary and epoch, the lock, and the cluster's other nodes (fold.ts passes the batch's
+   * view). Absent: no primary recorded and no other node known, so the topology rules never fire.
+   */
+  readonly topology?: Topology;
 }
 
 export type HeartbeatOutcome =
@@ -161,23 +161,59 @@ function evaluateReplica(
   };
 }
 
+/** What the topology and data-loss rules say about one report, before the status is decided. */
+interface TopologyJudgement {
+  /** SPLIT_BRAIN: a node other than the recorded primary reports itself a writable primary. */
+  splitBrain?: string;
+  /** Replicas: the rule on the source they follow. */
+  source?: SourceVerdict;
+  /** DATA_LOSS: set (new or carried over) until an operator clears it. */
+  dataLoss?: { reason: string; at: number };
+}
+
 /**
  * Status with hysteresis: bad verdicts apply at once; HEALTHY after a bad status needs `healthyStreak`
- * consecutive good heartbeats. RECOVERING, FENCED and MAINTENANCE belong to runbooks and operators and
- * are kept (MAINTENANCE until its end time).
+ * consecutive good heartbeats. In order:
+ * - MAINTENANCE is kept until its end time (operators own it);
+ * - SPLIT_BRAIN applies at once, whatever the node was (FENCED included);
+ * - FENCED and SPLIT_BRAIN are kept until the node reports as a replica of a rightful source (then the
+ *   normal verdict applies at once), or, SPLIT_BRAIN, it is the recorded primary now; a FENCED or
+ *   SPLIT_BRAIN node following a wrong source becomes WRONG_SOURCE;
+ * - DATA_LOSS while the node carries a data-loss record;
+ * - WRONG_SOURCE while the replica follows a wrong source (ends at once when it follows a rightful one);
+ * - RECOVERING is kept (runbooks own it); then the replica / primary verdict.
  */
 function nextStatus(
   prev: NodeState | undefined,
   verdict: Verdict,
   policy: Policy,
   at: number,
+  /** The role as reported (not the remembered one). */
+  role: NodeState['role'],
+  judged: TopologyJudgement,
 ): { status: NodeStatus; reason: string; healthyStreak: number } {
   const healthyStreak = verdict.status === 'HEALTHY' ? (prev?.healthyStreak ?? 0) + 1 : 0;
-  if (prev && MANAGED_STATUSES.has(prev.status)) {
-    const maintenanceOver =
-      prev.status === 'MAINTENANCE' && prev.maintenanceUntil !== undefined && at >= prev.maintenanceUntil;
-    if (!maintenanceOver) return { status: prev.status, reason: prev.statusReason, healthyStreak };
+  const keep = {
+    status: prev?.status ?? verdict.status,
+    reason: prev?.statusReason ?? verdict.reason,
+    healthyStreak,
+  };
+  if (prev?.status === 'MAINTENANCE' && (prev.maintenanceUntil === undefined || at < prev.maintenanceUntil))
+    return keep;
+  if (judged.splitBrain !== undefined)
+    return { status: 'SPLIT_BRAIN', reason: judged.splitBrain, healthyStreak };
+  const wrong = judged.source?.kind === 'wrong' ? judged.source.reason : undefined;
+  if (prev?.status === 'FENCED' || prev?.status === 'SPLIT_BRAIN') {
+    const rejoined =
+      role === 'replica'
+        ? judged.source?.kind === 'rightful'
+        : role === 'primary' && prev.status === 'SPLIT_BRAIN';
+    if (wrong !== undefined) return { status: 'WRONG_SOURCE', reason: wrong, healthyStreak };
+    if (!rejoined) return keep;
   }
+  if (judged.dataLoss) return { status: 'DATA_LOSS', reason: judged.dataLoss.reason, healthyStreak };
+  if (wrong !== undefined) return { status: 'WRONG_SOURCE', reason: wrong, healthyStreak };
+  if (prev?.status === 'RECOVERING') return keep;
   if (verdict.status !== 'HEALTHY') return { status: verdict.status, reason: verdict.reason, healthyStreak };
   if (prev && BAD_STATUSES.has(prev.status) && healthyStreak < policy.healthyStreak) {
     return {
@@ -187,6 +223,54 @@ function nextStatus(
     };
   }
   return { status: 'HEALTHY', reason: verdict.reason, healthyStreak };
+}
+
+/**
+ * The topology rules (topology.ts) and the restart-empty rule (data-loss.ts) for one reachable report.
+ * A data loss is judged only for the recorded primary (or any primary before the first failover) that was
+ * already primary: another node reporting primary is a split brain, which is what must be acted on. A
+ * step back within one history is judged only against the same observer's earlier report (two
+ * observers' clocks may disagree by a few writes); a new history with a reset offset needs no such care.
+ */
+function judgeTopology(
+  prev: NodeState | undefined,
+  hb: Heartbeat,
+  role: NodeState['role'],
+  at: number,
+  ctx: DetectionContext,
+): TopologyJudgement {
+  const topology: Topology = ctx.topology ?? { epoch: 0, nodes: new Map() };
+  const judged: TopologyJudgement = {};
+  if (role === 'primary') judged.splitBrain = splitBrainReason(hb.nodeId, prev, topology, at, ctx.policy);
+  if (role === 'replica') {
+    const since = prev?.wrongSourceSince ?? at;
+    judged.source = judgeSource(hb.nodeId, hb.replication?.sourceNodeId, topology, since, at, ctx.policy);
+  }
+  if (prev?.dataLossReason !== undefined) {
+    judged.dataLoss = { reason: prev.dataLossReason, at: prev.dataLossAt ?? at };
+  } else if (
+    role === 'primary' &&
+    prev?.role === 'primary' &&
+    judged.splitBrain === undefined &&
+    (topology.primaryNodeId === undefined || topology.primaryNodeId === hb.nodeId) &&
+    prev.position !== undefined &&
+    hb.position !== undefined
+  ) {
+    // A new history is judged against the last position anyone reported; a step back within one history
+    // only against this observer's own last report.
+    const reset = positionRegression(hb.engine, prev.position, hb.position);
+    const own = prev.observers[hb.observerId]?.position;
+    const regression = reset?.newHistory
+      ? reset
+      : own === undefined
+        ? undefined
+        : positionRegression(hb.engine, own, hb.position);
+    if (regression) {
+      const ahead = replicasAhead(hb.nodeId, hb.engine, regression, topology.nodes.values());
+      judged.dataLoss = { reason: describeDataLoss(hb.engine, regression, ahead), at };
+    }
+  }
+  return judged;
 }
 
 function pruneObservers(observers: Record<string, ObserverView>, at: number): Record<string, ObserverView> {
@@ -238,6 +322,7 @@ export function applyHeartbeat(
   }
   const at = Math.min(hb.observedAtMs, ctx.now);
   const view: ObserverView = { seq: hb.seq, observedAt: at, reachable: hb.reachable };
+  if (hb.reachable && hb.role === 'primary' && hb.position !== undefined) view.position = hb.position;
   if (hb.replication) {
     view.linkUp = hb.replication.linkUp;
     if (hb.replication.sourceNodeId) view.sourceNodeId = hb.replication.sourceNodeId;
@@ -282,7 +367,9 @@ export function applyHeartbeat(
   } else if (role === 'primary') {
     verdict = { status: 'HEALTHY', reason: 'primary is reporting' };
   }
-  const { status, reason, healthyStreak } = nextStatus(prev, verdict, ctx.policy, at);
+  // The topology rules take the role as reported: a node that cannot tell its role claims nothing.
+  const judged = judgeTopology(prev, hb, hb.role, at, ctx);
+  const { status, reason, healthyStreak } = nextStatus(prev, verdict, ctx.policy, at, hb.role, judged);
 
   const state: NodeState = {
     clusterId: hb.clusterId,
@@ -309,6 +396,12 @@ export function applyHeartbeat(
   }
   const position = hb.position ?? (role === 'primary' ? prev?.position : undefined);
   if (position !== undefined) state.position = position;
+  if (judged.dataLoss) {
+    state.dataLossReason = judged.dataLoss.reason;
+    state.dataLossAt = judged.dataLoss.at;
+  }
+  if (judged.source?.kind === 'wrong' || judged.source?.kind === 'awaiting-repoint')
+    state.wrongSourceSince = prev?.wrongSourceSince ?? at;
   if (role === 'replica') {
     Object.assign(state, dropUndefined(replicaFields));
     const replication = hb.replication;

@@ -10,6 +10,12 @@ export interface ClusterSnapshot {
   readonly nodes: ReadonlyMap<string, NodeState>;
   /** Head positions recorded from the cluster's change streams (SOURCE# items). */
   readonly sourceHeads: readonly string[];
+  /** The recorded primary (META `primaryNodeId`, written by the failover runbook); absent before the first failover. */
+  readonly primaryNodeId?: string;
+  /** The fencing epoch (META `epoch`; 0 before the first failover). */
+  readonly epoch: number;
+  /** The incident whose runbook holds the cluster lock (META `lockIncidentId`), if any. */
+  readonly lockIncidentId?: string;
 }
 
 export interface IdentifiedHeartbeat {
@@ -77,6 +83,13 @@ export function foldCluster(
       now: options.now,
       sweepShards: options.sweepShards,
       sourceHeads: sourceHeadsFor(nodes, snapshot.sourceHeads, heartbeat.replication?.sourceNodeId),
+      // The batch's own view: a node judged earlier in the batch (primaries first) counts as it is now.
+      topology: {
+        primaryNodeId: snapshot.primaryNodeId,
+        epoch: snapshot.epoch,
+        lockIncidentId: snapshot.lockIncidentId,
+        nodes,
+      },
     });
     if (outcome.kind === 'applied') {
       // The version only counts writes, not heartbeats: every change in the batch shares one write.

@@ -1,8 +1,16 @@
 import type { DataAtRisk } from './candidate';
 import type { NodeStatus, Role } from './node-state';
 import type { Policy } from './policy';
+import type { Engine } from './position';
 
-export type IncidentKind = 'LAGGING' | 'STALLED' | 'SILENT' | 'DEAD';
+export type IncidentKind =
+  | 'LAGGING'
+  | 'STALLED'
+  | 'SILENT'
+  | 'DEAD'
+  | 'SPLIT_BRAIN'
+  | 'WRONG_SOURCE'
+  | 'DATA_LOSS';
 export type Severity = 'warning' | 'major' | 'critical';
 export type IncidentState = 'OPEN' | 'RESOLVED' | 'FAILED';
 export type IncidentEvent = 'opened' | 'escalated' | 'deescalated' | 'reopened' | 'resolved' | 'noted';
@@ -14,7 +22,21 @@ const SEVERITY: Record<IncidentKind, Severity> = {
   STALLED: 'major',
   SILENT: 'major',
   DEAD: 'critical',
+  SPLIT_BRAIN: 'critical',
+  WRONG_SOURCE: 'major',
+  DATA_LOSS: 'critical',
 };
+
+/**
+ * Kinds about the topology or the data, never a symptom of a source being down: a replica following the
+ * dead old primary after the failover is exactly the WRONG_SOURCE case, not something its failover fixes.
+ */
+const NEVER_SYMPTOMS: ReadonlySet<IncidentKind> = new Set(['SPLIT_BRAIN', 'WRONG_SOURCE', 'DATA_LOSS']);
+
+/** Whether a replica's incident of this kind can be a mere symptom of its source being down. */
+export function canBeSymptom(kind: IncidentKind): boolean {
+  return !NEVER_SYMPTOMS.has(kind);
+}
 const RANK: Record<Severity, number> = { warning: 1, major: 2, critical: 3 };
 
 export function isIncidentKind(status: NodeStatus): status is IncidentKind {
@@ -26,6 +48,8 @@ export interface Transition {
   readonly clusterId: string;
   readonly nodeId: string;
   readonly role: Role;
+  /** The node's engine, for engine-specific advice in the message (absent in records before it was added). */
+  readonly engine?: Engine;
   readonly from?: NodeStatus;
   readonly to: NodeStatus;
   /** The node item's version after the change: orders transitions and makes re-deliveries no-ops. */
@@ -60,6 +84,7 @@ export interface Incident {
   readonly incidentId: string;
   readonly nodeId: string;
   readonly role: Role;
+  readonly engine?: Engine;
   readonly kind: IncidentKind;
   readonly severity: Severity;
   readonly state: IncidentState;
@@ -162,23 +187,30 @@ export function executionNameFor(incident: Pick<Incident, 'incidentId' | 'flaps'
   return incident.flaps === 0 ? incident.incidentId : `${incident.incidentId}-r${incident.flaps}`;
 }
 
-/** Which runbook an incident of this kind hands to, by the cluster mode (none when off). */
+/**
+ * Which runbook an incident of this kind hands to, by the cluster mode (none when off). A SPLIT_BRAIN
+ * node (demoted to a replica of the recorded primary) and a WRONG_SOURCE replica (repointed to it) go to
+ * replica-recovery; a DATA_LOSS has no runbook: nothing automatic can bring the data back, it pages.
+ */
 export function runbookFor(kind: IncidentKind, role: Role, mode: ClusterMode): RunbookName | undefined {
   if (mode === 'off') return undefined;
   if (kind === 'DEAD' && role === 'primary') return 'primary-failover';
   if (kind === 'STALLED' && role === 'replica') return 'replica-recovery';
+  if (kind === 'SPLIT_BRAIN' || kind === 'WRONG_SOURCE') return 'replica-recovery';
   return undefined;
 }
 
 /**
  * What a status change does to the node's incident (pure, idempotent by node version):
- * - into LAGGING / STALLED / SILENT / DEAD: opens an incident, or updates the open one (escalated or
+ * - into LAGGING / STALLED / SILENT / DEAD / SPLIT_BRAIN / WRONG_SOURCE / DATA_LOSS: opens an incident,
+ *   or updates the open one (escalated or
  *   deescalated by severity), or reopens the last one if it resolved less than `incidentCooldownSeconds`
  *   ago (a flapping node raises at most one incident per cooldown);
  * - into HEALTHY: resolves the open incident;
  * - into RECOVERING / FENCED / MAINTENANCE: noted on the open incident's timeline;
  * - while the node or its cluster is in maintenance: nothing opens, nothing starts (muted);
- * - a replica whose source is down opens nothing: its trouble is a symptom of the source's incident.
+ * - a replica whose source is down opens nothing: its trouble is a symptom of the source's incident
+ *   (never for SPLIT_BRAIN, WRONG_SOURCE or DATA_LOSS, which no failover of the source fixes).
  * Every change notifies once (outbox.notifyVersion); a new or escalated incident of a kind with a
  * runbook hands over to it (outbox.runbook), unless the cluster mode is `off`.
  */
@@ -223,8 +255,9 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
         why: `muted: ${m.scope} in maintenance until ${new Date(m.until).toISOString()} by ${m.by} (${m.reason})`,
       };
     }
-    if (ctx.sourceDown && t.role === 'replica' && latest?.state !== 'OPEN') {
-      const source = ctx.sourceDown;
+    const sourceDown = canBeSymptom(t.to) ? ctx.sourceDown : undefined;
+    if (sourceDown && t.role === 'replica' && latest?.state !== 'OPEN') {
+      const source = sourceDown;
       return {
         action: 'none',
         why: `symptom: its source ${source.nodeId} is ${source.status}; handled by that node's incident and failover`,
@@ -236,11 +269,12 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
       const rank = RANK[severity] - RANK[latest.severity];
       const event: IncidentEvent = rank > 0 ? 'escalated' : rank < 0 ? 'deescalated' : 'noted';
       // A replica's own recovery cannot help while its source is down: the source's failover repoints it.
-      const startRunbook = runbook !== undefined && runbook !== latest.runbook && !ctx.sourceDown;
+      const startRunbook = runbook !== undefined && runbook !== latest.runbook && !sourceDown;
       return update(latest, event, {
         kind: t.to,
         severity,
         role: t.role,
+        engine: t.engine ?? latest.engine,
         ...(startRunbook ? { runbook, outbox: { runbook } } : {}),
       });
     }
@@ -250,6 +284,7 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
           kind: t.to,
           severity,
           role: t.role,
+          engine: t.engine ?? latest.engine,
           state: 'OPEN',
           resolvedAt: undefined,
           flaps: latest.flaps + 1,
@@ -262,6 +297,7 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
       incidentId: incidentIdFor(t),
       nodeId: t.nodeId,
       role: t.role,
+      engine: t.engine,
       kind: t.to,
       severity,
       state: 'OPEN',

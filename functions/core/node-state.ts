@@ -9,7 +9,13 @@ export type NodeStatus =
   | 'DEAD'
   | 'RECOVERING'
   | 'FENCED'
-  | 'MAINTENANCE';
+  | 'MAINTENANCE'
+  /** A node other than the recorded primary reports itself a writable primary (topology.ts). */
+  | 'SPLIT_BRAIN'
+  /** A replica replicating from a node that is neither the recorded primary nor a replica (topology.ts). */
+  | 'WRONG_SOURCE'
+  /** A primary came back with a reset position: data it had is gone (data-loss.ts). Held until cleared. */
+  | 'DATA_LOSS';
 
 export type Role = 'primary' | 'replica' | 'unknown';
 
@@ -24,6 +30,11 @@ export interface ObserverView {
   seq: number;
   observedAt: number;
   reachable: boolean;
+  /**
+   * Primaries: the write position this observer last reported. A regression within one replication history
+   * is judged against the same observer's earlier report only (data-loss.ts): two observers' clocks disagree.
+   */
+  position?: string;
   /** Replicas only: their replication link to the source was up. */
   linkUp?: boolean;
   /** Replicas only: the node their replication link points at, as this observer saw it. */
@@ -76,6 +87,19 @@ export interface NodeState {
   /** Who set the maintenance, and why (recorded with it). */
   maintenanceBy?: string;
   maintenanceReason?: string;
+  /**
+   * Replicas only: since when the replica has been seen following a node that is not a rightful source
+   * (topology.ts). While a failover holds the cluster lock this measures the grace it gets to be repointed.
+   */
+  wrongSourceSince?: number;
+  /**
+   * Set when the node, as primary, came back with a reset position (data-loss.ts): what was lost, in a
+   * sentence. While set the node's status is DATA_LOSS whatever its heartbeats say; only an operator
+   * clears it (heartbeats and the sweep never do), so the incident cannot resolve by itself.
+   */
+  dataLossReason?: string;
+  /** When the data loss was detected. */
+  dataLossAt?: number;
   /** Optimistic-locking version; every write increments it. */
   version: number;
   /**

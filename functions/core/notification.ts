@@ -1,4 +1,5 @@
 import type { Incident, IncidentEvent, Severity } from './incidents';
+import type { Engine } from './position';
 
 /** Where the message's links point; every field optional (local mode has no console). */
 export interface Links {
@@ -43,6 +44,54 @@ const WHAT_NEXT: Record<string, string> = {
   'primary-failover':
     'The primary-failover runbook re-verifies the quorum, fences the old primary, promotes the best replica and repoints the others.',
 };
+
+/** How a SPLIT_BRAIN node is demoted, per engine (what the extended replica-recovery runbook does). */
+function demotion(engine: Engine | undefined): string {
+  switch (engine) {
+    case 'redis':
+      return 'Redis: it is demoted with REPLICAOF the recorded primary; the writes it took on its own are discarded by the resync.';
+    case 'postgresql':
+      return 'PostgreSQL: it is fenced read-only and its sessions ended; to rejoin it needs pg_rewind or a `rebuild` hook, which the runbook cannot do for you.';
+    case 'mysql':
+    case 'mariadb':
+      return 'MySQL/MariaDB: it is set super_read_only and repointed with GTID; transactions it took on its own stay on it as errant GTIDs to reconcile.';
+    default:
+      return "It is demoted through the cluster's hooks.";
+  }
+}
+
+/**
+ * What happens next and what the operator should do, for the kinds that are about topology or data:
+ * the runbook's name alone would not say it (replica-recovery does something else for these).
+ */
+function kindNextSteps(incident: Incident): string[] | undefined {
+  const auto = incident.runbook !== undefined;
+  switch (incident.kind) {
+    case 'SPLIT_BRAIN':
+      return [
+        'Two nodes may be taking writes: clients still writing to this node write data the recorded primary never sees.',
+        auto
+          ? `The replica-recovery runbook demotes it to a replica of the recorded primary (auto; approve asks first; dry-run only reports). ${demotion(incident.engine)}`
+          : `No runbook (mode off): demote it by hand now. ${demotion(incident.engine)}`,
+        'Check which writes reached it alone (see Why for the recorded primary and epoch).',
+      ];
+    case 'WRONG_SOURCE':
+      return [
+        "This replica does not receive the recorded primary's writes: its data is stale and it is no failover candidate.",
+        auto
+          ? 'The replica-recovery runbook repoints it to the recorded primary (auto; approve asks first; dry-run only reports).'
+          : 'No runbook (mode off): repoint it to the recorded primary by hand.',
+      ];
+    case 'DATA_LOSS':
+      return [
+        'No runbook: data is gone on this primary and nothing automatic brings it back. Act now.',
+        'Replicas still ahead hold the lost data only until they resync: stop them from resyncing (Redis: REPLICAOF NO ONE on the most advanced one) or copy their data, then restore.',
+        'DATA_LOSS holds until an operator clears it; it does not resolve on its own.',
+      ];
+    default:
+      return undefined;
+  }
+}
 
 function figure(value: number | undefined, unit: string): string | undefined {
   return value === undefined ? undefined : `${Math.round(value * 10) / 10}${unit}`;
@@ -106,9 +155,11 @@ export function incidentNotification(
   const nextSteps = resolved
     ? []
     : [
-        incident.runbook
-          ? (WHAT_NEXT[incident.runbook] ?? incident.runbook)
-          : 'No runbook for this incident: look at the node.',
+        ...(kindNextSteps(incident) ?? [
+          incident.runbook
+            ? (WHAT_NEXT[incident.runbook] ?? incident.runbook)
+            : 'No runbook for this incident: look at the node.',
+        ]),
         ...(links.executionUrl ? [`Runbook execution: ${links.executionUrl}`] : []),
         ...(links.logsUrl ? [`Logs: ${links.logsUrl}`] : []),
       ];

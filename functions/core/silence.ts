@@ -97,13 +97,23 @@ function latestLinkView(node: NodeState): ObserverView | undefined {
   return latest;
 }
 
-/** Statuses the sweep leaves alone: runbooks and operators own them, or the node is already judged. */
-const SWEEP_KEEPS = new Set(['MAINTENANCE', 'FENCED', 'RECOVERING', 'DEAD']);
+/**
+ * Statuses the sweep leaves alone: runbooks and operators own them, or the node is already judged.
+ * FENCED, SPLIT_BRAIN, WRONG_SOURCE and DATA_LOSS nodes are swept like any other: a node that stops
+ * reporting is SILENT whatever it was (a DATA_LOSS node keeps its data-loss record and is DATA_LOSS
+ * again at its next report).
+ */
+const SWEEP_KEEPS = new Set(['MAINTENANCE', 'RECOVERING', 'DEAD']);
+
+/** Statuses of a node that reports primary but is not taken for the primary: never DEAD by quorum. */
+const NOT_THE_PRIMARY = new Set(['FENCED', 'SPLIT_BRAIN']);
 
 /**
  * What a sweep does with an overdue node (pure). A replica or unknown node becomes SILENT and is not
  * swept again until it reports. A primary becomes SILENT, then DEAD once the quorum rule holds; until
- * then it is swept again every `heartbeatIntervalSeconds` so new views are taken into account.
+ * then it is swept again every `heartbeatIntervalSeconds` so new views are taken into account. A FENCED
+ * or SPLIT_BRAIN primary is silenced like a replica unless it is the recorded primary (`primaryNodeId`):
+ * its death is no failover's business.
  *
  * @returns the node to write (version incremented, transition marked), or undefined for no change.
  */
@@ -112,6 +122,7 @@ export function sweepNode(
   cluster: readonly NodeState[],
   policy: Policy,
   now: number,
+  primaryNodeId?: string,
 ): NodeState | undefined {
   if (node.deadlineAt > now) return undefined;
   if (node.status === 'MAINTENANCE' && (node.maintenanceUntil === undefined || node.maintenanceUntil > now)) {
@@ -122,7 +133,9 @@ export function sweepNode(
     return node.deadlineAt === NEVER ? undefined : write(node, { deadlineAt: NEVER });
   }
   const silentFor = Math.round((now - node.lastHeartbeatAt) / 1000);
-  if (node.role !== 'primary') {
+  const judgedAsPrimary =
+    node.role === 'primary' && (!NOT_THE_PRIMARY.has(node.status) || node.nodeId === primaryNodeId);
+  if (!judgedAsPrimary) {
     return write(node, {
       status: 'SILENT',
       statusReason: `no heartbeat for ${silentFor}s (timeout ${policy.heartbeatTimeoutSeconds}s)`,

@@ -7,6 +7,7 @@ import type { NodeStateStore } from '../adapters/node-state-store';
 import type { Notifier } from '../adapters/notifier';
 import type { RunbookLauncher } from '../adapters/runbooks';
 import {
+  canBeSymptom,
   decideIncident,
   type Incident,
   type IncidentDecision,
@@ -44,6 +45,7 @@ export function transitionOf(
       clusterId: node.clusterId,
       nodeId: node.nodeId,
       role: node.role,
+      engine: node.engine,
       ...(node.transitionFrom ? { from: node.transitionFrom } : {}),
       to: node.transitionTo,
       version: node.version,
@@ -92,8 +94,11 @@ export async function handleTransition(
         reason: node.maintenanceReason ?? '',
       };
     }
+    // SPLIT_BRAIN, WRONG_SOURCE and DATA_LOSS are never symptoms of a down source (incidents.ts): no read.
     const sourceDown =
-      node.role === 'replica' && isIncidentKind(t.to) ? await downSource(node, deps) : undefined;
+      node.role === 'replica' && isIncidentKind(t.to) && canBeSymptom(t.to)
+        ? await downSource(node, deps)
+        : undefined;
     const decision = decideIncident(t, {
       latest,
       policy: meta.policy,
@@ -130,12 +135,19 @@ export async function handleTransition(
   }
 }
 
-/** The replica's source (its named source, else the cluster's primary) when that is DEAD, or SILENT and unlinked. */
+/**
+ * The replica's source (its named source, else the recorded primary, else a primary that is not
+ * SPLIT_BRAIN) when that is DEAD, or SILENT and unlinked. A SPLIT_BRAIN source is never "down": the
+ * replica's trouble is its own (and the split brain's incident is on the other node).
+ */
 async function downSource(node: NodeState, deps: TransitionDeps) {
-  const { nodes } = await deps.nodes.loadCluster(node.clusterId);
+  const { nodes, primaryNodeId } = await deps.nodes.loadCluster(node.clusterId);
   const source =
     (node.sourceNodeId ? nodes.get(node.sourceNodeId) : undefined) ??
-    [...nodes.values()].find((n) => n.role === 'primary' && n.nodeId !== node.nodeId);
+    (primaryNodeId !== undefined && primaryNodeId !== node.nodeId ? nodes.get(primaryNodeId) : undefined) ??
+    [...nodes.values()].find(
+      (n) => n.role === 'primary' && n.nodeId !== node.nodeId && n.status !== 'SPLIT_BRAIN',
+    );
   if (!source) return undefined;
   if (source.status === 'DEAD' || (source.status === 'SILENT' && node.linkUp === false)) {
     return { nodeId: source.nodeId, status: source.status };

@@ -28,6 +28,9 @@ const STATUSES: readonly NodeStatus[] = [
   'RECOVERING',
   'FENCED',
   'MAINTENANCE',
+  'SPLIT_BRAIN',
+  'WRONG_SOURCE',
+  'DATA_LOSS',
 ];
 
 /**

@@ -60,7 +60,7 @@ export async function sweepOnce(deps: SweepDeps, now: number): Promise<SweepRepo
       for (const nodeId of nodeIds) {
         const node = snapshot.nodes.get(nodeId);
         if (!node) continue;
-        const next = sweepNode(node, nodes, snapshot.policy, now);
+        const next = sweepNode(node, nodes, snapshot.policy, now, snapshot.primaryNodeId);
         if (!next) continue;
         if ((await deps.store.putNode(next)) === 'written') {
           marked++;

@@ -349,8 +349,9 @@ describe('sequence, observers and time', () => {
     expect(outcomes).toEqual(['applied', 'applied']);
     expect(state).toMatchObject({ seq: 900, position: lsn(6) });
     expect(state?.observers).toEqual({
-      'pg-1': { seq: 900, observedAt: T0, reachable: true },
-      'probe-a': { seq: 1, observedAt: T0 + 1000, reachable: true },
+      // Each observer's view of a primary keeps the position it reported (data-loss.ts judges against it).
+      'pg-1': { seq: 900, observedAt: T0, reachable: true, position: lsn(5) },
+      'probe-a': { seq: 1, observedAt: T0 + 1000, reachable: true, position: lsn(6) },
     });
   });
 

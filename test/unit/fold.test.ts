@@ -10,6 +10,7 @@ const empty: ClusterSnapshot = {
   policy: DEFAULT_POLICY,
   nodes: new Map(),
   sourceHeads: [],
+  epoch: 0,
 };
 const ids = (inputs: HeartbeatInput[]) =>
   inputs.map((input, i) => ({ id: `r${i}`, heartbeat: parseHeartbeat(input) }));

@@ -25,6 +25,7 @@ function transition(overrides: Partial<Transition> & Pick<Transition, 'to'>): Tr
     clusterId: 'cache-redis',
     nodeId: 'r2',
     role: 'replica',
+    engine: 'redis',
     from: 'HEALTHY',
     version: 42,
     at: T0,
@@ -64,6 +65,9 @@ describe('isIncidentKind', () => {
     ['RECOVERING', false],
     ['FENCED', false],
     ['MAINTENANCE', false],
+    ['SPLIT_BRAIN', true],
+    ['WRONG_SOURCE', true],
+    ['DATA_LOSS', true],
   ])('says whether %s raises an incident (%s)', (status, expected) => {
     expect(isIncidentKind(status)).toBe(expected);
   });
@@ -80,6 +84,16 @@ describe('runbookFor', () => {
     { kind: 'SILENT', role: 'primary', mode: 'auto', expected: undefined },
     { kind: 'DEAD', role: 'replica', mode: 'auto', expected: undefined },
     { kind: 'STALLED', role: 'primary', mode: 'auto', expected: undefined },
+    { kind: 'SPLIT_BRAIN', role: 'primary', mode: 'auto', expected: 'replica-recovery' },
+    { kind: 'SPLIT_BRAIN', role: 'primary', mode: 'approve', expected: 'replica-recovery' },
+    { kind: 'SPLIT_BRAIN', role: 'primary', mode: 'dry-run', expected: 'replica-recovery' },
+    { kind: 'SPLIT_BRAIN', role: 'primary', mode: 'off', expected: undefined },
+    { kind: 'WRONG_SOURCE', role: 'replica', mode: 'auto', expected: 'replica-recovery' },
+    { kind: 'WRONG_SOURCE', role: 'replica', mode: 'approve', expected: 'replica-recovery' },
+    { kind: 'WRONG_SOURCE', role: 'replica', mode: 'dry-run', expected: 'replica-recovery' },
+    { kind: 'WRONG_SOURCE', role: 'replica', mode: 'off', expected: undefined },
+    { kind: 'DATA_LOSS', role: 'primary', mode: 'auto', expected: undefined },
+    { kind: 'DATA_LOSS', role: 'primary', mode: 'approve', expected: undefined },
   ] as const)('hands a $kind $role in mode $mode to $expected', ({ kind, role, mode, expected }) => {
     expect(runbookFor(kind, role, mode)).toBe(expected);
   });
@@ -108,6 +122,7 @@ describe('decideIncident: opening', () => {
         incidentId: incidentIdFor(t),
         nodeId: 'r2',
         role: 'replica',
+        engine: 'redis',
         kind: 'STALLED',
         severity: 'major',
         state: 'OPEN',
@@ -721,5 +736,78 @@ describe('replicas of a source that is down', () => {
     expect(decision).toMatchObject({ action: 'update', event: 'escalated' });
     // ... without handing it to replica-recovery, which cannot help while the source is down.
     expect(decision.action === 'update' ? decision.incident.outbox : undefined).toEqual({ notifyVersion: 2 });
+  });
+});
+
+describe('split brain, wrong source and data loss incidents', () => {
+  it.each([
+    { to: 'SPLIT_BRAIN', role: 'primary', severity: 'critical', runbook: 'replica-recovery' },
+    { to: 'WRONG_SOURCE', role: 'replica', severity: 'major', runbook: 'replica-recovery' },
+    { to: 'DATA_LOSS', role: 'primary', severity: 'critical', runbook: undefined },
+  ] as const)('opens a $severity $to incident handed to $runbook', ({ to, role, severity, runbook }) => {
+    const incident = openIncident({ to, role, from: role === 'primary' ? 'FENCED' : 'HEALTHY' });
+    expect(incident).toMatchObject({ kind: to, severity, state: 'OPEN', engine: 'redis' });
+    expect(incident.runbook).toBe(runbook);
+    expect(incident.outbox).toEqual(runbook ? { notifyVersion: 1, runbook } : { notifyVersion: 1 });
+  });
+
+  it.each(['SPLIT_BRAIN', 'WRONG_SOURCE', 'DATA_LOSS'] as const)(
+    'opens a %s incident for a replica even when its source is down: no failover of the source fixes it',
+    (to) => {
+      const decision = decideIncident(
+        transition({ to, role: 'replica' }),
+        ctx({ sourceDown: { nodeId: 'r1', status: 'DEAD' } }),
+      );
+      expect(decision.action).toBe('open');
+    },
+  );
+
+  it("reopens the old primary's resolved failover incident as SPLIT_BRAIN and hands it to replica-recovery", () => {
+    const failover = openIncident({ to: 'DEAD', role: 'primary', from: 'SILENT', nodeId: 'r1' });
+    const resolved: Incident = { ...failover, state: 'RESOLVED', resolvedAt: T0 + MINUTE, outbox: {} };
+    const decision = updated(
+      decideIncident(
+        transition({
+          to: 'SPLIT_BRAIN',
+          from: 'FENCED',
+          role: 'primary',
+          nodeId: 'r1',
+          version: 50,
+          at: T0 + 2 * MINUTE,
+        }),
+        ctx({ latest: resolved }),
+      ),
+    );
+    expect(decision.event).toBe('reopened');
+    expect(decision.incident).toMatchObject({
+      kind: 'SPLIT_BRAIN',
+      severity: 'critical',
+      state: 'OPEN',
+      runbook: 'replica-recovery',
+      outbox: { notifyVersion: 2, runbook: 'replica-recovery' },
+    });
+  });
+
+  it('hands an open failover incident over to replica-recovery when its node turns SPLIT_BRAIN', () => {
+    const failover = openIncident({ to: 'DEAD', role: 'primary', from: 'SILENT', nodeId: 'r1' });
+    const decision = updated(
+      decideIncident(
+        transition({ to: 'SPLIT_BRAIN', from: 'FENCED', role: 'primary', nodeId: 'r1', version: 50 }),
+        ctx({ latest: failover }),
+      ),
+    );
+    expect(decision.incident).toMatchObject({ kind: 'SPLIT_BRAIN', runbook: 'replica-recovery' });
+    expect(decision.incident.outbox.runbook).toBe('replica-recovery');
+  });
+
+  it('resolves a WRONG_SOURCE incident when the replica is HEALTHY again (it follows the recorded primary)', () => {
+    const wrong = openIncident({ to: 'WRONG_SOURCE' });
+    const decision = updated(
+      decideIncident(
+        transition({ to: 'HEALTHY', from: 'WRONG_SOURCE', version: 43 }),
+        ctx({ latest: wrong }),
+      ),
+    );
+    expect(decision).toMatchObject({ event: 'resolved', incident: { state: 'RESOLVED' } });
   });
 });

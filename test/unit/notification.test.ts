@@ -486,3 +486,75 @@ describe('approval requests in Slack', () => {
     expect(blocks.some((b) => (b as { block_id?: string }).block_id === 'approval')).toBe(false);
   });
 });
+
+describe('messages for split brain, wrong source and data loss', () => {
+  const incident = (over: Partial<Incident>): Incident => ({
+    ...openedStall,
+    outbox: {},
+    timeline: [
+      {
+        at: T0,
+        event: 'opened',
+        from: 'FENCED',
+        to: over.kind ?? 'SPLIT_BRAIN',
+        reason: 'reports itself a writable primary, but the recorded primary is r3 (epoch 2)',
+      },
+    ],
+    ...over,
+  });
+
+  it.each([
+    ['redis', 'REPLICAOF the recorded primary'],
+    ['postgresql', 'needs pg_rewind or a `rebuild` hook'],
+    ['mariadb', 'super_read_only and repointed with GTID'],
+  ] as const)('tells what happened to a SPLIT_BRAIN %s node and how it is demoted', (engine, demotion) => {
+    const n = incidentNotification(
+      incident({
+        kind: 'SPLIT_BRAIN',
+        severity: 'critical',
+        role: 'primary',
+        engine,
+        runbook: 'replica-recovery',
+      }),
+      'opened',
+    );
+    expect(n.content.title).toBe(':fire: SPLIT_BRAIN: cache-redis/r2 (primary) — incident opened');
+    expect(n.content.description).toContain('the recorded primary is r3 (epoch 2)');
+    expect(n.content.nextSteps[0]).toContain('Two nodes may be taking writes');
+    expect(n.content.nextSteps[1]).toContain('The replica-recovery runbook demotes it');
+    expect(n.content.nextSteps[1]).toContain(demotion);
+    expect(n.content.nextSteps.join(' ')).not.toContain('restarts replication');
+  });
+
+  it('tells the operator to demote by hand when the cluster mode is off (no runbook)', () => {
+    const n = incidentNotification(
+      incident({ kind: 'SPLIT_BRAIN', severity: 'critical', engine: 'redis', runbook: undefined }),
+      'opened',
+    );
+    expect(n.content.nextSteps[1]).toMatch(/^No runbook \(mode off\): demote it by hand now\. Redis: /);
+  });
+
+  it('tells that a WRONG_SOURCE replica is repointed to the recorded primary', () => {
+    const n = incidentNotification(
+      incident({ kind: 'WRONG_SOURCE', severity: 'major', runbook: 'replica-recovery' }),
+      'opened',
+    );
+    expect(n.content.nextSteps).toEqual([
+      "This replica does not receive the recorded primary's writes: its data is stale and it is no failover candidate.",
+      'The replica-recovery runbook repoints it to the recorded primary (auto; approve asks first; dry-run only reports).',
+    ]);
+  });
+
+  it('pages a DATA_LOSS with what to do now, and says it does not resolve on its own', () => {
+    const n = incidentNotification(
+      incident({ kind: 'DATA_LOSS', severity: 'critical', role: 'primary', runbook: undefined }),
+      'opened',
+    );
+    expect(n.content.title.startsWith(':fire: DATA_LOSS:')).toBe(true);
+    expect(n.content.nextSteps[0]).toBe(
+      'No runbook: data is gone on this primary and nothing automatic brings it back. Act now.',
+    );
+    expect(n.content.nextSteps.join(' ')).toContain('REPLICAOF NO ONE on the most advanced one');
+    expect(n.content.nextSteps.join(' ')).toContain('it does not resolve on its own');
+  });
+});

@@ -276,12 +276,52 @@ describe('sweepNode', () => {
     });
   });
 
-  it.each(['FENCED', 'RECOVERING', 'DEAD'] as const)(
-    'does not change a %s node, only stops sweeping it',
+  it.each(['RECOVERING', 'DEAD'] as const)('does not change a %s node, only stops sweeping it', (status) => {
+    const n = node('pg-2', 'replica', { status });
+    expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({ status, deadlineAt: NEVER, version: 5 });
+    expect(sweepNode({ ...n, deadlineAt: NEVER }, [n], DEFAULT_POLICY, NOW)).toBeUndefined();
+  });
+});
+
+describe('sweepNode: FENCED, SPLIT_BRAIN, WRONG_SOURCE and DATA_LOSS nodes are swept for silence', () => {
+  const quorumDown = () => [replica('pg-2', false), replica('pg-3', false)];
+
+  it.each(['FENCED', 'SPLIT_BRAIN'] as const)(
+    'a %s primary that stops reporting becomes SILENT like a replica, never DEAD, however many views confirm',
     (status) => {
-      const n = node('pg-2', 'replica', { status });
-      expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({ status, deadlineAt: NEVER, version: 5 });
-      expect(sweepNode({ ...n, deadlineAt: NEVER }, [n], DEFAULT_POLICY, NOW)).toBeUndefined();
+      const p = { ...primary(), status };
+      const after = sweepNode(p, [p, ...quorumDown()], DEFAULT_POLICY, NOW, 'pg-9');
+      expect(after).toMatchObject({
+        status: 'SILENT',
+        deadlineAt: NEVER,
+        transitionFrom: status,
+        transitionTo: 'SILENT',
+      });
     },
   );
+
+  it('judges a FENCED node that is still the recorded primary by the quorum rule (its failover has not moved on)', () => {
+    const p = { ...primary(), status: 'FENCED' as const };
+    expect(sweepNode(p, [p, ...quorumDown()], DEFAULT_POLICY, NOW, 'pg-1')).toMatchObject({ status: 'DEAD' });
+  });
+
+  it.each(['WRONG_SOURCE', 'DATA_LOSS'] as const)(
+    'a %s replica that stops reporting becomes SILENT',
+    (status) => {
+      const n = node('pg-2', 'replica', { status });
+      expect(sweepNode(n, [n], DEFAULT_POLICY, NOW)).toMatchObject({
+        status: 'SILENT',
+        transitionFrom: status,
+      });
+    },
+  );
+
+  it('a DATA_LOSS primary is judged DEAD by the quorum rule, keeping its data-loss record', () => {
+    const p = { ...primary(), status: 'DATA_LOSS' as const, dataLossReason: 'lost', dataLossAt: T0 };
+    expect(sweepNode(p, [p, ...quorumDown()], DEFAULT_POLICY, NOW)).toMatchObject({
+      status: 'DEAD',
+      dataLossReason: 'lost',
+      dataLossAt: T0,
+    });
+  });
 });
