@@ -509,7 +509,8 @@ export function createSteps(deps: StepDeps) {
       const failover = state.runbook === 'primary-failover';
       const paged = state.outcome?.startsWith('paged') === true;
       const risk = failover
-        ? (await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt))?.plan?.dataAtRisk
+        ? (await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt))?.plan
+            ?.dataAtRisk
         : undefined;
       const detail = failover
         ? `recovered: ${state.candidate} promoted at epoch ${state.epoch}${state.repoint?.length ? `, ${state.repoint.join(', ')} repointed` : ''}; ${state.nodeId} fenced${risk ? `; ${risk}` : ''}`
