@@ -65,7 +65,14 @@ export const RUNBOOK_ACTIONS = [
 export type RunbookAction = (typeof RUNBOOK_ACTIONS)[number];
 
 /** Hook-running actions, and the state each resumes to after an SSM Automation hook finished. */
-export const HOOK_ACTIONS = ['fence', 'promote', 'repoint', 'restartReplication', 'rebuild'] as const;
+export const HOOK_ACTIONS = [
+  'fence',
+  'promote',
+  'repoint',
+  'restartReplication',
+  'rebuild',
+  'fenceUnreachable',
+] as const;
 export type HookAction = (typeof HOOK_ACTIONS)[number];
 
 /** A decision the approver sends back with SendTaskSuccess. */
