@@ -620,7 +620,7 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
     if (mode === 'auto' && cluster.fencing !== 'trust-quorum' && !isRecord(hooks.fenceUnreachable)) {
       issues.push({
         severity: 'warning',
-        path: cluster.mode === undefined ? [...base, 'id'] : [...base, 'mode'],
+        path: cluster.mode === undefined ? base : [...base, 'mode'],
         message: NO_POSITIVE_FENCING,
       });
     }

@@ -29,7 +29,10 @@ export interface ProbeCadence {
  * min(5 s, 80 % of the interval), to the millisecond. 10 s → 5 s, 5 s → 4 s, 1 s → 0.8 s.
  */
 export function defaultProbeDeadlineSeconds(intervalSeconds: number): number {
-  return Math.min(MAX_PROBE_DEADLINE_SECONDS, Math.floor(intervalSeconds * PROBE_DEADLINE_SHARE * 1000) / 1000);
+  return Math.min(
+    MAX_PROBE_DEADLINE_SECONDS,
+    Math.floor(intervalSeconds * PROBE_DEADLINE_SHARE * 1000) / 1000,
+  );
 }
 
 /** Rule 1: why the deadline does not fit in the interval, or `undefined` when it does. */
