@@ -78,7 +78,9 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
       role: 'primary',
       reachable: true,
       position: head,
+      selfFencing: { enabled: false, detail: 'rpl_semi_sync_master_enabled OFF' },
     });
+    expect(byNode(heartbeats, 'mariadb-2').selfFencing).toBeUndefined();
     expect(byNode(heartbeats, 'mariadb-2')).toMatchObject({
       role: 'replica',
       reachable: true,
@@ -92,6 +94,21 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
       },
     });
     for (const hb of heartbeats) expect(parseHeartbeat(hb).engine).toBe('mariadb');
+  });
+
+  it('reports the primary self-fencing with semi-sync on, and the timeout after which it falls back', async () => {
+    await mysqlQuery(pair.primary, 'SET GLOBAL rpl_semi_sync_master_enabled = ON');
+    try {
+      const heartbeats = await probeCluster(target, options);
+
+      expect(byNode(heartbeats, 'mariadb-1').selfFencing).toEqual({
+        enabled: true,
+        detail:
+          'rpl_semi_sync_master_enabled ON, falls back to asynchronous after rpl_semi_sync_master_timeout 10000 ms',
+      });
+    } finally {
+      await mysqlQuery(pair.primary, 'SET GLOBAL rpl_semi_sync_master_enabled = OFF');
+    }
   });
 
   it('after STOP SLAVE SQL_THREAD reports no lagSeconds (Seconds_Behind_Master NULL is not 0), paused, and received ahead of applied', async () => {

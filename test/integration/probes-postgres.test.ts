@@ -79,7 +79,31 @@ describe('the PostgreSQL probe on a real primary and streaming replica', () => {
       lagSeconds: 0,
       paused: false,
     });
+    expect(primary.selfFencing).toEqual({
+      enabled: false,
+      detail: "synchronous_standby_names '', synchronous_commit on",
+    });
+    expect(replica.selfFencing).toBeUndefined();
     for (const hb of heartbeats) expect(parseHeartbeat(hb).engine).toBe('postgresql');
+  });
+
+  it('reports the primary self-fencing while synchronous_standby_names names a standby', async () => {
+    await pgQuery(pair.primary, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+    await pgQuery(pair.primary, 'SELECT pg_reload_conf()');
+    try {
+      let primary: HeartbeatInput | undefined;
+      await waitFor('the probe to see the reloaded setting', async () => {
+        primary = byNode(await probeCluster(target, options), 'pg-1');
+        return primary.selfFencing?.enabled === true;
+      });
+      expect(primary?.selfFencing).toEqual({
+        enabled: true,
+        detail: "synchronous_standby_names '*', synchronous_commit on",
+      });
+    } finally {
+      await pgQuery(pair.primary, 'ALTER SYSTEM RESET synchronous_standby_names');
+      await pgQuery(pair.primary, 'SELECT pg_reload_conf()');
+    }
   });
 
   it('after pg_wal_replay_pause() and writes on the primary reports the replica paused, with received ahead of replayed', async () => {
