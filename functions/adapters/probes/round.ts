@@ -261,10 +261,16 @@ export class ProbeRound {
       remainingMs: () => Math.max(0, endsAt - performance.now()),
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let finished = false;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        controller.abort();
-        reject(new ProbeDeadlineError(this.deadlineMs));
+        // Timers run before I/O in Node's event loop: on a busy monitor a reply that has already arrived
+        // would lose to the timer. One turn of I/O first (setImmediate runs after the poll phase).
+        setImmediate(() => {
+          if (finished) return;
+          controller.abort();
+          reject(new ProbeDeadlineError(this.deadlineMs));
+        });
       }, deadline.remainingMs());
     });
     const running = work(deadline);
@@ -273,6 +279,7 @@ export class ProbeRound {
     try {
       return await Promise.race([running, expired]);
     } finally {
+      finished = true;
       clearTimeout(timer);
     }
   }
