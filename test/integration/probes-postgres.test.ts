@@ -152,6 +152,31 @@ describe('the PostgreSQL probe on a real primary and streaming replica', () => {
     for (const hb of heartbeats) expect(() => parseHeartbeat(hb)).not.toThrow();
   });
 
+  it('reports a frozen primary (SIGSTOP) unreachable at its deadline, and the replica on time', async () => {
+    const deadlineMs = 1_500;
+    process.kill(pair.primary.pid, 'SIGSTOP');
+    let heartbeats: HeartbeatInput[];
+    const startedAt = Date.now();
+    try {
+      heartbeats = await probeCluster(target, { ...options, deadlineMs });
+    } finally {
+      process.kill(pair.primary.pid, 'SIGCONT');
+    }
+    const endedAt = Date.now();
+
+    // The deadline plus scheduling slack on a busy machine; the connect timeout alone would be 2.5 s.
+    expect(endedAt - startedAt).toBeLessThan(deadlineMs + 1_000);
+    expect(byNode(heartbeats, 'pg-1')).toMatchObject({ role: 'unknown', reachable: false });
+    const replica = byNode(heartbeats, 'pg-2');
+    expect(replica).toMatchObject({ role: 'replica', reachable: true });
+    expect(Date.parse(replica.observedAt) - startedAt).toBeLessThan(deadlineMs);
+    // Resumed, the primary answers the next round.
+    await waitFor('pg-1 to answer the probe again', async () => {
+      const again = await probeCluster(target, options);
+      return byNode(again, 'pg-1').role === 'primary';
+    });
+  });
+
   it('after the primary is killed reports it unreachable and the replica with its link down', async () => {
     await pair.kill(pair.primary);
     await waitFor('the WAL receiver to lose the primary', async () => {
