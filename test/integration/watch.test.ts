@@ -143,7 +143,7 @@ describe('replica-sentinel watch against a local stack and real Redis servers', 
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
       'replica-sentinel: --interval 15s is too slow for cluster slow: heartbeatTimeoutSeconds (20) must be ' +
-        'greater than the probe interval plus the probe deadline (15 + 5 = 20 s): a healthy node\'s probe ' +
+        "greater than the probe interval plus the probe deadline (15 + 5 = 20 s): a healthy node's probe " +
         'heartbeats can be that far apart, so a shorter timeout marks it SILENT\n',
     );
   });

@@ -152,7 +152,9 @@ async function semiSync(query: (sql: string) => Promise<RowDataPacket[]>): Promi
       enabled: on,
       detail:
         `rpl_semi_sync_${role}_enabled ${enabled}` +
-        (on && timeout !== undefined ? `, falls back to asynchronous after rpl_semi_sync_${role}_timeout ${timeout} ms` : ''),
+        (on && timeout !== undefined
+          ? `, falls back to asynchronous after rpl_semi_sync_${role}_timeout ${timeout} ms`
+          : ''),
     };
   }
   return { enabled: false, detail: 'semi-synchronous replication not available (plugin not loaded)' };

@@ -83,7 +83,11 @@ interface PrimaryView {
   readonly replayLagSeconds: number | undefined;
 }
 
-async function readStatus(round: ProbeRound, node: NodeEndpoint, deadline: NodeDeadline): Promise<NodeStatus> {
+async function readStatus(
+  round: ProbeRound,
+  node: NodeEndpoint,
+  deadline: NodeDeadline,
+): Promise<NodeStatus> {
   const endpoint = parseEndpoint('postgresql', node, DEFAULT_PORT);
   const creds = await round.credentials(node);
   const client = await connectPostgres(endpoint, creds, {
