@@ -138,6 +138,30 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
     }
   });
 
+  it('reports a frozen replica (SIGSTOP) unreachable at its deadline, and the primary on time', async () => {
+    const deadlineMs = 1_500;
+    process.kill(pair.replica.pid, 'SIGSTOP');
+    let heartbeats: HeartbeatInput[];
+    const startedAt = Date.now();
+    try {
+      heartbeats = await probeCluster(target, { ...options, deadlineMs });
+    } finally {
+      process.kill(pair.replica.pid, 'SIGCONT');
+    }
+    const endedAt = Date.now();
+
+    // The deadline plus scheduling slack on a busy machine; the connect timeout alone would be 2.5 s.
+    expect(endedAt - startedAt).toBeLessThan(deadlineMs + 1_000);
+    expect(byNode(heartbeats, 'mariadb-2')).toMatchObject({ role: 'unknown', reachable: false });
+    const primary = byNode(heartbeats, 'mariadb-1');
+    expect(primary).toMatchObject({ role: 'primary', reachable: true });
+    expect(Date.parse(primary.observedAt) - startedAt).toBeLessThan(deadlineMs);
+    await waitFor('mariadb-2 to answer the probe again', async () => {
+      const again = await probeCluster(target, options);
+      return byNode(again, 'mariadb-2').role === 'replica';
+    });
+  });
+
   it('reports a node on a closed port as unreachable with role unknown, and still reports the others', async () => {
     const closed = { nodeId: 'mariadb-9', url: `mysql://root@127.0.0.1:${await freePort()}` };
 
