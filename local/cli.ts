@@ -70,7 +70,9 @@ Prints a line containing 'ready' once it accepts heartbeats; Ctrl-C or SIGTERM s
 
 Validates the file (errors name file:line:col and the field), writes each cluster's configuration to the
 table, then probes every node each interval (Redis, PostgreSQL, MySQL/MariaDB, Doris/StarRocks) and sends
-the heartbeats to the local stack, or to the deployed stack's heartbeats stream with --stack.`,
+the heartbeats to the local stack, or to the deployed stack's heartbeats stream with --stack. Each node has
+min(5 s, 80% of the interval) to answer; a slower one is reported unreachable. Refused (exit 2) when a
+cluster's heartbeatTimeoutSeconds is not above the interval plus that deadline.`,
   status: `Usage: replica-sentinel status [--cluster ID] [--json] [target]
 
 A table of nodes: cluster, node, role, status and for how long, lag, applied position, heartbeat age
@@ -336,6 +338,20 @@ async function watchCommand(
   if (unprobed.length > 0)
     throw new UsageError(`no probe for ${unprobed.join(', ')}: send their heartbeats yourself`);
   const interval = values.interval === undefined ? 10_000 : parseDuration(values.interval);
+  const { defaultProbeDeadlineSeconds, heartbeatTimeoutProblem } = await import(
+    '../functions/core/probe-cadence'
+  );
+  const { resolvePolicy } = await import('../functions/core/policy');
+  const cadence = {
+    intervalSeconds: interval / 1000,
+    deadlineSeconds: defaultProbeDeadlineSeconds(interval / 1000),
+  };
+  const tooShort = config.clusters.flatMap((cluster) => {
+    const problem = heartbeatTimeoutProblem(cadence, resolvePolicy(cluster.policy).heartbeatTimeoutSeconds);
+    return problem === undefined ? [] : [`cluster ${cluster.id}: ${problem}`];
+  });
+  if (tooShort.length > 0)
+    throw new UsageError(`--interval ${values.interval ?? '10s'} is too slow for ${tooShort.join('; ')}`);
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0))
     throw new UsageError(`--rounds: '${values.rounds}' is not a positive integer`);

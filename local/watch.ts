@@ -10,6 +10,7 @@ import { applyClusterConfig } from '../functions/adapters/cluster-config-store';
 import { localCredentials } from '../functions/adapters/hooks';
 import { probeCluster } from '../functions/adapters/probes';
 import type { ClusterConfig } from '../functions/core/cluster-config';
+import { defaultProbeDeadlineSeconds } from '../functions/core/probe-cadence';
 import type { HeartbeatInput } from '../functions/core/wire';
 import { kinesisPublisher } from '../functions/probe/publisher';
 
@@ -73,28 +74,35 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
   };
   let rounds = 0;
   let sent = 0;
+  // Each node gets this long per round; a slower one is reported unreachable, the others on time.
+  const deadlineMs = defaultProbeDeadlineSeconds(options.intervalMs / 1000) * 1000;
   while (!options.signal?.aborted && (options.rounds === undefined || rounds < options.rounds)) {
     const started = Date.now();
-    for (const cluster of options.config.clusters) {
-      const heartbeats = await probeCluster(
-        {
-          clusterId: cluster.id,
-          engine: cluster.engine,
-          nodes: cluster.nodes.map((n) => ({ nodeId: n.id, url: n.url })),
-        },
-        {
-          observerId,
-          now: Date.now,
-          seq,
-          credentials: localCredentials,
-          log: { warn: (message: string) => options.print(`[watch] ${message}`) },
-        },
-      );
-      const result = await options.sink.send(heartbeats);
-      sent += result.accepted;
-      for (const reason of result.quarantined)
-        options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
-    }
+    // Clusters at once: one cluster's slow node must not delay another cluster's round.
+    const accepted = await Promise.all(
+      options.config.clusters.map(async (cluster) => {
+        const heartbeats = await probeCluster(
+          {
+            clusterId: cluster.id,
+            engine: cluster.engine,
+            nodes: cluster.nodes.map((n) => ({ nodeId: n.id, url: n.url })),
+          },
+          {
+            observerId,
+            now: Date.now,
+            seq,
+            credentials: localCredentials,
+            log: { warn: (message: string) => options.print(`[watch] ${message}`) },
+            deadlineMs,
+          },
+        );
+        const result = await options.sink.send(heartbeats);
+        for (const reason of result.quarantined)
+          options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
+        return result.accepted;
+      }),
+    );
+    sent += accepted.reduce((sum, n) => sum + n, 0);
     rounds++;
     const wait = options.intervalMs - (Date.now() - started);
     if (wait > 0 && (options.rounds === undefined || rounds < options.rounds)) {

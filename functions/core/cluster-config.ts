@@ -35,12 +35,30 @@ import type { ClusterHooks, NodeEndpoint } from './hooks';
 import type { ClusterMode } from './incidents';
 import { POLICY_DEFAULTS, type PolicyOverrides, PolicyOverridesSchema } from './policy';
 import { ENGINES, type Engine } from './position';
+import {
+  deadlineProblem,
+  defaultProbeDeadlineSeconds,
+  heartbeatTimeoutProblem,
+  type ProbeCadence,
+} from './probe-cadence';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './recovery';
 import { HOOK_ACTIONS } from './runbook';
 // The same id rules as the wire format: ids become part of DynamoDB keys.
 import { Id } from './wire';
 
 export const CLUSTER_MODES = ['auto', 'approve', 'dry-run', 'off'] as const satisfies readonly ClusterMode[];
+
+/**
+ * How an automatic failover treats an old primary it could not fence on the server (README, "Recovery
+ * runbooks"). `strict`: Fence passes only when the old primary was positively fenced (demotion or
+ * read-only confirmed on it, or its port refused the connection: not serving) or the `fenceUnreachable`
+ * hook succeeded. `trust-quorum`: the quorum's DEAD verdict is enough (Redis Sentinel's model): an old
+ * primary that is only cut off may keep taking writes that the new one never sees.
+ */
+export const FENCING_MODES = ['strict', 'trust-quorum'] as const;
+export type FencingMode = (typeof FENCING_MODES)[number];
+/** `fencing` of a cluster that does not set it (and of a META item written before the field existed). */
+export const DEFAULT_FENCING: FencingMode = 'strict';
 
 /** URL schemes a node of each engine may use; the built-in hooks accept exactly these (hooks/connection.ts). */
 export const NODE_URL_SCHEMES: Readonly<Partial<Record<Engine, readonly string[]>>> = Object.freeze({
@@ -142,8 +160,13 @@ const ClusterSchema = z.strictObject({
     message: 'a cluster needs at least 2 nodes (a primary and a replica)',
   }),
   policy: PolicyOverridesSchema.default({}),
-  /** Per action; an action without an entry uses the engine's built-in hook. */
+  /**
+   * Per action; an action without an entry uses the engine's built-in hook (`fenceUnreachable` has none:
+   * without an entry, an old primary the runbook cannot reach is not fenced).
+   */
   hooks: HooksSchema.default({}),
+  /** See {@link FENCING_MODES}. @default 'strict' */
+  fencing: z.enum(FENCING_MODES).default(DEFAULT_FENCING),
   /** How long a failover in `approve` mode waits for a decision; expiry = reject. */
   approvalTimeoutSeconds: z
     .number()
@@ -173,7 +196,7 @@ const NotificationsSchema = z.strictObject({
     .optional(),
 });
 
-/** Probe rounds more often than this would overlap the 5-second statement timeout of a probe. */
+/** The shortest interval of the probe function (its rounds run inside one-minute invocations). */
 export const MIN_PROBE_INTERVAL_SECONDS = 5;
 /** @default of `probe.intervalSeconds`: the default `heartbeatIntervalSeconds` of the policy. */
 export const DEFAULT_PROBE_INTERVAL_SECONDS = 10;
@@ -208,6 +231,13 @@ const ProbeSchema = z.strictObject({
         'schedules fire once a minute at most and the function probes every intervalSeconds within the minute',
     })
     .default(DEFAULT_PROBE_INTERVAL_SECONDS),
+  /**
+   * How long each node has to answer in a round, from the round's start; a node that does not is reported
+   * unreachable (for itself only) and its connection closed. Must be less than `intervalSeconds`.
+   *
+   * @default min(5, 0.8 × intervalSeconds) (core/probe-cadence.ts)
+   */
+  deadlineSeconds: z.number().positive().finite().optional(),
   /** Ids of the clusters to probe. @default - every cluster whose engine has a built-in probe */
   clusters: z.array(Id).min(1).optional(),
   /**
@@ -406,6 +436,8 @@ export interface ClusterItemConfig {
   readonly clusterId: string;
   readonly engine: Engine;
   readonly mode: ClusterMode;
+  /** Read by the failover runbook's Fence step; an item without it is {@link DEFAULT_FENCING}. */
+  readonly fencing: FencingMode;
   /** The overrides as written; defaults are resolved when read (so a new default reaches old items). */
   readonly policy: PolicyOverrides;
   readonly nodes: readonly (NodeEndpoint & NodeFailoverConfig)[];
@@ -419,6 +451,7 @@ export const CONFIG_OWNED_FIELDS = [
   'clusterId',
   'engine',
   'mode',
+  'fencing',
   'policy',
   'nodes',
   'hooks',
@@ -448,6 +481,7 @@ export function toClusterItems(config: ClusterConfig): ClusterItemConfig[] {
     clusterId: cluster.id,
     engine: cluster.engine,
     mode: cluster.mode,
+    fencing: cluster.fencing,
     policy: { ...cluster.policy },
     nodes: cluster.nodes.map((node) => ({
       nodeId: node.id,
@@ -477,6 +511,19 @@ interface PathIssue {
   /** Locate the problem at the key itself (unknown keys) rather than at its value. */
   readonly at?: 'key' | 'value';
 }
+
+/** The error for `hooks.fenceUnreachable.type: builtin`. */
+export const FENCE_UNREACHABLE_BUILTIN =
+  'fenceUnreachable has no built-in hook: fencing a node the runbook cannot reach takes its infrastructure ' +
+  '(stop the instance, cut its security group), not a database connection: use lambda, ssm or https';
+
+/** The warning for a cluster in mode auto with neither a fenceUnreachable hook nor fencing: trust-quorum. */
+export const NO_POSITIVE_FENCING =
+  'mode auto without a way to fence an unreachable primary: an old primary the runbook cannot reach ' +
+  '(partitioned or frozen) blocks the failover and pages; a primary that refuses connections counts as ' +
+  'fenced. Add a fenceUnreachable hook (lambda, ssm or https: stop the instance, cut its security group), ' +
+  'or set fencing: trust-quorum to fail over on the quorum alone and accept that a cut-off old primary may ' +
+  'keep taking writes';
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -527,7 +574,17 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
       for (const [action, spec] of Object.entries(cluster.hooks)) {
         if (!isRecord(spec)) continue;
         const hookPath: Path = [...base, 'hooks', action];
-        if (spec.type === 'builtin' && engine !== undefined && !ENGINES_WITH_BUILTIN_HOOKS.includes(engine)) {
+        if (action === 'fenceUnreachable' && spec.type === 'builtin') {
+          issues.push({
+            severity: 'error',
+            path: [...hookPath, 'type'],
+            message: FENCE_UNREACHABLE_BUILTIN,
+          });
+        } else if (
+          spec.type === 'builtin' &&
+          engine !== undefined &&
+          !ENGINES_WITH_BUILTIN_HOOKS.includes(engine)
+        ) {
           issues.push({
             severity: 'error',
             path: [...hookPath, 'type'],
@@ -546,7 +603,10 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
       (cluster.mode === undefined || cluster.mode === 'auto' || cluster.mode === 'approve')
     ) {
       const hooks = isRecord(cluster.hooks) ? cluster.hooks : {};
-      const missing = HOOK_ACTIONS.filter((action) => hooks[action] === undefined);
+      // fenceUnreachable is optional for every engine (see the fencing warning below).
+      const missing = HOOK_ACTIONS.filter(
+        (action) => action !== 'fenceUnreachable' && hooks[action] === undefined,
+      );
       if (missing.length > 0) {
         issues.push({
           severity: 'warning',
@@ -554,6 +614,15 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
           message: `${engine} has no built-in hooks and this cluster has none for ${missing.join(', ')}: a runbook that needs one fails and pages (give hooks, or mode: dry-run or off)`,
         });
       }
+    }
+    const mode = cluster.mode === undefined ? 'auto' : cluster.mode;
+    const hooks = isRecord(cluster.hooks) ? cluster.hooks : {};
+    if (mode === 'auto' && cluster.fencing !== 'trust-quorum' && !isRecord(hooks.fenceUnreachable)) {
+      issues.push({
+        severity: 'warning',
+        path: cluster.mode === undefined ? base : [...base, 'mode'],
+        message: NO_POSITIVE_FENCING,
+      });
     }
   });
   issues.push(...probeIssues(raw, options));
@@ -608,22 +677,44 @@ function probeIssues(raw: Record<string, unknown>, options: ParseClusterConfigOp
   }
   const interval =
     typeof probe.intervalSeconds === 'number' ? probe.intervalSeconds : DEFAULT_PROBE_INTERVAL_SECONDS;
+  if (!(interval > 0)) return issues; // reported by the schema
+  const cadence: ProbeCadence = {
+    intervalSeconds: interval,
+    deadlineSeconds:
+      typeof probe.deadlineSeconds === 'number' && probe.deadlineSeconds > 0
+        ? probe.deadlineSeconds
+        : defaultProbeDeadlineSeconds(interval),
+  };
+  const tooLong = deadlineProblem(cadence);
+  if (tooLong !== undefined) {
+    issues.push({ severity: 'error', path: ['probe', 'deadlineSeconds'], message: tooLong });
+    return issues;
+  }
   clusters.forEach((cluster, c) => {
     if (!probed.has(cluster.id)) return;
     const policy = isRecord(cluster.policy) ? cluster.policy : {};
-    const timeout =
-      typeof policy.heartbeatTimeoutSeconds === 'number'
-        ? policy.heartbeatTimeoutSeconds
-        : POLICY_DEFAULTS.heartbeatTimeoutSeconds;
-    if (interval >= timeout) {
-      issues.push({
-        severity: 'warning',
-        path: ['probe', 'intervalSeconds'],
-        message: `${interval} s between probe rounds is not less than the heartbeatTimeoutSeconds (${timeout}) of cluster ${String(cluster.id)} (clusters[${c}]): nodes only the probe reports on turn SILENT between rounds`,
-      });
-    }
+    const written = typeof policy.heartbeatTimeoutSeconds === 'number';
+    const timeout = written
+      ? (policy.heartbeatTimeoutSeconds as number)
+      : POLICY_DEFAULTS.heartbeatTimeoutSeconds;
+    const problem = heartbeatTimeoutProblem(cadence, timeout);
+    if (problem === undefined) return;
+    issues.push(
+      written
+        ? { severity: 'error', path: ['clusters', c, 'policy', 'heartbeatTimeoutSeconds'], message: problem }
+        : {
+            severity: 'error',
+            path: ['probe', 'intervalSeconds'],
+            message: `cluster ${String(cluster.id)} (clusters[${c}]): ${problem}`,
+          },
+    );
   });
   return issues;
+}
+
+/** The per-node deadline of the probe function: `probe.deadlineSeconds`, else derived from the interval. */
+export function probeDeadlineSeconds(probe: ProbeConfig): number {
+  return probe.deadlineSeconds ?? defaultProbeDeadlineSeconds(probe.intervalSeconds);
 }
 
 /** One cluster as the probe function sees it: what to probe, and the secret with its database login. */

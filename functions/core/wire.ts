@@ -40,6 +40,16 @@ const ReplicationSchema = z.object({
   paused: z.boolean().optional(),
 });
 
+/**
+ * Whether a primary stops taking writes by itself when cut off from its replicas (Redis
+ * `min-replicas-to-write`, MySQL/MariaDB semi-sync, PostgreSQL `synchronous_standby_names`), as the probe
+ * read it. `detail` names the settings (`min-replicas-to-write 1, min-replicas-max-lag 10`).
+ */
+const SelfFencingSchema = z.object({
+  enabled: z.boolean(),
+  detail: z.string().max(512),
+});
+
 export const HeartbeatSchema = z
   .object({
     v: z.literal(1, { message: 'must be 1 (the only wire format version)' }),
@@ -53,6 +63,8 @@ export const HeartbeatSchema = z
     reachable: z.boolean().default(true),
     position: PositionString.optional(),
     replication: ReplicationSchema.optional(),
+    /** Reported on primaries by the built-in probes, best effort (absent when it could not be read). */
+    selfFencing: SelfFencingSchema.optional(),
   })
   .superRefine((hb, ctx) => {
     // Positions must match the engine's format; parseHeartbeat also checks them on the raw input so

@@ -7,7 +7,7 @@ import { applyClusterConfig } from '../adapters/cluster-config-store';
 import { requireEnv } from '../adapters/env';
 import { cachedSecretValue, secretsManagerSecretValue } from '../adapters/hooks';
 import { PROBED_ENGINES } from '../adapters/probes';
-import { parseClusterConfig, probeTargets } from '../core/cluster-config';
+import { parseClusterConfig, probeDeadlineSeconds, probeTargets } from '../core/cluster-config';
 import { createHandler } from './handler';
 import { secretLogins } from './probe';
 import { kinesisPublisher } from './publisher';
@@ -40,6 +40,8 @@ export const handler = createHandler(
   {
     targets: probeTargets(config, PROBED_ENGINES),
     observerId: config.probe.observerId ?? DEFAULT_OBSERVER_ID,
+    // Validated against the interval and every probed cluster's heartbeatTimeoutSeconds (probe-cadence.ts).
+    deadlineMs: probeDeadlineSeconds(config.probe) * 1000,
     ...secretLogins(secretValue),
     publish: kinesisPublisher(new Kinesis({}), requireEnv('HEARTBEAT_STREAM_ARN')),
     seq: () => {

@@ -30,8 +30,11 @@ export interface ProbeRoundDeps {
   /** Strictly increasing per observer, across invocations. */
   readonly seq: () => number;
   readonly logger: Log;
-  /** Longest wait for one statement on a node. @default the probes' PROBE_TIMEOUT_MS */
-  readonly timeoutMs?: number;
+  /**
+   * Each node's hard deadline in a round (the probe section's `deadlineSeconds`, else derived from the
+   * interval: core/probe-cadence.ts). @default the probes' PROBE_DEADLINE_MS
+   */
+  readonly deadlineMs?: number;
 }
 
 /** What went wrong in a round, for the invocation's error and the logs. Never holds a credential. */
@@ -72,7 +75,7 @@ export async function probeRound(deps: ProbeRoundDeps): Promise<ProbeRoundReport
           ...(creds === undefined ? {} : { credentials: async () => creds }),
           log: { warn: (message) => deps.logger.warn(message, { clusterId: target.clusterId }) },
           onRefused: (refusal) => refusals.push(refusal),
-          ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }),
+          ...(deps.deadlineMs === undefined ? {} : { deadlineMs: deps.deadlineMs }),
         });
       } catch (error) {
         failures.push({ clusterId: target.clusterId, reason: errorMessage(error) });

@@ -240,6 +240,45 @@ describe('hook dispatch: https, lambda, ssm and engines without a built-in hook'
     );
   });
 
+  it.each(['redis', 'postgresql', 'mariadb', 'doris'] as const)(
+    'fails with HookFailedError for fenceUnreachable without a hook or with a builtin one (%s): there is none',
+    async (engine) => {
+      const runner = createHookRunner({ credentials: localCredentials });
+      const fence: HookRequest = {
+        ...request,
+        engine,
+        action: 'fenceUnreachable',
+        target: { nodeId: 'old-1', url: 'redis://127.0.0.1:1' },
+      };
+      const message =
+        /There is no built-in fenceUnreachable hook \(cluster analytics-doris, node old-1\): .*Configure hooks\.fenceUnreachable as a lambda, ssm or https hook\./;
+
+      await expect(runner.run(fence, undefined)).rejects.toThrow(HookFailedError);
+      await expect(runner.run(fence, undefined)).rejects.toThrow(message);
+      await expect(runner.run(fence, { type: 'builtin' })).rejects.toThrow(message);
+    },
+  );
+
+  it('runs a lambda fenceUnreachable hook like any other action', async () => {
+    const calls: HookRequest[] = [];
+    const runner = createHookRunner({
+      credentials: localCredentials,
+      invokeLambda: async (_arn, payload) => {
+        calls.push(payload);
+        return { detail: 'instance i-0abc stopped' };
+      },
+    });
+    const fence: HookRequest = { ...request, action: 'fenceUnreachable' };
+
+    const result = await runner.run(fence, {
+      type: 'lambda',
+      functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:stop-instance',
+    });
+
+    expect(calls.map((call) => call.action)).toEqual(['fenceUnreachable']);
+    expect(result).toEqual({ status: 'done', detail: 'instance i-0abc stopped' });
+  });
+
   it('fails with HookFailedError when a spec needs an invoker the runner was not given', async () => {
     const runner = createHookRunner({ credentials: localCredentials });
 

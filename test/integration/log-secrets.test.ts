@@ -201,7 +201,7 @@ describe('credentials in node URLs stay out of hook and probe output', () => {
             now: () => T0,
             seq: () => ++seq,
             log: { warn: (message) => warnings.push(message) },
-            timeoutMs: 2_000,
+            deadlineMs: 2_000,
           },
         ),
       );

@@ -78,7 +78,9 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
       role: 'primary',
       reachable: true,
       position: head,
+      selfFencing: { enabled: false, detail: 'rpl_semi_sync_master_enabled OFF' },
     });
+    expect(byNode(heartbeats, 'mariadb-2').selfFencing).toBeUndefined();
     expect(byNode(heartbeats, 'mariadb-2')).toMatchObject({
       role: 'replica',
       reachable: true,
@@ -92,6 +94,21 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
       },
     });
     for (const hb of heartbeats) expect(parseHeartbeat(hb).engine).toBe('mariadb');
+  });
+
+  it('reports the primary self-fencing with semi-sync on, and the timeout after which it falls back', async () => {
+    await mysqlQuery(pair.primary, 'SET GLOBAL rpl_semi_sync_master_enabled = ON');
+    try {
+      const heartbeats = await probeCluster(target, options);
+
+      expect(byNode(heartbeats, 'mariadb-1').selfFencing).toEqual({
+        enabled: true,
+        detail:
+          'rpl_semi_sync_master_enabled ON, falls back to asynchronous after rpl_semi_sync_master_timeout 10000 ms',
+      });
+    } finally {
+      await mysqlQuery(pair.primary, 'SET GLOBAL rpl_semi_sync_master_enabled = OFF');
+    }
   });
 
   it('after STOP SLAVE SQL_THREAD reports no lagSeconds (Seconds_Behind_Master NULL is not 0), paused, and received ahead of applied', async () => {
@@ -119,6 +136,30 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
     } finally {
       await mysqlQuery(pair.replica, 'START SLAVE SQL_THREAD');
     }
+  });
+
+  it('reports a frozen replica (SIGSTOP) unreachable at its deadline, and the primary on time', async () => {
+    const deadlineMs = 1_500;
+    process.kill(pair.replica.pid, 'SIGSTOP');
+    let heartbeats: HeartbeatInput[];
+    const startedAt = Date.now();
+    try {
+      heartbeats = await probeCluster(target, { ...options, deadlineMs });
+    } finally {
+      process.kill(pair.replica.pid, 'SIGCONT');
+    }
+    const endedAt = Date.now();
+
+    // The deadline plus scheduling slack on a busy machine; the connect timeout alone would be 2.5 s.
+    expect(endedAt - startedAt).toBeLessThan(deadlineMs + 1_000);
+    expect(byNode(heartbeats, 'mariadb-2')).toMatchObject({ role: 'unknown', reachable: false });
+    const primary = byNode(heartbeats, 'mariadb-1');
+    expect(primary).toMatchObject({ role: 'primary', reachable: true });
+    expect(Date.parse(primary.observedAt) - startedAt).toBeLessThan(deadlineMs);
+    await waitFor('mariadb-2 to answer the probe again', async () => {
+      const again = await probeCluster(target, options);
+      return byNode(again, 'mariadb-2').role === 'replica';
+    });
   });
 
   it('reports a node on a closed port as unreachable with role unknown, and still reports the others', async () => {

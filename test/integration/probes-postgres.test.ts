@@ -79,7 +79,31 @@ describe('the PostgreSQL probe on a real primary and streaming replica', () => {
       lagSeconds: 0,
       paused: false,
     });
+    expect(primary.selfFencing).toEqual({
+      enabled: false,
+      detail: "synchronous_standby_names '', synchronous_commit on",
+    });
+    expect(replica.selfFencing).toBeUndefined();
     for (const hb of heartbeats) expect(parseHeartbeat(hb).engine).toBe('postgresql');
+  });
+
+  it('reports the primary self-fencing while synchronous_standby_names names a standby', async () => {
+    await pgQuery(pair.primary, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+    await pgQuery(pair.primary, 'SELECT pg_reload_conf()');
+    try {
+      let primary: HeartbeatInput | undefined;
+      await waitFor('the probe to see the reloaded setting', async () => {
+        primary = byNode(await probeCluster(target, options), 'pg-1');
+        return primary.selfFencing?.enabled === true;
+      });
+      expect(primary?.selfFencing).toEqual({
+        enabled: true,
+        detail: "synchronous_standby_names '*', synchronous_commit on",
+      });
+    } finally {
+      await pgQuery(pair.primary, 'ALTER SYSTEM RESET synchronous_standby_names');
+      await pgQuery(pair.primary, 'SELECT pg_reload_conf()');
+    }
   });
 
   it('after pg_wal_replay_pause() and writes on the primary reports the replica paused, with received ahead of replayed', async () => {
@@ -126,6 +150,31 @@ describe('the PostgreSQL probe on a real primary and streaming replica', () => {
     expect(byNode(heartbeats, 'pg-9')).toMatchObject({ role: 'unknown', reachable: false });
     expect(heartbeats.map((hb) => hb.role)).toEqual(['primary', 'replica', 'unknown']);
     for (const hb of heartbeats) expect(() => parseHeartbeat(hb)).not.toThrow();
+  });
+
+  it('reports a frozen primary (SIGSTOP) unreachable at its deadline, and the replica on time', async () => {
+    const deadlineMs = 1_500;
+    process.kill(pair.primary.pid, 'SIGSTOP');
+    let heartbeats: HeartbeatInput[];
+    const startedAt = Date.now();
+    try {
+      heartbeats = await probeCluster(target, { ...options, deadlineMs });
+    } finally {
+      process.kill(pair.primary.pid, 'SIGCONT');
+    }
+    const endedAt = Date.now();
+
+    // The deadline plus scheduling slack on a busy machine; the connect timeout alone would be 2.5 s.
+    expect(endedAt - startedAt).toBeLessThan(deadlineMs + 1_000);
+    expect(byNode(heartbeats, 'pg-1')).toMatchObject({ role: 'unknown', reachable: false });
+    const replica = byNode(heartbeats, 'pg-2');
+    expect(replica).toMatchObject({ role: 'replica', reachable: true });
+    expect(Date.parse(replica.observedAt) - startedAt).toBeLessThan(deadlineMs);
+    // Resumed, the primary answers the next round.
+    await waitFor('pg-1 to answer the probe again', async () => {
+      const again = await probeCluster(target, options);
+      return byNode(again, 'pg-1').role === 'primary';
+    });
   });
 
   it('after the primary is killed reports it unreachable and the replica with its link down', async () => {

@@ -121,6 +121,33 @@ describe('replica-sentinel watch against a local stack and real Redis servers', 
     expect(nodes.map((n) => n.nodeId)).toEqual(['r1']);
   });
 
+  it('refuses an interval whose rounds a cluster heartbeatTimeoutSeconds cannot honor, and exits 2', async () => {
+    const file = join(dir, 'slow.yaml');
+    writeFileSync(
+      file,
+      [
+        'clusters:',
+        '  - id: slow',
+        '    engine: redis',
+        '    mode: dry-run',
+        '    policy: { heartbeatTimeoutSeconds: 20 }',
+        '    nodes:',
+        '      - id: r1',
+        '        url: redis://127.0.0.1:1',
+        '      - id: r2',
+        '        url: redis://127.0.0.1:2',
+        '',
+      ].join('\n'),
+    );
+    const result = await cli(['watch', '--config', file, '--interval', '15s', '--endpoint', stack.url]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'replica-sentinel: --interval 15s is too slow for cluster slow: heartbeatTimeoutSeconds (20) must be ' +
+        "greater than the probe interval plus the probe deadline (15 + 5 = 20 s): a healthy node's probe " +
+        'heartbeats can be that far apart, so a shorter timeout marks it SILENT\n',
+    );
+  });
+
   it('names the line, column and field of a broken clusters file, and exits 2', async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(
@@ -129,6 +156,8 @@ describe('replica-sentinel watch against a local stack and real Redis servers', 
         'clusters:',
         '  - id: cache',
         '    engine: redis',
+        // Not auto: no fencing warning before the error.
+        '    mode: dry-run',
         '    nodes:',
         '      - id: r1',
         '        url: postgresql://127.0.0.1:1/x',
@@ -141,7 +170,7 @@ describe('replica-sentinel watch against a local stack and real Redis servers', 
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       new RegExp(
-        `^replica-sentinel: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:6:14: clusters\\[0\\]\\.nodes\\[0\\]\\.url: `,
+        `^replica-sentinel: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:14: clusters\\[0\\]\\.nodes\\[0\\]\\.url: `,
       ),
     );
     expect(result.stderr.trim().split('\n')).toHaveLength(1);

@@ -5,9 +5,11 @@ import {
   CONFIG_OWNED_FIELDS,
   checkClusterConfig,
   parseClusterConfig,
+  probeDeadlineSeconds,
   RUNTIME_FIELDS,
   toClusterItems,
 } from '../../functions/core/cluster-config';
+import { defaultProbeDeadlineSeconds } from '../../functions/core/probe-cadence';
 import { loadConfigFixture } from '../fixtures/config';
 
 /** The problems of `text` as the thrown error lists them, one string per line. */
@@ -50,6 +52,7 @@ describe('parseClusterConfig: valid files', () => {
           id: 'cache-redis',
           engine: 'redis',
           mode: 'auto',
+          fencing: 'strict',
           nodes: [
             { id: 'r1', url: 'redis://127.0.0.1:7000' },
             { id: 'r2', url: 'redis://127.0.0.1:7001', priority: 100, noPromote: false },
@@ -71,7 +74,7 @@ describe('parseClusterConfig: valid files', () => {
     } satisfies ClusterConfig);
   });
 
-  it('applies the defaults of every optional field: mode auto, no policy overrides, no hooks, 900 s approvals', () => {
+  it('applies the defaults of every optional field: mode auto, strict fencing, no policy overrides, no hooks, 900 s approvals', () => {
     // Prepare, Act
     const config = parseClusterConfig(redisCluster());
 
@@ -80,6 +83,7 @@ describe('parseClusterConfig: valid files', () => {
       id: 'cache-redis',
       engine: 'redis',
       mode: 'auto',
+      fencing: 'strict',
       nodes: [
         { id: 'r1', url: 'redis://127.0.0.1:7000' },
         { id: 'r2', url: 'redis://127.0.0.1:7001' },
@@ -401,7 +405,7 @@ describe('parseClusterConfig: credentials in node URLs', () => {
 
     // Assess
     expect(config.clusters[0]?.nodes[0]?.url).toBe('redis://:hunter2@127.0.0.1:7000');
-    expect(warnings).toEqual([
+    expect(warnings.filter((w) => !w.includes('mode auto without'))).toEqual([
       'clusters.yaml:6:14: clusters[0].nodes[0].url: holds a password: accepted for a local run, refused for a deployed stack (use credentialsSecretArn there)',
     ]);
   });
@@ -440,6 +444,7 @@ describe('parseClusterConfig: credentials in node URLs', () => {
       'clusters:',
       '  - id: fe',
       '    engine: starrocks',
+      '    fencing: trust-quorum',
       '    nodes: [{ id: a, url: "mysql://a:9030" }, { id: b, url: "mysql://b:9030" }]',
       '    hooks:',
       '      promote: { type: lambda, functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:promote" }',
@@ -456,6 +461,7 @@ describe('parseClusterConfig: credentials in node URLs', () => {
         line: 3,
         col: 13,
         path: 'clusters[0].engine',
+        // fenceUnreachable is not listed: no engine has a built-in one, and it is optional.
         message:
           'starrocks has no built-in hooks and this cluster has none for fence, repoint, restartReplication, rebuild: a runbook that needs one fails and pages (give hooks, or mode: dry-run or off)',
       },
@@ -477,6 +483,7 @@ describe('toClusterItems', () => {
         clusterId: 'orders-pg',
         engine: 'postgresql',
         mode: 'approve',
+        fencing: 'strict',
         policy: { maxLagSeconds: 10 },
         nodes: [
           { nodeId: 'pg-1', url: 'postgresql://replicator@10.0.1.10:5432/orders' },
@@ -491,6 +498,7 @@ describe('toClusterItems', () => {
         clusterId: 'doris-fe',
         engine: 'doris',
         mode: 'dry-run',
+        fencing: 'strict',
         policy: {},
         nodes: [
           { nodeId: 'fe1', url: 'mysql://10.0.2.10:9030' },
@@ -506,7 +514,7 @@ describe('toClusterItems', () => {
     // Prepare: a file cannot even name them (unknown keys), so try every one and check both ways
     for (const field of RUNTIME_FIELDS) {
       expect(problemsOf(redisCluster(`    ${field}: 5`))).toEqual([
-        `clusters.yaml:9:5: clusters[0].${field}: unknown field (expected one of id, engine, mode, nodes, policy, hooks, approvalTimeoutSeconds, credentialsSecretArn)`,
+        `clusters.yaml:9:5: clusters[0].${field}: unknown field (expected one of id, engine, mode, nodes, policy, hooks, fencing, approvalTimeoutSeconds, credentialsSecretArn)`,
       ]);
     }
     const items = [
@@ -519,5 +527,139 @@ describe('toClusterItems', () => {
       for (const field of RUNTIME_FIELDS) expect(item).not.toHaveProperty(field);
       for (const key of Object.keys(item)) expect(CONFIG_OWNED_FIELDS).toContain(key);
     }
+  });
+});
+
+describe('fencing and the fenceUnreachable hook', () => {
+  const hook = (spec: string) => `    hooks:\n      fenceUnreachable: ${spec}`;
+  const lambda =
+    '{ type: lambda, functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:stop-instance" }';
+
+  it('maps fencing into the cluster item, strict by default and trust-quorum when set', () => {
+    // Prepare
+    const strict = parseClusterConfig(redisCluster());
+    const trusting = parseClusterConfig(redisCluster('    fencing: trust-quorum'));
+
+    // Act
+    const [strictItem] = toClusterItems(strict);
+    const [trustingItem] = toClusterItems(trusting);
+
+    // Assess
+    expect(strictItem?.fencing).toBe('strict');
+    expect(trustingItem?.fencing).toBe('trust-quorum');
+    expect(CONFIG_OWNED_FIELDS).toContain('fencing');
+  });
+
+  it('refuses a fencing mode that does not exist, naming the two that do', () => {
+    expect(problemsOf(redisCluster('    fencing: maybe'))).toEqual([
+      'clusters.yaml:9:14: clusters[0].fencing: must be one of strict, trust-quorum, not the string "maybe"',
+    ]);
+  });
+
+  it.each([
+    ['lambda', lambda],
+    ['ssm', '{ type: ssm, documentName: Stop-Old-Primary, parameters: { InstanceId: i-0abc } }'],
+    ['https', '{ type: https, url: "https://ops.example.com/fence" }'],
+  ])('accepts a %s fenceUnreachable hook and keeps it in the cluster item', (type, spec) => {
+    // Act
+    const check = checkClusterConfig(redisCluster(hook(spec)));
+
+    // Assess
+    expect(check.errors).toEqual([]);
+    const [item] = toClusterItems(check.config as ClusterConfig);
+    expect(item?.hooks.fenceUnreachable?.type).toBe(type);
+  });
+
+  it('refuses a builtin fenceUnreachable hook for every engine, saying what to use instead', () => {
+    expect(problemsOf(redisCluster(hook('{ type: builtin }')))).toEqual([
+      'clusters.yaml:10:33: clusters[0].hooks.fenceUnreachable.type: fenceUnreachable has no built-in hook: fencing a node the runbook cannot reach takes its infrastructure (stop the instance, cut its security group), not a database connection: use lambda, ssm or https',
+    ]);
+  });
+
+  it('warns about a cluster in mode auto (written or by default) with no way to fence an unreachable primary', () => {
+    // Prepare
+    const expected =
+      'mode auto without a way to fence an unreachable primary: an old primary the runbook cannot reach ' +
+      '(partitioned or frozen) blocks the failover and pages; a primary that refuses connections counts as ' +
+      'fenced. Add a fenceUnreachable hook (lambda, ssm or https: stop the instance, cut its security group), ' +
+      'or set fencing: trust-quorum to fail over on the quorum alone and accept that a cut-off old primary ' +
+      'may keep taking writes';
+
+    // Act
+    const byDefault = checkClusterConfig(redisCluster());
+    const written = checkClusterConfig(redisCluster('    mode: auto'));
+
+    // Assess
+    expect(byDefault.config).toBeDefined();
+    expect(byDefault.warnings).toEqual([
+      { severity: 'warning', line: 2, col: 5, path: 'clusters[0]', message: expected },
+    ]);
+    expect(written.warnings).toEqual([
+      { severity: 'warning', line: 9, col: 11, path: 'clusters[0].mode', message: expected },
+    ]);
+  });
+
+  it.each([
+    ['a fenceUnreachable hook', hook(lambda)],
+    ['fencing: trust-quorum', '    fencing: trust-quorum'],
+    ['mode approve', '    mode: approve'],
+    ['mode dry-run', '    mode: dry-run'],
+  ])('does not warn about fencing with %s', (_what, extra) => {
+    expect(checkClusterConfig(redisCluster(extra)).warnings).toEqual([]);
+  });
+});
+
+describe('probe cadence: deadline and heartbeat timeout', () => {
+  /** redisCluster with a probe section and optional policy lines. */
+  const probed = (probe: string[], policy: string[] = []) =>
+    [
+      redisCluster(
+        policy.length === 0
+          ? '    mode: dry-run'
+          : ['    mode: dry-run', '    policy:', ...policy].join('\n'),
+      ),
+      'probe:',
+      ...probe,
+    ].join('\n');
+
+  it('accepts the defaults: rounds every 10 s, 5 s per node, a 30 s timeout', () => {
+    // Act
+    const check = checkClusterConfig(probed(['  enabled: true']));
+
+    // Assess
+    expect(check.errors).toEqual([]);
+    expect(check.config?.probe && probeDeadlineSeconds(check.config.probe)).toBe(5);
+  });
+
+  it('refuses a written heartbeatTimeoutSeconds not above the interval plus the deadline, at the timeout', () => {
+    expect(problemsOf(probed(['  intervalSeconds: 10'], ['      heartbeatTimeoutSeconds: 15']))).toEqual([
+      "clusters.yaml:11:32: clusters[0].policy.heartbeatTimeoutSeconds: heartbeatTimeoutSeconds (15) must be greater than the probe interval plus the probe deadline (10 + 5 = 15 s): a healthy node's probe heartbeats can be that far apart, so a shorter timeout marks it SILENT",
+    ]);
+    expect(
+      checkClusterConfig(probed(['  intervalSeconds: 10'], ['      heartbeatTimeoutSeconds: 15.5'])).errors,
+    ).toEqual([]);
+  });
+
+  it('refuses an interval whose rounds the default timeout cannot honor, at the interval, naming the cluster', () => {
+    expect(problemsOf(probed(['  intervalSeconds: 30']))).toEqual([
+      "clusters.yaml:11:20: probe.intervalSeconds: cluster cache-redis (clusters[0]): heartbeatTimeoutSeconds (30) must be greater than the probe interval plus the probe deadline (30 + 5 = 35 s): a healthy node's probe heartbeats can be that far apart, so a shorter timeout marks it SILENT",
+    ]);
+  });
+
+  it('uses a written deadline in the rule, and refuses one that does not fit in the interval', () => {
+    // A shorter deadline lets a shorter timeout through: 10 + 2 = 12 < 13.
+    const short = checkClusterConfig(
+      probed(['  intervalSeconds: 10', '  deadlineSeconds: 2'], ['      heartbeatTimeoutSeconds: 13']),
+    );
+    expect(short.errors).toEqual([]);
+    expect(short.config?.probe && probeDeadlineSeconds(short.config.probe)).toBe(2);
+
+    expect(problemsOf(probed(['  intervalSeconds: 10', '  deadlineSeconds: 10']))).toEqual([
+      'clusters.yaml:12:20: probe.deadlineSeconds: the probe deadline (10 s) must be less than the interval between probe rounds (10 s): every node must be answered or given up on before the next round starts',
+    ]);
+  });
+
+  it('derives the deadline as min(5 s, 80 % of the interval)', () => {
+    expect([0.5, 1, 5, 6, 10, 60].map(defaultProbeDeadlineSeconds)).toEqual([0.4, 0.8, 4, 4.8, 5, 5]);
   });
 });

@@ -6,7 +6,7 @@ import {
   probeCluster,
   UnsupportedProbeEngineError,
 } from '../../functions/adapters/probes/index';
-import { ProbeRound, type ProbeTarget } from '../../functions/adapters/probes/round';
+import { ProbeDeadlineError, ProbeRound, type ProbeTarget } from '../../functions/adapters/probes/round';
 import { parseHeartbeat } from '../../functions/core/wire';
 
 const NOW = Date.parse('2026-11-22T23:00:01.250Z');
@@ -145,5 +145,70 @@ describe('ProbeRound', () => {
     const hb = round.observed('r2', { role: 'replica', replication: { linkUp: true, lagSeconds: 7.20049 } });
 
     expect(hb.replication?.lagSeconds).toBe(7.2);
+  });
+});
+
+describe('ProbeRound.withinDeadline: one node, one hard deadline from the round start', () => {
+  it('returns what the node answered in time, with its signal never aborted', async () => {
+    const { options: opts } = options();
+    const round = new ProbeRound(REDIS, { ...opts, deadlineMs: 1_000 });
+    let signal: AbortSignal | undefined;
+
+    const result = await round.withinDeadline(async (deadline) => {
+      signal = deadline.signal;
+      return 'answered';
+    });
+
+    expect(result).toBe('answered');
+    expect(signal?.aborted).toBe(false);
+  });
+
+  it('abandons a node that never answers: aborts its signal and rejects with ProbeDeadlineError at the deadline', async () => {
+    const { options: opts } = options();
+    const round = new ProbeRound(REDIS, { ...opts, deadlineMs: 50 });
+    let signal: AbortSignal | undefined;
+    const started = performance.now();
+
+    const outcome = round.withinDeadline((deadline) => {
+      signal = deadline.signal;
+      return new Promise<string>(() => undefined); // a frozen server: no answer, ever
+    });
+
+    await expect(outcome).rejects.toThrow(ProbeDeadlineError);
+    await expect(outcome).rejects.toThrow('no answer within the probe deadline of 50 ms');
+    expect(signal?.aborted).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(49);
+  });
+
+  it('reports only the slow node unreachable through observeNode, and the others as they answered', async () => {
+    const { options: opts, warnings } = options();
+    const round = new ProbeRound(REDIS, { ...opts, deadlineMs: 50 });
+
+    const [slow, fast] = await Promise.all([
+      round.observeNode('r1', () => new Promise(() => undefined)),
+      round.observeNode('r2', async () => round.observed('r2', { role: 'primary', position: undefined })),
+    ]);
+
+    expect(slow).toMatchObject({ nodeId: 'r1', reachable: false, role: 'unknown' });
+    expect(fast).toMatchObject({ nodeId: 'r2', reachable: true, role: 'primary' });
+    expect(warnings).toEqual([
+      '[probe probe-a] cache-redis: node r1 not observed: no answer within the probe deadline of 50 ms (probe abandoned, connection closed)',
+    ]);
+  });
+
+  it('copies a primary observation self-fencing into the heartbeat, which the wire accepts', () => {
+    const { options: opts } = options();
+    const round = new ProbeRound(REDIS, opts);
+
+    const heartbeat = round.observed('r1', {
+      role: 'primary',
+      position: undefined,
+      selfFencing: { enabled: true, detail: 'min-replicas-to-write 1, min-replicas-max-lag 10' },
+    });
+
+    expect(parseHeartbeat(heartbeat).selfFencing).toEqual({
+      enabled: true,
+      detail: 'min-replicas-to-write 1, min-replicas-max-lag 10',
+    });
   });
 });

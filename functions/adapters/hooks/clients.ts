@@ -18,6 +18,19 @@ export interface ClientOptions {
   readonly statementTimeoutMs: number;
   /** PostgreSQL `application_name`. @default 'replica-sentinel' */
   readonly applicationName?: string;
+  /**
+   * Aborted when the caller gives up on the node (a probe's per-node deadline): the connection is destroyed
+   * at once, while connecting or later, so that a frozen server holds no socket and no pending promise
+   * past the deadline. The driver's own timeouts are idle timeouts and do not bound a whole exchange.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Runs `destroy` when `signal` aborts (at once when it already has). */
+function destroyOnAbort(signal: AbortSignal | undefined, destroy: () => void): void {
+  if (signal === undefined) return;
+  if (signal.aborted) destroy();
+  else signal.addEventListener('abort', destroy, { once: true });
 }
 
 /** A connected Redis client (no reconnects, no offline queue). */
@@ -41,6 +54,7 @@ export function connectRedis(
     });
     // Without a listener a socket error would be thrown as an uncaught 'error' event; commands reject anyway.
     client.on('error', () => undefined);
+    destroyOnAbort(options.signal, () => client.destroy());
     await client.connect();
     return client;
   });
@@ -65,6 +79,10 @@ export function connectPostgres(
     });
     // A server that dies while connected emits 'error'; the pending query rejects on its own.
     client.on('error', () => undefined);
+    // end() waits for the server to close its side, which a frozen server never does: cut the socket.
+    destroyOnAbort(options.signal, () =>
+      (client.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy(),
+    );
     try {
       await client.connect();
     } catch (error) {
@@ -75,10 +93,15 @@ export function connectPostgres(
   });
 }
 
-/** A connected MySQL/MariaDB connection (user `root` unless the credentials say otherwise). */
+/**
+ * A connected MySQL/MariaDB connection (user `root` unless the credentials say otherwise). With `signal`,
+ * an abort destroys it; one aborted while connecting is destroyed as soon as the connect settles (within
+ * the connect timeout).
+ */
 export async function connectMysql(
   node: HostPort,
   creds: DbCredentials | undefined,
+  options: { readonly signal?: AbortSignal } = {},
 ): Promise<mysql.Connection> {
   const connection = await connectOrClassify(node, () =>
     mysql.createConnection({
@@ -91,5 +114,6 @@ export async function connectMysql(
   );
   // A server that dies while connected emits 'error'; the pending query rejects on its own.
   connection.on('error', () => undefined);
+  destroyOnAbort(options.signal, () => connection.destroy());
   return connection;
 }

@@ -188,8 +188,21 @@ export function errorMessage(error: unknown): string {
 export type ActionHandler = (request: HookRequest, creds: DbCredentials | undefined) => Promise<HookResult>;
 
 /**
+ * Why no engine has a built-in fenceUnreachable: fencing a node the runbook cannot reach acts on its
+ * infrastructure (stop the instance, cut its security group), never through the database connection.
+ */
+export function noBuiltinFenceUnreachable(request: Pick<HookRequest, 'clusterId' | 'target'>): string {
+  return (
+    `There is no built-in fenceUnreachable hook (cluster ${request.clusterId}, node ${request.target.nodeId}): ` +
+    'fencing a node the runbook cannot reach takes its infrastructure (stop the instance, cut its security ' +
+    'group), not a database connection. Configure hooks.fenceUnreachable as a lambda, ssm or https hook.'
+  );
+}
+
+/**
  * A built-in hook's `run`: the engine's handler for each action, and why it has no rebuild (rebuilding a
- * node needs tooling on its host, so it is always a lambda, ssm or https hook).
+ * node needs tooling on its host, so it is always a lambda, ssm or https hook). No engine has a built-in
+ * fenceUnreachable either ({@link noBuiltinFenceUnreachable}).
  */
 export function dispatchBuiltin(
   handlers: Readonly<Record<Exclude<HookAction, 'rebuild' | 'fenceUnreachable'>, ActionHandler>>,
@@ -197,12 +210,7 @@ export function dispatchBuiltin(
 ): ActionHandler {
   return async (request, creds) => {
     if (request.action === 'rebuild') throw new HookFailedError(noRebuild);
-    if (request.action === 'fenceUnreachable') {
-      throw new HookFailedError(
-        'fenceUnreachable has no built-in hook: it must act outside the database (stop the instance, cut its ' +
-          'security group), so configure a lambda, ssm or https hook for it.',
-      );
-    }
+    if (request.action === 'fenceUnreachable') throw new HookFailedError(noBuiltinFenceUnreachable(request));
     return handlers[request.action](request, creds);
   };
 }

@@ -23,7 +23,13 @@ import type { Engine } from '../../core/position';
 import { HOOK_ACTIONS, NotYetPrimaryError } from '../../core/runbook';
 import { TransientError } from '../errors';
 import type { CredentialsSource, InvokeLambda, SecretValue, StartAutomation } from './aws';
-import { type BuiltinHooks, type DbCredentials, errorMessage, urlCredentials } from './connection';
+import {
+  type BuiltinHooks,
+  type DbCredentials,
+  errorMessage,
+  noBuiltinFenceUnreachable,
+  urlCredentials,
+} from './connection';
 import { DEFAULT_HTTPS_TIMEOUT_MS, runHttpsHook } from './https';
 import { mariadbHooks, mysqlHooks } from './mysql';
 import { postgresqlHooks } from './postgresql';
@@ -133,6 +139,10 @@ export function createHookRunner(deps: HookRunnerDeps): HookRunner {
     async run(request, spec) {
       if (!(HOOK_ACTIONS as readonly string[]).includes(request.action)) {
         throw new HookFailedError(`Unknown hook action ${JSON.stringify(request.action)}.`);
+      }
+      // Checked before any engine lookup, so that the message is the same for every engine.
+      if (request.action === 'fenceUnreachable' && (spec === undefined || spec.type === 'builtin')) {
+        throw new HookFailedError(noBuiltinFenceUnreachable(request));
       }
       if (spec === undefined) return builtin(request);
       switch (spec.type) {

@@ -112,8 +112,9 @@ export async function probeFrontends(
 }
 
 /**
- * Asks the frontends in order; the first answer that names a master wins (a frontend cut off from the
- * master sees none), else the first answer at all.
+ * Asks every frontend at once (each under the round's per-node deadline: a frozen frontend must not use up
+ * the others' time); in configuration order, the first answer that names a master wins (a frontend cut off
+ * from the master sees none), else the first answer at all.
  */
 async function readRows(
   target: ProbeTarget,
@@ -124,17 +125,20 @@ async function readRows(
   failures: Map<string, unknown>;
 }> {
   const failures = new Map<string, unknown>();
+  const answers = await Promise.allSettled(target.nodes.map((frontend) => rowsOf(frontend)));
   let first: { rows: readonly FrontendRow[]; answeredBy: string } | undefined;
-  for (const frontend of target.nodes) {
-    try {
-      const rows = await rowsOf(frontend);
-      if (rows.some(isMaster)) return { rows, answeredBy: frontend.nodeId, failures };
-      first ??= { rows, answeredBy: frontend.nodeId };
-    } catch (error) {
-      failures.set(frontend.nodeId, error);
+  let withMaster: { rows: readonly FrontendRow[]; answeredBy: string } | undefined;
+  answers.forEach((answer, i) => {
+    const nodeId = target.nodes[i]?.nodeId ?? '?';
+    if (answer.status === 'rejected') {
+      failures.set(nodeId, answer.reason);
+      return;
     }
-  }
-  return { rows: first?.rows, answeredBy: first?.answeredBy ?? '', failures };
+    first ??= { rows: answer.value, answeredBy: nodeId };
+    if (answer.value.some(isMaster)) withMaster ??= { rows: answer.value, answeredBy: nodeId };
+  });
+  const chosen = withMaster ?? first;
+  return { rows: chosen?.rows, answeredBy: chosen?.answeredBy ?? '', failures };
 }
 
 function nodeIdOf(round: ProbeRound, row: FrontendRow): string | undefined {

@@ -2,12 +2,14 @@
  * Database probes (issue 5): observe the nodes of a cluster and describe each as a wire heartbeat
  * (DESIGN.md §3a), with the probe as observer. Shared by the CLI's `watch` and the probe Lambda.
  *
- * A round reaches every node of the cluster in parallel and returns one heartbeat per configured node, in
- * configuration order: the role as the server reports it (never configured), the position of a primary,
- * a replica's view of its replication. A node that cannot be reached is reported `reachable: false` with
- * role `unknown`. A node that answers with an error (a refused login, too many connections) is alive: it
- * gets no heartbeat this round, a warning, and `onRefused` is told (refusal.ts). A round never rejects
- * because of a node.
+ * A round reaches every node of the cluster in parallel, each under a hard deadline counted from the
+ * round's start (`deadlineMs`), and returns one heartbeat per configured node, in configuration order:
+ * the role as the server reports it (never configured), the position of a primary and its self-fencing
+ * settings, a replica's view of its replication. A node that cannot be reached is reported
+ * `reachable: false` with role `unknown`; so is one that misses the deadline (its connection is
+ * destroyed), and only that one: the others' heartbeats never wait past it. A node that answers with an
+ * error (a refused login, too many connections) is alive: it gets no heartbeat this round, a warning, and
+ * `onRefused` is told (refusal.ts). A round never rejects because of a node.
  *
  * @example
  * let seq = Date.now();
@@ -37,7 +39,8 @@ export { ACK_WAIT_MS, HEARTBEAT_KEY, probeRedis } from './redis';
 export { type Refusal, type RefusalKind, refusalOf } from './refusal';
 export {
   type NodeRefusal,
-  PROBE_TIMEOUT_MS,
+  PROBE_DEADLINE_MS,
+  ProbeDeadlineError,
   type ProbeLog,
   type ProbeOptions,
   type ProbeTarget,

@@ -9,7 +9,8 @@
  * - MySQL with GTIDs: applied `@@gtid_executed`, received that plus `Retrieved_Gtid_Set`;
  * - without GTIDs (MySQL gtid_mode OFF, MariaDB Using_Gtid No): binlog coordinates of the source,
  *   received `Master_Log_File:Read_Master_Log_Pos`, applied `Relay_Master_Log_File:Exec_Master_Log_Pos`.
- * A node without replication is a primary when it is writable (read_only OFF), with position
+ * A node without replication is a primary when it is writable (read_only OFF), with its semi-sync settings
+ * as self-fencing and position
  * `@@gtid_binlog_pos` (MariaDB), `@@gtid_executed` (MySQL) or, without GTIDs, its binlog coordinate; an
  * empty GTID position is left out. A read-only node without replication (a fenced old primary) has role
  * unknown.
@@ -21,7 +22,15 @@ import type { NodeEndpoint } from '../../core/hooks';
 import type { HeartbeatInput } from '../../core/wire';
 import { connectMysql } from '../hooks/clients';
 import { type DbCredentials, parseEndpoint } from '../hooks/connection';
-import { isDecimal, type Observation, type ProbeOptions, ProbeRound, type ProbeTarget, text } from './round';
+import {
+  isDecimal,
+  type Observation,
+  type ProbeOptions,
+  ProbeRound,
+  type ProbeTarget,
+  type SelfFencing,
+  text,
+} from './round';
 
 const DEFAULT_PORT = 3306;
 
@@ -29,25 +38,29 @@ type Flavor = 'mysql' | 'mariadb';
 
 /**
  * Opens a MySQL-protocol connection to a node (MySQL, MariaDB, Doris or StarRocks frontends), runs `work`
- * and closes it. Throws NodeUnreachableError when nothing answers on the port.
+ * and closes it, all under the round's per-node deadline. Throws NodeUnreachableError when nothing
+ * answers on the port, ProbeDeadlineError when the deadline passes first (the connection is destroyed).
  */
-export async function withMysqlProtocol<T>(
+export function withMysqlProtocol<T>(
   round: ProbeRound,
   node: NodeEndpoint,
   defaultPort: number,
   work: (query: (sql: string) => Promise<RowDataPacket[]>) => Promise<T>,
 ): Promise<T> {
-  const endpoint = parseEndpoint('mysql', node, defaultPort);
-  const creds: DbCredentials | undefined = await round.credentials(node);
-  const connection = await connectMysql(endpoint, creds);
-  try {
-    return await work(async (sql) => {
-      const [rows] = await connection.query<RowDataPacket[]>({ sql, timeout: round.timeoutMs });
-      return rows;
-    });
-  } finally {
-    await connection.end().catch(() => connection.destroy());
-  }
+  return round.withinDeadline(async (deadline) => {
+    const endpoint = parseEndpoint('mysql', node, defaultPort);
+    const creds: DbCredentials | undefined = await round.credentials(node);
+    const connection = await connectMysql(endpoint, creds, { signal: deadline.signal });
+    try {
+      return await work(async (sql) => {
+        const [rows] = await connection.query<RowDataPacket[]>({ sql, timeout: round.deadlineMs });
+        return rows;
+      });
+    } finally {
+      if (deadline.signal.aborted) connection.destroy();
+      else await connection.end().catch(() => connection.destroy());
+    }
+  });
 }
 
 /** A column of SHOW REPLICA STATUS under its MariaDB (`Master`, `Slave`) or MySQL 8.0.22+ (`Source`, `Replica`) name. */
@@ -109,10 +122,42 @@ async function observeNode(
         const [log] = await binlogStatus(query, flavor);
         position = binlog(text(log?.File), text(log?.Position));
       }
-      return { observation: { role: 'primary', position }, observedAt: round.now() };
+      const selfFencing = await semiSync(query);
+      return { observation: { role: 'primary', position, selfFencing }, observedAt: round.now() };
     }
     return { observation: observeReplica(round, flavor, status, vars, gtidMode), observedAt: round.now() };
   });
+}
+
+/**
+ * A primary's semi-synchronous replication as self-fencing: enabled when `rpl_semi_sync_master_enabled`
+ * (MariaDB, MySQL before 8.0.26) or `rpl_semi_sync_source_enabled` (MySQL 8.0.26+) is ON; false when
+ * neither variable exists (the plugin is not loaded). The detail gives the timeout after which the server
+ * falls back to asynchronous commits. `undefined` when the variables could not be read: best effort.
+ */
+async function semiSync(query: (sql: string) => Promise<RowDataPacket[]>): Promise<SelfFencing | undefined> {
+  let rows: RowDataPacket[];
+  try {
+    rows = await query("SHOW GLOBAL VARIABLES LIKE 'rpl\\_semi\\_sync\\_%'");
+  } catch {
+    return undefined;
+  }
+  const vars = new Map(rows.map((row) => [text(row.Variable_name)?.toLowerCase(), text(row.Value)]));
+  for (const role of ['source', 'master']) {
+    const enabled = vars.get(`rpl_semi_sync_${role}_enabled`);
+    if (enabled === undefined) continue;
+    const on = enabled.toUpperCase() === 'ON' || enabled === '1';
+    const timeout = vars.get(`rpl_semi_sync_${role}_timeout`);
+    return {
+      enabled: on,
+      detail:
+        `rpl_semi_sync_${role}_enabled ${enabled}` +
+        (on && timeout !== undefined
+          ? `, falls back to asynchronous after rpl_semi_sync_${role}_timeout ${timeout} ms`
+          : ''),
+    };
+  }
+  return { enabled: false, detail: 'semi-synchronous replication not available (plugin not loaded)' };
 }
 
 /** The binary log being written: SHOW BINARY LOG STATUS in MySQL 8.2+ (SHOW MASTER STATUS before, and in MariaDB). */

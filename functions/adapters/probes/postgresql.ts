@@ -1,8 +1,9 @@
 /**
  * PostgreSQL probe (streaming replication, PostgreSQL 10 or later).
  *
- * Every node: `pg_is_in_recovery()` gives the role. A primary reports `pg_current_wal_lsn()` and its view
- * of its replicas (`pg_stat_replication`). A standby reports `pg_last_wal_receive_lsn()` (received),
+ * Every node, at once, each under the round's deadline: `pg_is_in_recovery()` gives the role. A primary
+ * reports `pg_current_wal_lsn()`, its view of its replicas (`pg_stat_replication`) and its self-fencing
+ * (`synchronous_standby_names`, `synchronous_commit`). A standby reports `pg_last_wal_receive_lsn()` (received),
  * `pg_last_wal_replay_lsn()` (applied), `pg_is_wal_replay_paused()`, its WAL receiver
  * (`pg_stat_wal_receiver`: link up when streaming, the sender's host:port naming its source) and its lag:
  * `now() - pg_last_xact_replay_timestamp()` while it has received WAL it has not replayed, 0 when it has
@@ -18,7 +19,14 @@ import { comparePositions, parsePosition } from '../../core/position';
 import type { HeartbeatInput } from '../../core/wire';
 import { connectPostgres } from '../hooks/clients';
 import { parseEndpoint } from '../hooks/connection';
-import { type Observation, type ProbeOptions, ProbeRound, type ProbeTarget } from './round';
+import {
+  type NodeDeadline,
+  type Observation,
+  type ProbeOptions,
+  ProbeRound,
+  type ProbeTarget,
+  type SelfFencing,
+} from './round';
 
 const DEFAULT_PORT = 5432;
 
@@ -27,7 +35,9 @@ const STATUS_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   pg_last_wal_receive_lsn()::text AS receive_lsn,
   pg_last_wal_replay_lsn()::text AS replay_lsn,
   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
-  extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds`;
+  extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age_seconds,
+  current_setting('synchronous_standby_names', true) AS sync_standby_names,
+  current_setting('synchronous_commit', true) AS synchronous_commit`;
 
 const RECEIVER_SQL = 'SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver';
 
@@ -42,6 +52,8 @@ interface StatusRow {
   replay_lsn: string | null;
   replay_paused: boolean | null;
   replay_age_seconds: number | null;
+  sync_standby_names: string | null;
+  synchronous_commit: string | null;
 }
 
 interface ReceiverRow {
@@ -71,12 +83,17 @@ interface PrimaryView {
   readonly replayLagSeconds: number | undefined;
 }
 
-async function readStatus(round: ProbeRound, node: NodeEndpoint): Promise<NodeStatus> {
+async function readStatus(
+  round: ProbeRound,
+  node: NodeEndpoint,
+  deadline: NodeDeadline,
+): Promise<NodeStatus> {
   const endpoint = parseEndpoint('postgresql', node, DEFAULT_PORT);
   const creds = await round.credentials(node);
   const client = await connectPostgres(endpoint, creds, {
-    statementTimeoutMs: round.timeoutMs,
+    statementTimeoutMs: round.deadlineMs,
     applicationName: 'replica-sentinel-probe',
+    signal: deadline.signal,
   });
   try {
     const status = (await client.query<StatusRow>(STATUS_SQL)).rows[0];
@@ -85,7 +102,8 @@ async function readStatus(round: ProbeRound, node: NodeEndpoint): Promise<NodeSt
     const replicas = status.in_recovery ? [] : (await client.query<ReplicationRow>(REPLICATION_SQL)).rows;
     return { node, observedAt: round.now(), status, receiver, replicas };
   } finally {
-    await client.end().catch(() => undefined);
+    // Not awaited past the deadline: end() waits for a server that may be frozen (the signal cut it).
+    if (!deadline.signal.aborted) await client.end().catch(() => undefined);
   }
 }
 
@@ -98,7 +116,7 @@ export async function probePostgres(target: ProbeTarget, options: ProbeOptions):
   const statuses = await Promise.all(
     target.nodes.map(async (node) => {
       try {
-        return await readStatus(round, node);
+        return await round.withinDeadline((deadline) => readStatus(round, node, deadline));
       } catch (error) {
         return round.failed(node.nodeId, error);
       }
@@ -148,7 +166,9 @@ function primaryViews(round: ProbeRound, statuses: readonly NodeStatus[]): Map<s
 
 function observe(round: ProbeRound, node: NodeStatus, view: PrimaryView | undefined): Observation {
   const { status, receiver } = node;
-  if (!status.in_recovery) return { role: 'primary', position: status.current_lsn ?? undefined };
+  if (!status.in_recovery) {
+    return { role: 'primary', position: status.current_lsn ?? undefined, selfFencing: selfFencing(status) };
+  }
   const linkUp = receiver?.status === 'streaming';
   const sourceNodeId =
     round.nodeIdAt(
@@ -169,6 +189,21 @@ function observe(round: ProbeRound, node: NodeStatus, view: PrimaryView | undefi
       lagSeconds: lagSeconds(status, received, replayed, linkUp, view),
       paused: status.replay_paused ?? undefined,
     },
+  };
+}
+
+/**
+ * A primary with synchronous standbys named stops committing when none of them acknowledges: it fences
+ * itself when cut off. Not when `synchronous_commit` is `off` or `local` (commits do not wait for a
+ * standby then). `undefined` when the settings could not be read.
+ */
+function selfFencing(status: StatusRow): SelfFencing | undefined {
+  const names = status.sync_standby_names;
+  if (names === null) return undefined;
+  const commit = status.synchronous_commit ?? '?';
+  return {
+    enabled: names.trim() !== '' && commit !== 'off' && commit !== 'local',
+    detail: `synchronous_standby_names '${names}', synchronous_commit ${commit}`.slice(0, 512),
   };
 }
 

@@ -2,11 +2,13 @@
  * Redis probe: INFO replication on every node, and a heartbeat key written on each primary for time-based
  * lag.
  *
- * A round: (1) connect to every node and read its role; (2) on each primary, SET the heartbeat key to the
- * current time, WAIT briefly for its replicas to acknowledge, then read its offset (the position, which
- * the write moves on, so a stalled replica shows even when the application is idle); (3) on each replica,
- * read INFO replication and the key. A replica that has applied the primary's offset after this round's
- * write has lag 0; one that has not is as far behind as the key it holds is old.
+ * A round probes every node at once, each under its own deadline: connect and read its role; on a
+ * primary, SET the heartbeat key to the current time, WAIT briefly for its replicas to acknowledge, then
+ * read its offset (the position, which the write moves on, so a stalled replica shows even when the
+ * application is idle) and its self-fencing settings (`min-replicas-to-write`, `min-replicas-max-lag`);
+ * on a replica, wait for its source's write (at most half its remaining time), then read INFO replication
+ * and the key. A replica that has applied the primary's offset after this round's write has lag 0; one
+ * that has not is as far behind as the key it holds is old.
  *
  * Positions are `<master_replid>:<offset>`: a primary's `master_repl_offset`; a replica's received offset
  * `slave_read_repl_offset` (Redis 7; `slave_repl_offset` before) and applied offset `slave_repl_offset`,
@@ -16,9 +18,17 @@
 import type { NodeEndpoint } from '../../core/hooks';
 import type { HeartbeatInput } from '../../core/wire';
 import { connectRedis, type RedisConnection } from '../hooks/clients';
-import { errorMessage, type HostPort, parseEndpoint } from '../hooks/connection';
+import { errorMessage, parseEndpoint } from '../hooks/connection';
 import { parseRedisInfo } from '../hooks/redis';
-import { isDecimal, type Observation, type ProbeOptions, ProbeRound, type ProbeTarget } from './round';
+import {
+  isDecimal,
+  type NodeDeadline,
+  type Observation,
+  type ProbeOptions,
+  ProbeRound,
+  type ProbeTarget,
+  type SelfFencing,
+} from './round';
 
 /** The key the probe writes on primaries, holding the epoch milliseconds of the write. */
 export const HEARTBEAT_KEY = 'replica-sentinel:heartbeat';
@@ -30,18 +40,47 @@ const REPLID = /^[0-9a-fA-F]{40}$/;
 
 type Info = ReadonlyMap<string, string>;
 
-interface Connected {
-  readonly node: NodeEndpoint;
-  readonly endpoint: HostPort;
-  readonly client: RedisConnection;
-  readonly info: Info;
-}
-
 /** This round's heartbeat write on a primary: the offset that includes it, and its value. */
 interface HeartbeatWrite {
+  readonly nodeId: string;
   readonly replid: string;
   readonly offset: bigint;
   readonly writtenAt: number;
+}
+
+/** Each node's heartbeat write of this round, settled once its probe wrote, or will not (`undefined`). */
+class RoundWrites {
+  private readonly settled = new Map<string, Promise<HeartbeatWrite | undefined>>();
+  private readonly settle = new Map<string, (write: HeartbeatWrite | undefined) => void>();
+
+  constructor(nodeIds: readonly string[]) {
+    for (const nodeId of nodeIds) {
+      this.settled.set(nodeId, new Promise((resolve) => this.settle.set(nodeId, resolve)));
+    }
+  }
+
+  /** Settles `nodeId`'s write; later calls do nothing. */
+  done(nodeId: string, write: HeartbeatWrite | undefined): void {
+    this.settle.get(nodeId)?.(write);
+  }
+
+  /**
+   * `nodeId`'s write, waiting for it at most `waitMs`: a frozen primary must not make its replicas miss
+   * their own deadline (their lag is then not measured this round).
+   */
+  async of(nodeId: string | undefined, waitMs: number): Promise<HeartbeatWrite | undefined> {
+    const write = nodeId === undefined ? undefined : this.settled.get(nodeId);
+    if (write === undefined) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const givenUp = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), waitMs);
+    });
+    try {
+      return await Promise.race([write, givenUp]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 async function replicationInfo(client: RedisConnection): Promise<Info> {
@@ -54,107 +93,131 @@ function position(replid: string | undefined, offset: string | undefined): strin
 
 /**
  * Probes a Redis primary/replica set (self-managed replication; not Redis Cluster or Sentinel). Never
- * rejects: a node that cannot be reached is reported `reachable: false`; one that answers with an error
- * (WRONGPASS, NOAUTH, max clients...) gets no heartbeat this round.
+ * rejects: a node that cannot be reached, or does not answer within the round's deadline, is reported
+ * `reachable: false`; one that answers with an error (WRONGPASS, NOAUTH, max clients...) gets no
+ * heartbeat this round.
+ *
+ * Every node is probed at once under its own deadline. A replica reads its replication after its source's
+ * heartbeat write (for the lag), but waits for it only half of its remaining time: a frozen primary costs
+ * its replicas the lag measurement of one round, never their heartbeat.
  */
 export async function probeRedis(target: ProbeTarget, options: ProbeOptions): Promise<HeartbeatInput[]> {
   const round = new ProbeRound(target, options);
-  // undefined: not observed yet; null: the node refused the probe (no heartbeat this round).
-  const results: (HeartbeatInput | null | undefined)[] = target.nodes.map(() => undefined);
-  const connected: (Connected | undefined)[] = await Promise.all(
-    target.nodes.map(async (node, i) => {
+  const writes = new RoundWrites(target.nodes.map((node) => node.nodeId));
+  const heartbeats = await Promise.all(
+    target.nodes.map(async (node) => {
       try {
-        const endpoint = parseEndpoint('redis', node, DEFAULT_PORT);
-        const creds = await round.credentials(node);
-        const client = await connectRedis(endpoint, creds, { statementTimeoutMs: round.timeoutMs });
-        try {
-          return { node, endpoint, client, info: await replicationInfo(client) };
-        } catch (error) {
-          client.destroy();
-          throw error;
-        }
-      } catch (error) {
-        results[i] = round.failed(node.nodeId, error) ?? null;
-        return undefined;
+        return await round.observeNode(node.nodeId, (deadline) => observeNode(round, node, deadline, writes));
+      } finally {
+        writes.done(node.nodeId, undefined);
       }
     }),
   );
-  try {
-    const writes = new Map<string, HeartbeatWrite>();
-    await Promise.all(
-      connected.map(async (node, i) => {
-        if (node?.info.get('role') !== 'master') return;
-        results[i] =
-          (await round.guarded(node.node.nodeId, async () => {
-            const { heartbeat, write } = await observePrimary(round, node);
-            if (write !== undefined) writes.set(node.node.nodeId, write);
-            return heartbeat;
-          })) ?? null;
-      }),
-    );
-    await Promise.all(
-      connected.map(async (node, i) => {
-        if (node === undefined || results[i] !== undefined) return;
-        results[i] = (await round.guarded(node.node.nodeId, () => observeOther(round, node, writes))) ?? null;
-      }),
-    );
-  } finally {
-    for (const node of connected) node?.client.destroy();
-  }
-  return results.flatMap((heartbeat, i) => {
-    if (heartbeat === null) return [];
-    return [heartbeat ?? round.unreachable(target.nodes[i]?.nodeId ?? '?', 'not probed')];
+  return heartbeats.filter((heartbeat) => heartbeat !== undefined);
+}
+
+async function observeNode(
+  round: ProbeRound,
+  node: NodeEndpoint,
+  deadline: NodeDeadline,
+  writes: RoundWrites,
+): Promise<HeartbeatInput> {
+  const endpoint = parseEndpoint('redis', node, DEFAULT_PORT);
+  const creds = await round.credentials(node);
+  const client = await connectRedis(endpoint, creds, {
+    statementTimeoutMs: round.deadlineMs,
+    signal: deadline.signal,
   });
+  try {
+    const info = await replicationInfo(client);
+    if (info.get('role') === 'master') {
+      const { heartbeat, write } = await observePrimary(round, node, client, info, deadline);
+      writes.done(node.nodeId, write);
+      return heartbeat;
+    }
+    writes.done(node.nodeId, undefined);
+    const source =
+      info.get('role') === 'slave'
+        ? round.nodeIdAt(info.get('master_host'), Number(info.get('master_port')), 'redis', DEFAULT_PORT)
+        : undefined;
+    const write = await writes.of(source, deadline.remainingMs() / 2);
+    const [current, value] = await Promise.all([replicationInfo(client), client.get(HEARTBEAT_KEY)]);
+    const observedAt = round.now();
+    return round.observed(node.nodeId, observe(round, current, write, value ?? undefined), observedAt);
+  } finally {
+    client.destroy();
+  }
 }
 
 async function observePrimary(
   round: ProbeRound,
-  node: Connected,
+  node: NodeEndpoint,
+  client: RedisConnection,
+  info: Info,
+  deadline: NodeDeadline,
 ): Promise<{ heartbeat: HeartbeatInput; write: HeartbeatWrite | undefined }> {
   const writtenAt = round.now();
   let wrote = false;
   try {
-    await node.client.set(HEARTBEAT_KEY, String(writtenAt));
+    await client.set(HEARTBEAT_KEY, String(writtenAt));
     wrote = true;
     // Without the wait a healthy replica read a moment later could miss a write still in flight and be
     // reported a full probe interval behind.
-    const replicas = Number(node.info.get('connected_slaves') ?? '0');
-    if (replicas > 0) await node.client.sendCommand(['WAIT', String(replicas), String(ACK_WAIT_MS)]);
+    const replicas = Number(info.get('connected_slaves') ?? '0');
+    if (replicas > 0) await client.sendCommand(['WAIT', String(replicas), String(ACK_WAIT_MS)]);
   } catch (error) {
-    round.warn(
-      `node ${node.node.nodeId}: heartbeat key not written (${errorMessage(error)}); the lag of its replicas ` +
-        'is not measured this round',
-    );
+    // After the deadline the probe was abandoned: nobody reads its warnings any more.
+    if (!deadline.signal.aborted) {
+      round.warn(
+        `node ${node.nodeId}: heartbeat key not written (${errorMessage(error)}); the lag of its replicas ` +
+          'is not measured this round',
+      );
+    }
   }
-  const info = await replicationInfo(node.client);
+  const [current, selfFencing] = await Promise.all([replicationInfo(client), readSelfFencing(client)]);
   const observedAt = round.now();
-  const replid = info.get('master_replid');
-  const offset = info.get('master_repl_offset');
+  const replid = current.get('master_replid');
+  const offset = current.get('master_repl_offset');
   const write =
-    wrote && info.get('role') === 'master' && replid !== undefined && isDecimal(offset)
-      ? { replid, offset: BigInt(offset), writtenAt }
+    wrote && current.get('role') === 'master' && replid !== undefined && isDecimal(offset)
+      ? { nodeId: node.nodeId, replid, offset: BigInt(offset), writtenAt }
       : undefined;
+  const observation = observe(round, current, undefined, undefined);
   return {
-    heartbeat: round.observed(node.node.nodeId, observe(round, info, undefined, undefined), observedAt),
+    heartbeat: round.observed(
+      node.nodeId,
+      observation.role === 'primary' ? { ...observation, selfFencing } : observation,
+      observedAt,
+    ),
     write,
   };
 }
 
-async function observeOther(
-  round: ProbeRound,
-  node: Connected,
-  writes: ReadonlyMap<string, HeartbeatWrite>,
-): Promise<HeartbeatInput> {
-  const [info, value] = await Promise.all([replicationInfo(node.client), node.client.get(HEARTBEAT_KEY)]);
-  const observedAt = round.now();
-  return round.observed(node.node.nodeId, observe(round, info, writes, value ?? undefined), observedAt);
+/**
+ * Whether the primary refuses writes when cut off from its replicas: `min-replicas-to-write` ≥ 1 (with
+ * `min-replicas-max-lag` saying how stale an acknowledgement may be). `undefined` when CONFIG GET is not
+ * allowed (managed services rename or forbid it): best effort, never a probe failure.
+ */
+async function readSelfFencing(client: RedisConnection): Promise<SelfFencing | undefined> {
+  try {
+    const config = (await client.configGet('min-replicas-*')) as Record<string, string | undefined>;
+    const toWrite = config['min-replicas-to-write'];
+    const maxLag = config['min-replicas-max-lag'];
+    if (!isDecimal(toWrite)) return undefined;
+    return {
+      enabled: Number(toWrite) >= 1,
+      detail: `min-replicas-to-write ${toWrite}, min-replicas-max-lag ${maxLag ?? '?'}`,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A node's role and positions from its INFO replication; for a replica, its time-based lag. */
 function observe(
   round: ProbeRound,
   info: Info,
-  writes: ReadonlyMap<string, HeartbeatWrite> | undefined,
+  sourceWrite: HeartbeatWrite | undefined,
   heartbeatValue: string | undefined,
 ): Observation {
   const role = info.get('role');
@@ -166,7 +229,8 @@ function observe(
   const sourceNodeId = round.nodeIdAt(info.get('master_host'), masterPort, 'redis', DEFAULT_PORT);
   const applied = info.get('slave_repl_offset');
   const received = info.get('slave_read_repl_offset') ?? applied;
-  const write = sourceNodeId === undefined ? undefined : writes?.get(sourceNodeId);
+  // The write counts only if the replica still follows the node it was waited for.
+  const write = sourceNodeId !== undefined && sourceWrite?.nodeId === sourceNodeId ? sourceWrite : undefined;
   return {
     role: 'replica',
     replication: {

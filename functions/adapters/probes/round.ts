@@ -5,6 +5,7 @@
  */
 import type { NodeEndpoint } from '../../core/hooks';
 import { type Engine, positionError } from '../../core/position';
+import { MAX_PROBE_DEADLINE_SECONDS } from '../../core/probe-cadence';
 import type { HeartbeatInput } from '../../core/wire';
 import type { CredentialsSource } from '../hooks/aws';
 import {
@@ -51,12 +52,36 @@ export interface ProbeOptions {
    * not unreachable: a live primary must never be confirmed dead by a refused login); a warning names it.
    */
   readonly onRefused?: (refusal: NodeRefusal) => void;
-  /** Longest wait for one statement on a node. @default PROBE_TIMEOUT_MS */
-  readonly timeoutMs?: number;
+  /**
+   * Hard deadline of each node's probe, counted from the start of the round: credentials, connect and every
+   * statement. A node still not observed when it passes is abandoned (its connection destroyed) and
+   * reported unreachable for itself only; the other nodes' heartbeats do not wait for it. Keep it below the
+   * interval between rounds (core/probe-cadence.ts). @default PROBE_DEADLINE_MS
+   */
+  readonly deadlineMs?: number;
 }
 
-/** Statement timeout of a probe: a node that does not answer within it is reported unreachable. */
-export const PROBE_TIMEOUT_MS = 5_000;
+/**
+ * Default per-node deadline of a probe, and the longest one the cadence rules derive
+ * (core/probe-cadence.ts `MAX_PROBE_DEADLINE_SECONDS`).
+ */
+export const PROBE_DEADLINE_MS = MAX_PROBE_DEADLINE_SECONDS * 1000;
+
+/** A node's probe passed its deadline: the node is reported unreachable (it never answered in time). */
+export class ProbeDeadlineError extends Error {
+  override readonly name = 'ProbeDeadlineError';
+  constructor(readonly deadlineMs: number) {
+    super(`no answer within the probe deadline of ${deadlineMs} ms (probe abandoned, connection closed)`);
+  }
+}
+
+/** One node's deadline, as the engine probes see it. */
+export interface NodeDeadline {
+  /** Aborted when the deadline passes: give it to the connection so that it is destroyed then. */
+  readonly signal: AbortSignal;
+  /** Milliseconds left (0 once passed). */
+  remainingMs(): number;
+}
 
 /** A replica's view of its replication, before its positions are checked. */
 export interface ReplicationObservation {
@@ -68,9 +93,22 @@ export interface ReplicationObservation {
   readonly paused?: boolean | undefined;
 }
 
-/** What a probe saw on a node it reached. `position` is kept for a primary only. */
+/** A primary's self-fencing settings as read (see the wire's `selfFencing`). */
+export interface SelfFencing {
+  readonly enabled: boolean;
+  readonly detail: string;
+}
+
+/**
+ * What a probe saw on a node it reached. `position` is kept for a primary only, and so is `selfFencing`
+ * (absent when the settings could not be read).
+ */
 export type Observation =
-  | { readonly role: 'primary'; readonly position: string | undefined }
+  | {
+      readonly role: 'primary';
+      readonly position: string | undefined;
+      readonly selfFencing?: SelfFencing | undefined;
+    }
   | { readonly role: 'replica'; readonly replication: ReplicationObservation }
   | { readonly role: 'unknown' };
 
@@ -86,12 +124,15 @@ function sameHost(a: string, b: string): boolean {
 export class ProbeRound {
   readonly target: ProbeTarget;
   readonly options: ProbeOptions;
-  readonly timeoutMs: number;
+  /** Each node's deadline; also the drivers' statement timeout (an idle timeout, which alone bounds nothing). */
+  readonly deadlineMs: number;
+  /** When the round started (monotonic clock): every node's deadline counts from here. */
+  private readonly startedAt = performance.now();
 
   constructor(target: ProbeTarget, options: ProbeOptions) {
     this.target = target;
     this.options = options;
-    this.timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+    this.deadlineMs = options.deadlineMs ?? PROBE_DEADLINE_MS;
   }
 
   now(): number {
@@ -154,6 +195,7 @@ export class ProbeRound {
     if (observation.role === 'primary') {
       const position = this.checked(nodeId, 'position', observation.position);
       if (position !== undefined) heartbeat.position = position;
+      if (observation.selfFencing !== undefined) heartbeat.selfFencing = { ...observation.selfFencing };
     } else if (observation.role === 'replica') {
       const seen = observation.replication;
       const replication: NonNullable<HeartbeatInput['replication']> = { linkUp: seen.linkUp };
@@ -204,6 +246,50 @@ export class ProbeRound {
     } catch (error) {
       return this.failed(nodeId, error);
     }
+  }
+
+  /**
+   * Runs one node's probe under the round's deadline. When the deadline passes first, the signal aborts
+   * (the connection given it is destroyed), the work is abandoned (whatever it settles with later is
+   * dropped) and this rejects with a {@link ProbeDeadlineError}. The timer is real time, not `now()`.
+   */
+  async withinDeadline<T>(work: (deadline: NodeDeadline) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const endsAt = this.startedAt + this.deadlineMs;
+    const deadline: NodeDeadline = {
+      signal: controller.signal,
+      remainingMs: () => Math.max(0, endsAt - performance.now()),
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let finished = false;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Timers run before I/O in Node's event loop: on a busy monitor a reply that has already arrived
+        // would lose to the timer. One turn of I/O first (setImmediate runs after the poll phase).
+        setImmediate(() => {
+          if (finished) return;
+          controller.abort();
+          reject(new ProbeDeadlineError(this.deadlineMs));
+        });
+      }, deadline.remainingMs());
+    });
+    const running = work(deadline);
+    // Abandoned work rejects once its connection is destroyed: nobody waits for it any more.
+    running.catch(() => undefined);
+    try {
+      return await Promise.race([running, expired]);
+    } finally {
+      finished = true;
+      clearTimeout(timer);
+    }
+  }
+
+  /** {@link guarded} and {@link withinDeadline} together: the usual way to probe one node. */
+  observeNode(
+    nodeId: string,
+    observe: (deadline: NodeDeadline) => Promise<HeartbeatInput>,
+  ): Promise<HeartbeatInput | undefined> {
+    return this.guarded(nodeId, () => this.withinDeadline(observe));
   }
 
   private base(
