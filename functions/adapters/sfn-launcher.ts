@@ -11,6 +11,7 @@ export function runbookInput(incident: Incident): RunbookState {
     incidentId: incident.incidentId,
     clusterId: incident.clusterId,
     nodeId: incident.nodeId,
+    kind: incident.kind,
     openedAt: incident.openedAt,
     executionName: executionNameFor(incident),
   };

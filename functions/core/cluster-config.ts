@@ -41,7 +41,7 @@ import {
   heartbeatTimeoutProblem,
   type ProbeCadence,
 } from './probe-cadence';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS } from './recovery';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, type FencingMode } from './recovery';
 import { HOOK_ACTIONS } from './runbook';
 // The same id rules as the wire format: ids become part of DynamoDB keys.
 import { Id } from './wire';
@@ -55,8 +55,8 @@ export const CLUSTER_MODES = ['auto', 'approve', 'dry-run', 'off'] as const sati
  * hook succeeded. `trust-quorum`: the quorum's DEAD verdict is enough (Redis Sentinel's model): an old
  * primary that is only cut off may keep taking writes that the new one never sees.
  */
-export const FENCING_MODES = ['strict', 'trust-quorum'] as const;
-export type FencingMode = (typeof FENCING_MODES)[number];
+export const FENCING_MODES = ['strict', 'trust-quorum'] as const satisfies readonly FencingMode[];
+export type { FencingMode };
 /** `fencing` of a cluster that does not set it (and of a META item written before the field existed). */
 export const DEFAULT_FENCING: FencingMode = 'strict';
 
