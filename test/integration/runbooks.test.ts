@@ -664,4 +664,128 @@ describe('replica-recovery', () => {
       lockRunbook: 'primary-failover',
     });
   });
+
+  /** pg-1 is the recorded primary; pg-2 is in `status` (a returning old primary, or a misdirected replica). */
+  async function rejoin(clusterId: string, status: 'SPLIT_BRAIN' | 'WRONG_SOURCE', hooks: ScriptedHooks) {
+    const { input: _stalled, ...rest } = await stalled(clusterId, {}, hooks);
+    const now = Date.now();
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    const node = (await table.getNode(clusterId, 'pg-2')) as unknown as Record<string, unknown>;
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          ...node,
+          PK: `CLUSTER#${clusterId}`,
+          SK: 'NODE#pg-2',
+          type: 'node',
+          status,
+          role: status === 'SPLIT_BRAIN' ? 'primary' : 'replica',
+          sourceNodeId: status === 'SPLIT_BRAIN' ? undefined : 'pg-3',
+          version: 20,
+        },
+      }),
+    );
+    const incident = await openIncident(
+      table,
+      clusterId,
+      'pg-2',
+      status === 'SPLIT_BRAIN' ? 'primary' : 'replica',
+      status,
+      now,
+      21,
+    );
+    // The node's own reports after the runbook acted: a replica of the recorded primary pg-1.
+    const reportsAsReplica = async () => {
+      const current = (await table.getNode(clusterId, 'pg-2')) as unknown as Record<string, unknown>;
+      await table.client.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: {
+            ...current,
+            PK: `CLUSTER#${clusterId}`,
+            SK: 'NODE#pg-2',
+            type: 'node',
+            role: 'replica',
+            sourceNodeId: 'pg-1',
+            lastHeartbeatAt: Date.now() + 1,
+          },
+        }),
+      );
+    };
+    return { ...rest, input: runbookInput(incident) as RunbookState, reportsAsReplica };
+  }
+
+  it('demotes a returning old primary (SPLIT_BRAIN) under the recorded primary, right after a failover', async () => {
+    const hooks = new ScriptedHooks();
+    const { input, steps, recovery, reportsAsReplica } = await rejoin('split', 'SPLIT_BRAIN', hooks);
+    // The cooldown of the failover that just happened does not hold a demotion back.
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { PK: 'CLUSTER#split', SK: 'META' },
+        UpdateExpression: 'SET lastRecoveryAt = :now',
+        ExpressionAttributeValues: { ':now': Date.now() },
+      }),
+    );
+    const result = await runRunbook('replica-recovery', input, {
+      steps: async (payload) => {
+        const out = await steps(payload);
+        if (payload.action === 'restartReplication') await reportsAsReplica();
+        return out;
+      },
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(input.kind).toBe('SPLIT_BRAIN');
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'Mode',
+      'RestartReplication',
+      'WaitForProgress',
+      'VerifyProgress',
+      'Complete',
+      'Done',
+    ]);
+    expect(hooks.calls).toEqual([{ action: 'fence', target: 'pg-2', primary: 'pg-1', epoch: 7 }]);
+    const incident = await recovery.getIncident('split', input.incidentId, input.openedAt);
+    expect(incident?.state).toBe('RESOLVED');
+    expect(incident?.runbookSteps?.find((s) => s.step === 'progressing')?.detail).toMatch(
+      /^pg-2 now replicates from pg-1/,
+    );
+  });
+
+  it('repoints a replica that follows the wrong source (WRONG_SOURCE) to the recorded primary', async () => {
+    const hooks = new ScriptedHooks();
+    const { input, steps, reportsAsReplica } = await rejoin('wrong-source', 'WRONG_SOURCE', hooks);
+    const result = await runRunbook('replica-recovery', input, {
+      steps: async (payload) => {
+        const out = await steps(payload);
+        if (payload.action === 'restartReplication') await reportsAsReplica();
+        return out;
+      },
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(result.states.at(-2)).toBe('Complete');
+    expect(hooks.calls).toEqual([{ action: 'repoint', target: 'pg-2', primary: 'pg-1', epoch: 7 }]);
+  });
+
+  it('pages when a demoted node does not come back as a replica of the recorded primary', async () => {
+    const hooks = new ScriptedHooks();
+    const { input, steps, recovery } = await rejoin('split-stuck', 'SPLIT_BRAIN', hooks);
+    const result = await runRunbook('replica-recovery', input, {
+      steps,
+      approvals: never,
+      waitTimeOverrides: { WaitForProgress: 0 },
+    });
+    expect(result.states).toContain('Escalate');
+    const incident = await recovery.getIncident('split-stuck', input.incidentId, input.openedAt);
+    expect(incident?.state).toBe('OPEN');
+    expect(incident?.runbookSteps?.find((s) => s.step === 'paged')?.detail).toMatch(
+      /^paged: pg-2 was demoted but does not follow pg-1 \(a PostgreSQL server needs pg_rewind or a rebuild hook to rejoin\)/,
+    );
+  });
 });

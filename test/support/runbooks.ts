@@ -146,7 +146,7 @@ export async function openIncident(
   clusterId: string,
   nodeId: string,
   role: 'primary' | 'replica',
-  to: 'DEAD' | 'STALLED',
+  to: 'DEAD' | 'STALLED' | 'SPLIT_BRAIN' | 'WRONG_SOURCE',
   now: number,
   version = 10,
 ): Promise<Incident> {
@@ -155,7 +155,7 @@ export async function openIncident(
       clusterId,
       nodeId,
       role,
-      from: to === 'DEAD' ? 'SILENT' : 'HEALTHY',
+      from: to === 'DEAD' ? 'SILENT' : to === 'SPLIT_BRAIN' ? 'FENCED' : 'HEALTHY',
       to,
       version,
       at: now,
