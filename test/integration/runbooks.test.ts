@@ -38,6 +38,26 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     return { incident, hooks, steps, notifier, recovery, input: runbookInput(incident) };
   }
 
+  /** Runs a failover until `step` is on the incident's record, then stops it (a re-armed run goes on for ever). */
+  async function runUntilStep(
+    input: RunbookState,
+    steps: Awaited<ReturnType<typeof failover>>['steps'],
+    recovery: Awaited<ReturnType<typeof failover>>['recovery'],
+    step: string,
+  ) {
+    const controller = new AbortController();
+    const watcher = setInterval(async () => {
+      const incident = await recovery.getIncident(input.clusterId, input.incidentId, input.openedAt);
+      if (incident?.runbookSteps?.some((s) => s.step === step)) controller.abort();
+    }, 100);
+    return runRunbook('primary-failover', input, {
+      steps,
+      approvals: never,
+      ...fast,
+      signal: controller.signal,
+    }).finally(() => clearInterval(watcher));
+  }
+
   it('fails over automatically: fences, promotes the most advanced replica, repoints the other, verifies', async () => {
     const { input, steps, hooks, recovery, notifier } = await failover('auto-ok');
     const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
@@ -243,18 +263,8 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     const hooks = new ScriptedHooks();
     hooks.servingStates.set('pg-1', 'unknown');
     const { input, steps, recovery, notifier } = await failover('strict', { clusterId: 'strict' }, hooks);
-    const controller = new AbortController();
     // The refused run re-arms; once the refusal is on record, stop it (it would look again in 30 s).
-    const watcher = setInterval(async () => {
-      const incident = await recovery.getIncident('strict', input.incidentId, input.openedAt);
-      if (incident?.runbookSteps?.some((s) => s.step === 'fence-refused')) controller.abort();
-    }, 100);
-    const result = await runRunbook('primary-failover', input, {
-      steps,
-      approvals: never,
-      ...fast,
-      signal: controller.signal,
-    }).finally(() => clearInterval(watcher));
+    const result = await runUntilStep(input, steps, recovery, 'fence-refused');
     expect(result.states).toContain('Fence');
     expect(hooks.count('promote')).toBe(0);
     const cluster = await recovery.getCluster('strict');
@@ -318,17 +328,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       { clusterId: 'alive-at-fence' },
       hooks,
     );
-    const controller = new AbortController();
-    const watcher = setInterval(async () => {
-      const incident = await recovery.getIncident('alive-at-fence', input.incidentId, input.openedAt);
-      if (incident?.runbookSteps?.some((s) => s.step === 'aborted-alive')) controller.abort();
-    }, 100);
-    await runRunbook('primary-failover', input, {
-      steps,
-      approvals: never,
-      ...fast,
-      signal: controller.signal,
-    }).finally(() => clearInterval(watcher));
+    await runUntilStep(input, steps, recovery, 'aborted-alive');
     expect(hooks.calls.filter((c) => c.action !== 'serving')).toEqual([]);
     const cluster = await recovery.getCluster('alive-at-fence');
     expect(cluster).toMatchObject({ epoch: 7, primaryNodeId: 'pg-1' });
