@@ -27,7 +27,7 @@ import { type ServerNode, waitFor } from './servers';
  * over within one test.
  */
 export const E2E_POLICY = {
-  heartbeatIntervalSeconds: 0.5,
+  heartbeatIntervalSeconds: 1,
   heartbeatTimeoutSeconds: 5,
   stallAfterSeconds: 2,
   healthyStreak: 2,
