@@ -44,6 +44,8 @@ export interface ClusterOptions extends Omit<ChaosStackOptions, 'clusterId' | 'e
   readonly engine: ChaosEngine;
   /** Redis: every node with an append-only file (a restarted node keeps its data). */
   readonly persistent?: boolean;
+  /** Runs once the servers are up, before the stack: returns the cluster's hooks section, if any. */
+  readonly prepare?: (topology: ChaosTopology) => Promise<Readonly<Record<string, unknown>> | undefined>;
 }
 
 /**
@@ -85,8 +87,10 @@ export function chaosScenario(
           };
           trackPids();
           cleanups.push(trackPids); // restarted nodes have new ids: collected before the stop
+          const hooks = await options.prepare?.(topology);
           const stack = await startChaosStack({
             ...options,
+            ...(hooks === undefined ? {} : { hooks }),
             clusterId: `chaos-${scenario}`,
             engine: options.engine,
             nodes: topology.nodes,

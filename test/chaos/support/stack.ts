@@ -42,6 +42,8 @@ export interface ChaosStackOptions {
   readonly policy?: PolicyOverrides;
   /** The cluster's `fencing` (issue 11); left out of the configuration when undefined. */
   readonly fencing?: 'strict' | 'trust-quorum';
+  /** The cluster's `hooks` section, as in the configuration file. */
+  readonly hooks?: Readonly<Record<string, unknown>>;
   /** The replica-recovery runbook's wait before checking progress. @default 2 */
   readonly verifyAfterSeconds?: number;
 }
@@ -123,6 +125,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       policy,
     };
     if (options.fencing !== undefined) cluster.fencing = options.fencing;
+    if (options.hooks !== undefined) cluster.hooks = options.hooks;
     const config = ClusterConfigSchema.parse({ clusters: [cluster] });
     client = documentClient({ ...LOCAL_AWS, endpoint: stack.dynamodbEndpoint });
     watching = watch({

@@ -1,0 +1,52 @@
+import { describe, expect } from '@jest/globals';
+import { redisCommand, redisInfo } from '../support/servers';
+import { chaosScenario, deadIncident, eventually, redisRole, toldBy } from './support/scenario';
+import { serverNode } from './support/topology';
+
+/**
+ * One replica is write-paused (it receives the stream, applies nothing) and falls behind; the other is
+ * marked `noPromote` and has everything. The primary dies. Promoting the lagging replica would repoint the
+ * only complete copy to it and wipe what it alone holds: the failover must not happen; a human is paged
+ * with the data at stake, and the noPromote replica keeps its data.
+ */
+describe('chaos: lagging candidate with a noPromote replica ahead', () => {
+  chaosScenario('lagging-candidate', 'redis', 'no promotion, a page, the complete copy kept', async (ctx) => {
+    const cluster = await ctx.startCluster({
+      engine: 'redis',
+      mode: 'auto',
+      nodeOptions: { 'redis-3': { noPromote: true } },
+      // The pause must outlast the primary: no replica recovery gets to unpause it first.
+      policy: { stallAfterSeconds: 120 },
+    });
+    const { stack, topology, writer, primary } = cluster;
+    const lagging = topology.node('redis-2');
+    const complete = topology.node('redis-3');
+    await cluster.checkpoint();
+    await redisCommand(serverNode(lagging), ['CLIENT', 'PAUSE', '120000', 'WRITE']);
+    const pausedAt = BigInt((await redisInfo(serverNode(lagging))).get('slave_repl_offset') ?? '0');
+    // The primary goes on taking writes; the complete replica applies them, the paused one does not.
+    await writer.waitForAcks(60);
+    const checkpoint = await cluster.checkpoint([complete]);
+    await eventually('the paused replica to be behind', async () =>
+      BigInt((await redisInfo(serverNode(complete))).get('slave_repl_offset') ?? '0') > pausedAt + 1000n,
+    );
+    await topology.kill(primary);
+
+    const dead = await deadIncident(stack, primary);
+    const refused = await stack.waitForIncident(
+      'the failover to be refused with a page',
+      (i) => i.incidentId === dead.incidentId && /noPromote|no eligible|refused|ahead/i.test(i.outcome ?? ''),
+    );
+    expect(toldBy(refused)).toMatch(/redis-3/);
+    expect(
+      stack.notifications.some(
+        (n) => n.metadata.threadId === dead.incidentId && n.metadata.additionalContext.severity === 'critical' && n.metadata.eventType.startsWith('runbook-'),
+      ),
+    ).toBe(true);
+    // Nothing promoted, and the complete copy still replicates (from nobody new): not wiped.
+    expect(await redisRole(lagging)).toBe('slave');
+    expect(await redisRole(complete)).toBe('slave');
+    await redisCommand(serverNode(lagging), ['CLIENT', 'UNPAUSE']);
+    ctx.expectInvariants(await cluster.invariants(checkpoint));
+  });
+});
