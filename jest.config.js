@@ -47,6 +47,7 @@ export default {
       ...common,
       displayName: 'chaos',
       testMatch: chaosFiles,
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/chaos/global-teardown.ts',
     },
     {

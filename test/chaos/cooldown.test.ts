@@ -8,7 +8,11 @@ import { chaosScenario, deadIncident, eventually, redisRole, stepsOf, toldBy } f
  */
 describe('chaos: second death inside the cooldown', () => {
   chaosScenario('cooldown', 'redis', 'waiting: cooldown until T, then the failover', async (ctx) => {
-    const cluster = await ctx.startCluster({ engine: 'redis', mode: 'auto', policy: { recoveryBlockSeconds: 25 } });
+    const cluster = await ctx.startCluster({
+      engine: 'redis',
+      mode: 'auto',
+      policy: { recoveryBlockSeconds: 25 },
+    });
     const { stack, topology, writer, primary, replicas } = cluster;
     await cluster.checkpoint();
     await topology.kill(primary);
@@ -20,7 +24,10 @@ describe('chaos: second death inside the cooldown', () => {
     const promoted = topology.node(done.plan?.candidate as string);
     const last = replicas.find((r) => r !== promoted);
     if (last === undefined) throw new Error('no replica left');
-    await eventually('the writer to write to the promoted node', async () => writer.target === promoted.nodeId);
+    await eventually(
+      'the writer to write to the promoted node',
+      async () => writer.target === promoted.nodeId,
+    );
     const checkpoint = await cluster.checkpoint([last]);
     await topology.kill(promoted);
 

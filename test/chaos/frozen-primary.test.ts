@@ -16,24 +16,36 @@ describe('chaos: frozen primary, then killed', () => {
 
     const dead = await deadIncident(stack, primary);
     // Let the run decide about the hung node (it may refuse, wait, or fail), then kill it.
-    await stack.waitForIncident('the failover run to reach Fence or a refusal', (i) =>
-      i.incidentId === dead.incidentId &&
-      (stack.runbookLine(i) !== undefined || /fenced|refused|waiting|blocked|failed/.test(stepsOf(i).join(' '))),
+    await stack.waitForIncident(
+      'the failover run to reach Fence or a refusal',
+      (i) =>
+        i.incidentId === dead.incidentId &&
+        (stack.runbookLine(i) !== undefined ||
+          /fenced|refused|waiting|blocked|failed/.test(stepsOf(i).join(' '))),
     );
     await topology.kill(primary);
 
-    const promotedId = await stack.until('a replica to be promoted after the kill', async () => {
-      for (const replica of replicas) if ((await redisRole(replica)) === 'master') return replica.nodeId;
-      return undefined;
-    }, 90_000);
+    const promotedId = await stack.until(
+      'a replica to be promoted after the kill',
+      async () => {
+        for (const replica of replicas) if ((await redisRole(replica)) === 'master') return replica.nodeId;
+        return undefined;
+      },
+      90_000,
+    );
     const promoted = topology.node(promotedId);
-    await stack.waitForNode(`${promoted.nodeId} to be the HEALTHY primary`, promoted.nodeId, (n) =>
-      n.role === 'primary' && n.status === 'HEALTHY',
+    await stack.waitForNode(
+      `${promoted.nodeId} to be the HEALTHY primary`,
+      promoted.nodeId,
+      (n) => n.role === 'primary' && n.status === 'HEALTHY',
     );
     const incidents = (await stack.incidents()).filter((i) => i.nodeId === primary.nodeId);
     expect(incidents.some((i) => i.state === 'RESOLVED' && stepsOf(i).includes('promoted'))).toBe(true);
     expect(incidents.map(toldBy).join('\n')).not.toMatch(/lock stays held/);
-    await eventually('the writer to write to the promoted node', async () => writer.target === promoted.nodeId);
+    await eventually(
+      'the writer to write to the promoted node',
+      async () => writer.target === promoted.nodeId,
+    );
     ctx.expectInvariants(await cluster.invariants(checkpoint));
   });
 });

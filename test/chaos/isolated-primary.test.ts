@@ -15,7 +15,7 @@ describe('chaos: isolated primary still taking writes', () => {
   chaosScenario('isolated-primary', 'redis', 'strict fencing: no promotion, refusal paged', async (ctx) => {
     const cluster = await ctx.startCluster({ engine: 'redis', mode: 'auto' });
     const { stack, topology, writer, primary, replicas } = cluster;
-    const checkpoint = await cluster.checkpoint();
+    await cluster.checkpoint();
     topology.isolate(primary);
     const cutAt = Date.now();
 
@@ -28,7 +28,10 @@ describe('chaos: isolated primary still taking writes', () => {
     // Paged: a critical notification of the incident after the refusal.
     expect(
       stack.notifications.some(
-        (n) => n.metadata.threadId === dead.incidentId && n.metadata.additionalContext.severity === 'critical' && n.metadata.eventType.startsWith('runbook-'),
+        (n) =>
+          n.metadata.threadId === dead.incidentId &&
+          n.metadata.additionalContext.severity === 'critical' &&
+          n.metadata.eventType.startsWith('runbook-'),
       ),
     ).toBe(true);
     // Nobody was promoted; the client kept writing to the isolated primary all along.
@@ -37,31 +40,38 @@ describe('chaos: isolated primary still taking writes', () => {
 
     topology.heal(primary);
     for (const replica of replicas)
-      await eventually(`${replica.nodeId} to follow ${primary.nodeId} again`, () => redisFollows(replica, primary));
+      await eventually(`${replica.nodeId} to follow ${primary.nodeId} again`, () =>
+        redisFollows(replica, primary),
+      );
     await stack.waitForNode(`${primary.nodeId} HEALTHY again`, primary.nodeId, (n) => n.status === 'HEALTHY');
     // Every acknowledged write, those made during the partition included, is on the one primary.
     ctx.expectInvariants(await cluster.invariants(writer.lastAcked()));
   });
 
-  chaosScenario('isolated-primary-trust-quorum', 'redis', 'trust-quorum: failover, old primary demoted after heal', async (ctx) => {
-    const cluster = await ctx.startCluster({ engine: 'redis', mode: 'auto', fencing: 'trust-quorum' });
-    const { stack, topology, primary, replicas } = cluster;
-    const checkpoint = await cluster.checkpoint();
-    topology.isolate(primary);
+  chaosScenario(
+    'isolated-primary-trust-quorum',
+    'redis',
+    'trust-quorum: failover, old primary demoted after heal',
+    async (ctx) => {
+      const cluster = await ctx.startCluster({ engine: 'redis', mode: 'auto', fencing: 'trust-quorum' });
+      const { stack, topology, primary, replicas } = cluster;
+      const checkpoint = await cluster.checkpoint();
+      topology.isolate(primary);
 
-    const dead = await deadIncident(stack, primary);
-    const done = await stack.waitForIncident(
-      'the failover to complete',
-      (i) => i.incidentId === dead.incidentId && i.state === 'RESOLVED' && i.plan?.candidate !== undefined,
-    );
-    const promoted = topology.node(done.plan?.candidate as string);
-    expect(replicas).toContain(promoted);
-    expect(await redisRole(promoted)).toBe('master');
+      const dead = await deadIncident(stack, primary);
+      const done = await stack.waitForIncident(
+        'the failover to complete',
+        (i) => i.incidentId === dead.incidentId && i.state === 'RESOLVED' && i.plan?.candidate !== undefined,
+      );
+      const promoted = topology.node(done.plan?.candidate as string);
+      expect(replicas).toContain(promoted);
+      expect(await redisRole(promoted)).toBe('master');
 
-    topology.heal(primary);
-    await eventually(`${primary.nodeId} to be demoted to a replica of ${promoted.nodeId}`, () =>
-      redisFollows(primary, promoted),
-    );
-    ctx.expectInvariants(await cluster.invariants(checkpoint));
-  });
+      topology.heal(primary);
+      await eventually(`${primary.nodeId} to be demoted to a replica of ${promoted.nodeId}`, () =>
+        redisFollows(primary, promoted),
+      );
+      ctx.expectInvariants(await cluster.invariants(checkpoint));
+    },
+  );
 });

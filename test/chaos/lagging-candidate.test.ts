@@ -27,8 +27,10 @@ describe('chaos: lagging candidate with a noPromote replica ahead', () => {
     // The primary goes on taking writes; the complete replica applies them, the paused one does not.
     await writer.waitForAcks(60);
     const checkpoint = await cluster.checkpoint([complete]);
-    await eventually('the paused replica to be behind', async () =>
-      BigInt((await redisInfo(serverNode(complete))).get('slave_repl_offset') ?? '0') > pausedAt + 1000n,
+    await eventually(
+      'the paused replica to be behind',
+      async () =>
+        BigInt((await redisInfo(serverNode(complete))).get('slave_repl_offset') ?? '0') > pausedAt + 1000n,
     );
     await topology.kill(primary);
 
@@ -40,7 +42,10 @@ describe('chaos: lagging candidate with a noPromote replica ahead', () => {
     expect(toldBy(refused)).toMatch(/redis-3/);
     expect(
       stack.notifications.some(
-        (n) => n.metadata.threadId === dead.incidentId && n.metadata.additionalContext.severity === 'critical' && n.metadata.eventType.startsWith('runbook-'),
+        (n) =>
+          n.metadata.threadId === dead.incidentId &&
+          n.metadata.additionalContext.severity === 'critical' &&
+          n.metadata.eventType.startsWith('runbook-'),
       ),
     ).toBe(true);
     // Nothing promoted, and the complete copy still replicates (from nobody new): not wiped.

@@ -20,8 +20,9 @@ describe('chaos: primary dies during a replica recovery', () => {
       (i) => i.nodeId === stalled.nodeId && i.kind === 'STALLED',
     );
     // The recovery restarted replication and is waiting to verify: it holds the lock now.
-    await stack.waitForIncident('the replica recovery to restart replication', (i) =>
-      i.incidentId === stall.incidentId && stepsOf(i).includes('restarted'),
+    await stack.waitForIncident(
+      'the replica recovery to restart replication',
+      (i) => i.incidentId === stall.incidentId && stepsOf(i).includes('restarted'),
     );
     const checkpoint = await cluster.checkpoint();
     await topology.kill(primary);
@@ -34,7 +35,10 @@ describe('chaos: primary dies during a replica recovery', () => {
     );
     const promoted = topology.node(done.plan?.candidate as string);
     expect(await redisRole(promoted)).toBe('master');
-    await eventually('the writer to write to the promoted node', async () => writer.target === promoted.nodeId);
+    await eventually(
+      'the writer to write to the promoted node',
+      async () => writer.target === promoted.nodeId,
+    );
     ctx.expectInvariants(await cluster.invariants(checkpoint));
   });
 });

@@ -14,7 +14,9 @@ describe('chaos: restart-empty primary', () => {
     await topology.kill(primary);
     await topology.restart(primary);
     for (const replica of replicas)
-      await eventually(`${replica.nodeId} to resync from the restarted ${primary.nodeId}`, () => redisFollows(replica, primary));
+      await eventually(`${replica.nodeId} to resync from the restarted ${primary.nodeId}`, () =>
+        redisFollows(replica, primary),
+      );
 
     const loss = await stack.waitForIncident(
       `a DATA_LOSS incident for ${primary.nodeId}`,

@@ -37,7 +37,9 @@ describe('chaos: stalled replica', () => {
     await stack.waitForNode(`${stalled.nodeId} HEALTHY again`, stalled.nodeId, (n) => n.status === 'HEALTHY');
     // The primary was never declared dead (a loaded machine may still delay a probe round: SILENT is not
     // asserted away here; the frozen-replica scenario is the one about a slow node blinding the probe).
-    expect((await stack.incidents()).filter((i) => i.nodeId === primary.nodeId && i.kind === 'DEAD')).toEqual([]);
+    expect((await stack.incidents()).filter((i) => i.nodeId === primary.nodeId && i.kind === 'DEAD')).toEqual(
+      [],
+    );
     expect(notificationLines(stack, stalled.nodeId)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^incident-opened major/)]),
     );

@@ -34,7 +34,12 @@ export interface EngineDriver {
 }
 
 /** Rejects after `ms` with a message naming `what` (and runs `onTimeout`, to drop the connection). */
-export function withDeadline<T>(what: string, ms: number, work: Promise<T>, onTimeout?: () => void): Promise<T> {
+export function withDeadline<T>(
+  what: string,
+  ms: number,
+  work: Promise<T>,
+  onTimeout?: () => void,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -124,7 +129,9 @@ const postgresql: EngineDriver = {
   engine: 'postgresql',
   async open(address, timeoutMs) {
     const client = await pgClient(address, timeoutMs);
-    await client.query('CREATE TABLE IF NOT EXISTS chaos_writes (seq bigint PRIMARY KEY, at bigint NOT NULL)');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS chaos_writes (seq bigint PRIMARY KEY, at bigint NOT NULL)',
+    );
     return {
       async write(seq) {
         await client.query('INSERT INTO chaos_writes (seq, at) VALUES ($1, $2)', [seq, Date.now()]);
@@ -219,7 +226,9 @@ const mariadb: EngineDriver = {
         sql: 'SHOW REPLICA STATUS',
         timeout: QUERY_TIMEOUT_MS,
       });
-      const replicating = replication.some((r) => r.Slave_IO_Running === 'Yes' || r.Slave_SQL_Running === 'Yes');
+      const replicating = replication.some(
+        (r) => r.Slave_IO_Running === 'Yes' || r.Slave_SQL_Running === 'Yes',
+      );
       return Number(rows[0]?.ro) === 0 && !replicating;
     } finally {
       connection.destroy();

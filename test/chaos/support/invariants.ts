@@ -40,7 +40,11 @@ function recoveryOf(stack: ChaosStack, incident: ChaosIncident): string | undefi
   const told = [incident.outcome ?? '', last?.detail ?? ''].join(' ');
   if (/waiting/i.test(told)) return `scheduled (${told.trim()})`;
   if (/refused|no eligible replica/i.test(told)) return `refused (${told.trim()})`;
-  if (incident.runbook !== undefined && stack.runbookLine(incident) === undefined && incident.state === 'OPEN')
+  if (
+    incident.runbook !== undefined &&
+    stack.runbookLine(incident) === undefined &&
+    incident.state === 'OPEN'
+  )
     return `active (${incident.runbook}${last ? `, at ${last.step}` : ', starting'})`;
   return undefined;
 }
@@ -61,7 +65,11 @@ async function checkOnce(options: InvariantOptions): Promise<InvariantReport> {
   if (writable.length > 1) {
     const flagged = writable.filter((id) =>
       incidents.some(
-        (i) => i.nodeId === id && (i.kind as string) === 'SPLIT_BRAIN' && i.severity === 'critical' && i.state === 'OPEN',
+        (i) =>
+          i.nodeId === id &&
+          (i.kind as string) === 'SPLIT_BRAIN' &&
+          i.severity === 'critical' &&
+          i.state === 'OPEN',
       ),
     );
     const tolerated = stack.mode !== 'auto' && flagged.length >= writable.length - 1;
@@ -92,7 +100,8 @@ async function checkOnce(options: InvariantOptions): Promise<InvariantReport> {
       ((i.kind as string) === 'DATA_LOSS' && i.severity === 'critical'),
   );
   const lost = statedAtRisk ? 0 : missing.length;
-  if (checkedOn.length === 0 && protectedSeqs.length > 0) problems.push('no server left to read the writes from');
+  if (checkedOn.length === 0 && protectedSeqs.length > 0)
+    problems.push('no server left to read the writes from');
   if (lost > 0)
     problems.push(
       `${lost} of ${protectedSeqs.length} acknowledged writes made before the fault are missing on ${checkedOn.join(', ')} (first: ${missing.slice(0, 5).join(', ')}), and no plan stated them at risk`,

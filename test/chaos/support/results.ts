@@ -53,7 +53,9 @@ export function resultTable(results: readonly ScenarioResult[]): string {
     (r === undefined ? '-' : `${r.passed ? 'pass' : 'FAIL'} ${r.acked}w/${r.lost}l ${r.seconds}s`).padEnd(22);
   const lines = [`${'scenario'.padEnd(width)}  ${engines.map((e) => e.padEnd(22)).join('')}`];
   for (const scenario of scenarios) {
-    const row = engines.map((engine) => cell(results.find((r) => r.scenario === scenario && r.engine === engine)));
+    const row = engines.map((engine) =>
+      cell(results.find((r) => r.scenario === scenario && r.engine === engine)),
+    );
     lines.push(`${scenario.padEnd(width)}  ${row.join('')}`.trimEnd());
   }
   const notes = results.filter((r) => !r.passed || r.note !== '');

@@ -79,7 +79,10 @@ export function chaosScenario(
         async startCluster(options) {
           const topology =
             options.engine === 'redis'
-              ? await startRedisChaos({ prefix: 'redis', ...(options.persistent ? { persistent: true } : {}) })
+              ? await startRedisChaos({
+                  prefix: 'redis',
+                  ...(options.persistent ? { persistent: true } : {}),
+                })
               : await startSqlChaos(options.engine);
           cleanups.push(() => topology.stop());
           const trackPids = () => {
@@ -95,7 +98,7 @@ export function chaosScenario(
             engine: options.engine,
             nodes: topology.nodes,
           });
-          pids.add(stack.stack.dynamodbPid);
+          if (stack.stack.dynamodbPid !== undefined) pids.add(stack.stack.dynamodbPid);
           describeState = stack.describe;
           cleanups.push(() => stack.stop());
           const writer = new Writer(topology.driver, () =>
@@ -149,7 +152,11 @@ export function chaosScenario(
         }
         const left = [...pids].filter(isAlive);
         if (left.length > 0) failure ??= new Error(`processes left running: ${left.join(', ')}`);
-        const message = failure instanceof Error ? failure.message.split('\n')[0] : String(failure ?? '');
+        const message = (
+          failure instanceof Error ? (failure.message.split('\nnodes:')[0] ?? '') : String(failure ?? '')
+        )
+          .replace(/\s+/g, ' ')
+          .trim();
         recordResult({
           scenario,
           engine,
@@ -157,7 +164,7 @@ export function chaosScenario(
           acked: figures.acked,
           lost: figures.lost,
           seconds: Math.round((Date.now() - started) / 1000),
-          note: failure === undefined ? note : (message ?? '').slice(0, 300),
+          note: failure === undefined ? note : message.slice(0, 300),
         });
       }
       if (failure !== undefined) throw failure;
@@ -189,7 +196,8 @@ export function notificationsAbout(stack: ChaosStack, nodeId: string) {
 /** `<eventType> <severity>: <title>` of each notification about the node, for readable assertions. */
 export function notificationLines(stack: ChaosStack, nodeId: string): string[] {
   return notificationsAbout(stack, nodeId).map(
-    (n) => `${n.metadata.eventType} ${n.metadata.additionalContext.severity ?? ''}: ${n.content.description.split('\n')[0]}`,
+    (n) =>
+      `${n.metadata.eventType} ${n.metadata.additionalContext.severity ?? ''}: ${n.content.description.split('\n')[0]}`,
   );
 }
 
@@ -200,7 +208,9 @@ export function stepsOf(incident: ChaosIncident): string[] {
 
 /** Everything the incident tells about its recovery: outcome and step details, one string. */
 export function toldBy(incident: ChaosIncident): string {
-  return [incident.outcome ?? '', ...(incident.runbookSteps ?? []).map((s) => `${s.step}: ${s.detail}`)].join('\n');
+  return [incident.outcome ?? '', ...(incident.runbookSteps ?? []).map((s) => `${s.step}: ${s.detail}`)].join(
+    '\n',
+  );
 }
 
 /** Waits for the DEAD incident of the node (opened at or after `since`, default any). */

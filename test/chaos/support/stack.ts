@@ -1,13 +1,14 @@
 import { documentClient } from '../../../functions/adapters/clients';
 import { ClusterConfigSchema } from '../../../functions/core/cluster-config';
 import { executionNameFor, type Incident } from '../../../functions/core/incidents';
-import type { ChatbotNotification } from '../../../functions/core/notification';
 import type { NodeState } from '../../../functions/core/node-state';
+import type { ChatbotNotification } from '../../../functions/core/notification';
 import type { PolicyOverrides } from '../../../functions/core/policy';
-import { LOOPBACK } from '../../../local/server-processes';
 import { LOCAL_AWS } from '../../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../../local/local-stack';
+import { LOOPBACK } from '../../../local/server-processes';
 import { type HeartbeatSink, localSink, watch } from '../../../local/watch';
+import { DDB_ENDPOINT_ENV } from '../../support/paths';
 import { waitFor } from '../../support/servers';
 import type { ChaosEngine } from './engines';
 import type { ChaosNode } from './topology';
@@ -61,7 +62,11 @@ export interface ChaosStack {
   incidents(): Promise<ChaosIncident[]>;
   /** Polls `find` until it returns something (deadline {@link STEP_TIMEOUT_MS}); the failure shows the state. */
   until<T>(what: string, find: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
-  waitForIncident(what: string, match: (i: ChaosIncident) => boolean, timeoutMs?: number): Promise<ChaosIncident>;
+  waitForIncident(
+    what: string,
+    match: (i: ChaosIncident) => boolean,
+    timeoutMs?: number,
+  ): Promise<ChaosIncident>;
   waitForNode(what: string, nodeId: string, match: (n: NodeState) => boolean): Promise<NodeState>;
   /** The `[runbook] <execution>: STATUS (...)` line of the incident's run, once it finished. */
   runbookLine(incident: Pick<Incident, 'incidentId' | 'flaps'>): string | undefined;
@@ -79,12 +84,16 @@ function timedSink(sink: HeartbeatSink, print: (line: string) => void): Heartbea
     async send(heartbeats) {
       const started = Date.now();
       const result = await sink.send(heartbeats);
-      const seen = heartbeats.map((h) => `${h.nodeId}${h.reachable === false ? ' unreachable' : ` ${h.role}`}`);
+      const seen = heartbeats.map(
+        (h) => `${h.nodeId}${h.reachable === false ? ' unreachable' : ` ${h.role}`}`,
+      );
       print(`[chaos] heartbeats ${seen.join(', ')} ingested in ${Date.now() - started} ms`);
       return result;
     },
   };
 }
+
+let tables = 0;
 
 async function getJson<T>(url: URL): Promise<T> {
   const response = await fetch(url);
@@ -105,8 +114,13 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     output.push(line);
     log.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
   };
+  // The run's DynamoDB Local (started once by the project's global setup), a table per scenario.
+  const shared = process.env[DDB_ENDPOINT_ENV];
   const stack = await startLocalStack({
     port: 0,
+    ...(shared
+      ? { dynamodb: { endpoint: shared, tableName: `chaos-${options.clusterId}-${process.pid}-${++tables}` } }
+      : {}),
     print,
     sweepIntervalMs: 250,
     pollIntervalMs: 200,
@@ -121,7 +135,11 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       id: options.clusterId,
       engine: options.engine,
       mode: options.mode,
-      nodes: options.nodes.map((node) => ({ id: node.nodeId, url: node.url, ...options.nodeOptions?.[node.nodeId] })),
+      nodes: options.nodes.map((node) => ({
+        id: node.nodeId,
+        url: node.url,
+        ...options.nodeOptions?.[node.nodeId],
+      })),
       policy,
     };
     if (options.fencing !== undefined) cluster.fencing = options.fencing;
@@ -229,7 +247,11 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
   };
   try {
     for (const node of options.nodes) {
-      await run.waitForNode(`the probe's first HEALTHY report of ${node.nodeId}`, node.nodeId, (n) => n.status === 'HEALTHY');
+      await run.waitForNode(
+        `the probe's first HEALTHY report of ${node.nodeId}`,
+        node.nodeId,
+        (n) => n.status === 'HEALTHY',
+      );
     }
   } catch (error) {
     await run.stop();
