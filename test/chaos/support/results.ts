@@ -19,6 +19,9 @@ export interface ScenarioResult {
 
 export const RESULTS_DIR = join(process.cwd(), '.tmp', 'chaos');
 
+/** Where a failed scenario leaves its timeline (everything the stack and watch printed, timed). */
+export const LOGS_DIR = join(process.cwd(), '.tmp', 'chaos-logs');
+
 /** The file test/run-all.mjs prints before its closing line, so the figures reach the CI log. */
 export const SUMMARY_FILE = join(process.cwd(), '.tmp', 'chaos-summary.txt');
 

@@ -1,9 +1,11 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, it } from '@jest/globals';
 import { isAlive } from '../../../local/server-processes';
 import { redisCommand, redisInfo, waitFor } from '../../support/servers';
 import type { ChaosEngine } from './engines';
 import { checkInvariants, type InvariantReport } from './invariants';
-import { recordResult } from './results';
+import { LOGS_DIR, recordResult } from './results';
 import { type ChaosIncident, type ChaosStack, type ChaosStackOptions, startChaosStack } from './stack';
 import { type ChaosNode, type ChaosTopology, serverNode, startRedisChaos, startSqlChaos } from './topology';
 import { Writer } from './writer';
@@ -67,6 +69,7 @@ export function chaosScenario(
       const figures = { acked: 0, lost: 0 };
       let note = '';
       let describeState: (() => Promise<string>) | undefined;
+      let stackLog: readonly string[] = [];
       const ctx: ScenarioContext = {
         defer: (cleanup) => cleanups.push(cleanup),
         note: (text) => {
@@ -77,14 +80,31 @@ export function chaosScenario(
           expect(report.problems).toEqual([]);
         },
         async startCluster(options) {
-          const topology =
+          const servers =
             options.engine === 'redis'
               ? await startRedisChaos({
                   prefix: 'redis',
                   ...(options.persistent ? { persistent: true } : {}),
                 })
               : await startSqlChaos(options.engine);
-          cleanups.push(() => topology.stop());
+          cleanups.push(() => servers.stop());
+          // Every fault the scenario causes is marked in the stack's timeline.
+          let mark: (text: string) => void = () => undefined;
+          const marked =
+            <A extends unknown[], R>(what: string, act: (node: ChaosNode, ...rest: A) => R) =>
+            (node: ChaosNode, ...rest: A): R => {
+              mark(`${what} ${node.nodeId}`);
+              return act(node, ...rest);
+            };
+          const topology: ChaosTopology = {
+            ...servers,
+            kill: marked('SIGKILL', servers.kill),
+            freeze: marked('SIGSTOP', servers.freeze),
+            thaw: marked('SIGCONT', servers.thaw),
+            restart: marked('restart', servers.restart),
+            isolate: marked('cut the network of', servers.isolate),
+            heal: marked('heal the network of', servers.heal),
+          };
           const trackPids = () => {
             for (const node of topology.nodes) pids.add(node.pid);
           };
@@ -100,6 +120,8 @@ export function chaosScenario(
           });
           if (stack.stack.dynamodbPid !== undefined) pids.add(stack.stack.dynamodbPid);
           describeState = stack.describe;
+          mark = stack.mark;
+          stackLog = stack.log;
           cleanups.push(() => stack.stop());
           const writer = new Writer(topology.driver, () =>
             topology.nodes.map((n) => ({ nodeId: n.nodeId, address: n.address })),
@@ -149,6 +171,11 @@ export function chaosScenario(
           } catch (error) {
             failure ??= error;
           }
+        }
+        if (failure !== undefined) {
+          // The whole timeline of a failed scenario, for whoever enables it next.
+          mkdirSync(LOGS_DIR, { recursive: true });
+          writeFileSync(join(LOGS_DIR, `${scenario}-${engine}.log`), `${stackLog.join('\n')}\n`);
         }
         const left = [...pids].filter(isAlive);
         if (left.length > 0) failure ??= new Error(`processes left running: ${left.join(', ')}`);

@@ -55,6 +55,8 @@ export interface ChaosStack {
   readonly mode: 'auto' | 'approve';
   /** Everything the stack and watch printed. */
   readonly output: readonly string[];
+  /** The same, each line with its time (written next to the results when a scenario fails). */
+  readonly log: readonly string[];
   readonly notifications: readonly ChatbotNotification[];
   nodes(): Promise<NodeState[]>;
   node(nodeId: string): Promise<NodeState | undefined>;
@@ -73,6 +75,8 @@ export interface ChaosStack {
   waitForRunbook(incident: Pick<Incident, 'incidentId' | 'flaps'>): Promise<string>;
   /** `POST /incidents/{cluster}/{incident}/approve` (or reject), as `replica-sentinel approve` does locally. */
   decide(incidentId: string, approved: boolean): Promise<Record<string, unknown>>;
+  /** Puts a line in the output, e.g. the fault the scenario just caused. */
+  mark(text: string): void;
   /** The state of the nodes and the last lines printed, for failure messages. */
   describe(): Promise<string>;
   stop(): Promise<void>;
@@ -122,8 +126,9 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       ? { dynamodb: { endpoint: shared, tableName: `chaos-${options.clusterId}-${process.pid}-${++tables}` } }
       : {}),
     print,
-    sweepIntervalMs: 250,
-    pollIntervalMs: 200,
+    // The demo's cadence: the sweep every heartbeat interval, the table stream twice as often.
+    sweepIntervalMs: 500,
+    pollIntervalMs: 250,
     verifyAfterSeconds: options.verifyAfterSeconds ?? 2,
   });
   const policy = { ...CHAOS_POLICY, ...options.policy };
@@ -210,6 +215,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     clusterId: options.clusterId,
     mode: options.mode,
     output,
+    log,
     notifications: stack.notifications,
     nodes,
     node: async (nodeId) => (await nodes()).find((n) => n.nodeId === nodeId),
@@ -238,6 +244,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       return body;
     },
     describe,
+    mark: (text) => print(`[chaos] ${text}`),
     async stop() {
       abort.abort();
       await watching;

@@ -76,7 +76,7 @@ export class Writer {
   }
 
   async #run(): Promise<void> {
-    const interval = this.options.intervalMs ?? 50;
+    const interval = this.options.intervalMs ?? 100;
     const timeout = this.options.timeoutMs ?? 1_000;
     while (this.#running) {
       const started = Date.now();
