@@ -2,8 +2,8 @@
 // DynamoDB Local (started once per run by the global setup), infra synthesizes the CDK app. A fourth,
 // reliability, is the fault and bad-input suite: the same DynamoDB Local (jest runs one global setup
 // module once however many projects name it), and a teardown that prints the suite's figures. A fifth,
-// chaos, breaks real servers under the whole local pipeline (each scenario starts its own local stack) and
-// prints a scenario × engine table.
+// chaos, breaks real servers under the whole local pipeline (a local stack per scenario, on the same DynamoDB
+// Local: a table each) and prints a scenario × engine table.
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
