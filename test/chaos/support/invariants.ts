@@ -34,10 +34,17 @@ export interface InvariantOptions {
 
 const AT_RISK = /at risk/i;
 
-/** A recovery that is active, scheduled or explicitly refused, as the incident tells (issue 11, item 5). */
+/**
+ * A recovery that is active, scheduled or explicitly refused, as the incident tells (issue 11, item 5), or
+ * one that completed (a failover promoted another node).
+ */
 function recoveryOf(stack: ChaosStack, incident: ChaosIncident): string | undefined {
   const last = incident.runbookSteps?.at(-1);
   const told = [incident.outcome ?? '', last?.detail ?? ''].join(' ');
+  const steps = (incident.runbookSteps ?? []).map((s) => s.step);
+  // Failed over already: the node is an old primary, no longer the cluster's (its item may still say DEAD).
+  if (incident.state === 'RESOLVED' && steps.includes('promoted') && steps.includes('completed'))
+    return `recovered (${incident.outcome ?? 'failed over'})`;
   if (/waiting/i.test(told)) return `scheduled (${told.trim()})`;
   if (/refused|no eligible replica/i.test(told)) return `refused (${told.trim()})`;
   if (
