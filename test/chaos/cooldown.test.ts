@@ -11,7 +11,7 @@ describe('chaos: second death inside the cooldown', () => {
     const cluster = await ctx.startCluster({
       engine: 'redis',
       mode: 'auto',
-      policy: { recoveryBlockSeconds: 25 },
+      policy: { recoveryBlockSeconds: 20 },
     });
     const { stack, topology, writer, primary, replicas } = cluster;
     await cluster.checkpoint();
