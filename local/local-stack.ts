@@ -63,14 +63,20 @@ export interface LocalStackOptions {
   readonly onTransition?: (transition: Transition) => void;
   /** Called when a runbook run ends, with its execution name (the incident id). */
   readonly onRunbookFinished?: (executionName: string, run: RunbookRun) => void;
+  /**
+   * A DynamoDB Local already running (the chaos suite shares one across its scenarios: starting one takes
+   * seconds) and the table to create in it; stop() leaves it running. @default - start one, table
+   * `replica-sentinel`
+   */
+  readonly dynamodb?: { readonly endpoint: string; readonly tableName: string };
 }
 
 export interface LocalStack {
   readonly url: string;
   readonly port: number;
   readonly dynamodbEndpoint: string;
-  /** The DynamoDB Local (java) process, stopped by stop(). */
-  readonly dynamodbPid: number;
+  /** The DynamoDB Local (java) process this stack started, stopped by stop(); none when given one. */
+  readonly dynamodbPid?: number;
   readonly tableName: string;
   readonly notifications: ChatbotNotification[];
   readonly quarantine: MemoryQuarantine;
@@ -94,10 +100,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const print = options.print ?? ((line: string) => console.log(line));
   const logger = new Logger({ serviceName: 'local', logLevel: 'WARN' });
-  let ddb: DynamoDbLocal | undefined = await startDynamoDbLocal();
-  const tableName = LOCAL_TABLE_NAME;
-  await createNodeStateTable(ddb.endpoint, tableName);
-  const client = documentClient({ ...LOCAL_AWS, endpoint: ddb.endpoint });
+  let ddb: DynamoDbLocal | undefined = options.dynamodb ? undefined : await startDynamoDbLocal();
+  const endpoint = options.dynamodb?.endpoint ?? (ddb as DynamoDbLocal).endpoint;
+  const tableName = options.dynamodb?.tableName ?? LOCAL_TABLE_NAME;
+  await createNodeStateTable(endpoint, tableName);
+  const client = documentClient({ ...LOCAL_AWS, endpoint });
   const store = new DynamoNodeStateStore(client, tableName, logger);
   const recovery = new RecoveryStore(client, tableName);
   const quarantine = new MemoryQuarantine();
@@ -151,7 +158,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { incidents: new DynamoIncidentStore(client, tableName), nodes: store, notifier, runbooks },
     { logger },
   );
-  const poller = new StreamPoller(ddb.endpoint, tableName);
+  const poller = new StreamPoller(endpoint, tableName);
   await poller.start('TRIM_HORIZON');
 
   let stopping = false;
@@ -222,7 +229,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         if (req.method === 'POST' && url.pathname === '/change-events')
           return send(res, 200, await ingest(req, 'change-events'));
         if (req.method === 'GET' && url.pathname === '/info') {
-          return send(res, 200, { dynamodbEndpoint: ddb?.endpoint, tableName, region: LOCAL_AWS.region });
+          return send(res, 200, { dynamodbEndpoint: endpoint, tableName, region: LOCAL_AWS.region });
         }
         if (req.method === 'GET' && url.pathname === '/status') {
           const clusterId = url.searchParams.get('cluster');
@@ -292,8 +299,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    dynamodbEndpoint: ddb.endpoint,
-    dynamodbPid: ddb.pid,
+    dynamodbEndpoint: endpoint,
+    ...(ddb ? { dynamodbPid: ddb.pid } : {}),
     tableName,
     notifications,
     quarantine,

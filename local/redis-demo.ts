@@ -248,7 +248,7 @@ export async function runRedisDemo(options: RedisDemoOptions = {}): Promise<Demo
       record(node.nodeId, node.pid);
       note('process', `${node.nodeId} redis-server pid ${node.pid} on ${node.host}:${node.port}`);
     }
-    record('dynamodb-local', local.dynamodbPid);
+    if (local.dynamodbPid !== undefined) record('dynamodb-local', local.dynamodbPid);
     note('process', `DynamoDB Local pid ${local.dynamodbPid}; local stack on ${local.url}`);
     signal.throwIfAborted();
 

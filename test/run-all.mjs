@@ -1,5 +1,6 @@
-// Runs every jest project once (unit, integration, reliability, infra), then prints the reliability
-// suite's figures (written by its global teardown) and the closing line CI counts: "N passed, N failed".
+// Runs every jest project once (unit, integration, reliability, chaos, infra), then prints the reliability
+// and chaos suites' summary lines (written by their global teardowns) and the closing line CI counts:
+// "N passed, N failed".
 // Exits with jest's own exit code.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -7,7 +8,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 mkdirSync('.tmp', { recursive: true });
 const resultsFile = '.tmp/test-results.json';
 const reliabilitySummary = '.tmp/reliability-summary.txt';
+const chaosSummary = '.tmp/chaos-summary.txt';
 rmSync(reliabilitySummary, { force: true });
+rmSync(chaosSummary, { force: true });
 const jest = spawnSync(
   process.execPath,
   [
@@ -29,6 +32,8 @@ try {
   console.error(`could not read jest results from ${resultsFile}: ${error.message}`);
   failed = Math.max(failed, 1);
 }
-if (existsSync(reliabilitySummary)) process.stdout.write(readFileSync(reliabilitySummary, 'utf8'));
+for (const summary of [reliabilitySummary, chaosSummary]) {
+  if (existsSync(summary)) process.stdout.write(readFileSync(summary, 'utf8'));
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(jest.status ?? 1);
