@@ -19,7 +19,19 @@ process.env.REPLICA_SENTINEL_CHAOS_RUN ??= String(process.pid);
 // The chaos suite (issue 11): one file per scenario, test/chaos/<scenario>.test.ts, on real servers. A
 // scenario runs in `npm test` once the behaviour it proves is built and it is listed here;
 // REPLICA_SENTINEL_CHAOS_ALL=1 runs every scenario file (to see where the others stand).
-const CHAOS_ENABLED = ['kill', 'stall'];
+const CHAOS_ENABLED = [
+  'kill',
+  'stall',
+  'returning-primary',
+  'isolated-primary',
+  'lagging-candidate',
+  'recovery-then-death',
+  'cooldown',
+  'repoint-resume',
+  'frozen-primary',
+  'frozen-replica',
+  'restart-empty',
+];
 const chaosFiles = process.env.REPLICA_SENTINEL_CHAOS_ALL
   ? ['<rootDir>/test/chaos/*.test.ts']
   : CHAOS_ENABLED.map((scenario) => `<rootDir>/test/chaos/${scenario}.test.ts`);

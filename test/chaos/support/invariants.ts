@@ -32,8 +32,6 @@ export interface InvariantOptions {
   readonly settleMs?: number;
 }
 
-const AT_RISK = /at risk/i;
-
 /**
  * A recovery that is active, scheduled or explicitly refused, as the incident tells (issue 11, item 5), or
  * one that completed (a failover promoted another node).
@@ -101,11 +99,16 @@ async function checkOnce(options: InvariantOptions): Promise<InvariantReport> {
   const missing = protectedSeqs.filter((seq) => !found.has(seq));
   // A plan that stated data at risk (and a gate that allowed it), or a DATA_LOSS incident that names the
   // loss (a restart-empty primary: the loss happened before anything could act) accounts for it.
-  const statedAtRisk = incidents.some(
-    (i) =>
-      (i.plan !== undefined && AT_RISK.test(JSON.stringify(i.plan))) ||
-      ((i.kind as string) === 'DATA_LOSS' && i.severity === 'critical'),
-  );
+  const statedAtRisk = incidents.some((i) => {
+    if ((i.kind as string) === 'DATA_LOSS' && i.severity === 'critical') return true;
+    // Only a plan whose chosen candidate was stated to lose something (or an unmeasurable amount) excuses
+    // missing writes: "data at risk: 0 bytes" does not.
+    const chosen = i.plan?.atRisk?.find((r) => r.nodeId === i.plan?.candidate);
+    return (
+      chosen !== undefined &&
+      (!chosen.measurable || (chosen.bytes ?? 0) > 0 || (chosen.transactions ?? 0) > 0)
+    );
+  });
   const lost = statedAtRisk ? 0 : missing.length;
   if (checkedOn.length === 0 && protectedSeqs.length > 0)
     problems.push('no server left to read the writes from');
