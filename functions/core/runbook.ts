@@ -29,7 +29,7 @@
  *   Repoint(repoint)              next: done → Verify | ssm (resumes at Repoint: one replica per SSM run)
  *   Verify(verify)                Retry on NotYetPrimaryError (5 attempts, 2 s, backoff 2) → Complete
  *   Complete(complete)            → Done
- *   NoCandidate(noCandidate)      → Failed
+ *   NoCandidate(noCandidate)      next: refused → Rearm (pages once, lock released, looks again)
  *   ReleaseLock(releaseLock)      → Done
  * replica-recovery (also demotes a SPLIT_BRAIN node and repoints a WRONG_SOURCE replica: `state.kind`)
  *   ReVerify(reverify)            next: proceed → TakeLock | abort → Done | wait → Rearm

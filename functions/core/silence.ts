@@ -133,8 +133,9 @@ export function sweepNode(
     return node.deadlineAt === NEVER ? undefined : write(node, { deadlineAt: NEVER });
   }
   const silentFor = Math.round((now - node.lastHeartbeatAt) / 1000);
+  // The recorded primary is judged as one even before it reported as one (killed right after its promotion).
   const judgedAsPrimary =
-    node.role === 'primary' && (!NOT_THE_PRIMARY.has(node.status) || node.nodeId === primaryNodeId);
+    node.nodeId === primaryNodeId || (node.role === 'primary' && !NOT_THE_PRIMARY.has(node.status));
   if (!judgedAsPrimary) {
     return write(node, {
       status: 'SILENT',
@@ -143,8 +144,11 @@ export function sweepNode(
     });
   }
   const verdict = judgePrimary(node, cluster, policy, now);
-  if (verdict.dead) return write(node, { status: 'DEAD', statusReason: verdict.reason, deadlineAt: NEVER });
+  const role = 'primary' as const;
+  if (verdict.dead)
+    return write(node, { role, status: 'DEAD', statusReason: verdict.reason, deadlineAt: NEVER });
   return write(node, {
+    role,
     status: 'SILENT',
     statusReason: verdict.reason,
     deadlineAt: now + policy.heartbeatIntervalSeconds * 1000,

@@ -455,6 +455,14 @@ export function createSteps(deps: StepDeps) {
       if (!state.candidate || state.epoch === undefined)
         throw new Error('updateCluster: no candidate or epoch in the state');
       await deps.recovery.setPrimary(state.clusterId, state.incidentId, state.epoch, state.candidate);
+      // Its node item says primary from now on, not only after its first report as one: a new primary killed
+      // right after its promotion must be judged (and failed over) as a primary.
+      const promoted = (await deps.nodes.loadCluster(state.clusterId)).nodes.get(state.candidate);
+      if (promoted && promoted.role !== 'primary') {
+        const { transitionTo: _to, transitionFrom: _from, ...rest } = promoted;
+        // A conflict means a heartbeat wrote it first: that report says what the node is.
+        await deps.nodes.putNode({ ...rest, role: 'primary', version: promoted.version + 1 });
+      }
       await record(state, 'cluster-updated', `primary is now ${state.candidate} at epoch ${state.epoch}`);
       return { ...state, next: 'done' };
     },
@@ -532,13 +540,15 @@ export function createSteps(deps: StepDeps) {
     },
 
     async noCandidate(state) {
-      const detail = `failover refused, nothing fenced or promoted: ${state.outcome ?? ''}. A human must decide.`;
+      // Refused, not ended: a replica that reported late may be eligible at the next look, and an operator may
+      // change the configuration; the run pages once and looks again until the primary is back or a safe
+      // candidate exists.
+      const snapshot = await deps.nodes.loadCluster(state.clusterId);
+      const retryAfterSeconds = Math.max(5, Math.ceil(2 * snapshot.policy.heartbeatTimeoutSeconds));
+      const detail = `failover refused, nothing fenced or promoted: ${state.outcome ?? ''}. A human must decide; looking again every ${retryAfterSeconds}s`;
       await deps.recovery.releaseLock(state.clusterId, state.incidentId);
-      await record(state, 'no-candidate', detail, {
-        notify: true,
-        change: { state: 'FAILED', outcome: detail },
-      });
-      return { ...state, next: 'failed', outcome: detail };
+      await record(state, 'no-candidate', detail, { notify: true, change: { outcome: detail } });
+      return { ...state, next: 'refused', outcome: detail, retryAfterSeconds };
     },
 
     async releaseLock(state) {

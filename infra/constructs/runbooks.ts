@@ -501,7 +501,7 @@ export class Runbooks extends Construct {
   /** primary-failover, state by state as in functions/core/runbook.ts. */
   private failoverDefinition(): IChainable {
     const flow = new RunbookFlow(this, 'FailoverStates', this.stepsFunction.fn);
-    const { done, failed } = flow;
+    const { done } = flow;
 
     const reverify = flow.task('ReVerify', 'reverify');
     const takeLock = flow.task('TakeLock', 'takeLock');
@@ -574,7 +574,7 @@ export class Runbooks extends Construct {
     repoint.next(flow.outcome('RepointOutcome', { done: verify, ssm: waitForSsm }, { routes: 'Repoint' }));
     verify.next(complete);
     complete.next(done);
-    noCandidate.next(failed);
+    noCandidate.next(flow.outcome('NoCandidateOutcome', { refused: rearm }, { routes: 'NoCandidate' }));
     releaseLock.next(done);
     return reverify;
   }

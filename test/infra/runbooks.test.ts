@@ -351,6 +351,7 @@ describe('the primary-failover flow', () => {
     });
     expect(branches(s.PromoteOutcome)).toEqual({ done: 'UpdateCluster', ssm: 'WaitForSsm' });
     expect(branches(s.RepointOutcome)).toEqual({ done: 'Verify', ssm: 'WaitForSsm' });
+    expect(branches(s.NoCandidateOutcome)).toEqual({ refused: 'Rearm' });
     expect(branches(s.Resume)).toEqual({
       Promote: 'Promote',
       Repoint: 'Repoint',
@@ -369,7 +370,6 @@ describe('the primary-failover flow', () => {
       Verify: ['Complete'],
       Rearm: ['ReVerify'],
       Complete: ['Done'],
-      NoCandidate: ['Failed'],
       ReleaseLock: ['Done'],
       MarkFailed: ['Failed'],
     });

@@ -454,14 +454,28 @@ describe('primary-failover', () => {
     expect(result.states).toEqual(['ReVerify', 'TakeLock', 'MarkFailed', 'Failed']);
   });
 
-  it('ends in Failed after NoCandidate', async () => {
+  it('re-arms after NoCandidate (a refusal that looks again), ending when re-verification aborts', async () => {
     const result = await runRunbook('primary-failover', input('primary-failover', 'inc-none'), {
-      steps: scripted({ ...AUTO, chooseCandidate: { next: 'no-candidate' } }).steps,
+      steps: scripted({
+        ...AUTO,
+        reverify: [{ next: 'proceed' }, { next: 'abort' }],
+        chooseCandidate: { next: 'no-candidate' },
+        noCandidate: { next: 'refused', retryAfterSeconds: 5 },
+      }).steps,
       approvals: never,
+      ...fast,
     });
 
-    expect(result.status).toBe('FAILED');
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'ChooseCandidate', 'NoCandidate', 'Failed']);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states).toEqual([
+      'ReVerify',
+      'TakeLock',
+      'ChooseCandidate',
+      'NoCandidate',
+      'Rearm',
+      'ReVerify',
+      'Done',
+    ]);
   });
 
   it('waits for an SSM Automation hook, polling until Success, then resumes at $.resume', async () => {
