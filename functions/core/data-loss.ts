@@ -15,6 +15,20 @@ export interface PositionRegression {
   readonly newHistory: boolean;
   /** How much of the previous history is gone, in the engine's units, when measurable in one history. */
   readonly lost?: number;
+  /** After a new history, when both reports counted the data set (wire `datasetKeys`): it shrank. */
+  readonly keys?: DatasetShrink;
+}
+
+/** The data set's key count at the two reports; `previous - current` keys are gone. */
+export interface DatasetShrink {
+  readonly previous: number;
+  readonly current: number;
+}
+
+/** The key counts the two reports carried (wire `datasetKeys`), each absent when not reported. */
+export interface DatasetCounts {
+  readonly previous?: number | undefined;
+  readonly current?: number | undefined;
 }
 
 function parse(engine: Engine, raw: string): Position | undefined {
@@ -28,7 +42,11 @@ function parse(engine: Engine, raw: string): Position | undefined {
 /**
  * Whether `current` is a regression from `previous`, two reports of the same primary (pure):
  * - Redis under another replication id (both known): a regression when the offset was reset below the
- *   previous one (a promotion also changes the id, but keeps counting from the old offset);
+ *   previous one (a promotion also changes the id, but keeps counting from the old offset). A reset alone
+ *   does not say the data is gone: a primary restarted from its append-only file also comes back under a
+ *   new id at offset 0, with everything. So when both reports counted the data set (`counts`), it is a
+ *   regression only if the count shrank; a count as large or larger is a restart with the data, and its
+ *   position the new baseline. Without both counts (other probes, older heartbeats) the reset decides;
  * - any position comparable with the previous one (same Redis id, LSN, counters, GTID sets): a
  *   regression when it is behind;
  * - binlog coordinates are never judged (RESET MASTER renumbers files without losing data), nor are
@@ -38,6 +56,7 @@ export function positionRegression(
   engine: Engine,
   previousRaw: string,
   currentRaw: string,
+  counts: DatasetCounts = {},
 ): PositionRegression | undefined {
   const previous = parse(engine, previousRaw);
   const current = parse(engine, currentRaw);
@@ -45,7 +64,11 @@ export function positionRegression(
   const p = previous.value;
   const c = current.value;
   if (p.kind === 'redis' && c.kind === 'redis' && p.replid && c.replid && p.replid !== c.replid) {
-    return c.offset < p.offset ? { previous: previousRaw, current: currentRaw, newHistory: true } : undefined;
+    if (c.offset >= p.offset) return undefined;
+    const reset: PositionRegression = { previous: previousRaw, current: currentRaw, newHistory: true };
+    const { previous: before, current: now } = counts;
+    if (before === undefined || now === undefined) return reset;
+    return now < before ? { ...reset, keys: { previous: before, current: now } } : undefined;
   }
   if (comparePositions(current, previous) !== -1) return undefined;
   const lost = positionDistance(previous, current);
@@ -102,8 +125,11 @@ export function describeDataLoss(
   regression: PositionRegression,
   ahead: readonly string[],
 ): string {
+  const keys = regression.keys;
   const what = regression.newHistory
-    ? `came back with a new replication history: position ${regression.current} after ${regression.previous}; everything of the previous history is missing on it (not measurable across histories)`
+    ? keys
+      ? `came back with a new replication history and a smaller data set: position ${regression.current} after ${regression.previous}, ${keys.current} keys instead of ${keys.previous}, ${keys.previous - keys.current} keys lost`
+      : `came back with a new replication history: position ${regression.current} after ${regression.previous}; everything of the previous history is missing on it (not measurable across histories)`
     : `came back behind its own last position: ${regression.current} after ${regression.previous}${regression.lost === undefined ? '' : `, ${regression.lost} ${UNITS[engine] ?? 'position units'} lost`}`;
   const replicas =
     ahead.length > 0

@@ -256,15 +256,17 @@ function judgeTopology(
     prev.position !== undefined &&
     hb.position !== undefined
   ) {
-    // A new history is judged against the last position anyone reported; a step back within one history
-    // only against this observer's own last report.
-    const reset = positionRegression(hb.engine, prev.position, hb.position);
+    // A new history is judged against the last position anyone reported (and, when both reports counted
+    // the data set, against its last count: a restart with its data keeps it); a step back within one
+    // history only against this observer's own last report.
+    const counts = { previous: prev.datasetKeys, current: hb.datasetKeys };
+    const reset = positionRegression(hb.engine, prev.position, hb.position, counts);
     const own = prev.observers[hb.observerId]?.position;
     const regression = reset?.newHistory
       ? reset
       : own === undefined
         ? undefined
-        : positionRegression(hb.engine, own, hb.position);
+        : positionRegression(hb.engine, own, hb.position, counts);
     if (regression) {
       const ahead = replicasAhead(hb.nodeId, hb.engine, regression, topology.nodes.values());
       judged.dataLoss = { reason: describeDataLoss(hb.engine, regression, ahead), at };
@@ -396,6 +398,10 @@ export function applyHeartbeat(
   }
   const position = hb.position ?? (role === 'primary' ? prev?.position : undefined);
   if (position !== undefined) state.position = position;
+  // Kept only while the node stays primary: a count from before a promotion says nothing of its data now.
+  const datasetKeys =
+    hb.datasetKeys ?? (role === 'primary' && prev?.role === 'primary' ? prev.datasetKeys : undefined);
+  if (datasetKeys !== undefined) state.datasetKeys = datasetKeys;
   if (judged.dataLoss) {
     state.dataLossReason = judged.dataLoss.reason;
     state.dataLossAt = judged.dataLoss.at;

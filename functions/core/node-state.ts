@@ -65,6 +65,11 @@ export interface NodeState {
   lastHeartbeatAt: number;
   /** Primary: its write position. */
   position?: string;
+  /**
+   * Primary: its data set's key count at the last report that carried one (wire `datasetKeys`), kept while
+   * it stays primary. The restart-empty rule (data-loss.ts) compares the next count with it.
+   */
+  datasetKeys?: number;
   appliedPosition?: string;
   receivedPosition?: string;
   /** The source head the replica was compared with. */

@@ -65,6 +65,18 @@ export const HeartbeatSchema = z
     replication: ReplicationSchema.optional(),
     /** Reported on primaries by the built-in probes, best effort (absent when it could not be read). */
     selfFencing: SelfFencingSchema.optional(),
+    /**
+     * Primaries, best effort: how many keys/rows its data set holds, as the probe counted them (Redis: the
+     * sum of `keys=` over INFO keyspace, the probe's own heartbeat key included). The restart-empty rule
+     * (data-loss.ts) compares two counts of the same primary across a new replication history: a restart
+     * with its data (append-only file) keeps the count, a restart without loses it.
+     */
+    datasetKeys: z
+      .number()
+      .int({ message: 'must be a non-negative integer' })
+      .nonnegative({ message: 'must be a non-negative integer' })
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional(),
   })
   .superRefine((hb, ctx) => {
     // Positions must match the engine's format; parseHeartbeat also checks them on the raw input so

@@ -352,6 +352,32 @@ describe('topology truth and restart-empty detection through ingest, sweep and o
     expect(still?.timeline.map((e) => e.event)).toEqual(['opened', 'deescalated', 'escalated']);
   });
 
+  it('keeps a primary restarted with its data (same key count, new replication id) HEALTHY; a smaller count is DATA_LOSS', async () => {
+    const clusterId = 'restart-counted';
+    const p = pipeline(clusterId);
+    await p.meta({ epoch: 0 });
+    const counted = (seq: number, at: number, position: string, datasetKeys: number): HeartbeatInput => ({
+      ...primary(clusterId, 'r1', seq, at, position),
+      datasetKeys,
+    });
+    await p.send([counted(1, T0, `${OLD}:91000`, 800)]);
+    expect(await table.getNode(clusterId, 'r1')).toMatchObject({ status: 'HEALTHY', datasetKeys: 800 });
+    // Killed and restarted from its append-only file: a new id at offset 0, every key still there.
+    p.at(T0 + 2000);
+    await p.send([counted(2, T0 + 2000, `${NEW}:0`, 800)]);
+    const kept = await table.getNode(clusterId, 'r1');
+    expect(kept).toMatchObject({ status: 'HEALTHY', position: `${NEW}:0`, datasetKeys: 800 });
+    expect(kept?.dataLossReason).toBeUndefined();
+    p.at(T0 + 3000);
+    await p.send([counted(3, T0 + 3000, `${NEW}:350`, 803)]);
+    // Killed again and back without its data: judged against the count stored with the node.
+    p.at(T0 + 4000);
+    await p.send([counted(4, T0 + 4000, `${'3'.repeat(40)}:0`, 0)]);
+    const lost = await table.getNode(clusterId, 'r1');
+    expect(lost).toMatchObject({ status: 'DATA_LOSS', datasetKeys: 0 });
+    expect(lost?.dataLossReason).toContain(`after ${NEW}:350, 0 keys instead of 803, 803 keys lost`);
+  });
+
   it('takes a replica naming no source for a symptom of the recorded primary, not of a SPLIT_BRAIN node', async () => {
     const clusterId = 'symptom-source';
     const p = pipeline(clusterId);

@@ -55,6 +55,37 @@ describe('positionRegression', () => {
   });
 });
 
+describe('positionRegression across a new Redis history, with the data set counted', () => {
+  it.each<[string, number | undefined, number | undefined, object | undefined]>([
+    ['shrank (restarted without persistence)', 1200, 0, { keys: { previous: 1200, current: 0 } }],
+    ['shrank by one key', 1200, 1199, { keys: { previous: 1200, current: 1199 } }],
+    ['the same (restarted from its append-only file)', 1200, 1200, undefined],
+    ['grew (written to since the last report)', 1200, 1250, undefined],
+    ['empty before, empty after (nothing to lose)', 0, 0, undefined],
+    ['no previous count: the reset decides', undefined, 1200, {}],
+    ['no new count: the reset decides', 1200, undefined, {}],
+  ])('%s', (_name, previousKeys, currentKeys, expected) => {
+    const result = positionRegression('redis', `${OLD}:5000`, `${NEW}:0`, {
+      previous: previousKeys,
+      current: currentKeys,
+    });
+    if (expected === undefined) expect(result).toBeUndefined();
+    else
+      expect(result).toEqual({ previous: `${OLD}:5000`, current: `${NEW}:0`, newHistory: true, ...expected });
+  });
+
+  it('leaves the other cases to the positions: a promotion, a step back within one history', () => {
+    const counts = { previous: 10, current: 0 };
+    expect(positionRegression('redis', `${OLD}:5000`, `${NEW}:5001`, counts)).toBeUndefined();
+    expect(positionRegression('redis', `${OLD}:5000`, `${OLD}:4200`, { previous: 10, current: 10 })).toEqual({
+      previous: `${OLD}:5000`,
+      current: `${OLD}:4200`,
+      newHistory: false,
+      lost: 800,
+    });
+  });
+});
+
 function replica(nodeId: string, applied: string, source: string | undefined = 'r1'): NodeState {
   return {
     clusterId: 'cache',
@@ -124,6 +155,17 @@ describe('describeDataLoss', () => {
     );
     expect(describeDataLoss('redis', reset, [])).toContain('no replica was known to be ahead');
   });
+
+  it('names the keys lost when both reports counted the data set', () => {
+    const shrank = positionRegression('redis', `${OLD}:5000`, `${NEW}:14`, { previous: 1200, current: 3 });
+    if (!shrank) throw new Error('expected a regression');
+    const text = describeDataLoss('redis', shrank, [`r2 at ${OLD}:5000`]);
+    expect(text).toContain(
+      `new replication history and a smaller data set: position ${NEW}:14 after ${OLD}:5000, 3 keys instead of 1200, 1197 keys lost`,
+    );
+    expect(text).not.toContain('not measurable');
+    expect(text).toContain('DATA_LOSS holds until an operator clears it');
+  });
 });
 
 /** Detection of a restart-empty primary through applyHeartbeat. */
@@ -189,6 +231,74 @@ describe('a primary that comes back with a reset position', () => {
       dataLossAt: T0 + 2000,
       statusSince: T0 + 2000,
     });
+  });
+
+  /** A primary's report carrying its data set's key count. */
+  const counted = (seq: number, at: number, position: string, datasetKeys: number): HeartbeatInput => ({
+    ...primary(seq, at, position),
+    datasetKeys,
+  });
+
+  it('counted: is DATA_LOSS when the data set shrank across the reset, naming the keys lost', () => {
+    const states = series([
+      counted(1, T0, `${OLD}:4000`, 1180),
+      counted(2, T0 + 1000, `${OLD}:5000`, 1200),
+      counted(3, T0 + 2000, `${NEW}:14`, 0),
+      counted(4, T0 + 3000, `${NEW}:200`, 40),
+    ]);
+    expect(states.map((s) => s.status)).toEqual(['HEALTHY', 'HEALTHY', 'DATA_LOSS', 'DATA_LOSS']);
+    expect(states.map((s) => s.datasetKeys)).toEqual([1180, 1200, 0, 40]);
+    expect(states[2]?.dataLossReason).toContain('0 keys instead of 1200, 1200 keys lost');
+    expect(states[2]?.dataLossReason).toContain(`position ${NEW}:14 after ${OLD}:5000`);
+    expect(states[2]?.dataLossReason).toContain(`r2 at ${OLD}:5000, r3 at ${OLD}:4990`);
+  });
+
+  it('counted: a restart that kept its data (same or more keys) is no DATA_LOSS, and its position the new baseline', () => {
+    for (const after of [1200, 1260]) {
+      const states = series([
+        counted(1, T0, `${OLD}:5000`, 1200),
+        counted(2, T0 + 2000, `${NEW}:0`, after),
+        counted(3, T0 + 3000, `${NEW}:300`, after),
+      ]);
+      expect(states.map((s) => s.status)).toEqual(['HEALTHY', 'HEALTHY', 'HEALTHY']);
+      expect(states[1]).toMatchObject({ position: `${NEW}:0`, datasetKeys: after });
+      expect(states[1]?.dataLossReason).toBeUndefined();
+    }
+    // The new baseline: a later empty restart is judged against the new history and the count after it.
+    const again = series([
+      counted(1, T0, `${OLD}:5000`, 1200),
+      counted(2, T0 + 2000, `${NEW}:900`, 1200),
+      counted(3, T0 + 4000, `${'c'.repeat(40)}:0`, 0),
+    ]);
+    expect(again.map((s) => s.status)).toEqual(['HEALTHY', 'HEALTHY', 'DATA_LOSS']);
+    expect(again[2]?.dataLossReason).toContain(`after ${NEW}:900, 0 keys instead of 1200`);
+  });
+
+  it('counted: keeps the last count through reports without one, and judges by the positions when a count is missing', () => {
+    // A report without a count (a third-party probe, a count that could not be read) keeps the last one.
+    const kept = series([
+      counted(1, T0, `${OLD}:5000`, 1200),
+      primary(2, T0 + 1000, `${OLD}:5100`),
+      counted(3, T0 + 2000, `${NEW}:0`, 1200),
+    ]);
+    expect(kept.map((s) => s.status)).toEqual(['HEALTHY', 'HEALTHY', 'HEALTHY']);
+    expect(kept[1]?.datasetKeys).toBe(1200);
+    // Either count missing: the reset alone decides, as before counts existed.
+    const noNew = series([counted(1, T0, `${OLD}:5000`, 1200), primary(2, T0 + 2000, `${NEW}:0`)]);
+    expect(noNew.map((s) => s.status)).toEqual(['HEALTHY', 'DATA_LOSS']);
+    expect(noNew[1]?.dataLossReason).toContain('everything of the previous history is missing');
+    const noOld = series([primary(1, T0, `${OLD}:5000`), counted(2, T0 + 2000, `${NEW}:0`, 1200)]);
+    expect(noOld.map((s) => s.status)).toEqual(['HEALTHY', 'DATA_LOSS']);
+  });
+
+  it('counted: a count from its time as a replica is not kept', () => {
+    const asReplica = { ...replica('r1', `${OLD}:5000`), datasetKeys: 5 };
+    const outcome = applyHeartbeat(
+      asReplica,
+      parseHeartbeat(primary(9, T0 + 1000, `${OLD}:5001`)),
+      ctx(T0 + 1000),
+    );
+    expect(outcome.kind === 'applied' && outcome.state.datasetKeys).toBeUndefined();
   });
 
   it('is swept SILENT, then DEAD by quorum, like any primary, and is DATA_LOSS again when it reports', () => {

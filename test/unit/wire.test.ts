@@ -145,6 +145,12 @@ describe('parseHeartbeat', () => {
     expect(error.message).toBe(`invalid heartbeat: ${message}`);
   });
 
+  it('keeps the dataset key count a probe reports on a primary, 0 included', () => {
+    expect(parseHeartbeat({ ...MINIMAL, datasetKeys: 1201 }).datasetKeys).toBe(1201);
+    expect(parseHeartbeat({ ...MINIMAL, datasetKeys: 0 }).datasetKeys).toBe(0);
+    expect(parseHeartbeat(MINIMAL).datasetKeys).toBeUndefined();
+  });
+
   it('rejects replication without linkUp and names replication.linkUp', () => {
     const error = thrownBy(() =>
       parseHeartbeat({ ...MINIMAL, role: 'replica', replication: { appliedPosition: '0/1' } }),
@@ -172,6 +178,13 @@ describe('parseHeartbeat', () => {
       'reachable as a string',
       { reachable: 'yes' },
       'reachable: Invalid input: expected boolean, received string',
+    ],
+    ['a negative datasetKeys', { datasetKeys: -1 }, 'datasetKeys: must be a non-negative integer'],
+    ['a fractional datasetKeys', { datasetKeys: 2.5 }, 'datasetKeys: must be a non-negative integer'],
+    [
+      'datasetKeys as a string',
+      { datasetKeys: '12' },
+      'datasetKeys: Invalid input: expected number, received string',
     ],
     [
       'a negative lag',

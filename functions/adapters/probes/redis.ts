@@ -5,7 +5,8 @@
  * A round probes every node at once, each under its own deadline: connect and read its role; on a
  * primary, SET the heartbeat key to the current time, WAIT briefly for its replicas to acknowledge, then
  * read its offset (the position, which the write moves on, so a stalled replica shows even when the
- * application is idle) and its self-fencing settings (`min-replicas-to-write`, `min-replicas-max-lag`);
+ * application is idle), its self-fencing settings (`min-replicas-to-write`, `min-replicas-max-lag`) and its
+ * data set's key count (INFO keyspace, without the heartbeat key: the restart-empty rule compares it);
  * on a replica, wait for its source's write (at most half its remaining time), then read INFO replication
  * and the key. A replica that has applied the primary's offset after this round's write has lag 0; one
  * that has not is as far behind as the key it holds is old.
@@ -174,7 +175,11 @@ async function observePrimary(
       );
     }
   }
-  const [current, selfFencing] = await Promise.all([replicationInfo(client), readSelfFencing(client)]);
+  const [current, selfFencing, dataset] = await Promise.all([
+    replicationInfo(client),
+    readSelfFencing(client),
+    readDataset(client),
+  ]);
   const observedAt = round.now();
   const replid = current.get('master_replid');
   const offset = current.get('master_repl_offset');
@@ -186,11 +191,52 @@ async function observePrimary(
   return {
     heartbeat: round.observed(
       node.nodeId,
-      observation.role === 'primary' ? { ...observation, selfFencing } : observation,
+      observation.role !== 'primary'
+        ? observation
+        : dataset === 'loading'
+          ? // Its offset (a new id at 0) and a half-loaded count would look like a restart without its data.
+            { role: 'primary', position: undefined, selfFencing }
+          : { ...observation, selfFencing, datasetKeys: dataset },
       observedAt,
     ),
     write,
   };
+}
+
+/**
+ * The data set's key count (the sum of `keys=` over the `dbN` lines of INFO keyspace) minus the probe's own
+ * heartbeat key, read in one transaction so the key cannot appear between the two readings: after a restart
+ * without persistence the count is 0 whether or not this round's write landed. `'loading'` while the server
+ * is still loading its append-only file or snapshot (INFO persistence `loading:1`).
+ * `undefined` when it cannot be read: best effort, never a probe failure.
+ */
+async function readDataset(client: RedisConnection): Promise<number | 'loading' | undefined> {
+  try {
+    const [persistence, keyspace, own] = await client
+      .multi()
+      .info('persistence')
+      .info('keyspace')
+      .exists(HEARTBEAT_KEY)
+      .exec();
+    if (parseRedisInfo(String(persistence)).get('loading') === '1') return 'loading';
+    let keys = 0;
+    for (const [name, value] of parseRedisInfo(String(keyspace))) {
+      if (!/^db\d+$/.test(name)) continue;
+      const count = /(?:^|,)keys=(\d+)(?:,|$)/.exec(value)?.[1];
+      if (count === undefined) return undefined;
+      keys += Number(count);
+    }
+    return Math.max(0, keys - Number(own ?? 0));
+  } catch {
+    // While loading, EXISTS is refused and the transaction with it; INFO alone still answers.
+    try {
+      return parseRedisInfo(String(await client.info('persistence'))).get('loading') === '1'
+        ? 'loading'
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /**

@@ -100,14 +100,16 @@ export interface SelfFencing {
 }
 
 /**
- * What a probe saw on a node it reached. `position` is kept for a primary only, and so is `selfFencing`
- * (absent when the settings could not be read).
+ * What a probe saw on a node it reached. `position` is kept for a primary only, and so are `selfFencing`
+ * and `datasetKeys` (absent when they could not be read).
  */
 export type Observation =
   | {
       readonly role: 'primary';
       readonly position: string | undefined;
       readonly selfFencing?: SelfFencing | undefined;
+      /** The data set's key count (wire `datasetKeys`); absent when it could not be counted. */
+      readonly datasetKeys?: number | undefined;
     }
   | { readonly role: 'replica'; readonly replication: ReplicationObservation }
   | { readonly role: 'unknown' };
@@ -196,6 +198,7 @@ export class ProbeRound {
       const position = this.checked(nodeId, 'position', observation.position);
       if (position !== undefined) heartbeat.position = position;
       if (observation.selfFencing !== undefined) heartbeat.selfFencing = { ...observation.selfFencing };
+      if (observation.datasetKeys !== undefined) heartbeat.datasetKeys = observation.datasetKeys;
     } else if (observation.role === 'replica') {
       const seen = observation.replication;
       const replication: NonNullable<HeartbeatInput['replication']> = { linkUp: seen.linkUp };
