@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HookFailedError } from '../../functions/core/hooks';
+import type { NodeState } from '../../functions/core/node-state';
 import { lockVerdict } from '../../functions/core/recovery';
 import type { ApprovalDecision, RunbookState } from '../../functions/core/runbook';
+import { nodeItem } from '../../local/fleet';
 import { runRunbook } from '../../local/runbook-runner';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { openIncident, runbookInput, ScriptedHooks, seedCluster, stepsFor } from '../support/runbooks';
@@ -336,6 +338,56 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     const incident = await recovery.getIncident('alive-at-fence', input.incidentId, input.openedAt);
     expect(incident?.runbookSteps?.find((s) => s.step === 'aborted-alive')?.detail).toMatch(
       /^not fenced: pg-1 answers as a writable primary \(pg-1 is writable\): it is alive; nothing done/,
+    );
+  });
+
+  it('repoints every replica through an SSM hook, one Automation run each, resuming at Repoint', async () => {
+    const hooks = new ScriptedHooks();
+    hooks.ssm = true;
+    const now = Date.now();
+    const replica = (nodeId: string, appliedPosition: string) => ({
+      ...(nodeItem('ssm-repoint', nodeId, 'replica', now + 25_000) as unknown as NodeState),
+      status: 'STALLED' as const,
+      appliedPosition,
+      lastHeartbeatAt: now - 2000,
+    });
+    const nodes: NodeState[] = [
+      {
+        ...(nodeItem('ssm-repoint', 'pg-1', 'primary', now - 10_000) as unknown as NodeState),
+        status: 'DEAD',
+        position: '0/5000',
+        lastHeartbeatAt: now - 40_000,
+      },
+      replica('pg-2', '0/4F00'),
+      replica('pg-3', '0/5000'),
+      replica('pg-4', '0/4F00'),
+    ];
+    const { input, steps, recovery } = await failover(
+      'ssm-repoint',
+      {
+        clusterId: 'ssm-repoint',
+        nodes,
+        meta: { hooks: { repoint: { type: 'ssm', documentName: 'Repoint' } } },
+      },
+      hooks,
+    );
+    const result = await runRunbook('primary-failover', input, {
+      steps,
+      approvals: never,
+      ...fast,
+      getAutomationExecution: async () => ({ AutomationExecution: { AutomationExecutionStatus: 'Success' } }),
+    });
+    expect(result.states.at(-2)).toBe('Complete');
+    expect(
+      hooks.calls.filter((c) => c.action === 'repoint').map((c) => [c.target, c.primary, c.spec]),
+    ).toEqual([
+      ['pg-2', 'pg-3', 'ssm'],
+      ['pg-4', 'pg-3', 'ssm'],
+    ]);
+    expect(result.states.filter((state) => state === 'Repoint')).toHaveLength(3);
+    const incident = await recovery.getIncident('ssm-repoint', input.incidentId, input.openedAt);
+    expect(incident?.runbookSteps?.map((s) => s.step)).toEqual(
+      expect.arrayContaining(['repoint-pg-2', 'repoint-pg-4', 'repointed']),
     );
   });
 
