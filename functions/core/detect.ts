@@ -288,12 +288,24 @@ function pruneObservers(observers: Record<string, ObserverView>, at: number): Re
  * observer's earlier down view keeps its start; else another observer's down view that is no newer than
  * `at` (a probe relaying what the replica reports itself); else `at`. An up view in between restarts it.
  */
-function linkDownSince(prev: NodeState | undefined, observerId: string, at: number): number {
+function linkDownSince(
+  prev: NodeState | undefined,
+  observerId: string,
+  at: number,
+  sourceNodeId: string | undefined,
+): number {
+  // A link to another source is another link: a replica repointed to a new primary starts counting again
+  // (its link to the old one being down says nothing about the new one).
+  const sameSource = (view: ObserverView) =>
+    sourceNodeId === undefined || view.sourceNodeId === undefined || view.sourceNodeId === sourceNodeId;
   const own = prev?.observers[observerId];
-  if (own?.linkUp !== undefined) return own.linkUp ? at : (own.linkDownSince ?? own.observedAt);
+  if (own?.linkUp !== undefined) {
+    if (own.linkUp || !sameSource(own)) return at;
+    return own.linkDownSince ?? own.observedAt;
+  }
   let since = at;
   for (const view of Object.values(prev?.observers ?? {})) {
-    if (view.linkUp === false && view.observedAt <= at)
+    if (view.linkUp === false && view.observedAt <= at && sameSource(view))
       since = Math.min(since, view.linkDownSince ?? view.observedAt);
   }
   return since;
@@ -328,7 +340,8 @@ export function applyHeartbeat(
   if (hb.replication) {
     view.linkUp = hb.replication.linkUp;
     if (hb.replication.sourceNodeId) view.sourceNodeId = hb.replication.sourceNodeId;
-    if (!hb.replication.linkUp) view.linkDownSince = linkDownSince(prev, hb.observerId, at);
+    if (!hb.replication.linkUp)
+      view.linkDownSince = linkDownSince(prev, hb.observerId, at, hb.replication.sourceNodeId);
   }
   const observers = pruneObservers({ ...(prev?.observers ?? {}), [hb.observerId]: view }, at);
   const selfSeq = hb.observerId === hb.nodeId ? hb.seq : (prev?.seq ?? -1);

@@ -46,11 +46,13 @@ describe('chaos: approval after the primary came back', () => {
         'the run to be recorded',
         (i) => i.incidentId === dead.incidentId,
       );
-      expect(stepsOf(after)).toContain('aborted');
+      // Fence re-judged the evidence after the approval: the primary is alive, nothing was done.
+      expect(stepsOf(after)).toContain('approved');
+      expect(stepsOf(after)).toContain('aborted-alive');
       expect(stepsOf(after)).not.toContain('fenced');
       expect(stepsOf(after)).not.toContain('promoted');
-      expect(after.runbookSteps?.find((s) => s.step === 'aborted')?.detail).toMatch(
-        /alive|HEALTHY|not dead/i,
+      expect(after.runbookSteps?.find((s) => s.step === 'aborted-alive')?.detail).toMatch(
+        /^not fenced: .*(alive|HEALTHY|not dead)/i,
       );
       // The servers: the primary is still the primary, the replicas still follow it.
       expect(await redisRole(primary)).toBe('master');

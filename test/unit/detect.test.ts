@@ -477,6 +477,21 @@ describe('since when a replica link is down (the dead-primary quorum uses it)', 
     expect(apply([up(T0, 1)]).observers['pg-2']?.linkDownSince).toBeUndefined();
   });
 
+  it('restarts the count when the replica is repointed: its link to a new source is a new link', () => {
+    const repointed = replicaHeartbeat({
+      at: T0 + 20_000,
+      seq: 3,
+      applied: lsn(100),
+      replication: { sourceNodeId: 'pg-3', linkUp: false, appliedPosition: lsn(100) },
+    });
+    const state = apply([down(T0, 1), down(T0 + 10_000, 2), repointed]);
+    expect(state.observers['pg-2']).toMatchObject({
+      linkUp: false,
+      sourceNodeId: 'pg-3',
+      linkDownSince: T0 + 20_000,
+    });
+  });
+
   it('lets a probe that starts relaying a down link inherit since when the replica itself saw it down', () => {
     const state = apply([down(T0, 1), down(T0 + 10_000, 2), down(T0 + 15_000, 7, 'probe-a')]);
     expect(state.observers['probe-a']).toMatchObject({ linkUp: false, linkDownSince: T0 });
