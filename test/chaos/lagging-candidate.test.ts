@@ -36,8 +36,12 @@ describe('chaos: lagging candidate with a noPromote replica ahead', () => {
     await topology.kill(primary);
 
     const dead = await deadIncident(stack, primary);
-    await stack.waitForRunbook(dead);
-    await redisCommand(serverNode(lagging), ['CLIENT', 'UNPAUSE']);
+    // The run refuses, pages and re-arms (it looks again while the block lasts): wait for the refusal.
+    await stack.waitForIncident(
+      'the failover to be refused',
+      (i) =>
+        i.incidentId === dead.incidentId && (i.runbookSteps ?? []).some((s) => s.step === 'no-candidate'),
+    );
     // First what matters most: the writes only the noPromote replica held are still somewhere.
     ctx.expectInvariants(await cluster.invariants(checkpoint, 10_000));
     const refused = (await stack.incidents()).find((i) => i.incidentId === dead.incidentId);
@@ -51,8 +55,9 @@ describe('chaos: lagging candidate with a noPromote replica ahead', () => {
           n.metadata.eventType.startsWith('runbook-'),
       ),
     ).toBe(true);
-    // Nothing promoted.
+    // Nothing promoted while the noPromote replica holds data the candidate lacks.
     expect(await redisRole(lagging)).toBe('slave');
     expect(await redisRole(complete)).toBe('slave');
+    await redisCommand(serverNode(lagging), ['CLIENT', 'UNPAUSE']);
   });
 });
