@@ -286,7 +286,9 @@ export function createSteps(deps: StepDeps) {
       const detail = choice.candidate
         ? `plan: ${choice.reason}; ${choice.dataAtRisk ?? 'data at risk unknown'}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
         : choice.reason;
-      await record(state, 'plan', detail, { change: { plan } });
+      // Recorded (with the plan on the incident) once per distinct choice: a re-armed run that finds another
+      // candidate, or one at last, records the plan it acts on.
+      await record(state, 'plan', detail, { change: { plan }, once: choice.candidate ?? 'none' });
       if (!choice.candidate) return { ...state, next: 'no-candidate', outcome: choice.reason };
       return { ...state, candidate: choice.candidate, repoint, next: cluster.mode };
     },
