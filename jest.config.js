@@ -1,4 +1,4 @@
-// Three kinds of tests, three projects (STYLE.md §12): unit needs nothing, integration needs
+// Three kinds of tests, three projects (docs/CONVENTIONS.md, Tests): unit needs nothing, integration needs
 // DynamoDB Local (started once per run by the global setup), infra synthesizes the CDK app. A fourth,
 // reliability, is the fault and bad-input suite: the same DynamoDB Local (jest runs one global setup
 // module once however many projects name it), and a teardown that prints the suite's figures. A fifth,

@@ -49,7 +49,7 @@ export interface CreateAppOptions extends AppProps {
  *   run runbook-steps in those private subnets so that built-in hooks reach private database servers.
  * - `slackSigningSecretArn`: complete ARN of a Secrets Manager secret (stack's region) holding the Slack
  *   app's signing secret; adds the Slack route `POST /slack/actions` to the approval API.
- * - `config`: path (relative to the working directory) of the cluster configuration file (DESIGN.md §3b),
+ * - `config`: path (relative to the working directory) of the cluster configuration file (docs/DESIGN.md §3b),
  *   validated with the same schema as `watch` uses, as a deployed configuration (no password in a URL,
  *   every ARN in the stack's region); an error fails the synth with `file:line:col: field: problem`. From it:
  *   the probe function when its `probe` section is enabled (infra/constructs/probes.ts, which also applies

@@ -90,7 +90,7 @@ export interface ReplicaSentinelStackProps extends StackProps {
 }
 
 /**
- * replica-sentinel in one stack. It only wires the constructs (STYLE.md §9); each owns its concern.
+ * replica-sentinel in one stack. It only wires the constructs (docs/CONVENTIONS.md); each owns its concern.
  * Runbooks come before the Detector, whose on-transition function starts them.
  * The stateful StateStore (table and key retained, deletion protection on) is passed to the stateless
  * parts as a typed prop, so a function change never touches the table.

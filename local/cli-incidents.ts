@@ -1,5 +1,5 @@
 /**
- * `replica-sentinel incidents` and `incident show ID`: the incidents in the node-state table (DESIGN.md §3:
+ * `replica-sentinel incidents` and `incident show ID`: the incidents in the node-state table (docs/DESIGN.md §3:
  * PK `CLUSTER#<clusterId>`, SK `INCIDENT#<openedAt ISO>#<incidentId>`), newest first, and one incident with
  * its timeline (status changes and runbook steps, in time order).
  */

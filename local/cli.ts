@@ -1,5 +1,5 @@
 /**
- * `replica-sentinel`, the operator's CLI (DESIGN.md §7). This version has `maintenance set|clear`; local
+ * `replica-sentinel`, the operator's CLI (docs/DESIGN.md §7). This version has `maintenance set|clear`; local
  * mode's commands join it later. Exit 0 on success; 2 with a one-line reason on stderr on bad usage or
  * any error; `--json` prints one JSON document on stdout.
  */

@@ -1,5 +1,5 @@
 /**
- * Local mode (DESIGN.md §7): the whole pipeline in one process against DynamoDB Local, the same handlers as
+ * Local mode (docs/DESIGN.md §7): the whole pipeline in one process against DynamoDB Local, the same handlers as
  * in AWS, only the transports differ:
  * - heartbeats and change events arrive over HTTP (`POST /heartbeats`, `POST /change-events`: one wire object
  *   or an array) and reach the ingest handlers as Kinesis events;

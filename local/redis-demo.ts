@@ -43,7 +43,7 @@ import { type HeartbeatSink, localSink, watch } from './watch';
 export const DEMO_CLUSTER = 'demo-redis';
 
 /**
- * The demo cluster's policy: the product's own knobs (DESIGN.md §3b), turned down so that the whole demo
+ * The demo cluster's policy: the product's own knobs (docs/DESIGN.md §3b), turned down so that the whole demo
  * takes seconds. The rest keep their defaults (a replica's recovery starts no cooldown: the failover may
  * follow it at once).
  */

@@ -1,5 +1,5 @@
 /**
- * Real Redis servers on free loopback ports (TOOLCHAIN.md, "Real databases on 127.0.0.1"): a primary and
+ * Real Redis servers on free loopback ports (docs/CONVENTIONS.md, "Real databases on 127.0.0.1"): a primary and
  * its replicas, each a `redis-server` child process in its own temporary directory, no persistence. Used by
  * `replica-sentinel demo`, the detection benchmark and the tests.
  */

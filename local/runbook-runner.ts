@@ -12,7 +12,7 @@
  * - Node 20: every Task state calls `Promise.withResolvers()` (Node 22+), so on Node 20 every Task fails
  *   with a TypeError, which `Catch: States.ALL` takes for a step failure (ReVerify → MarkFailed, which
  *   fails the same way): the runbook looks as if its first step had failed. The package declares engines
- *   node>=22 (the EBADENGINE warning); TOOLCHAIN.md's "works on Node 20" holds only for definitions
+ *   node>=22 (the EBADENGINE warning); the package's "works on Node 20" holds only for definitions
  *   without Task states. This module installs the standard polyfill when the function is missing; with it
  *   the package works on Node 20 (checked: all the flows below).
  * - Task overrides (`taskResourceLocalHandlers`, keyed by state name) receive the effective input (after

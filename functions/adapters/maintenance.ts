@@ -29,7 +29,7 @@ export interface MaintenanceLogEntry {
 }
 
 /**
- * Sets and clears maintenance windows (DESIGN.md §4, MAINTENANCE). A cluster window lives on the cluster
+ * Sets and clears maintenance windows (docs/DESIGN.md §4, MAINTENANCE). A cluster window lives on the cluster
  * item and mutes every node's incidents; a node window puts the node in MAINTENANCE. Both are recorded
  * in the cluster item's `maintenanceLog` with who and why.
  */

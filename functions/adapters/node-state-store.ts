@@ -69,7 +69,7 @@ function stripKeys<T>(item: Record<string, unknown>): T {
 }
 
 /**
- * The single-table DynamoDB store (DESIGN.md §3). Every write is conditional on the version read,
+ * The single-table DynamoDB store (docs/DESIGN.md §3). Every write is conditional on the version read,
  * so concurrent writers (another batch, the sweeper) never overwrite each other: the loser re-reads.
  */
 export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {

@@ -2,7 +2,7 @@
  * The node-state table, described once. The CDK StateStore construct and the DynamoDB Local
  * harness (tests, local mode) both build the table from this object, so they cannot drift.
  *
- * Single-table design (DESIGN.md §3):
+ * Single-table design (docs/DESIGN.md §3):
  * - cluster       PK `CLUSTER#<clusterId>`  SK `META`
  * - node          PK `CLUSTER#<clusterId>`  SK `NODE#<nodeId>`
  * - incident      PK `CLUSTER#<clusterId>`  SK `INCIDENT#<startedAt>#<id>`

@@ -1,5 +1,5 @@
 /**
- * The cluster configuration file (DESIGN.md §3b), a public contract users write: which clusters exist,
+ * The cluster configuration file (docs/DESIGN.md §3b), a public contract users write: which clusters exist,
  * how to reach their nodes, their policy, mode and recovery hooks, and where notifications go. The same
  * file drives `watch` locally and the deployed stack (`cdk deploy -c config=clusters.yaml`).
  *

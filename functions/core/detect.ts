@@ -57,7 +57,7 @@ function formatSeconds(ms: number): string {
 }
 
 /**
- * The replica rules (DESIGN.md §4) for one observation at time `at`:
+ * The replica rules (docs/DESIGN.md §4) for one observation at time `at`:
  * - progress: the applied position advanced, or the replica is caught up with every known source head;
  * - STALLED: behind a source head and no progress for `stallAfterSeconds` (an idle source is no stall);
  * - LAGGING: engine-reported lag above `maxLagSeconds`, or distance above `maxLagUnits` when set.

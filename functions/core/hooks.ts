@@ -1,5 +1,5 @@
 /**
- * Recovery hooks (DESIGN.md §5): what a runbook step calls to act on the database servers. Per cluster and
+ * Recovery hooks (docs/DESIGN.md §5): what a runbook step calls to act on the database servers. Per cluster and
  * action, one of: the built-in hook of the cluster's engine (Redis, PostgreSQL, MySQL/MariaDB), a Lambda
  * function, an HTTPS webhook, or an SSM Automation document.
  */

@@ -1,6 +1,6 @@
 import type { Engine } from './position';
 
-/** Statuses (DESIGN.md §4). Upper case everywhere: table, stream, CLI output. */
+/** Statuses (docs/DESIGN.md §4). Upper case everywhere: table, stream, CLI output. */
 export type NodeStatus =
   | 'HEALTHY'
   | 'LAGGING'

@@ -1,7 +1,7 @@
 /**
  * Replication positions: the one abstraction the detection rules use to compare how far nodes are.
  *
- * A position travels as a string on the wire (DESIGN.md §3a) and is parsed per engine into an opaque,
+ * A position travels as a string on the wire (docs/DESIGN.md §3a) and is parsed per engine into an opaque,
  * ordered value. Positions of one engine are only partially ordered: two GTID sets, two Redis offsets
  * under different replication ids or a GTID set and a binlog coordinate may not be comparable, and the
  * comparison functions say so with `undefined` instead of guessing.

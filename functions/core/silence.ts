@@ -22,7 +22,7 @@ export interface QuorumVerdict {
 }
 
 /**
- * The dead-primary rule (DESIGN.md §4). A primary is DEAD when
+ * The dead-primary rule (docs/DESIGN.md §4). A primary is DEAD when
  * 1. it is silent: no reachable report of it (its own or a probe's) for `heartbeatTimeoutSeconds`; and
  * 2. at least max(`quorum`, 2) independent views, each observed after its last report and within the
  *    last 2 × `heartbeatTimeoutSeconds`, agree that it is down:

@@ -3,7 +3,7 @@ import { InvalidRecordError } from './errors';
 import { ENGINES, type Engine, positionError } from './position';
 
 /**
- * The wire format (DESIGN.md §3a) is a public contract: third-party probes send it. Unknown fields are
+ * The wire format (docs/DESIGN.md §3a) is a public contract: third-party probes send it. Unknown fields are
  * ignored; missing required fields and wrong types are rejected with the field's name.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Puts heartbeats on the heartbeats Kinesis stream (DESIGN.md §3a: one JSON object per record, partition
+ * Puts heartbeats on the heartbeats Kinesis stream (docs/DESIGN.md §3a: one JSON object per record, partition
  * key = nodeId) with PutRecords, resending only the records Kinesis did not take.
  */
 import type { HeartbeatInput } from '../core/wire';

@@ -94,7 +94,7 @@ class UnqualifiedLambdaInvoke extends LambdaInvoke {
 }
 
 /**
- * Detection beyond ingest (DESIGN.md §1, §4): the sweep finds silent nodes and dead primaries, and
+ * Detection beyond ingest (docs/DESIGN.md §1, §4): the sweep finds silent nodes and dead primaries, and
  * on-transition turns status changes into incidents and alerts.
  *
  * - sweep: an EventBridge Scheduler schedule invokes it once a minute (asynchronously); each invocation

@@ -49,7 +49,7 @@ export interface IngestProps {
 }
 
 /**
- * Ingest (DESIGN.md §1): probes put heartbeats on the `heartbeats` Kinesis stream and change-stream
+ * Ingest (docs/DESIGN.md §1): probes put heartbeats on the `heartbeats` Kinesis stream and change-stream
  * positions on `change-events`; one function per stream folds them into the node-state table.
  *
  * - Streams: on-demand capacity, KMS with a customer-managed key. Partition key = nodeId keeps a
@@ -58,10 +58,10 @@ export interface IngestProps {
  *   quarantine queue and reports success for them.
  * - Batches that keep failing are bisected, retried up to 5 times within an hour, and then their shard
  *   positions go to the failure queue (the event source mappings' on-failure destination); the rest of the
- *   shard goes on (partial batch responses, DESIGN.md §8).
+ *   shard goes on (partial batch responses, docs/DESIGN.md §8).
  */
 export class Ingest extends Construct {
-  /** Heartbeats (wire format DESIGN.md §3a), one JSON object per record, partition key nodeId. */
+  /** Heartbeats (wire format docs/DESIGN.md §3a), one JSON object per record, partition key nodeId. */
   public readonly heartbeatStream: Stream;
   /** Change events (source heads) from CDC / Debezium. */
   public readonly changeStream: Stream;

@@ -81,7 +81,7 @@ export interface NotificationsProps {
 }
 
 /**
- * Notifications (DESIGN.md §6): one SNS topic for every alert, in the AWS Chatbot custom-notification
+ * Notifications (docs/DESIGN.md §6): one SNS topic for every alert, in the AWS Chatbot custom-notification
  * format, and up to two ways to Slack.
  *
  * - Topic: encrypted with a customer-managed key, TLS-only (a topic policy denies publishing without

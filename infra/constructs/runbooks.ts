@@ -352,7 +352,7 @@ class RunbookFlow extends Construct {
 }
 
 /**
- * Recovery (DESIGN.md §5): the two runbooks as Standard state machines, the runbook-steps function every
+ * Recovery (docs/DESIGN.md §5): the two runbooks as Standard state machines, the runbook-steps function every
  * Task invokes, and the approval API through which a human approves or rejects a runbook waiting in
  * RequestApproval. The flows are exactly the contract in functions/core/runbook.ts; decisions are made in
  * the steps, the state machines only branch on what the steps return.

@@ -261,7 +261,7 @@ export function createLogsKey(scope: Construct, id: string): Key {
 }
 
 /**
- * The house Lambda function (STYLE.md §8): a `NodejsFunction` on Node.js 24 / arm64 with X-Ray
+ * The house Lambda function (docs/CONVENTIONS.md): a `NodejsFunction` on Node.js 24 / arm64 with X-Ray
  * tracing, an ESM bundle with source maps and the locked AWS SDK inside, a dedicated KMS-encrypted log
  * group with retention, and its own role that holds no AWS managed policy: it may write to its own log
  * group and to X-Ray, and gets everything else through the `bind*` methods (least privilege).
@@ -460,7 +460,7 @@ export class SentinelFunction extends Construct implements IGrantable {
   }
 
   /**
-   * Sets `ALERTS_TOPIC_ARN` (the one alerts topic, DESIGN.md §6) and lets the function publish to that
+   * Sets `ALERTS_TOPIC_ARN` (the one alerts topic, docs/DESIGN.md §6) and lets the function publish to that
    * topic only, with the publisher actions on the topic's KMS key. Not `topic.grantPublish()`: on an
    * encrypted topic it grants `kms:GenerateDataKey*` (a wildcard action, cdk-nag IAM5).
    *

@@ -29,12 +29,12 @@ export interface StateStoreProps {
 }
 
 /**
- * The node-state table (DESIGN.md §3): one DynamoDB table built from `TABLE`
+ * The node-state table (docs/DESIGN.md §3): one DynamoDB table built from `TABLE`
  * (functions/adapters/table-definition.ts), the same object DynamoDB Local is created from.
  *
  * On-demand billing; the stream (NEW_AND_OLD_IMAGES) feeds on-transition; the sparse `sweep` GSI
  * (sweepShard, deadlineAt) lets a silence sweep read only overdue nodes; TTL on `expiresAt`;
- * point-in-time recovery; KMS with a customer-managed key. Stateful (STYLE.md §10): deletion protection
+ * point-in-time recovery; KMS with a customer-managed key. Stateful (docs/CONVENTIONS.md): deletion protection
  * on, and both table and key are retained if the stack is deleted.
  */
 export class StateStore extends Construct {

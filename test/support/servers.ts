@@ -1,5 +1,5 @@
 /**
- * Real database servers for integration tests (TOOLCHAIN.md, "Real databases on 127.0.0.1"): each node on
+ * Real database servers for integration tests (docs/CONVENTIONS.md, "Real databases on 127.0.0.1"): each node on
  * a free loopback port, in its own temporary directory, run as a child process whose id we keep. Readiness
  * is polled, never slept for. `stop()` ends every process of a topology by its id and removes the
  * directories; whatever is still running when the Node process exits is killed then.

@@ -38,7 +38,7 @@ const redisCluster = (extra = '') =>
   ].join('\n');
 
 describe('parseClusterConfig: valid files', () => {
-  it('parses the example of DESIGN.md §3b to the expected object, with defaults applied', () => {
+  it('parses the example of docs/DESIGN.md §3b to the expected object, with defaults applied', () => {
     // Prepare
     const text = loadConfigFixture('design-example');
 

@@ -69,7 +69,7 @@ describe('the kinesis-heartbeats fixture', () => {
     });
   });
 
-  it('decodes the second record to the replica heartbeat of DESIGN.md', () => {
+  it('decodes the second record to the replica heartbeat of docs/DESIGN.md', () => {
     const record = recordAt(loadEvent<KinesisStreamEvent>('kinesis-heartbeats'), 1);
 
     const heartbeat = decode(record);

@@ -7,7 +7,7 @@ import {
   resolvePolicy,
 } from '../../functions/core/policy';
 
-/** The defaults as documented in DESIGN.md §3b, plus incidentCooldownSeconds (README). */
+/** The defaults as documented in docs/DESIGN.md §3b, plus incidentCooldownSeconds (README). */
 const DOCUMENTED_DEFAULTS = {
   heartbeatIntervalSeconds: 10,
   heartbeatTimeoutSeconds: 30,

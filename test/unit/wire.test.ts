@@ -10,7 +10,7 @@ import {
 } from '../../functions/core/wire';
 import { type DebeziumEnvelope, type DebeziumPayload, loadEvent } from '../fixtures/events';
 
-/** The heartbeat of DESIGN.md §3a, comments removed. */
+/** The heartbeat of docs/DESIGN.md §3a, comments removed. */
 const DESIGN_EXAMPLE = {
   v: 1,
   clusterId: 'orders-pg',
@@ -73,7 +73,7 @@ function without(record: Record<string, unknown>, field: string): Record<string,
 }
 
 describe('parseHeartbeat', () => {
-  it('parses the DESIGN.md example as it is and adds the observation time in epoch milliseconds', () => {
+  it('parses the docs/DESIGN.md example as it is and adds the observation time in epoch milliseconds', () => {
     // Prepare
     const input = structuredClone(DESIGN_EXAMPLE);
 

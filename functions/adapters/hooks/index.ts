@@ -1,5 +1,5 @@
 /**
- * Runs recovery hooks (DESIGN.md §5): the cluster's HookSpec for an action picks a built-in hook of the
+ * Runs recovery hooks (docs/DESIGN.md §5): the cluster's HookSpec for an action picks a built-in hook of the
  * engine, a Lambda function, an HTTPS webhook or an SSM Automation document. Also the two checks the
  * runbooks' verify steps make on the servers: is the promoted node primary, has a replica moved on.
  *

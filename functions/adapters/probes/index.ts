@@ -1,6 +1,6 @@
 /**
  * Database probes (issue 5): observe the nodes of a cluster and describe each as a wire heartbeat
- * (DESIGN.md §3a), with the probe as observer. Shared by the CLI's `watch` and the probe Lambda.
+ * (docs/DESIGN.md §3a), with the probe as observer. Shared by the CLI's `watch` and the probe Lambda.
  *
  * A round reaches every node of the cluster in parallel, each under a hard deadline counted from the
  * round's start (`deadlineMs`), and returns one heartbeat per configured node, in configuration order:
@@ -82,7 +82,7 @@ export async function probeCluster(target: ProbeTarget, options: ProbeOptions): 
   if (probe === undefined) {
     throw new UnsupportedProbeEngineError(
       `Cluster ${target.clusterId}: there is no built-in probe for ${target.engine} (built in: ` +
-        `${PROBED_ENGINES.join(', ')}). Its nodes must send heartbeats themselves (DESIGN.md §3a).`,
+        `${PROBED_ENGINES.join(', ')}). Its nodes must send heartbeats themselves (docs/DESIGN.md §3a).`,
     );
   }
   return probe(target, options);

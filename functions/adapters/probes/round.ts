@@ -1,6 +1,6 @@
 /**
  * What every engine's probe shares: the target and options types, credentials, mapping a replica's
- * source host:port back to a configured node id, and building wire heartbeats (DESIGN.md §3a) whose
+ * source host:port back to a configured node id, and building wire heartbeats (docs/DESIGN.md §3a) whose
  * positions are checked against the engine's format before they leave.
  */
 import type { NodeEndpoint } from '../../core/hooks';
@@ -17,7 +17,7 @@ import {
 } from '../hooks/connection';
 import { type Refusal, refusalOf } from './refusal';
 
-/** One cluster as the configuration file names it (DESIGN.md §3b). Roles are discovered, never configured. */
+/** One cluster as the configuration file names it (docs/DESIGN.md §3b). Roles are discovered, never configured. */
 export interface ProbeTarget {
   readonly clusterId: string;
   readonly engine: Engine;
