@@ -87,8 +87,7 @@ export const HOOK_ACTIONS = [
 export type HookAction = (typeof HOOK_ACTIONS)[number];
 
 /** Incidents replica-recovery handles by moving a node back under the recorded primary. */
-export type RejoinKind = 'SPLIT_BRAIN' | 'WRONG_SOURCE';
-export const REJOIN_KINDS: readonly string[] = ['SPLIT_BRAIN', 'WRONG_SOURCE'];
+export const REJOIN_KINDS: readonly string[] = ['SPLIT_BRAIN', 'WRONG_SOURCE'] satisfies IncidentKind[];
 
 /** A decision the approver sends back with SendTaskSuccess. */
 export interface ApprovalDecision {
@@ -108,7 +107,7 @@ export interface RunbookState {
    * The incident's kind (DEAD, STALLED, SPLIT_BRAIN, WRONG_SOURCE): what replica-recovery does with the node.
    * @default 'DEAD' for primary-failover, 'STALLED' for replica-recovery (executions started before it existed)
    */
-  kind?: IncidentKind | RejoinKind;
+  kind?: IncidentKind;
   /** Incident key part (the incident item is `INCIDENT#<openedAt ISO>#<incidentId>`). */
   openedAt: number;
   executionName: string;

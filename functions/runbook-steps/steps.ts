@@ -359,7 +359,12 @@ export function createSteps(deps: StepDeps) {
         deps.nodes.loadCluster(state.clusterId),
       ]);
       const old = snapshot.nodes.get(state.nodeId);
-      const stop = async (step: string, detail: string, retryAfterSeconds: number, notify: boolean) => {
+      const stop = async (
+        step: 'aborted-alive' | 'fence-refused',
+        detail: string,
+        retryAfterSeconds: number,
+        notify: boolean,
+      ) => {
         await deps.recovery.releaseLock(state.clusterId, state.incidentId);
         await record(state, step, `${detail}; the lock is released, looking again in ${retryAfterSeconds}s`, {
           notify,
@@ -461,9 +466,10 @@ export function createSteps(deps: StepDeps) {
       // right after its promotion must be judged (and failed over) as a primary.
       const promoted = (await deps.nodes.loadCluster(state.clusterId)).nodes.get(state.candidate);
       if (promoted && promoted.role !== 'primary') {
-        const { transitionTo: _to, transitionFrom: _from, ...rest } = promoted;
         // A conflict means a heartbeat wrote it first: that report says what the node is.
-        await deps.nodes.putNode({ ...rest, role: 'primary', version: promoted.version + 1 });
+        await deps.nodes.putNode(
+          withTransition({ ...promoted, role: 'primary', version: promoted.version + 1 }, promoted),
+        );
       }
       await record(state, 'cluster-updated', `primary is now ${state.candidate} at epoch ${state.epoch}`);
       return { ...state, next: 'done' };

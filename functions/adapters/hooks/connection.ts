@@ -15,6 +15,14 @@ export interface DbCredentials {
   readonly password?: string;
 }
 
+/** The port of a node whose URL names none, by engine. */
+export const DEFAULT_PORTS = {
+  redis: 6379,
+  postgresql: 5432,
+  mysql: 3306,
+  mariadb: 3306,
+} as const satisfies Partial<Record<Engine, number>>;
+
 /** Connect timeout of every built-in hook connection: a hook on a dead node must fail fast. */
 export const CONNECT_TIMEOUT_MS = 2_500;
 /** Longest wait for one statement of a hook (pg_promote waits up to 60 s on its own and has its own). */

@@ -15,6 +15,7 @@ import { connectMysql } from './clients';
 import {
   type BuiltinHooks,
   type DbCredentials,
+  DEFAULT_PORTS,
   dispatchBuiltin,
   errorMessage,
   fencedByEpoch,
@@ -30,7 +31,7 @@ import {
 
 type Flavor = 'mysql' | 'mariadb';
 
-const DEFAULT_PORT = 3306;
+const DEFAULT_PORT = DEFAULT_PORTS.mysql;
 /** How long promote waits for the SQL thread to apply the relay log it already received. */
 const APPLY_RELAY_LOG_TIMEOUT_MS = 30_000;
 const POLL_MS = 200;

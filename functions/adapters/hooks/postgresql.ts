@@ -11,6 +11,7 @@ import { connectPostgres, POSTGRES_DEFAULT_USER } from './clients';
 import {
   type BuiltinHooks,
   type DbCredentials,
+  DEFAULT_PORTS,
   dispatchBuiltin,
   errorMessage,
   fencedByEpoch,
@@ -24,7 +25,7 @@ import {
   withDeadline,
 } from './connection';
 
-const DEFAULT_PORT = 5432;
+const DEFAULT_PORT = DEFAULT_PORTS.postgresql;
 /** pg_promote waits this long for the promotion to finish. */
 const PROMOTE_WAIT_SECONDS = 60;
 const MIN_VERSION_NUM = 130000;

@@ -9,6 +9,7 @@ import { connectRedis, type RedisConnection } from './clients';
 import {
   type BuiltinHooks,
   type DbCredentials,
+  DEFAULT_PORTS,
   dispatchBuiltin,
   errorMessage,
   fencedByEpoch,
@@ -22,7 +23,7 @@ import {
   withDeadline,
 } from './connection';
 
-const DEFAULT_PORT = 6379;
+const DEFAULT_PORT = DEFAULT_PORTS.redis;
 
 /** The replication section of INFO, as key → value. */
 type ReplicationInfo = ReadonlyMap<string, string>;

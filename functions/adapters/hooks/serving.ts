@@ -12,6 +12,7 @@ import type { Engine } from '../../core/position';
 import { connectMysql, connectPostgres, connectRedis } from './clients';
 import {
   type DbCredentials,
+  DEFAULT_PORTS,
   errorMessage,
   type HostPort,
   NodeUnreachableError,
@@ -28,13 +29,6 @@ export interface ServingAnswer {
 
 /** Longest the check waits for a node, whatever the drivers' own timeouts. */
 export const SERVING_DEADLINE_MS = 4_000;
-
-const DEFAULT_PORTS: Partial<Record<Engine, number>> = {
-  redis: 6379,
-  postgresql: 5432,
-  mysql: 3306,
-  mariadb: 3306,
-};
 
 type Check = (node: HostPort, creds: DbCredentials | undefined) => Promise<ServingAnswer>;
 
@@ -102,7 +96,7 @@ export async function servingState(
   if (check === undefined) return { state: 'unknown', detail: `no built-in check for ${engine} nodes` };
   let node: HostPort;
   try {
-    node = parseEndpoint(engine, endpoint, DEFAULT_PORTS[engine] ?? 0);
+    node = parseEndpoint(engine, endpoint, DEFAULT_PORTS[engine as keyof typeof DEFAULT_PORTS] ?? 0);
   } catch (error) {
     return { state: 'unknown', detail: errorMessage(error) };
   }
