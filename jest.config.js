@@ -26,7 +26,6 @@ const CHAOS_ENABLED = [
   'isolated-primary',
   'lagging-candidate',
   'recovery-then-death',
-  'cooldown',
   'repoint-resume',
   'frozen-primary',
   'frozen-replica',
