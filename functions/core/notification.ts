@@ -1,3 +1,4 @@
+import { clip, type SlackPayload } from './alarm-message';
 import type { Incident, IncidentEvent, Severity } from './incidents';
 import type { Engine } from './position';
 
@@ -192,14 +193,8 @@ export function incidentNotification(
   return envelope(incident, `incident-${event}`, title, lines.join('\n'), nextSteps, context);
 }
 
-/** At most `max` characters, never splitting a character made of two UTF-16 units. */
-function clip(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
 /** Slack Block Kit for teams without Chatbot, built from the same notification. */
-export function slackMessage(n: ChatbotNotification): { text: string; blocks: object[] } {
+export function slackMessage(n: ChatbotNotification): SlackPayload {
   const c = n.metadata.additionalContext;
   const fields = [
     ['Severity', c.severity],

@@ -6,8 +6,10 @@ import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
 import { type NotifyDeps, notifySlack } from './notify';
 
 /**
- * The notify-slack handler: an SNS subscriber (invoked asynchronously). A failure throws, so Lambda
- * retries the event twice and then sends it to the function's dead-letter queue. Posts are counted as
+ * The notify-slack handler: an SNS subscriber (invoked asynchronously). Every message is posted: ours as
+ * Block Kit, CloudWatch alarms as alarm messages, anything else as plain text with the reason (never thrown).
+ * A failed delivery throws, so Lambda retries the event twice and then sends it to the function's
+ * dead-letter queue. Posts are counted as
  * NotificationsSent, failures (each attempt) as NotificationsFailed.
  */
 export function createHandler(

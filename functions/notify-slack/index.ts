@@ -24,6 +24,7 @@ export const handler = createHandler(
       return value;
     },
     once: onceInTable(new DynamoDBClient({}), tableName, NOTIFY_SLACK_IDEMPOTENCY_SCOPE),
+    region: process.env.AWS_REGION,
   },
   { logger, metrics: emfMetrics('notify-slack') },
 );

@@ -9,6 +9,7 @@ import { incidentNotification } from '../../functions/core/notification';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { createHandler } from '../../functions/notify-slack/handler';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
+import { loadEvent } from '../fixtures/events/index';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
 import { snsEvent } from '../support/sns';
@@ -215,14 +216,118 @@ describe('notify-slack against a local webhook endpoint', () => {
     }
   });
 
-  it('sends a message that is not ours to the DLQ with a reason instead of posting it', async () => {
+  it('renders a CloudWatch alarm from the alerts topic as an alarm message with a console link, once', async () => {
     const server = await startWebhookServer([{ status: 200 }]);
     try {
-      const { invoke } = handlerFor(server.url, 'invalid');
-      await expect(invoke(snsEvent({ hello: 'world' }))).rejects.toThrow(
-        'SNS message msg-1 is not a replica-sentinel notification',
+      const { invoke, lines } = handlerFor(server.url, 'alarm');
+      const event = loadEvent<SNSEvent>('sns-cloudwatch-alarm');
+      await invoke(event);
+      await invoke(event); // SNS delivers at least once
+      expect(server.received).toHaveLength(1);
+      expect(lines.join('')).not.toContain('plain text');
+      const name = 'ReplicaSentinel-ObservabilitySweepNotRunning8F2D1C4B-1QW2E3R4T5Y6';
+      expect(server.received[0]?.body).toEqual({
+        text: `:red_circle: ALARM: ${name}`,
+        blocks: [
+          { type: 'header', text: { type: 'plain_text', text: `ALARM: ${name}` } },
+          {
+            type: 'section',
+            text: { type: 'mrkdwn', text: 'replica-sentinel: no silence sweep ran for 5 minutes' },
+            fields: [
+              { type: 'mrkdwn', text: '*State:*\nOK → ALARM' },
+              { type: 'mrkdwn', text: '*Since:*\n2026-11-22T23:00:41.912+0000' },
+              { type: 'mrkdwn', text: '*Account:*\n123456789012' },
+              { type: 'mrkdwn', text: '*Region:*\nEU (Ireland)' },
+            ],
+          },
+          {
+            type: 'section',
+            text: {
+              type: 'mrkdwn',
+              text: '*Reason*\nThreshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [Breaching].',
+            },
+          },
+          {
+            type: 'actions',
+            elements: [
+              {
+                type: 'button',
+                text: { type: 'plain_text', text: 'Alarm in CloudWatch' },
+                url: `https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/${name}`,
+              },
+            ],
+          },
+          { type: 'context', elements: [{ type: 'mrkdwn', text: 'CloudWatch alarm · replica-sentinel' }] },
+        ],
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('posts the OK of the same alarm as a second message', async () => {
+    const server = await startWebhookServer([{ status: 200 }]);
+    try {
+      const { invoke } = handlerFor(server.url, 'alarm-ok');
+      const alarm = loadEvent<SNSEvent>('sns-cloudwatch-alarm');
+      const body = JSON.parse(alarm.Records[0]?.Sns.Message ?? '{}') as Record<string, unknown>;
+      await invoke(snsEvent(body, 'msg-alarm'));
+      await invoke(
+        snsEvent(
+          {
+            ...body,
+            OldStateValue: 'ALARM',
+            NewStateValue: 'OK',
+            StateChangeTime: '2026-11-22T23:06:41.912+0000',
+          },
+          'msg-ok',
+        ),
       );
-      expect(server.received).toEqual([]);
+      expect(server.received.map((r) => (r.body as { text: string }).text)).toEqual([
+        ':red_circle: ALARM: ReplicaSentinel-ObservabilitySweepNotRunning8F2D1C4B-1QW2E3R4T5Y6',
+        ':large_green_circle: OK: ReplicaSentinel-ObservabilitySweepNotRunning8F2D1C4B-1QW2E3R4T5Y6',
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('posts a message it cannot render as plain text with the reason, instead of failing into the DLQ', async () => {
+    const server = await startWebhookServer([{ status: 200 }]);
+    try {
+      const { invoke, lines } = handlerFor(server.url, 'invalid');
+      await invoke(snsEvent({ hello: 'world' }));
+      await invoke(snsEvent('disk almost full on bastion-1', 'msg-2'));
+      expect(server.received.map((r) => r.body)).toEqual([
+        {
+          text: 'STALLED',
+          blocks: [
+            { type: 'header', text: { type: 'plain_text', text: 'STALLED' } },
+            { type: 'section', text: { type: 'plain_text', text: '{"hello":"world"}' } },
+            {
+              type: 'context',
+              elements: [
+                {
+                  type: 'mrkdwn',
+                  text: 'posted as plain text: SNS message msg-1 is neither a replica-sentinel notification (version, source, id, content, metadata.additionalContext) nor a CloudWatch alarm',
+                },
+              ],
+            },
+          ],
+        },
+        {
+          text: 'STALLED',
+          blocks: [
+            { type: 'header', text: { type: 'plain_text', text: 'STALLED' } },
+            { type: 'section', text: { type: 'plain_text', text: 'disk almost full on bastion-1' } },
+            {
+              type: 'context',
+              elements: [{ type: 'mrkdwn', text: 'posted as plain text: SNS message msg-2 is not JSON' }],
+            },
+          ],
+        },
+      ]);
+      expect(lines.join('')).toContain('"message":"posting an SNS message as plain text"');
     } finally {
       await server.close();
     }

@@ -1,7 +1,7 @@
 import type { SNSEvent } from 'aws-lambda';
 
-/** An SNS event as Lambda delivers it to a subscriber of the alerts topic: one record carrying `message`. */
-export function snsEvent(message: object, messageId = 'msg-1'): SNSEvent {
+/** An SNS event as Lambda delivers it to a subscriber of the alerts topic: one record carrying `message` (JSON unless a string). */
+export function snsEvent(message: object | string, messageId = 'msg-1'): SNSEvent {
   return {
     Records: [
       {
@@ -13,7 +13,7 @@ export function snsEvent(message: object, messageId = 'msg-1'): SNSEvent {
           MessageId: messageId,
           TopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
           Subject: 'STALLED',
-          Message: JSON.stringify(message),
+          Message: typeof message === 'string' ? message : JSON.stringify(message),
           Timestamp: '2026-11-22T23:01:00.000Z',
           SignatureVersion: '1',
           Signature: 'EXAMPLE',
