@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROBED_ENGINES } from '../functions/adapters/probes';
 import {
@@ -47,6 +47,9 @@ export interface CreateAppOptions extends AppProps {
  *   credentials of the built-in hooks.
  * - `runbookVpcId`, `runbookSubnetIds` (comma-separated) and `runbookSecurityGroupId` (all three or none):
  *   run runbook-steps in those private subnets so that built-in hooks reach private database servers.
+ * - `removalPolicy`: `retain` (default: the table, its key, the other keys and the evidence log groups
+ *   survive `cdk destroy`, the table keeps deletion protection) or `destroy` (a test stack that goes away
+ *   cleanly).
  * - `slackSigningSecretArn`: complete ARN of a Secrets Manager secret (stack's region) holding the Slack
  *   app's signing secret; adds the Slack route `POST /slack/actions` to the approval API.
  * - `config`: path (relative to the working directory) of the cluster configuration file (docs/DESIGN.md §3b),
@@ -123,6 +126,7 @@ type ContextOptions = Pick<
   | 'slackSigningSecretArn'
   | 'probes'
   | 'clusterSecretArns'
+  | 'removalPolicy'
 >;
 
 /** The configuration file of the `config` context value, validated; its text is shipped to the probe function. */
@@ -287,6 +291,7 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
   const databaseSecretArn = secretArnFrom('databaseSecretArn', context, region);
   const runbookNetwork = runbookNetworkFrom(context);
   const slackSigningSecretArn = secretArnFrom('slackSigningSecretArn', context, region);
+  const removalPolicy = removalPolicyFrom(context('removalPolicy'));
   return {
     ...(sweepIntervalSeconds === undefined ? {} : { sweepIntervalSeconds }),
     ...(workspaceId === undefined || channelId === undefined
@@ -299,7 +304,19 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     ...(databaseSecretArn === undefined ? {} : { databaseSecretArn }),
     ...(runbookNetwork === undefined ? {} : { runbookNetwork }),
     ...(slackSigningSecretArn === undefined ? {} : { slackSigningSecretArn }),
+    ...(removalPolicy === undefined ? {} : { removalPolicy }),
   };
+}
+
+function removalPolicyFrom(value: unknown): RemovalPolicy | undefined {
+  const name = matching(
+    'removalPolicy',
+    value,
+    /^(retain|destroy)$/,
+    'retain (keep the table, keys and evidence logs when the stack is deleted) or destroy (a test stack)',
+  );
+  if (name === undefined) return undefined;
+  return name === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 }
 
 /** A complete Secrets Manager secret ARN in `region` under context `key`, or undefined when absent. */

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicies, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
@@ -87,6 +87,15 @@ export interface ReplicaSentinelStackProps extends StackProps {
    * @default - none
    */
   readonly clusterSecretArns?: readonly string[];
+  /**
+   * What happens to the stateful resources (the table and its key, the other KMS keys, the log groups
+   * that hold incident evidence) when the stack is deleted. RETAIN keeps them (the table also keeps its
+   * deletion protection); DESTROY removes everything with `cdk destroy`, for test stacks. The Kinesis
+   * streams are deleted with the stack either way (they hold records in transit only).
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -114,7 +123,8 @@ export class ReplicaSentinelStack extends Stack {
   constructor(scope: Construct, id: string, props: ReplicaSentinelStackProps = {}) {
     super(scope, id, props);
 
-    this.stateStore = new StateStore(this, 'StateStore');
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.stateStore = new StateStore(this, 'StateStore', { removalPolicy });
     this.ingest = new Ingest(this, 'Ingest', { table: this.stateStore.table });
     this.notifications = new Notifications(this, 'Notifications', {
       table: this.stateStore.table,
@@ -194,6 +204,8 @@ export class ReplicaSentinelStack extends Stack {
       watchedQueues: { Quarantine: this.ingest.quarantineQueue },
       stateMachines: { PrimaryFailover: this.runbooks.failover, ReplicaRecovery: this.runbooks.recovery },
     });
+
+    if (removalPolicy === RemovalPolicy.DESTROY) RemovalPolicies.of(this).destroy();
 
     new CfnOutput(this, 'TableName', {
       description: 'Node-state table (TABLE_NAME of the functions)',

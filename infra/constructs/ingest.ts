@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
@@ -78,7 +78,6 @@ export class Ingest extends Construct {
 
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id);
-    const stackName = Stack.of(this).stackName;
 
     this.key =
       props.key ??
@@ -88,9 +87,12 @@ export class Ingest extends Construct {
       });
     const logKey = props.logKey ?? createLogsKey(this, 'LogKey');
 
-    const stream = (streamId: string, name: string): Stream => {
+    // No fixed names: CloudFormation generates them, so a create that rolled back (or a stack deleted and
+    // created again) never fails on a stream left behind with the same name. The streams hold only records
+    // in transit (a day at most), so they are deleted with the stack.
+    const stream = (streamId: string): Stream => {
       const s = new Stream(this, streamId, {
-        streamName: `${stackName}-${name}`,
+        removalPolicy: RemovalPolicy.DESTROY,
         streamMode: StreamMode.ON_DEMAND,
         encryption: StreamEncryption.KMS,
         encryptionKey: this.key,
@@ -106,8 +108,8 @@ export class Ingest extends Construct {
       });
       return s;
     };
-    this.heartbeatStream = stream('Heartbeats', 'heartbeats');
-    this.changeStream = stream('ChangeEvents', 'change-events');
+    this.heartbeatStream = stream('Heartbeats');
+    this.changeStream = stream('ChangeEvents');
 
     this.quarantineQueue = new Queue(this, 'Quarantine', {
       retentionPeriod: Duration.days(14),

@@ -26,6 +26,14 @@ export interface StateStoreProps {
    * @default - a new key with rotation on, retained when the stack is deleted
    */
   readonly key?: IKey;
+  /**
+   * What happens to the table and its key when the stack is deleted or they are replaced. RETAIN (with
+   * deletion protection on) keeps what cannot be rebuilt; DESTROY (deletion protection off) is for a test
+   * stack that must go away cleanly with `cdk destroy`.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -35,7 +43,7 @@ export interface StateStoreProps {
  * On-demand billing; the stream (NEW_AND_OLD_IMAGES) feeds on-transition; the sparse `sweep` GSI
  * (sweepShard, deadlineAt) lets a silence sweep read only overdue nodes; TTL on `expiresAt`;
  * point-in-time recovery; KMS with a customer-managed key. Stateful (docs/CONVENTIONS.md): deletion protection
- * on, and both table and key are retained if the stack is deleted.
+ * on, and both table and key are retained if the stack is deleted (unless `removalPolicy` says DESTROY).
  */
 export class StateStore extends Construct {
   /** The node-state table. */
@@ -45,13 +53,14 @@ export class StateStore extends Construct {
 
   constructor(scope: Construct, id: string, props: StateStoreProps = {}) {
     super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.key =
       props.key ??
       new Key(this, 'Key', {
         enableKeyRotation: true,
         description: 'replica-sentinel: encrypts the node-state table',
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy,
       });
 
     this.table = new TableV2(this, 'Table', {
@@ -63,8 +72,8 @@ export class StateStore extends Construct {
       timeToLiveAttribute: TABLE.timeToLiveAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryptionV2.customerManagedKey(this.key),
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy,
       globalSecondaryIndexes: [
         {
           indexName: TABLE.sweepIndex.name,

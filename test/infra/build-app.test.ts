@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/build-app';
 import {
   ALL_OPTIONS_CONTEXT,
@@ -182,6 +182,44 @@ describe('malformed context values fail the synth, naming the context key', () =
     ['chatbotSlackChannelId', { chatbotSlackWorkspaceId: ALL_OPTIONS_CONTEXT.chatbotSlackWorkspaceId }],
   ])('a Chatbot channel without %s', (missing, context) => {
     expect(build(context)).toThrow(new RegExp(`context value ${missing} is missing`));
+  });
+});
+
+describe('removalPolicy', () => {
+  const policies = (context: Record<string, unknown>) => {
+    const { stack } = build(context)();
+    const all = Object.values(resources(Template.fromStack(stack)));
+    return {
+      stack,
+      template: Template.fromStack(stack),
+      deletion: new Set(all.map((r) => r.DeletionPolicy ?? 'Delete')),
+      retained: all.filter((r) => r.DeletionPolicy === 'Retain').map((r) => r.Type),
+    };
+  };
+
+  it('retains the table, the keys and the evidence log groups by default, with deletion protection', () => {
+    const { retained, template } = policies({});
+    expect(retained).toContain('AWS::DynamoDB::GlobalTable');
+    expect(retained).toContain('AWS::KMS::Key');
+    expect(retained).toContain('AWS::Logs::LogGroup');
+    expect(retained).not.toContain('AWS::Kinesis::Stream');
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: true })],
+    });
+  });
+
+  it('removalPolicy=destroy leaves nothing behind: every resource is deleted, the table unprotected', () => {
+    const { deletion, template } = policies({ removalPolicy: 'destroy' });
+    expect([...deletion]).toEqual(['Delete']);
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })],
+    });
+  });
+
+  it('refuses any other value, naming the key', () => {
+    expect(build({ removalPolicy: 'snapshot' })).toThrow(
+      'context value removalPolicy must be retain (keep the table, keys and evidence logs when the stack is deleted) or destroy (a test stack); got "snapshot"',
+    );
   });
 });
 

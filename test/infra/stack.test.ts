@@ -125,17 +125,26 @@ describe('StateStore', () => {
 });
 
 describe('Ingest streams', () => {
-  it.each([
-    ['heartbeatStream', 'heartbeats'],
-    ['changeStream', 'change-events'],
-  ] as const)('%s is on-demand, named <stack>-%s, KMS-encrypted with the ingest CMK', (field, suffix) => {
-    expect(resources(template)[ids[field]]?.Properties).toEqual({
-      Name: `${t.stack.stackName}-${suffix}`,
-      RetentionPeriodHours: 24,
-      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
-      StreamEncryption: { EncryptionType: 'KMS', KeyId: arnOf(ids.ingestKey) },
-    });
-  });
+  it.each(['heartbeatStream', 'changeStream'] as const)(
+    '%s is on-demand, KMS-encrypted with the ingest CMK, with no fixed name',
+    (field) => {
+      expect(resources(template)[ids[field]]?.Properties).toEqual({
+        RetentionPeriodHours: 24,
+        StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        StreamEncryption: { EncryptionType: 'KMS', KeyId: arnOf(ids.ingestKey) },
+      });
+    },
+  );
+
+  it.each(['heartbeatStream', 'changeStream'] as const)(
+    '%s is deleted with the stack, so nothing is left behind to block the next create',
+    (field) => {
+      expect(resources(template)[ids[field]]).toMatchObject({
+        DeletionPolicy: 'Delete',
+        UpdateReplacePolicy: 'Delete',
+      });
+    },
+  );
 
   it('uses a rotating customer-managed key for streams and queues', () => {
     expect(resources(template)[ids.ingestKey]?.Properties).toMatchObject({ EnableKeyRotation: true });
