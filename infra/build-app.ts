@@ -8,6 +8,7 @@ import {
   ClusterConfigError,
   parseClusterConfig,
   probeTargets,
+  ROLE_ARN_PATTERN,
 } from '../functions/core/cluster-config';
 import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 
@@ -43,6 +44,8 @@ export interface CreateAppOptions extends AppProps {
  *   recovery hooks; runbook-steps may invoke exactly these.
  * - `hookSsmDocuments`: comma-separated names of SSM Automation documents used as recovery hooks;
  *   runbook-steps may start exactly these (default version).
+ * - `hookSsmRoleArns`: comma-separated IAM role ARNs that SSM hooks run as (their `assumeRoleArn`);
+ *   runbook-steps may pass exactly these to SSM (`iam:PassRole`).
  * - `databaseSecretArn`: complete ARN of a Secrets Manager secret (stack's region) with the database
  *   credentials of the built-in hooks.
  * - `runbookVpcId`, `runbookSubnetIds` (comma-separated) and `runbookSecurityGroupId` (all three or none):
@@ -57,8 +60,8 @@ export interface CreateAppOptions extends AppProps {
  *   every ARN in the stack's region); an error fails the synth with `file:line:col: field: problem`. From it:
  *   the probe function when its `probe` section is enabled (infra/constructs/probes.ts, which also applies
  *   the clusters to the table), runbook-steps' permissions on the clusters' `credentialsSecretArn` and https
- *   hook secrets, the Lambda hooks and SSM documents of `hooks` (added to `hookFunctionArns` and
- *   `hookSsmDocuments`), and `notifications` (Slack webhook secret, Chatbot channel).
+ *   hook secrets, the Lambda hooks, SSM documents and SSM roles of `hooks` (added to `hookFunctionArns`,
+ *   `hookSsmDocuments` and `hookSsmRoleArns`), and `notifications` (Slack webhook secret, Chatbot channel).
  *
  * Precedence: a context value given on the command line or in cdk.json wins over the same setting in the
  * file (`slackWebhookSecretArn`, `chatbotSlackWorkspaceId`/`chatbotSlackChannelId`), and the synth says so
@@ -121,6 +124,7 @@ type ContextOptions = Pick<
   | 'slackWebhookSecretKeyArn'
   | 'hookFunctionArns'
   | 'hookSsmDocuments'
+  | 'hookSsmRoleArns'
   | 'databaseSecretArn'
   | 'runbookNetwork'
   | 'slackSigningSecretArn'
@@ -214,6 +218,10 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     options.hookSsmDocuments,
     hooks.flatMap((hook) => (hook?.type === 'ssm' ? [hook.documentName] : [])),
   );
+  const hookSsmRoleArns = union(
+    options.hookSsmRoleArns,
+    hooks.flatMap((hook) => (hook?.type === 'ssm' && hook.assumeRoleArn ? [hook.assumeRoleArn] : [])),
+  );
   const clusterSecretArns = union(undefined, [
     ...config.clusters.flatMap((cluster) => cluster.credentialsSecretArn ?? []),
     ...hooks.flatMap((hook) =>
@@ -228,6 +236,7 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     ...(chatbotSlack === undefined ? {} : { chatbotSlack }),
     ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
     ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
+    ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
     ...(clusterSecretArns === undefined ? {} : { clusterSecretArns }),
     ...(probe === undefined || !probe.enabled
       ? {}
@@ -288,6 +297,12 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     /^[A-Za-z0-9_.-]{3,128}$/,
     'a comma-separated list of SSM Automation document names (3 to 128 letters, digits, _ . or -; a name, not an ARN)',
   );
+  const hookSsmRoleArns = listOf(
+    'hookSsmRoleArns',
+    context('hookSsmRoleArns'),
+    ROLE_ARN_PATTERN,
+    'a comma-separated list of IAM role ARNs (arn:aws:iam::<account>:role/<name>) that SSM hooks run as',
+  );
   const databaseSecretArn = secretArnFrom('databaseSecretArn', context, region);
   const runbookNetwork = runbookNetworkFrom(context);
   const slackSigningSecretArn = secretArnFrom('slackSigningSecretArn', context, region);
@@ -301,6 +316,7 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
     ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
     ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
+    ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
     ...(databaseSecretArn === undefined ? {} : { databaseSecretArn }),
     ...(runbookNetwork === undefined ? {} : { runbookNetwork }),
     ...(slackSigningSecretArn === undefined ? {} : { slackSigningSecretArn }),

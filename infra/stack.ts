@@ -50,6 +50,12 @@ export interface ReplicaSentinelStackProps extends StackProps {
    */
   readonly hookSsmDocuments?: readonly string[];
   /**
+   * ARNs of the IAM roles SSM hooks run as (`assumeRoleArn`): runbook-steps may pass exactly these to SSM.
+   *
+   * @default - none
+   */
+  readonly hookSsmRoleArns?: readonly string[];
+  /**
    * Complete ARN of the Secrets Manager secret with the database credentials of the built-in hooks.
    *
    * @default - none
@@ -149,6 +155,7 @@ export class ReplicaSentinelStack extends Stack {
       alertsTopic: this.notifications.topic,
       ...(props.hookFunctionArns === undefined ? {} : { hookFunctionArns: props.hookFunctionArns }),
       ...(props.hookSsmDocuments === undefined ? {} : { hookSsmDocuments: props.hookSsmDocuments }),
+      ...(props.hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns: props.hookSsmRoleArns }),
       ...(props.databaseSecretArn === undefined ? {} : { databaseSecretArn: props.databaseSecretArn }),
       ...(props.runbookNetwork === undefined ? {} : { network: props.runbookNetwork }),
       ...(props.slackSigningSecretArn === undefined

@@ -94,6 +94,13 @@ const SecretArn = z
       '(arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, as the Secrets Manager console shows it)',
   });
 
+/** An IAM role ARN (roles have no region). */
+export const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+
+const RoleArn = z.string().regex(ROLE_ARN_PATTERN, {
+  message: 'must be the ARN of an IAM role (arn:aws:iam::<account>:role/<name>)',
+});
+
 const LambdaArn = z
   .string()
   .regex(
@@ -125,14 +132,22 @@ const HookSchema = z.discriminatedUnion('type', [
     url: z.string().min(1),
     secretArn: SecretArn.optional(),
   }),
-  z.strictObject({
-    type: z.literal('ssm'),
-    documentName: z.string().regex(/^[A-Za-z0-9_.-]{3,128}$/, {
+  z
+    .strictObject({
+      type: z.literal('ssm'),
+      documentName: z.string().regex(/^[A-Za-z0-9_.-]{3,128}$/, {
+        message:
+          'must be the name of an SSM Automation document of the stack account (3 to 128 letters, digits, _ . or -; a name, not an ARN)',
+      }),
+      parameters: SsmParameters.optional(),
+      /** Passed as the document's AutomationAssumeRole; the stack grants iam:PassRole on exactly this role. */
+      assumeRoleArn: RoleArn.optional(),
+    })
+    .refine((hook) => hook.parameters?.AutomationAssumeRole === undefined, {
+      path: ['parameters', 'AutomationAssumeRole'],
       message:
-        'must be the name of an SSM Automation document of the stack account (3 to 128 letters, digits, _ . or -; a name, not an ARN)',
+        "set the role as the hook's assumeRoleArn instead: the stack grants iam:PassRole on that role only, and fills the parameter from it",
     }),
-    parameters: SsmParameters.optional(),
-  }),
 ]);
 
 const HooksSchema = z.strictObject(

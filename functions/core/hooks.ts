@@ -16,6 +16,8 @@ export type HookSpec =
       readonly type: 'ssm';
       readonly documentName: string;
       readonly parameters?: Readonly<Record<string, string[]>>;
+      /** The role the automation runs as: sent as its `AutomationAssumeRole` parameter. */
+      readonly assumeRoleArn?: string;
     };
 
 /** Hooks of a cluster by action; an action without an entry uses the built-in hook of the engine. */

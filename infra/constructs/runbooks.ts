@@ -120,6 +120,13 @@ export interface RunbooksProps {
    */
   readonly hookSsmDocuments?: readonly string[];
   /**
+   * ARNs of the IAM roles the SSM hooks run as (their `assumeRoleArn`, sent as `AutomationAssumeRole`):
+   * runbook-steps may pass exactly these to SSM (`iam:PassRole`).
+   *
+   * @default - none: SSM hooks run with runbook-steps' own role
+   */
+  readonly hookSsmRoleArns?: readonly string[];
+  /**
    * Complete ARN of the Secrets Manager secret with the database credentials the built-in hooks use
    * (`DATABASE_SECRET_ARN` of runbook-steps).
    *
@@ -416,7 +423,8 @@ export class Runbooks extends Construct {
       .bindTable(props.table, 'RW', { ...tableOptions, conditionChecks: true })
       .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
       .bindInvokeFunctions(props.hookFunctionArns ?? [])
-      .bindAutomationDocuments(props.hookSsmDocuments ?? []);
+      .bindAutomationDocuments(props.hookSsmDocuments ?? [])
+      .bindAutomationRoles(props.hookSsmRoleArns ?? []);
     if (props.databaseSecretArn !== undefined) {
       this.stepsFunction.bindSecret(
         'DATABASE_SECRET_ARN',

@@ -602,6 +602,22 @@ export class SentinelFunction extends Construct implements IGrantable {
   }
 
   /**
+   * Lets the function hand exactly these IAM roles to SSM Automation (`iam:PassRole`, only to
+   * `ssm.amazonaws.com`): the `AutomationAssumeRole` of the SSM hooks, the role an automation runs as.
+   */
+  public bindAutomationRoles(roleArns: readonly string[]): this {
+    if (roleArns.length === 0) return this;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [...roleArns],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ssm.amazonaws.com' } },
+      }),
+    );
+    return this;
+  }
+
+  /**
    * Sets `QUARANTINE_QUEUE_URL` and lets the function send (SendMessage, SendMessageBatch) to that
    * queue only, with the producer actions on the queue's KMS key.
    */

@@ -104,6 +104,12 @@ describe('malformed context values fail the synth, naming the context key', () =
     ).toThrow(/context value slackWebhookSecretKeyArn must be the ARN of a KMS key/);
   });
 
+  it('hookSsmRoleArns that are not IAM role ARNs', () => {
+    expect(build({ hookSsmRoleArns: 'arn:aws:iam::123456789012:user/ops' })).toThrow(
+      /context value hookSsmRoleArns must be a comma-separated list of IAM role ARNs .*not valid: "arn:aws:iam::123456789012:user\/ops"/,
+    );
+  });
+
   it('slackWebhookSecretKeyArn without slackWebhookSecretArn', () => {
     expect(build({ slackWebhookSecretKeyArn: ALL_OPTIONS_CONTEXT.slackWebhookSecretKeyArn })).toThrow(
       /slackWebhookSecretKeyArn is given without slackWebhookSecretArn/,
@@ -240,7 +246,7 @@ describe('the configuration file (-c config=FILE) together with context values',
       '    nodes: [{ id: p1, url: "postgresql://sentinel@10.0.0.1/app" }, { id: p2, url: "postgresql://sentinel@10.0.0.2/app" }]',
       '    hooks:',
       `      promote: { type: lambda, functionArn: "${arn('lambda', 'function:file-promote')}" }`,
-      '      fence: { type: ssm, documentName: FileFenceDocument }',
+      '      fence: { type: ssm, documentName: FileFenceDocument, assumeRoleArn: "arn:aws:iam::123456789012:role/file-fence" }',
       'notifications:',
       `  slackWebhookSecretArn: ${FILE_WEBHOOK}`,
       '  chatbot: { workspaceId: T0FILE00001, channelId: C0FILE00001 }',
@@ -275,6 +281,32 @@ describe('the configuration file (-c config=FILE) together with context values',
       resources: [...ALL_OPTIONS_CONTEXT.hookFunctionArns.split(','), arn('lambda', 'function:file-promote')],
     });
     expect(JSON.stringify(statements)).toContain('document/FileFenceDocument');
+  });
+
+  it('lets runbook-steps pass the SSM hook roles of the file and of hookSsmRoleArns to SSM, and nothing else', () => {
+    const contextRole = 'arn:aws:iam::123456789012:role/context-automation';
+    const { stack, template } = buildWith({ hookSsmRoleArns: contextRole });
+    const statements = statementsOfFunction(
+      template,
+      logicalIdOfConstruct(stack, stack.runbooks.stepsFunction.fn),
+    );
+    expect(statements.filter((s) => s.actions.includes('iam:PassRole'))).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['iam:PassRole'],
+        resources: [contextRole, 'arn:aws:iam::123456789012:role/file-fence'],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ssm.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  it('grants no iam:PassRole without SSM hook roles', () => {
+    const { stack } = build({})();
+    const statements = statementsOfFunction(
+      Template.fromStack(stack),
+      logicalIdOfConstruct(stack, stack.runbooks.stepsFunction.fn),
+    );
+    expect(JSON.stringify(statements)).not.toContain('iam:PassRole');
   });
 
   it('takes notifications from the file when no context value sets them', () => {

@@ -38,6 +38,7 @@ export const ALL_OPTIONS_CONTEXT = {
   slackWebhookSecretKeyArn: `arn:aws:kms:${TEST_REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   hookFunctionArns: `arn:aws:lambda:${TEST_REGION}:123456789012:function:fence-hook,arn:aws:lambda:${TEST_REGION}:123456789012:function:promote-hook:live`,
   hookSsmDocuments: 'RestartPostgresReplication,AWS-RestartEC2Instance',
+  hookSsmRoleArns: 'arn:aws:iam::123456789012:role/replica-sentinel-automation',
   databaseSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/database-XyZ789`,
   runbookVpcId: 'vpc-0123456789abcdef0',
   runbookSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',

@@ -215,6 +215,32 @@ describe('hook dispatch: https, lambda, ssm and engines without a built-in hook'
     });
   });
 
+  it("sends an ssm hook's assumeRoleArn as the document's AutomationAssumeRole", async () => {
+    const calls: [string, Record<string, string[]>][] = [];
+    const startAutomation: StartAutomation = async (documentName, parameters) => {
+      calls.push([documentName, parameters]);
+      return 'exec-1a2b';
+    };
+    const runner = createHookRunner({ credentials: localCredentials, startAutomation });
+
+    await runner.run(request, {
+      type: 'ssm',
+      documentName: 'Orders-FencePrimary',
+      parameters: { Node: ['{{target.nodeId}}'] },
+      assumeRoleArn: 'arn:aws:iam::123456789012:role/orders-fence-automation',
+    });
+
+    expect(calls).toEqual([
+      [
+        'Orders-FencePrimary',
+        {
+          Node: ['fe-2'],
+          AutomationAssumeRole: ['arn:aws:iam::123456789012:role/orders-fence-automation'],
+        },
+      ],
+    ]);
+  });
+
   it('ssmAutomationStarter passes the document and parameters to StartAutomationExecution', async () => {
     const inputs: unknown[] = [];
     const start = ssmAutomationStarter({

@@ -105,6 +105,7 @@ describe('parseClusterConfig: valid files', () => {
       fence: {
         type: 'ssm',
         documentName: 'Orders-FencePrimary',
+        assumeRoleArn: 'arn:aws:iam::123456789012:role/orders-fence-automation',
         parameters: { InstanceId: ['i-0123456789abcdef0'], Ports: ['5432', '6432'] },
       },
       promote: {
@@ -330,6 +331,28 @@ describe('parseClusterConfig: errors name the file, line, column and field', () 
       'clusters.yaml:8:70: clusters[0].hooks.repoint.secret: unknown field; did you mean secretArn?',
       'clusters.yaml:9:43: clusters[0].hooks.rebuild.documentName: must be the name of an SSM Automation document of the stack account (3 to 128 letters, digits, _ . or -; a name, not an ARN)',
       'clusters.yaml:10:27: clusters[0].credentialsSecretArn: must be the complete ARN of a Secrets Manager secret, with its 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, as the Secrets Manager console shows it)',
+    ]);
+  });
+
+  it('checks an SSM hook role: an IAM role ARN, given as assumeRoleArn and not as a parameter', () => {
+    // Prepare
+    const text = [
+      'clusters:',
+      '  - id: fe',
+      '    engine: doris',
+      '    nodes: [{ id: a, url: "mysql://a:9030" }, { id: b, url: "mysql://b:9030" }]',
+      '    hooks:',
+      '      promote: { type: ssm, documentName: Promote, assumeRoleArn: "arn:aws:iam::123456789012:user/ops" }',
+      '      rebuild:',
+      '        type: ssm',
+      '        documentName: Rebuild',
+      '        parameters: { AutomationAssumeRole: "arn:aws:iam::123456789012:role/rebuild" }',
+    ].join('\n');
+
+    // Act, Assess
+    expect(problemsOf(text)).toEqual([
+      'clusters.yaml:6:67: clusters[0].hooks.promote.assumeRoleArn: must be the ARN of an IAM role (arn:aws:iam::<account>:role/<name>)',
+      "clusters.yaml:10:45: clusters[0].hooks.rebuild.parameters.AutomationAssumeRole: set the role as the hook's assumeRoleArn instead: the stack grants iam:PassRole on that role only, and fills the parameter from it",
     ]);
   });
 

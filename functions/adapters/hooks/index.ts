@@ -125,9 +125,13 @@ export function createHookRunner(deps: HookRunnerDeps): HookRunner {
     request: HookRequest,
     documentName: string,
     parameters: Readonly<Record<string, string[]>>,
+    assumeRoleArn: string | undefined,
   ): Promise<HookResult> {
     const start = required(deps.startAutomation, 'ssm', request);
-    const executionId = await start(documentName, automationParameters(parameters, request));
+    const filled = automationParameters(parameters, request);
+    // Without a role the automation runs with runbook-steps' own role, which may do nothing useful.
+    if (assumeRoleArn !== undefined) filled.AutomationAssumeRole = [assumeRoleArn];
+    const executionId = await start(documentName, filled);
     return {
       status: 'started',
       ssmExecutionId: executionId,
@@ -153,7 +157,7 @@ export function createHookRunner(deps: HookRunnerDeps): HookRunner {
         case 'https':
           return https(request, spec.url, spec.secretArn);
         case 'ssm':
-          return ssm(request, spec.documentName, spec.parameters ?? {});
+          return ssm(request, spec.documentName, spec.parameters ?? {}, spec.assumeRoleArn);
         default:
           // Specs come from stored cluster configuration: say what was there rather than fail obscurely.
           throw new HookFailedError(
