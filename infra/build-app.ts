@@ -10,6 +10,7 @@ import {
   probeTargets,
   ROLE_ARN_PATTERN,
 } from '../functions/core/cluster-config';
+import type { SecretGrant } from './constructs/sentinel-function';
 import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 
 /** Stack name when the `stackName` context value is not given (`cdk deploy -c stackName=...`). */
@@ -39,7 +40,12 @@ export interface CreateAppOptions extends AppProps {
  *   AWS Chatbot Slack channel (`T…` workspace id, `C…` or `G…` channel id).
  * - `slackWebhookSecretArn`: complete ARN of a Secrets Manager secret, in the stack's region, whose value
  *   is a Slack incoming-webhook URL; deploys the notify-slack subscriber.
- * - `slackWebhookSecretKeyArn`: the ARN of that secret's customer-managed KMS key, if it has one.
+ * - `slackWebhookSecretKeyArn`: the ARN of that secret's customer-managed KMS key, if it has one (also
+ *   when the webhook secret comes from the config file).
+ * - `databaseSecretKeyArn`, `slackSigningSecretKeyArn`: the KMS keys of those secrets, if they have one.
+ * - `clusterSecretNamePrefix`: runbook-steps may read the secrets whose name starts with it (default
+ *   `replica-sentinel/`; `none`: no such grant), for clusters applied with `watch --stack`; output
+ *   `ClusterSecretNamePrefix`. `clusterSecretKeyArns`: the KMS keys of those secrets.
  * - `hookFunctionArns`: comma-separated ARNs of Lambda functions (in the stack's region) that clusters use as
  *   recovery hooks; runbook-steps may invoke exactly these.
  * - `hookSsmDocuments`: comma-separated names of SSM Automation documents used as recovery hooks;
@@ -81,9 +87,11 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Re
     stackName,
     env: { region },
     description: 'replica-sentinel: replication health monitoring and automated recovery',
-    ...withConfigFile(
-      optionsFrom((key) => app.node.tryGetContext(key), region),
-      configFrom(app.node.tryGetContext('config'), region),
+    ...checkSecretKeys(
+      withConfigFile(
+        optionsFrom((key) => app.node.tryGetContext(key), region),
+        configFrom(app.node.tryGetContext('config'), region),
+      ),
     ),
   });
   if (nag) {
@@ -129,7 +137,11 @@ type ContextOptions = Pick<
   | 'runbookNetwork'
   | 'slackSigningSecretArn'
   | 'probes'
-  | 'clusterSecretArns'
+  | 'clusterSecrets'
+  | 'clusterSecretNamePrefix'
+  | 'clusterSecretKeyArns'
+  | 'databaseSecretKeyArn'
+  | 'slackSigningSecretKeyArn'
   | 'removalPolicy'
 >;
 
@@ -222,12 +234,17 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     options.hookSsmRoleArns,
     hooks.flatMap((hook) => (hook?.type === 'ssm' && hook.assumeRoleArn ? [hook.assumeRoleArn] : [])),
   );
-  const clusterSecretArns = union(undefined, [
-    ...config.clusters.flatMap((cluster) => cluster.credentialsSecretArn ?? []),
-    ...hooks.flatMap((hook) =>
-      hook?.type === 'https' && hook.secretArn !== undefined ? [hook.secretArn] : [],
+  // The file's webhook key goes with the file's webhook; a context webhook takes the context key only.
+  const slackWebhookSecretKeyArn =
+    options.slackWebhookSecretArn !== undefined
+      ? options.slackWebhookSecretKeyArn
+      : (options.slackWebhookSecretKeyArn ?? config.notifications?.slackWebhookSecretKeyArn);
+  const clusterSecrets: SecretGrant[] = [
+    ...config.clusters.flatMap((cluster) =>
+      grant(cluster.credentialsSecretArn, cluster.credentialsKmsKeyArn),
     ),
-  ]);
+    ...hooks.flatMap((hook) => (hook?.type === 'https' ? grant(hook.secretArn, hook.secretKmsKeyArn) : [])),
+  ];
   const probe = config.probe;
   const targets = probeTargets(config, PROBED_ENGINES);
   return {
@@ -237,7 +254,8 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
     ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
     ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
-    ...(clusterSecretArns === undefined ? {} : { clusterSecretArns }),
+    ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
+    ...(clusterSecrets.length === 0 ? {} : { clusterSecrets }),
     ...(probe === undefined || !probe.enabled
       ? {}
       : {
@@ -245,11 +263,54 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
             configText: file.text,
             clusterIds: config.clusters.map((cluster) => cluster.id),
             intervalSeconds: probe.intervalSeconds,
-            secretArns: [...new Set(targets.flatMap((target) => target.credentialsSecretArn ?? []))],
+            secrets: targets.flatMap((target) => {
+              const cluster = config.clusters.find((c) => c.id === target.clusterId);
+              return cluster?.credentialsSecretArn !== undefined
+                ? grant(cluster.credentialsSecretArn, cluster.credentialsKmsKeyArn)
+                : grant(probe.credentialsSecretArn, probe.credentialsKmsKeyArn);
+            }),
             ...(probe.network === undefined ? {} : { network: probe.network }),
           },
         }),
   };
+}
+
+/** A secret to grant, with its key: none when the secret is not given. */
+function grant(arn: string | undefined, keyArn: string | undefined): SecretGrant[] {
+  return arn === undefined ? [] : [{ arn, ...(keyArn === undefined ? {} : { keyArn }) }];
+}
+
+/** Keys must come with their secrets, whichever of the context and the file gave them. */
+function checkSecretKeys(options: ContextOptions): ContextOptions {
+  const pairs: [string, unknown, string, unknown][] = [
+    [
+      'slackWebhookSecretKeyArn',
+      options.slackWebhookSecretKeyArn,
+      'slackWebhookSecretArn',
+      options.slackWebhookSecretArn,
+    ],
+    ['databaseSecretKeyArn', options.databaseSecretKeyArn, 'databaseSecretArn', options.databaseSecretArn],
+    [
+      'slackSigningSecretKeyArn',
+      options.slackSigningSecretKeyArn,
+      'slackSigningSecretArn',
+      options.slackSigningSecretArn,
+    ],
+    [
+      'clusterSecretKeyArns',
+      options.clusterSecretKeyArns,
+      'clusterSecretNamePrefix',
+      options.clusterSecretNamePrefix,
+    ],
+  ];
+  for (const [key, value, secret, secretValue] of pairs) {
+    if (value !== undefined && secretValue === undefined) {
+      throw new Error(
+        `context value ${key} is given without ${secret} (neither in the context nor in the config file)`,
+      );
+    }
+  }
+  return options;
 }
 
 function optionsFrom(context: (key: string) => unknown, region: string): ContextOptions {
@@ -273,15 +334,24 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     );
   }
   const slackWebhookSecretArn = secretArnFrom('slackWebhookSecretArn', context, region);
-  const slackWebhookSecretKeyArn = matching(
-    'slackWebhookSecretKeyArn',
-    context('slackWebhookSecretKeyArn'),
-    new RegExp(`^arn:aws[a-z-]*:kms:${region}:\\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$`),
-    `the ARN of a KMS key in the stack's region ${region} (arn:aws:kms:<region>:<account>:key/<key id>)`,
+  const kmsKey = new RegExp(`^arn:aws[a-z-]*:kms:${region}:\\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$`);
+  const keyArn = (key: string) =>
+    matching(
+      key,
+      context(key),
+      kmsKey,
+      `the ARN of a KMS key in the stack's region ${region} (arn:aws:kms:<region>:<account>:key/<key id>)`,
+    );
+  const slackWebhookSecretKeyArn = keyArn('slackWebhookSecretKeyArn');
+  const databaseSecretKeyArn = keyArn('databaseSecretKeyArn');
+  const slackSigningSecretKeyArn = keyArn('slackSigningSecretKeyArn');
+  const clusterSecretNamePrefix = clusterSecretNamePrefixFrom(context('clusterSecretNamePrefix'));
+  const clusterSecretKeyArns = listOf(
+    'clusterSecretKeyArns',
+    context('clusterSecretKeyArns'),
+    kmsKey,
+    `a comma-separated list of KMS key ARNs in the stack's region ${region}`,
   );
-  if (slackWebhookSecretKeyArn !== undefined && slackWebhookSecretArn === undefined) {
-    throw new Error('context value slackWebhookSecretKeyArn is given without slackWebhookSecretArn');
-  }
   const hookFunctionArns = listOf(
     'hookFunctionArns',
     context('hookFunctionArns'),
@@ -321,7 +391,26 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     ...(runbookNetwork === undefined ? {} : { runbookNetwork }),
     ...(slackSigningSecretArn === undefined ? {} : { slackSigningSecretArn }),
     ...(removalPolicy === undefined ? {} : { removalPolicy }),
+    ...(databaseSecretKeyArn === undefined ? {} : { databaseSecretKeyArn }),
+    ...(slackSigningSecretKeyArn === undefined ? {} : { slackSigningSecretKeyArn }),
+    ...(clusterSecretNamePrefix === undefined ? {} : { clusterSecretNamePrefix }),
+    ...(clusterSecretKeyArns === undefined ? {} : { clusterSecretKeyArns }),
   };
+}
+
+/** Default prefix of the secret names runbook-steps may read (clusters applied with `watch --stack`). */
+export const DEFAULT_CLUSTER_SECRET_NAME_PREFIX = 'replica-sentinel/';
+
+function clusterSecretNamePrefixFrom(value: unknown): string | undefined {
+  if (value === 'none') return undefined;
+  return (
+    matching(
+      'clusterSecretNamePrefix',
+      value,
+      /^[A-Za-z0-9/_+=.@-]{3,256}\/$/,
+      'a secret name prefix ending in / (3 to 256 letters, digits or /_+=.@-), or none',
+    ) ?? DEFAULT_CLUSTER_SECRET_NAME_PREFIX
+  );
 }
 
 function removalPolicyFrom(value: unknown): RemovalPolicy | undefined {

@@ -1,5 +1,4 @@
 import { CfnOutput, RemovalPolicies, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
@@ -8,6 +7,7 @@ import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
 import { type ProbeNetwork, Probes } from './constructs/probes';
 import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
+import type { SecretGrant } from './constructs/sentinel-function';
 import { StateStore } from './constructs/state-store';
 
 /** Props of {@link ReplicaSentinelStack}: what `cdk deploy -c ...` configures (infra/build-app.ts). */
@@ -83,16 +83,42 @@ export interface ReplicaSentinelStackProps extends StackProps {
     readonly configText: string;
     readonly clusterIds: readonly string[];
     readonly intervalSeconds: number;
-    readonly secretArns: readonly string[];
+    readonly secrets: readonly SecretGrant[];
     readonly network?: ProbeNetwork;
   };
   /**
-   * Complete ARNs of the per-cluster secrets (clusters' `credentialsSecretArn`, https hooks' `secretArn`)
-   * that runbook-steps may read.
+   * The per-cluster secrets of the configuration file (clusters' `credentialsSecretArn`, https hooks'
+   * `secretArn`, with their KMS keys) that runbook-steps may read.
    *
    * @default - none
    */
-  readonly clusterSecretArns?: readonly string[];
+  readonly clusterSecrets?: readonly SecretGrant[];
+  /**
+   * Secrets whose name starts with this prefix (in this account and region) are readable by runbook-steps:
+   * the secrets of clusters applied with `watch --stack`, unknown at synth.
+   *
+   * @default - none
+   */
+  readonly clusterSecretNamePrefix?: string;
+  /**
+   * Customer-managed KMS keys of the secrets under {@link clusterSecretNamePrefix}: runbook-steps may decrypt
+   * with them through Secrets Manager.
+   *
+   * @default - none
+   */
+  readonly clusterSecretKeyArns?: readonly string[];
+  /**
+   * KMS key of the database secret, if it has one.
+   *
+   * @default - none
+   */
+  readonly databaseSecretKeyArn?: string;
+  /**
+   * KMS key of the Slack signing secret, if it has one.
+   *
+   * @default - none
+   */
+  readonly slackSigningSecretKeyArn?: string;
   /**
    * What happens to the stateful resources (the table and its key, the other KMS keys, the log groups
    * that hold incident evidence) when the stack is deleted. RETAIN keeps them (the table also keeps its
@@ -157,18 +183,28 @@ export class ReplicaSentinelStack extends Stack {
       ...(props.hookSsmDocuments === undefined ? {} : { hookSsmDocuments: props.hookSsmDocuments }),
       ...(props.hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns: props.hookSsmRoleArns }),
       ...(props.databaseSecretArn === undefined ? {} : { databaseSecretArn: props.databaseSecretArn }),
+      ...(props.databaseSecretKeyArn === undefined
+        ? {}
+        : { databaseSecretKeyArn: props.databaseSecretKeyArn }),
+      ...(props.slackSigningSecretKeyArn === undefined
+        ? {}
+        : { slackSigningSecretKeyArn: props.slackSigningSecretKeyArn }),
       ...(props.runbookNetwork === undefined ? {} : { network: props.runbookNetwork }),
       ...(props.slackSigningSecretArn === undefined
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),
     });
-    if (props.clusterSecretArns !== undefined && props.clusterSecretArns.length > 0) {
-      this.runbooks.stepsFunction.role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['secretsmanager:GetSecretValue'],
-          resources: [...props.clusterSecretArns],
-        }),
+    this.runbooks.stepsFunction.bindSecretValues(props.clusterSecrets ?? []);
+    if (props.clusterSecretNamePrefix !== undefined) {
+      this.runbooks.stepsFunction.bindSecretsNamed(
+        props.clusterSecretNamePrefix,
+        props.clusterSecretKeyArns ?? [],
       );
+      new CfnOutput(this, 'ClusterSecretNamePrefix', {
+        description:
+          'runbook-steps may read the secrets whose name starts with this (watch --stack checks it)',
+        value: props.clusterSecretNamePrefix,
+      });
     }
     if (props.probes !== undefined) {
       this.probes = new Probes(this, 'Probes', {

@@ -362,8 +362,12 @@ async function watchCommand(
     const cfn = new CloudFormationClient({});
     const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: values.stack }));
     cfn.destroy();
-    const arn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'HeartbeatStreamArn')?.OutputValue;
+    const output = (key: string) => Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
+    const arn = output('HeartbeatStreamArn');
     if (!arn) throw new Error(`stack ${values.stack} has no HeartbeatStreamArn output`);
+    const { secretsOutsidePrefix } = await import('./stack-secrets');
+    for (const line of secretsOutsidePrefix(config, values.stack, output('ClusterSecretNamePrefix')))
+      io.err(line);
     sink = watchModule.kinesisSink(new watchModule.Kinesis({}), arn);
   } else {
     sink = watchModule.localSink(

@@ -94,6 +94,14 @@ const SecretArn = z
       '(arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf, as the Secrets Manager console shows it)',
   });
 
+/** A KMS key ARN (a key id, not an alias). */
+export const KMS_KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]{32,36}$/;
+
+/** The customer-managed KMS key of a secret: the functions reading it get kms:Decrypt through Secrets Manager. */
+const KmsKeyArn = z.string().regex(KMS_KEY_ARN_PATTERN, {
+  message: 'must be the ARN of a KMS key (arn:aws:kms:<region>:<account>:key/<key id>; not an alias)',
+});
+
 /** An IAM role ARN (roles have no region). */
 export const ROLE_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
 
@@ -131,6 +139,8 @@ const HookSchema = z.discriminatedUnion('type', [
     /** Checked (https, or http on loopback) by the cross-field rules, which know the target. */
     url: z.string().min(1),
     secretArn: SecretArn.optional(),
+    /** The secret's customer-managed KMS key, if it has one. */
+    secretKmsKeyArn: KmsKeyArn.optional(),
   }),
   z
     .strictObject({
@@ -191,11 +201,15 @@ const ClusterSchema = z.strictObject({
     .default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
   /** Database credentials of the built-in hooks (JSON `{"username", "password"}`), in AWS. */
   credentialsSecretArn: SecretArn.optional(),
+  /** The customer-managed KMS key of that secret, if it has one. */
+  credentialsKmsKeyArn: KmsKeyArn.optional(),
 });
 
 const NotificationsSchema = z.strictObject({
   /** Secret holding the Slack incoming-webhook URL that notify-slack posts to. */
   slackWebhookSecretArn: SecretArn.optional(),
+  /** The customer-managed KMS key of that secret, if it has one. */
+  slackWebhookSecretKeyArn: KmsKeyArn.optional(),
   /** An AWS Chatbot Slack channel subscribed to the alerts topic. */
   chatbot: z
     .strictObject({
@@ -260,6 +274,8 @@ const ProbeSchema = z.strictObject({
    * `credentialsSecretArn`. @default - the cluster's secret, else the user name of the node URL, no password
    */
   credentialsSecretArn: SecretArn.optional(),
+  /** The customer-managed KMS key of that secret, if it has one. */
+  credentialsKmsKeyArn: KmsKeyArn.optional(),
   /** Where the function runs: subnets that reach the database servers. @default - not in a VPC (public endpoints only) */
   network: z
     .strictObject({
@@ -641,8 +657,61 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
     }
   });
   issues.push(...probeIssues(raw, options));
+  issues.push(...secretKeyIssues(raw));
   if (deployed && options.region !== undefined) issues.push(...regionIssues(raw, options.region));
   return issues;
+}
+
+/** Each secret field of the file and the field of its KMS key, where they sit. */
+function secretFields(
+  raw: Record<string, unknown>,
+): { record: Record<string, unknown>; path: Path; secret: string; key: string }[] {
+  const fields: { record: Record<string, unknown>; path: Path; secret: string; key: string }[] = [];
+  listOf(raw.clusters).forEach((cluster, c) => {
+    if (!isRecord(cluster)) return;
+    fields.push({
+      record: cluster,
+      path: ['clusters', c],
+      secret: 'credentialsSecretArn',
+      key: 'credentialsKmsKeyArn',
+    });
+    if (!isRecord(cluster.hooks)) return;
+    for (const [action, spec] of Object.entries(cluster.hooks)) {
+      if (isRecord(spec))
+        fields.push({
+          record: spec,
+          path: ['clusters', c, 'hooks', action],
+          secret: 'secretArn',
+          key: 'secretKmsKeyArn',
+        });
+    }
+  });
+  if (isRecord(raw.notifications))
+    fields.push({
+      record: raw.notifications,
+      path: ['notifications'],
+      secret: 'slackWebhookSecretArn',
+      key: 'slackWebhookSecretKeyArn',
+    });
+  if (isRecord(raw.probe))
+    fields.push({
+      record: raw.probe,
+      path: ['probe'],
+      secret: 'credentialsSecretArn',
+      key: 'credentialsKmsKeyArn',
+    });
+  return fields;
+}
+
+/** A KMS key field needs the secret it decrypts. */
+function secretKeyIssues(raw: Record<string, unknown>): PathIssue[] {
+  return secretFields(raw)
+    .filter(({ record, secret, key }) => record[key] !== undefined && record[secret] === undefined)
+    .map(({ path, secret, key }) => ({
+      severity: 'error' as const,
+      path: [...path, key],
+      message: `is the KMS key of ${secret}, which is not given`,
+    }));
 }
 
 /** The probe section against the clusters: names that exist, engines that can be probed, a useful interval. */
@@ -846,19 +915,15 @@ function regionIssues(raw: Record<string, unknown>, region: string): PathIssue[]
     }
   };
   listOf(raw.clusters).forEach((cluster, c) => {
-    if (!isRecord(cluster)) return;
-    check(cluster.credentialsSecretArn, ['clusters', c, 'credentialsSecretArn']);
-    if (!isRecord(cluster.hooks)) return;
+    if (!isRecord(cluster) || !isRecord(cluster.hooks)) return;
     for (const [action, spec] of Object.entries(cluster.hooks)) {
-      if (!isRecord(spec)) continue;
-      check(spec.functionArn, ['clusters', c, 'hooks', action, 'functionArn']);
-      check(spec.secretArn, ['clusters', c, 'hooks', action, 'secretArn']);
+      if (isRecord(spec)) check(spec.functionArn, ['clusters', c, 'hooks', action, 'functionArn']);
     }
   });
-  if (isRecord(raw.notifications)) {
-    check(raw.notifications.slackWebhookSecretArn, ['notifications', 'slackWebhookSecretArn']);
+  for (const { record, path, secret, key } of secretFields(raw)) {
+    check(record[secret], [...path, secret]);
+    check(record[key], [...path, key]);
   }
-  if (isRecord(raw.probe)) check(raw.probe.credentialsSecretArn, ['probe', 'credentialsSecretArn']);
   return issues;
 }
 

@@ -14,7 +14,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { keys } from '../../functions/adapters/table-definition';
 import { functionEntry } from '../paths';
-import { importVpcPlacement, type NetworkIds, SentinelFunction } from './sentinel-function';
+import { importVpcPlacement, type NetworkIds, type SecretGrant, SentinelFunction } from './sentinel-function';
 
 /** Where the configuration file is inside the function (a layer is extracted under /opt). */
 export const PROBE_CONFIG_PATH = '/opt/replica-sentinel/clusters.yaml';
@@ -49,8 +49,11 @@ export interface ProbesProps {
   readonly clusterIds: readonly string[];
   /** Seconds between two probe rounds: a divisor of 60 from 5 to 30, or a whole number of minutes. */
   readonly intervalSeconds: number;
-  /** Complete ARNs of the secrets with the probes' database logins: the function may read exactly these. */
-  readonly secretArns: readonly string[];
+  /**
+   * The secrets with the probes' database logins (complete ARNs, and their KMS keys where they have one):
+   * the function may read exactly these.
+   */
+  readonly secrets: readonly SecretGrant[];
   /**
    * Run the function in these subnets of the user's VPC.
    *
@@ -84,7 +87,8 @@ export interface ProbesProps {
  *   invocation is not retried, the next one comes within a minute; its error is in the logs and the
  *   function's Errors metric.
  * - Permissions, nothing else: `kinesis:PutRecords` on the heartbeats stream and `kms:GenerateDataKey` on
- *   its key; `secretsmanager:GetSecretValue` on exactly the configured secrets; `dynamodb:UpdateItem` on the
+ *   its key; `secretsmanager:GetSecretValue` on exactly the configured secrets (and `kms:Decrypt` through
+ *   Secrets Manager on their keys); `dynamodb:UpdateItem` on the
  *   items of the configured clusters only (`dynamodb:LeadingKeys`), with the table key's write actions.
  */
 export class Probes extends Construct {
@@ -105,9 +109,9 @@ export class Probes extends Construct {
         `${this.node.path}: intervalSeconds must divide a minute (5 to 30) or be a whole number of minutes, got ${intervalSeconds}`,
       );
     }
-    if (props.secretArns.some((arn) => !/^arn:aws[a-z-]*:secretsmanager:.*-[A-Za-z0-9]{6}$/.test(arn))) {
+    if (props.secrets.some(({ arn }) => !/^arn:aws[a-z-]*:secretsmanager:.*-[A-Za-z0-9]{6}$/.test(arn))) {
       throw new Error(
-        `${this.node.path}: secretArns must be complete secret ARNs (with the 6-character suffix)`,
+        `${this.node.path}: secrets must be complete secret ARNs (with the 6-character suffix)`,
       );
     }
 
@@ -163,11 +167,7 @@ export class Probes extends Construct {
       'kms:GenerateDataKey',
     );
 
-    if (props.secretArns.length > 0) {
-      fn.role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...props.secretArns] }),
-      );
-    }
+    fn.bindSecretValues(props.secrets);
 
     // A retry would overlap the next invocation, which comes within a minute.
     fn.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });

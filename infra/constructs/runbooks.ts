@@ -11,7 +11,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -134,6 +134,12 @@ export interface RunbooksProps {
    */
   readonly databaseSecretArn?: string;
   /**
+   * The database secret's customer-managed KMS key, if it has one (kms:Decrypt through Secrets Manager).
+   *
+   * @default - none
+   */
+  readonly databaseSecretKeyArn?: string;
+  /**
    * Run runbook-steps in these subnets so that built-in hooks reach private database servers.
    *
    * @default - not in a VPC
@@ -147,6 +153,12 @@ export interface RunbooksProps {
    * @default - no Slack route: decisions come through the IAM-authorized route only
    */
   readonly slackSigningSecretArn?: string;
+  /**
+   * The Slack signing secret's customer-managed KMS key, if it has one.
+   *
+   * @default - none
+   */
+  readonly slackSigningSecretKeyArn?: string;
   /**
    * Key for the log groups (functions, state machines, API access logs); needs the CloudWatch Logs key
    * policy of `createLogsKey()`.
@@ -428,7 +440,12 @@ export class Runbooks extends Construct {
     if (props.databaseSecretArn !== undefined) {
       this.stepsFunction.bindSecret(
         'DATABASE_SECRET_ARN',
-        Secret.fromSecretAttributes(this, 'DatabaseSecret', { secretCompleteArn: props.databaseSecretArn }),
+        Secret.fromSecretAttributes(this, 'DatabaseSecret', {
+          secretCompleteArn: props.databaseSecretArn,
+          ...(props.databaseSecretKeyArn === undefined
+            ? {}
+            : { encryptionKey: Key.fromKeyArn(this, 'DatabaseSecretKey', props.databaseSecretKeyArn) }),
+        }),
         'the database secret',
       );
     }
@@ -458,6 +475,11 @@ export class Runbooks extends Construct {
         'SLACK_SIGNING_SECRET_ARN',
         Secret.fromSecretAttributes(this, 'SlackSigningSecret', {
           secretCompleteArn: props.slackSigningSecretArn,
+          ...(props.slackSigningSecretKeyArn === undefined
+            ? {}
+            : {
+                encryptionKey: Key.fromKeyArn(this, 'SlackSigningSecretKey', props.slackSigningSecretKeyArn),
+              }),
         }),
         'the Slack signing secret',
       );

@@ -228,6 +228,12 @@ export interface SentinelFunctionProps {
   readonly vpc?: VpcPlacement;
 }
 
+/** A secret a function may read: its complete ARN and, when it has one, its customer-managed KMS key. */
+export interface SecretGrant {
+  readonly arn: string;
+  readonly keyArn?: string;
+}
+
 /**
  * Creates a customer-managed KMS key (rotation on) that CloudWatch Logs may use for log groups of
  * this account and region only. Share one across the functions of a construct.
@@ -504,20 +510,68 @@ export class SentinelFunction extends Construct implements IGrantable {
       );
     }
     this.fn.addEnvironment(variable, arn);
+    return this.bindSecretValues([
+      { arn, ...(secret.encryptionKey === undefined ? {} : { keyArn: secret.encryptionKey.keyArn }) },
+    ]);
+  }
+
+  /**
+   * Lets the function read exactly these secrets (`secretsmanager:GetSecretValue` on their complete ARNs)
+   * and, for those under a customer-managed key, `kms:Decrypt` on that key only through Secrets Manager
+   * in this region.
+   */
+  public bindSecretValues(secrets: readonly SecretGrant[]): this {
+    const arns = [...new Set(secrets.map((secret) => secret.arn))];
+    if (arns.length === 0) return this;
     this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }),
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: arns }),
     );
-    if (secret.encryptionKey !== undefined) {
-      this.role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [secret.encryptionKey.keyArn],
-          conditions: {
-            StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
-          },
-        }),
-      );
-    }
+    return this.bindSecretKeys(secrets.flatMap((secret) => secret.keyArn ?? []));
+  }
+
+  /**
+   * Lets the function read the secrets of this account and region whose name starts with `prefix`
+   * (secrets not known at synth, such as those of clusters applied with `watch --stack`), and decrypt
+   * with `keyArns` through Secrets Manager.
+   */
+  public bindSecretsNamed(prefix: string, keyArns: readonly string[] = []): this {
+    const stack = Stack.of(this);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [
+          stack.formatArn({
+            service: 'secretsmanager',
+            resource: 'secret',
+            resourceName: `${prefix}*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${stack.region}:<AWS::AccountId>:secret:${prefix}*]`,
+      reason:
+        `Secrets of clusters applied with watch --stack are not known at synth: the function may read the secrets ` +
+        `whose name starts with ${prefix} (a documented naming convention, context value clusterSecretNamePrefix), ` +
+        'in this account and region, and nothing else by pattern.',
+    });
+    return this.bindSecretKeys(keyArns);
+  }
+
+  /** `kms:Decrypt` on these keys, only through Secrets Manager in this region. */
+  private bindSecretKeys(keyArns: readonly string[]): this {
+    const unique = [...new Set(keyArns)];
+    if (unique.length === 0) return this;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: unique,
+        conditions: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+        },
+      }),
+    );
     return this;
   }
 

@@ -112,7 +112,7 @@ describe('malformed context values fail the synth, naming the context key', () =
 
   it('slackWebhookSecretKeyArn without slackWebhookSecretArn', () => {
     expect(build({ slackWebhookSecretKeyArn: ALL_OPTIONS_CONTEXT.slackWebhookSecretKeyArn })).toThrow(
-      /slackWebhookSecretKeyArn is given without slackWebhookSecretArn/,
+      'context value slackWebhookSecretKeyArn is given without slackWebhookSecretArn (neither in the context nor in the config file)',
     );
   });
 
@@ -188,6 +188,140 @@ describe('malformed context values fail the synth, naming the context key', () =
     ['chatbotSlackChannelId', { chatbotSlackWorkspaceId: ALL_OPTIONS_CONTEXT.chatbotSlackWorkspaceId }],
   ])('a Chatbot channel without %s', (missing, context) => {
     expect(build(context)).toThrow(new RegExp(`context value ${missing} is missing`));
+  });
+});
+
+describe('secrets the clusters name, and their KMS keys', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'replica-sentinel-secrets-'));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${TEST_REGION}:123456789012:${resource}`;
+  const KEY = (id: string) => arn('kms', `key/${id}-1111-2222-3333-444455556666`);
+  const DB = arn('secretsmanager', 'secret:orders-db-AbCdEf');
+  const HOOK = arn('secretsmanager', 'secret:hook-signing-AbCdEf');
+  const PROBE = arn('secretsmanager', 'secret:probe-login-AbCdEf');
+  const WEBHOOK = arn('secretsmanager', 'secret:webhook-AbCdEf');
+  const file = join(directory, 'clusters.yaml');
+  writeFileSync(
+    file,
+    [
+      'clusters:',
+      '  - id: orders',
+      '    engine: postgresql',
+      '    fencing: trust-quorum',
+      `    credentialsSecretArn: ${DB}`,
+      `    credentialsKmsKeyArn: ${KEY('aaaaaaaa')}`,
+      '    nodes: [{ id: p1, url: "postgresql://sentinel@10.0.0.1/app" }, { id: p2, url: "postgresql://sentinel@10.0.0.2/app" }]',
+      '    hooks:',
+      `      repoint: { type: https, url: "https://ops.example.com/repoint", secretArn: "${HOOK}", secretKmsKeyArn: "${KEY('bbbbbbbb')}" }`,
+      '  - id: cache',
+      '    engine: redis',
+      '    fencing: trust-quorum',
+      '    nodes: [{ id: r1, url: "redis://10.0.1.1:6379" }, { id: r2, url: "redis://10.0.1.2:6379" }]',
+      'notifications:',
+      `  slackWebhookSecretArn: ${WEBHOOK}`,
+      'probe:',
+      `  credentialsSecretArn: ${PROBE}`,
+      `  credentialsKmsKeyArn: ${KEY('cccccccc')}`,
+    ].join('\n'),
+  );
+  const statementsOf = (
+    context: Record<string, unknown>,
+    pick: (s: ReturnType<ReturnType<typeof build>>) => unknown,
+  ) => {
+    const built = build({ config: file, ...context })();
+    const template = Template.fromStack(built.stack);
+    const fn = pick(built) as Parameters<typeof logicalIdOfConstruct>[1];
+    return { template, statements: statementsOfFunction(template, logicalIdOfConstruct(built.stack, fn)) };
+  };
+  const decrypt = (keys: string[]) => ({
+    effect: 'Allow',
+    actions: ['kms:Decrypt'],
+    resources: keys,
+    conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${TEST_REGION}.amazonaws.com` } },
+  });
+
+  it("lets runbook-steps read the clusters' secrets and decrypt them with their keys, through Secrets Manager only", () => {
+    const { statements } = statementsOf({}, ({ stack }) => stack.runbooks.stepsFunction.fn);
+    expect(statements).toContainEqual({
+      effect: 'Allow',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [DB, HOOK],
+    });
+    expect(statements).toContainEqual(decrypt([KEY('aaaaaaaa'), KEY('bbbbbbbb')]));
+  });
+
+  it("lets the probe read its clusters' logins (the cluster's own, else the probe's) and decrypt them", () => {
+    const { statements } = statementsOf({}, ({ stack }) => stack.probes?.probeFunction.fn);
+    expect(statements).toContainEqual({
+      effect: 'Allow',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [DB, PROBE],
+    });
+    expect(statements).toContainEqual(decrypt([KEY('aaaaaaaa'), KEY('cccccccc')]));
+  });
+
+  it('lets runbook-steps read secrets named replica-sentinel/… (clusters applied by watch --stack), and says so in an output', () => {
+    const { statements, template } = statementsOf(
+      { clusterSecretKeyArns: KEY('dddddddd') },
+      ({ stack }) => stack.runbooks.stepsFunction.fn,
+    );
+    expect(statements).toContainEqual({
+      effect: 'Allow',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [
+        {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              `:secretsmanager:${TEST_REGION}:`,
+              { Ref: 'AWS::AccountId' },
+              ':secret:replica-sentinel/*',
+            ],
+          ],
+        },
+      ],
+    });
+    expect(statements).toContainEqual(decrypt([KEY('dddddddd')]));
+    template.hasOutput('ClusterSecretNamePrefix', { Value: 'replica-sentinel/' });
+  });
+
+  it('grants no secret by name with clusterSecretNamePrefix=none', () => {
+    const { statements, template } = statementsOf(
+      { clusterSecretNamePrefix: 'none' },
+      ({ stack }) => stack.runbooks.stepsFunction.fn,
+    );
+    expect(JSON.stringify(statements)).not.toContain('replica-sentinel/');
+    expect(template.findOutputs('ClusterSecretNamePrefix')).toEqual({});
+  });
+
+  it('accepts -c slackWebhookSecretKeyArn for the webhook secret of the config file', () => {
+    const key = ALL_OPTIONS_CONTEXT.slackWebhookSecretKeyArn;
+    const { statements } = statementsOf(
+      { slackWebhookSecretKeyArn: key },
+      ({ stack }) => stack.notifications.notifySlack?.fn,
+    );
+    expect(statements).toContainEqual(decrypt([key]));
+  });
+
+  it('refuses a KMS key field without its secret, naming the field', () => {
+    const orphan = join(directory, 'orphan.yaml');
+    writeFileSync(
+      orphan,
+      [
+        'clusters:',
+        '  - id: orders',
+        '    engine: redis',
+        '    fencing: trust-quorum',
+        `    credentialsKmsKeyArn: ${KEY('aaaaaaaa')}`,
+        '    nodes: [{ id: r1, url: "redis://10.0.1.1:6379" }, { id: r2, url: "redis://10.0.1.2:6379" }]',
+      ].join('\n'),
+    );
+    expect(build({ config: orphan })).toThrow(
+      /orphan.yaml:5:27: clusters\[0\].credentialsKmsKeyArn: is the KMS key of credentialsSecretArn, which is not given/,
+    );
   });
 });
 

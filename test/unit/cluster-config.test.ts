@@ -537,7 +537,7 @@ describe('toClusterItems', () => {
     // Prepare: a file cannot even name them (unknown keys), so try every one and check both ways
     for (const field of RUNTIME_FIELDS) {
       expect(problemsOf(redisCluster(`    ${field}: 5`))).toEqual([
-        `clusters.yaml:9:5: clusters[0].${field}: unknown field (expected one of id, engine, mode, nodes, policy, hooks, fencing, approvalTimeoutSeconds, credentialsSecretArn)`,
+        `clusters.yaml:9:5: clusters[0].${field}: unknown field (expected one of id, engine, mode, nodes, policy, hooks, fencing, approvalTimeoutSeconds, credentialsSecretArn, credentialsKmsKeyArn)`,
       ]);
     }
     const items = [
