@@ -6,10 +6,12 @@ import { PROBED_ENGINES } from '../functions/adapters/probes';
 import {
   type ClusterConfig,
   ClusterConfigError,
+  networkOf,
   parseClusterConfig,
   probeTargets,
   ROLE_ARN_PATTERN,
 } from '../functions/core/cluster-config';
+import { hasPrivateAddress } from '../functions/core/private-address';
 import type { SecretGrant } from './constructs/sentinel-function';
 import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 
@@ -43,9 +45,9 @@ export interface CreateAppOptions extends AppProps {
  * - `slackWebhookSecretKeyArn`: the ARN of that secret's customer-managed KMS key, if it has one (also
  *   when the webhook secret comes from the config file).
  * - `databaseSecretKeyArn`, `slackSigningSecretKeyArn`: the KMS keys of those secrets, if they have one.
- * - `clusterSecretNamePrefix`: runbook-steps may read the secrets whose name starts with it (default
- *   `replica-sentinel/`; `none`: no such grant), for clusters applied with `watch --stack`; output
- *   `ClusterSecretNamePrefix`. `clusterSecretKeyArns`: the KMS keys of those secrets.
+ * - `clusterSecretNamePrefix`: runbook-steps may read the secrets whose name starts with it (e.g.
+ *   `replica-sentinel/`), for clusters applied with `watch --stack`; output `ClusterSecretNamePrefix`.
+ *   `clusterSecretKeyArns`: the KMS keys of those secrets.
  * - `hookFunctionArns`: comma-separated ARNs of Lambda functions (in the stack's region) that clusters use as
  *   recovery hooks; runbook-steps may invoke exactly these.
  * - `hookSsmDocuments`: comma-separated names of SSM Automation documents used as recovery hooks;
@@ -54,8 +56,11 @@ export interface CreateAppOptions extends AppProps {
  *   runbook-steps may pass exactly these to SSM (`iam:PassRole`).
  * - `databaseSecretArn`: complete ARN of a Secrets Manager secret (stack's region) with the database
  *   credentials of the built-in hooks.
- * - `runbookVpcId`, `runbookSubnetIds` (comma-separated) and `runbookSecurityGroupId` (all three or none):
- *   run runbook-steps in those private subnets so that built-in hooks reach private database servers.
+ * - `vpcId`, `subnetIds` and `securityGroupIds` (comma-separated; all three or none; the older
+ *   `runbookVpcId`, `runbookSubnetIds`, `runbookSecurityGroupId` still count): the network of the probe
+ *   function and runbook-steps (the config file's `network` section); `routeTableIds` and
+ *   `vpcEndpoints=true` add the VPC endpoints they need. Without a network, nodes with private addresses in
+ *   the config file make the synth print a warning.
  * - `removalPolicy`: `retain` (default: the table, its key, the other keys and the evidence log groups
  *   survive `cdk destroy`, the table keeps deletion protection) or `destroy` (a test stack that goes away
  *   cleanly).
@@ -134,7 +139,7 @@ type ContextOptions = Pick<
   | 'hookSsmDocuments'
   | 'hookSsmRoleArns'
   | 'databaseSecretArn'
-  | 'runbookNetwork'
+  | 'network'
   | 'slackSigningSecretArn'
   | 'probes'
   | 'clusterSecrets'
@@ -245,6 +250,21 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     ),
     ...hooks.flatMap((hook) => (hook?.type === 'https' ? grant(hook.secretArn, hook.secretKmsKeyArn) : [])),
   ];
+  const fileNetwork = networkOf(config);
+  const network = preferContext(
+    'vpcId/subnetIds/securityGroupIds',
+    options.network,
+    fileNetwork === undefined
+      ? undefined
+      : {
+          vpcId: fileNetwork.vpcId,
+          subnetIds: fileNetwork.subnetIds,
+          securityGroupIds: fileNetwork.securityGroupIds,
+          ...(fileNetwork.routeTableIds === undefined ? {} : { routeTableIds: fileNetwork.routeTableIds }),
+          ...(fileNetwork.vpcEndpoints ? { vpcEndpoints: true } : {}),
+        },
+  );
+  if (network === undefined) warnAboutPrivateNodes(config, file.path);
   const probe = config.probe;
   const targets = probeTargets(config, PROBED_ENGINES);
   return {
@@ -256,6 +276,7 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
     ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
     ...(clusterSecrets.length === 0 ? {} : { clusterSecrets }),
+    ...(network === undefined ? {} : { network }),
     ...(probe === undefined || !probe.enabled
       ? {}
       : {
@@ -269,7 +290,6 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
                 ? grant(cluster.credentialsSecretArn, cluster.credentialsKmsKeyArn)
                 : grant(probe.credentialsSecretArn, probe.credentialsKmsKeyArn);
             }),
-            ...(probe.network === undefined ? {} : { network: probe.network }),
           },
         }),
   };
@@ -374,7 +394,7 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     'a comma-separated list of IAM role ARNs (arn:aws:iam::<account>:role/<name>) that SSM hooks run as',
   );
   const databaseSecretArn = secretArnFrom('databaseSecretArn', context, region);
-  const runbookNetwork = runbookNetworkFrom(context);
+  const network = networkFrom(context);
   const slackSigningSecretArn = secretArnFrom('slackSigningSecretArn', context, region);
   const removalPolicy = removalPolicyFrom(context('removalPolicy'));
   return {
@@ -388,7 +408,7 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
     ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
     ...(databaseSecretArn === undefined ? {} : { databaseSecretArn }),
-    ...(runbookNetwork === undefined ? {} : { runbookNetwork }),
+    ...(network === undefined ? {} : { network }),
     ...(slackSigningSecretArn === undefined ? {} : { slackSigningSecretArn }),
     ...(removalPolicy === undefined ? {} : { removalPolicy }),
     ...(databaseSecretKeyArn === undefined ? {} : { databaseSecretKeyArn }),
@@ -398,18 +418,12 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
   };
 }
 
-/** Default prefix of the secret names runbook-steps may read (clusters applied with `watch --stack`). */
-export const DEFAULT_CLUSTER_SECRET_NAME_PREFIX = 'replica-sentinel/';
-
 function clusterSecretNamePrefixFrom(value: unknown): string | undefined {
-  if (value === 'none') return undefined;
-  return (
-    matching(
-      'clusterSecretNamePrefix',
-      value,
-      /^[A-Za-z0-9/_+=.@-]{3,256}\/$/,
-      'a secret name prefix ending in / (3 to 256 letters, digits or /_+=.@-), or none',
-    ) ?? DEFAULT_CLUSTER_SECRET_NAME_PREFIX
+  return matching(
+    'clusterSecretNamePrefix',
+    value,
+    /^[A-Za-z0-9/_+=.@-]{3,256}\/$/,
+    'a secret name prefix ending in / (3 to 256 letters, digits or /_+=.@-)',
   );
 }
 
@@ -435,33 +449,82 @@ function secretArnFrom(key: string, context: (key: string) => unknown, region: s
   );
 }
 
-/** The VPC placement of runbook-steps: all three context values, or none. */
-function runbookNetworkFrom(context: (key: string) => unknown): ReplicaSentinelStackProps['runbookNetwork'] {
-  const vpcId = matching('runbookVpcId', context('runbookVpcId'), /^vpc-[0-9a-f]{8,17}$/, 'a VPC id (vpc-…)');
+/** Prints a warning when nodes have private addresses and no network puts the functions near them. */
+function warnAboutPrivateNodes(config: ClusterConfig, path: string): void {
+  const nodes = config.clusters.flatMap((cluster) =>
+    cluster.nodes.filter((node) => hasPrivateAddress(node.url)).map((node) => `${cluster.id}/${node.id}`),
+  );
+  if (nodes.length === 0) return;
+  console.warn(
+    `warning: ${path}: ${nodes.join(', ')} ${nodes.length === 1 ? 'has a private address' : 'have private addresses'} and no network is configured: ` +
+      'the probe function and runbook-steps run outside your VPC and cannot reach them (give the network section, or -c vpcId=… -c subnetIds=… -c securityGroupIds=…)',
+  );
+}
+
+/**
+ * The network of the probe and runbook-steps from the context: `vpcId`, `subnetIds`, `securityGroupIds`
+ * (all three or none; the older `runbookVpcId`, `runbookSubnetIds`, `runbookSecurityGroupId` still count),
+ * `routeTableIds` and `vpcEndpoints` (true or false).
+ */
+function networkFrom(context: (key: string) => unknown): ReplicaSentinelStackProps['network'] {
+  const value = (key: string, legacy?: string) =>
+    context(key) ?? (legacy === undefined ? undefined : context(legacy));
+  const named = (key: string, legacy: string) =>
+    context(key) === undefined && context(legacy) !== undefined ? legacy : key;
+  const vpcId = matching(
+    named('vpcId', 'runbookVpcId'),
+    value('vpcId', 'runbookVpcId'),
+    /^vpc-[0-9a-f]{8,17}$/,
+    'a VPC id (vpc-…)',
+  );
   const subnetIds = listOf(
-    'runbookSubnetIds',
-    context('runbookSubnetIds'),
+    named('subnetIds', 'runbookSubnetIds'),
+    value('subnetIds', 'runbookSubnetIds'),
     /^subnet-[0-9a-f]{8,17}$/,
     'a comma-separated list of subnet ids (subnet-…)',
   );
-  const securityGroupId = matching(
-    'runbookSecurityGroupId',
-    context('runbookSecurityGroupId'),
+  const securityGroupIds = listOf(
+    named('securityGroupIds', 'runbookSecurityGroupId'),
+    value('securityGroupIds', 'runbookSecurityGroupId'),
     /^sg-[0-9a-f]{8,17}$/,
-    'a security group id (sg-…)',
+    'a comma-separated list of security group ids (sg-…)',
   );
-  const given = { runbookVpcId: vpcId, runbookSubnetIds: subnetIds, runbookSecurityGroupId: securityGroupId };
+  const routeTableIds = listOf(
+    'routeTableIds',
+    context('routeTableIds'),
+    /^rtb-[0-9a-f]{8,17}$/,
+    'a comma-separated list of route table ids (rtb-…)',
+  );
+  const endpoints = matching(
+    'vpcEndpoints',
+    context('vpcEndpoints') === undefined ? undefined : String(context('vpcEndpoints')),
+    /^(true|false)$/,
+    'true or false',
+  );
+  const given = { vpcId, subnetIds, securityGroupIds };
   const missing = Object.entries(given)
-    .filter(([, value]) => value === undefined)
+    .filter(([, v]) => v === undefined)
     .map(([key]) => key);
-  if (missing.length === 3) return undefined;
-  if (vpcId === undefined || subnetIds === undefined || securityGroupId === undefined) {
+  if (missing.length === 3) {
+    if (routeTableIds !== undefined || endpoints !== undefined) {
+      throw new Error(
+        'context values routeTableIds and vpcEndpoints need vpcId, subnetIds and securityGroupIds',
+      );
+    }
+    return undefined;
+  }
+  if (vpcId === undefined || subnetIds === undefined || securityGroupIds === undefined) {
     throw new Error(
-      `context value ${missing.join(' and ')} is missing: runbook-steps in a VPC needs runbookVpcId, runbookSubnetIds ` +
-        'and runbookSecurityGroupId',
+      `context value ${missing.join(' and ')} is missing: a network needs vpcId, subnetIds and securityGroupIds`,
     );
   }
-  return { vpcId, subnetIds, securityGroupId };
+  return {
+    vpcId,
+    subnetIds,
+    securityGroupIds,
+    ...(routeTableIds === undefined ? {} : { routeTableIds }),
+    ...(endpoints === 'true' ? { vpcEndpoints: true } : {}),
+  };
 }
 
 /**

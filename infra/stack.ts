@@ -5,10 +5,19 @@ import { Detector } from './constructs/detector';
 import { Ingest } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
-import { type ProbeNetwork, Probes } from './constructs/probes';
-import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
-import type { SecretGrant } from './constructs/sentinel-function';
+import { Probes } from './constructs/probes';
+import { Runbooks } from './constructs/runbooks';
+import type { NetworkIds, SecretGrant } from './constructs/sentinel-function';
 import { StateStore } from './constructs/state-store';
+import { VpcEndpoints } from './constructs/vpc-endpoints';
+
+/** The stack's network (one section for the probe and runbook-steps), with the optional VPC endpoints. */
+export interface StackNetwork extends NetworkIds {
+  /** Create the VPC endpoints (VpcEndpoints); needs `routeTableIds`. @default false */
+  readonly vpcEndpoints?: boolean;
+  /** Route tables of the subnets, for the DynamoDB gateway endpoint. */
+  readonly routeTableIds?: readonly string[];
+}
 
 /** Props of {@link ReplicaSentinelStack}: what `cdk deploy -c ...` configures (infra/build-app.ts). */
 export interface ReplicaSentinelStackProps extends StackProps {
@@ -62,11 +71,12 @@ export interface ReplicaSentinelStackProps extends StackProps {
    */
   readonly databaseSecretArn?: string;
   /**
-   * VPC subnets and security group of runbook-steps, so built-in hooks reach private database servers.
+   * The network of everything that reaches the databases: the probe function and runbook-steps run in
+   * these subnets with these security groups; `vpcEndpoints` adds the VPC endpoints they need.
    *
    * @default - not in a VPC
    */
-  readonly runbookNetwork?: RunbookNetwork;
+  readonly network?: StackNetwork;
   /**
    * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret: adds the
    * `POST /slack/actions` route to the approval API.
@@ -84,7 +94,6 @@ export interface ReplicaSentinelStackProps extends StackProps {
     readonly clusterIds: readonly string[];
     readonly intervalSeconds: number;
     readonly secrets: readonly SecretGrant[];
-    readonly network?: ProbeNetwork;
   };
   /**
    * The per-cluster secrets of the configuration file (clusters' `credentialsSecretArn`, https hooks'
@@ -149,6 +158,8 @@ export class ReplicaSentinelStack extends Stack {
   public readonly runbooks: Runbooks;
   /** The probe function and its schedule, when the configuration file enables them. */
   public readonly probes?: Probes;
+  /** The VPC endpoints of the network, when `network.vpcEndpoints` asks for them. */
+  public readonly vpcEndpoints?: VpcEndpoints;
   /** The dashboard and the alarms on the monitor itself. */
   public readonly observability: Observability;
 
@@ -156,6 +167,23 @@ export class ReplicaSentinelStack extends Stack {
     super(scope, id, props);
 
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const network: NetworkIds | undefined =
+      props.network === undefined
+        ? undefined
+        : {
+            vpcId: props.network.vpcId,
+            subnetIds: props.network.subnetIds,
+            securityGroupIds: props.network.securityGroupIds,
+          };
+    if (network !== undefined && props.network?.vpcEndpoints) {
+      if (props.network.routeTableIds === undefined || props.network.routeTableIds.length === 0) {
+        throw new Error('network.vpcEndpoints needs routeTableIds (for the DynamoDB gateway endpoint)');
+      }
+      this.vpcEndpoints = new VpcEndpoints(this, 'VpcEndpoints', {
+        network,
+        routeTableIds: props.network.routeTableIds,
+      });
+    }
     this.stateStore = new StateStore(this, 'StateStore', { removalPolicy });
     this.ingest = new Ingest(this, 'Ingest', { table: this.stateStore.table });
     this.notifications = new Notifications(this, 'Notifications', {
@@ -189,7 +217,7 @@ export class ReplicaSentinelStack extends Stack {
       ...(props.slackSigningSecretKeyArn === undefined
         ? {}
         : { slackSigningSecretKeyArn: props.slackSigningSecretKeyArn }),
-      ...(props.runbookNetwork === undefined ? {} : { network: props.runbookNetwork }),
+      ...(network === undefined ? {} : { network }),
       ...(props.slackSigningSecretArn === undefined
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),
@@ -209,6 +237,7 @@ export class ReplicaSentinelStack extends Stack {
     if (props.probes !== undefined) {
       this.probes = new Probes(this, 'Probes', {
         ...props.probes,
+        ...(network === undefined ? {} : { network }),
         table: this.stateStore.table,
         heartbeatStream: this.ingest.heartbeatStream,
       });

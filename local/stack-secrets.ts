@@ -28,7 +28,7 @@ export function secretsOutsidePrefix(
   ]);
   const readable =
     prefix === undefined
-      ? 'grants no secret by name (clusterSecretNamePrefix=none)'
+      ? 'grants no secret by name (no clusterSecretNamePrefix)'
       : `reads secrets named ${prefix}…`;
   return named
     .filter(({ arn }) => prefix === undefined || !secretName(arn).startsWith(prefix))

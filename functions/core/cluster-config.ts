@@ -236,6 +236,24 @@ const AwsId = (prefix: string, what: string) =>
   });
 
 /**
+ * Where the functions that reach the databases run (the probe function and runbook-steps): the user's VPC,
+ * subnets that reach the database servers, and the functions' security groups. Deployed stacks only.
+ */
+const NetworkSchema = z.strictObject({
+  vpcId: AwsId('vpc', 'a VPC'),
+  subnetIds: z.array(AwsId('subnet', 'a subnet')).min(1).max(16),
+  securityGroupIds: z.array(AwsId('sg', 'a security group')).min(1).max(5),
+  /**
+   * Create the VPC endpoints the functions need without a NAT: interface endpoints for Kinesis, Secrets
+   * Manager, SSM, Step Functions and SNS in the subnets, a DynamoDB gateway endpoint on `routeTableIds`.
+   * @default false
+   */
+  vpcEndpoints: z.boolean().default(false),
+  /** Route tables of the subnets, for the DynamoDB gateway endpoint (required with `vpcEndpoints: true`). */
+  routeTableIds: z.array(AwsId('rtb', 'a route table')).min(1).max(16).optional(),
+});
+
+/**
  * The probe Lambda of a deployed stack (`cdk deploy -c config=…`): it probes the clusters' nodes on a
  * schedule from inside the user's VPC and puts the heartbeats on the stack's heartbeats stream. Ignored by
  * `watch`, which is a probe itself.
@@ -276,14 +294,8 @@ const ProbeSchema = z.strictObject({
   credentialsSecretArn: SecretArn.optional(),
   /** The customer-managed KMS key of that secret, if it has one. */
   credentialsKmsKeyArn: KmsKeyArn.optional(),
-  /** Where the function runs: subnets that reach the database servers. @default - not in a VPC (public endpoints only) */
-  network: z
-    .strictObject({
-      vpcId: AwsId('vpc', 'a VPC'),
-      subnetIds: z.array(AwsId('subnet', 'a subnet')).min(1).max(16),
-      securityGroupIds: z.array(AwsId('sg', 'a security group')).min(1).max(5),
-    })
-    .optional(),
+  /** Deprecated: the top-level `network` section (same fields), which runbook-steps uses too. */
+  network: NetworkSchema.optional(),
   /** The `observerId` of the heartbeats. @default 'probe-lambda' */
   observerId: Id.optional(),
 });
@@ -296,6 +308,7 @@ export const ClusterConfigSchema = z
   .strictObject({
     clusters: z.array(ClusterSchema).min(1, { message: 'must list at least one cluster' }),
     notifications: NotificationsSchema.optional(),
+    network: NetworkSchema.optional(),
     probe: ProbeSchema.optional(),
   })
   .superRefine((config, ctx) => {
@@ -658,6 +671,7 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
   });
   issues.push(...probeIssues(raw, options));
   issues.push(...secretKeyIssues(raw));
+  issues.push(...networkIssues(raw));
   if (deployed && options.region !== undefined) issues.push(...regionIssues(raw, options.region));
   return issues;
 }
@@ -701,6 +715,47 @@ function secretFields(
       key: 'credentialsKmsKeyArn',
     });
   return fields;
+}
+
+/** One network section: the top-level one; `probe.network` is its old place. */
+function networkIssues(raw: Record<string, unknown>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const probeNetwork = isRecord(raw.probe) ? raw.probe.network : undefined;
+  if (probeNetwork !== undefined) {
+    issues.push(
+      raw.network !== undefined
+        ? {
+            severity: 'error',
+            path: ['probe', 'network'],
+            message:
+              'give the network once, in the top-level network section (probe and runbook-steps use it)',
+          }
+        : {
+            severity: 'warning',
+            path: ['probe', 'network'],
+            message:
+              'is deprecated: move it to the top-level network section, which runbook-steps uses too (taken as that section for now)',
+          },
+    );
+  }
+  const network = raw.network ?? probeNetwork;
+  if (isRecord(network) && network.vpcEndpoints === true && network.routeTableIds === undefined) {
+    issues.push({
+      severity: 'error',
+      path: [
+        raw.network === undefined ? 'probe' : 'network',
+        ...(raw.network === undefined ? ['network'] : []),
+        'vpcEndpoints',
+      ],
+      message: 'needs routeTableIds (the route tables of the subnets) for the DynamoDB gateway endpoint',
+    });
+  }
+  return issues;
+}
+
+/** The network section in force: the top-level one, else the deprecated `probe.network`. */
+export function networkOf(config: ClusterConfig): ClusterConfig['network'] {
+  return config.network ?? config.probe?.network;
 }
 
 /** A KMS key field needs the secret it decrypts. */

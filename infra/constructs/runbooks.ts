@@ -39,7 +39,7 @@ import { Construct } from 'constructs';
 import type { RunbookAction } from '../../functions/core/runbook';
 import { functionEntry } from '../paths';
 import { routingComment } from '../runbook-routing';
-import { createLogsKey, importVpcPlacement, SentinelFunction } from './sentinel-function';
+import { createLogsKey, importVpcPlacement, type NetworkIds, SentinelFunction } from './sentinel-function';
 
 /**
  * Errors every Task retries (2 s, backoff 2, 3 retries): Lambda's own transient failures, and
@@ -78,14 +78,7 @@ export const MAX_STACK_NAME_LENGTH = 80 - '-replica-recovery'.length;
 export const SSM_POLL_SECONDS = 10;
 
 /** Network placement of the runbook-steps function (built-in hooks reach private database servers). */
-export interface RunbookNetwork {
-  /** `vpc-…` id of the VPC. */
-  readonly vpcId: string;
-  /** `subnet-…` ids of private subnets of that VPC (with a route to the AWS APIs: NAT or VPC endpoints). */
-  readonly subnetIds: readonly string[];
-  /** `sg-…` id of the security group of the function's network interfaces. */
-  readonly securityGroupId: string;
-}
+export type RunbookNetwork = NetworkIds;
 
 /** Props of {@link Runbooks}. */
 export interface RunbooksProps {
@@ -494,12 +487,7 @@ export class Runbooks extends Construct {
   }
 
   private placement(network: RunbookNetwork) {
-    const { vpcId, subnetIds, securityGroupId } = network;
-    return importVpcPlacement(
-      this,
-      { vpcId, subnetIds, securityGroupIds: [securityGroupId] },
-      'runbook-steps',
-    );
+    return importVpcPlacement(this, network, 'runbook-steps');
   }
 
   private stateMachine(id: string, runbook: string, definition: IChainable): StateMachine {

@@ -167,7 +167,11 @@ describe('malformed context values fail the synth, naming the context key', () =
       'subnet-0123456789abcdef0,private-a',
       /context value runbookSubnetIds must be a comma-separated list of subnet ids/,
     ],
-    ['runbookSecurityGroupId', 'default', /context value runbookSecurityGroupId must be a security group id/],
+    [
+      'runbookSecurityGroupId',
+      'default',
+      /context value runbookSecurityGroupId must be a comma-separated list of security group ids/,
+    ],
   ])('%s=%s', (key, value, message) => {
     const valid = {
       runbookVpcId: ALL_OPTIONS_CONTEXT.runbookVpcId,
@@ -178,9 +182,20 @@ describe('malformed context values fail the synth, naming the context key', () =
   });
 
   it('a VPC placement without subnets and security group, naming both', () => {
-    expect(build({ runbookVpcId: ALL_OPTIONS_CONTEXT.runbookVpcId })).toThrow(
-      /context value runbookSubnetIds and runbookSecurityGroupId is missing/,
+    expect(build({ vpcId: ALL_OPTIONS_CONTEXT.runbookVpcId })).toThrow(
+      'context value subnetIds and securityGroupIds is missing: a network needs vpcId, subnetIds and securityGroupIds',
     );
+  });
+
+  it('vpcEndpoints without route tables', () => {
+    expect(
+      build({
+        vpcId: ALL_OPTIONS_CONTEXT.runbookVpcId,
+        subnetIds: ALL_OPTIONS_CONTEXT.runbookSubnetIds,
+        securityGroupIds: ALL_OPTIONS_CONTEXT.runbookSecurityGroupId,
+        vpcEndpoints: 'true',
+      }),
+    ).toThrow('network.vpcEndpoints needs routeTableIds (for the DynamoDB gateway endpoint)');
   });
 
   it.each([
@@ -261,9 +276,9 @@ describe('secrets the clusters name, and their KMS keys', () => {
     expect(statements).toContainEqual(decrypt([KEY('aaaaaaaa'), KEY('cccccccc')]));
   });
 
-  it('lets runbook-steps read secrets named replica-sentinel/… (clusters applied by watch --stack), and says so in an output', () => {
+  it('lets runbook-steps read secrets named by clusterSecretNamePrefix (clusters applied by watch --stack), and says so in an output', () => {
     const { statements, template } = statementsOf(
-      { clusterSecretKeyArns: KEY('dddddddd') },
+      { clusterSecretNamePrefix: 'replica-sentinel/', clusterSecretKeyArns: KEY('dddddddd') },
       ({ stack }) => stack.runbooks.stepsFunction.fn,
     );
     expect(statements).toContainEqual({
@@ -288,11 +303,8 @@ describe('secrets the clusters name, and their KMS keys', () => {
     template.hasOutput('ClusterSecretNamePrefix', { Value: 'replica-sentinel/' });
   });
 
-  it('grants no secret by name with clusterSecretNamePrefix=none', () => {
-    const { statements, template } = statementsOf(
-      { clusterSecretNamePrefix: 'none' },
-      ({ stack }) => stack.runbooks.stepsFunction.fn,
-    );
+  it('grants no secret by name without clusterSecretNamePrefix', () => {
+    const { statements, template } = statementsOf({}, ({ stack }) => stack.runbooks.stepsFunction.fn);
     expect(JSON.stringify(statements)).not.toContain('replica-sentinel/');
     expect(template.findOutputs('ClusterSecretNamePrefix')).toEqual({});
   });
@@ -321,6 +333,84 @@ describe('secrets the clusters name, and their KMS keys', () => {
     );
     expect(build({ config: orphan })).toThrow(
       /orphan.yaml:5:27: clusters\[0\].credentialsKmsKeyArn: is the KMS key of credentialsSecretArn, which is not given/,
+    );
+  });
+});
+
+describe('one network for the probe and runbook-steps', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'replica-sentinel-network-'));
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+  const cluster = [
+    'clusters:',
+    '  - id: orders',
+    '    engine: redis',
+    '    fencing: trust-quorum',
+    '    nodes: [{ id: r1, url: "redis://10.0.1.1:6379" }, { id: r2, url: "redis://10.0.1.2:6379" }]',
+    'probe:',
+    '  intervalSeconds: 10',
+  ];
+  const write = (name: string, lines: string[]) => {
+    const path = join(directory, name);
+    writeFileSync(path, lines.join('\n'));
+    return path;
+  };
+  const withNetwork = write('network.yaml', [
+    ...cluster,
+    'network:',
+    '  vpcId: vpc-0123456789abcdef0',
+    '  subnetIds: [subnet-0123456789abcdef0]',
+    '  securityGroupIds: [sg-0123456789abcdef0]',
+    '  vpcEndpoints: true',
+    '  routeTableIds: [rtb-0123456789abcdef0]',
+  ]);
+
+  it('places runbook-steps in the VPC of the probe (the network section), and creates the endpoints they need', () => {
+    const { stack } = build({ config: withNetwork })();
+    const template = Template.fromStack(stack);
+    const vpcConfig = (fn: Parameters<typeof logicalIdOfConstruct>[1]) =>
+      resources(template)[logicalIdOfConstruct(stack, fn)]?.Properties?.VpcConfig;
+    const probe = stack.probes?.probeFunction.fn;
+    if (probe === undefined) throw new Error('no probe function');
+    expect(vpcConfig(stack.runbooks.stepsFunction.fn)).toEqual({
+      SubnetIds: ['subnet-0123456789abcdef0'],
+      SecurityGroupIds: ['sg-0123456789abcdef0'],
+    });
+    expect(vpcConfig(probe)).toEqual(vpcConfig(stack.runbooks.stepsFunction.fn));
+    const services = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map(
+      (r) => (r as { Properties: { ServiceName: unknown; VpcEndpointType?: string } }).Properties,
+    );
+    expect(services.map((p) => JSON.stringify(p.ServiceName)).sort()).toEqual(
+      [
+        '"com.amazonaws.eu-west-1.dynamodb"',
+        '"com.amazonaws.eu-west-1.kinesis-streams"',
+        '"com.amazonaws.eu-west-1.secretsmanager"',
+        '"com.amazonaws.eu-west-1.sns"',
+        '"com.amazonaws.eu-west-1.ssm"',
+        '"com.amazonaws.eu-west-1.states"',
+      ].sort(),
+    );
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      RouteTableIds: ['rtb-0123456789abcdef0'],
+    });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupIngress: [
+        Match.objectLike({ FromPort: 443, ToPort: 443, SourceSecurityGroupId: 'sg-0123456789abcdef0' }),
+      ],
+    });
+  });
+
+  it('warns at synth when nodes have private addresses and no network is configured', () => {
+    const printed: string[] = [];
+    const warn = console.warn;
+    console.warn = (message: unknown) => printed.push(String(message));
+    try {
+      build({ config: write('private.yaml', cluster) })();
+    } finally {
+      console.warn = warn;
+    }
+    expect(printed).toContainEqual(
+      expect.stringContaining('orders/r1, orders/r2 have private addresses and no network is configured'),
     );
   });
 });
@@ -453,7 +543,7 @@ describe('the configuration file (-c config=FILE) together with context values',
     template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
       SlackChannelId: 'C0FILE00001',
     });
-    expect(printed).toEqual([]);
+    expect(printed.filter((line) => line.startsWith('note:'))).toEqual([]);
   });
 
   it('prefers a context value over the same setting in the file, and says so', () => {
@@ -465,6 +555,8 @@ describe('the configuration file (-c config=FILE) together with context values',
     expect(resources(template)[logicalIdOfConstruct(stack, notifySlack.fn)]?.Properties).toMatchObject({
       Environment: { Variables: { SLACK_WEBHOOK_SECRET_ARN: ALL_OPTIONS_CONTEXT.slackWebhookSecretArn } },
     });
-    expect(printed).toEqual([`note: context value slackWebhookSecretArn overrides the value in ${file}`]);
+    expect(printed.filter((line) => line.startsWith('note:'))).toEqual([
+      `note: context value slackWebhookSecretArn overrides the value in ${file}`,
+    ]);
   });
 });

@@ -68,6 +68,14 @@ describe('the probe function from the example configuration (cdk deploy -c confi
     expect(synthError).toBeUndefined();
   });
 
+  it("places runbook-steps in the probe's VPC (one network section) and creates the VPC endpoints", () => {
+    const steps = logicalIdOfConstruct(t.stack, t.stack.runbooks.stepsFunction.fn);
+    expect(resources(template)[steps]?.Properties?.VpcConfig).toEqual(
+      resources(template)[fnId]?.Properties?.VpcConfig,
+    );
+    expect(Object.keys(template.findResources('AWS::EC2::VPCEndpoint'))).toHaveLength(6);
+  });
+
   it('runs the function in the configured subnets with the configured security group', () => {
     expect(resources(template)[fnId]?.Properties).toMatchObject({
       VpcConfig: {

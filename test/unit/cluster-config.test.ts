@@ -4,6 +4,7 @@ import {
   ClusterConfigError,
   CONFIG_OWNED_FIELDS,
   checkClusterConfig,
+  networkOf,
   parseClusterConfig,
   probeDeadlineSeconds,
   RUNTIME_FIELDS,
@@ -684,5 +685,46 @@ describe('probe cadence: deadline and heartbeat timeout', () => {
 
   it('derives the deadline as min(5 s, 80 % of the interval)', () => {
     expect([0.5, 1, 5, 6, 10, 60].map(defaultProbeDeadlineSeconds)).toEqual([0.4, 0.8, 4, 4.8, 5, 5]);
+  });
+});
+
+describe('the network section', () => {
+  const network = [
+    '  vpcId: vpc-0123456789abcdef0',
+    '  subnetIds: [subnet-0123456789abcdef0]',
+    '  securityGroupIds: [sg-0123456789abcdef0]',
+  ];
+
+  it('takes the old probe.network as the network section, with a warning', () => {
+    const check = checkClusterConfig(
+      [
+        redisCluster('    fencing: trust-quorum'),
+        'probe:',
+        '  network:',
+        ...network.map((l) => `  ${l}`),
+      ].join('\n'),
+    );
+    expect(check.errors).toEqual([]);
+    expect(check.warnings.map((w) => w.path)).toContain('probe.network');
+    expect(networkOf(check.config as ClusterConfig)?.vpcId).toBe('vpc-0123456789abcdef0');
+  });
+
+  it('refuses a network given twice, and endpoints without route tables', () => {
+    expect(
+      problemsOf(
+        [
+          redisCluster('    fencing: trust-quorum'),
+          'network:',
+          ...network,
+          '  vpcEndpoints: true',
+          'probe:',
+          '  network:',
+          ...network.map((l) => `  ${l}`),
+        ].join('\n'),
+      ),
+    ).toEqual([
+      'clusters.yaml:14:17: network.vpcEndpoints: needs routeTableIds (the route tables of the subnets) for the DynamoDB gateway endpoint',
+      'clusters.yaml:16:3: probe.network: give the network once, in the top-level network section (probe and runbook-steps use it)',
+    ]);
   });
 });
