@@ -10,6 +10,7 @@ import type { Incident } from '../../functions/core/incidents';
 import type { HeartbeatInput } from '../../functions/core/wire';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
+import { statusCommand } from '../../local/cli-status';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
@@ -235,6 +236,22 @@ describe('replica-sentinel status: the replication tree, on states written by th
       ['cluster topo', 'mode approve', 'epoch 1', 'primary r1'],
     ]);
     expect(blocks[0]).toContain('lock free  open incidents 0\n  (no node has reported yet)');
+  });
+
+  it('colors the marks on a terminal, not with NO_COLOR set', async () => {
+    const printed = async (env: NodeJS.ProcessEnv) => {
+      const out: string[] = [];
+      await statusCommand(
+        ['--cluster', 'topo', ...target],
+        env,
+        { out: (t) => out.push(t) },
+        Date.now(),
+        true,
+      );
+      return out.join('\n');
+    };
+    expect(await printed({})).toContain('\u001b[1;31m!! SPLIT BRAIN: a second writable primary');
+    expect(await printed({ NO_COLOR: '1' })).not.toContain('\u001b[');
   });
 
   it('exits 2 with one line for an unknown cluster or a bad argument', async () => {
