@@ -144,18 +144,18 @@ function header(record: ClusterStatusRecord, view: TopologyView, now: number): s
   const primary =
     record.primaryNodeId ??
     (view.primaryNodeId !== undefined ? `${view.primaryNodeId} (not recorded yet)` : 'none');
-  const lock = record.lock
-    ? `lock held by ${record.lock.incidentId} (${[
-        record.lock.runbook,
-        `execution ${record.lock.execution}`,
-        record.lock.since !== undefined ? `since ${age(now - record.lock.since)}` : undefined,
-      ]
-        .filter((p) => p !== undefined)
-        .join(', ')})`
-    : 'lock free';
   const lines = [
-    `cluster ${record.clusterId}  mode ${record.mode}  epoch ${record.epoch}  primary ${primary}  ${lock}  open incidents ${record.openIncidents}`,
+    `cluster ${record.clusterId}  mode ${record.mode}  epoch ${record.epoch}  primary ${primary}  lock ${record.lock ? 'held' : 'free'}  open incidents ${record.openIncidents}`,
   ];
+  if (record.lock) {
+    const { incidentId, runbook, execution, since } = record.lock;
+    const about = [
+      runbook,
+      `execution ${execution}`,
+      since !== undefined ? `since ${age(now - since)}` : undefined,
+    ];
+    lines.push(`  lock held by ${incidentId} (${about.filter((p) => p !== undefined).join(', ')})`);
+  }
   if (!record.configured) lines.push('  no cluster item: known from its nodes only (apply a configuration)');
   if (record.paused) {
     const { by, reason, since } = record.paused;

@@ -160,13 +160,14 @@ describe('replica-sentinel status: the replication tree, on states written by th
     expect(result.stdout).not.toContain('\u001b[');
     const lines = result.stdout.trimEnd().split('\n');
     const id = splitIncident.incidentId;
-    expect(lines[0]).toMatch(
-      new RegExp(
-        `^cluster topo {2}mode approve {2}epoch 1 {2}primary r1 {2}lock held by ${id} \\(replica-recovery, execution ${id}, since \\d+s\\) {2}open incidents 2$`,
+    expect(lines.slice(0, 2)).toEqual([
+      'cluster topo  mode approve  epoch 1  primary r1  lock held  open incidents 2',
+      expect.stringMatching(
+        new RegExp(`^ {2}lock held by ${id} \\(replica-recovery, execution ${id}, since \\d+s\\)$`),
       ),
-    );
-    expect(lines[1]).toMatch(/^ {2}NODE\s+ROLE\s+STATUS\s+SINCE\s+LAG\s+AT RISK\s+APPLIED\s+HEARTBEAT$/);
-    expect(nodeColumn(lines.slice(1))).toEqual(['NODE', 'r1', '└─ r2', '   └─ r3', 'r4', '└─ r5', 'r6']);
+    ]);
+    expect(lines[2]).toMatch(/^ {2}NODE\s+ROLE\s+STATUS\s+SINCE\s+LAG\s+AT RISK\s+APPLIED\s+HEARTBEAT$/);
+    expect(nodeColumn(lines.slice(2))).toEqual(['NODE', 'r1', '└─ r2', '   └─ r3', 'r4', '└─ r5', 'r6']);
     const row = (nodeId: string) =>
       lines.find((l) => l.startsWith(`  ${nodeId} `) || l.includes(`─ ${nodeId} `)) ?? '';
     expect(row('r1')).not.toContain('!!');

@@ -67,7 +67,8 @@ describe('status rendering', () => {
   it('prints the header, the pause, the maintenance and the tree, plain without color', () => {
     expect(renderStatus([shown], NOW, false)).toBe(
       [
-        'cluster cache  mode auto  epoch 3  primary r1  lock held by cache-r9-x (replica-recovery, execution cache-r9-x-r1, since 90s)  open incidents 2',
+        'cluster cache  mode auto  epoch 3  primary r1  lock held  open incidents 2',
+        '  lock held by cache-r9-x (replica-recovery, execution cache-r9-x-r1, since 90s)',
         '  automation PAUSED by alice, 5m ago: kernel upgrade',
         '  maintenance until 2026-11-23T00:10:00.000Z (by bob: disk swap)',
         '  NODE      ROLE     STATUS       SINCE  LAG          AT RISK  APPLIED                                        HEARTBEAT',
