@@ -5,30 +5,14 @@ import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { COLORS } from '../../local/cli-common';
 import { clusterStatus, renderStatus, statusDocument } from '../../local/cli-status';
 import { T0 } from '../support/heartbeats';
+import { storedNode } from '../support/node-states';
 
 const NOW = T0 + 600_000;
 const REPLID = 'd'.repeat(40);
 
-function node(nodeId: string, over: Partial<NodeState>): NodeState {
-  return {
-    clusterId: 'cache',
-    nodeId,
-    engine: 'redis',
-    role: 'replica',
-    status: 'HEALTHY',
-    statusSince: NOW - 300_000,
-    statusReason: 'for the test',
-    seq: 10,
-    lastHeartbeatAt: NOW - 2000,
-    lastProgressAt: NOW - 2000,
-    healthyStreak: 3,
-    observers: {},
-    deadlineAt: NOW + 28_000,
-    sweepShard: 'SHARD#01',
-    version: 7,
-    ...over,
-  };
-}
+/** A replica unless `over` says otherwise, in its status for 5 minutes. */
+const node = (nodeId: string, over: Partial<NodeState>): NodeState =>
+  storedNode(nodeId, 'replica', NOW, { statusSince: NOW - 300_000, ...over });
 
 const record: ClusterStatusRecord = {
   clusterId: 'cache',

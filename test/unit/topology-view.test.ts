@@ -7,6 +7,7 @@ import {
   type TopologyViewInput,
 } from '../../functions/core/topology-view';
 import { T0 } from '../support/heartbeats';
+import { storedNode } from '../support/node-states';
 
 const REPLID = 'b'.repeat(40);
 const NOW = T0 + 600_000;
@@ -18,27 +19,12 @@ function node(
   source?: string,
   over: Partial<NodeState> & { status?: NodeStatus } = {},
 ): NodeState {
-  return {
-    clusterId: 'cache',
-    nodeId,
-    engine: 'redis',
-    role,
-    status: 'HEALTHY',
-    statusSince: T0,
-    statusReason: 'for the test',
-    seq: 10,
-    lastHeartbeatAt: NOW - 2000,
-    lastProgressAt: NOW - 2000,
-    healthyStreak: 3,
-    observers: {},
-    deadlineAt: NOW + 28_000,
-    sweepShard: 'SHARD#01',
-    version: 7,
+  return storedNode(nodeId, role, NOW, {
     ...(role === 'primary' ? { position: `${REPLID}:5000` } : {}),
     ...(role === 'replica' ? { appliedPosition: `${REPLID}:5000`, linkUp: true } : {}),
     ...(source !== undefined ? { sourceNodeId: source } : {}),
     ...over,
-  };
+  });
 }
 
 function view(nodes: NodeState[], over: Partial<Omit<TopologyViewInput, 'nodes'>> = {}) {
