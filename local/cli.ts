@@ -6,12 +6,9 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { MaintenanceService } from '../functions/adapters/maintenance';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import {
-  age,
-  COLORS,
   DEFAULT_LOCAL_PORT,
   LOCAL_TABLE_NAME,
   type Output,
@@ -32,7 +29,7 @@ Usage: replica-sentinel <command> [options]
 Commands:
   local up [--port P] start the local stack in the foreground (DynamoDB Local, the pipeline, runbooks)
   watch --config F    apply the clusters file, then probe its nodes and feed heartbeats in
-  status [--cluster]  clusters and nodes: role, status and since when, lag, applied position, heartbeat age
+  status [--cluster]  per cluster: mode, epoch, lock; the replication tree with split brain and orphans marked
   maintenance set     mute a cluster or a node until a time (no incident, no recovery)
   maintenance clear   end a maintenance window early
   incidents           open and recent incidents (cluster, node, severity, state, runbook)
@@ -73,10 +70,6 @@ table, then probes every node each interval (Redis, PostgreSQL, MySQL/MariaDB, D
 the heartbeats to the local stack, or to the deployed stack's heartbeats stream with --stack. Each node has
 min(5 s, 80% of the interval) to answer; a slower one is reported unreachable. Refused (exit 2) when a
 cluster's heartbeatTimeoutSeconds is not above the interval plus that deadline.`,
-  status: `Usage: replica-sentinel status [--cluster ID] [--json] [target]
-
-A table of nodes: cluster, node, role, status and for how long, lag, applied position, heartbeat age
-(colored on a terminal, plain when piped). --json prints { "nodes": [ … ] }.`,
   approve: `Usage: replica-sentinel approve INCIDENT_ID --cluster ID (--stack NAME | --api-url URL) [--reason TEXT] [--json]
 
 Approves the runbook waiting for approval on the incident. The call goes to the stack's approval API,
@@ -207,99 +200,6 @@ async function decision(
       ? JSON.stringify(response.body)
       : `${incidentId}: ${command === 'approve' ? 'approved' : 'rejected'}`,
   );
-}
-
-async function status(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  io: { out: (text: string) => void },
-  now: number,
-  tty: boolean,
-) {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      cluster: { type: 'string' },
-      ...TARGET_OPTIONS,
-    },
-  });
-  if (values.help) {
-    io.out(HELP.status ?? '');
-    return;
-  }
-  const { client, tableName } = await resolveTable(values, env);
-  try {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await client.send(
-        values.cluster
-          ? new QueryCommand({
-              TableName: tableName,
-              KeyConditionExpression: 'PK = :pk AND begins_with(SK, :node)',
-              ExpressionAttributeValues: { ':pk': `CLUSTER#${values.cluster}`, ':node': 'NODE#' },
-              ExclusiveStartKey: startKey,
-            })
-          : new ScanCommand({
-              TableName: tableName,
-              FilterExpression: '#t = :node',
-              ExpressionAttributeNames: { '#t': 'type' },
-              ExpressionAttributeValues: { ':node': 'node' },
-              ExclusiveStartKey: startKey,
-            }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    if (values.cluster && items.length === 0)
-      throw new UsageError(`unknown cluster '${values.cluster}': no node has reported for it`);
-    const nodes = items
-      .map((i) => ({
-        clusterId: String(i.clusterId),
-        nodeId: String(i.nodeId),
-        role: String(i.role),
-        status: String(i.status),
-        statusSince: Number(i.statusSince),
-        statusReason: String(i.statusReason ?? ''),
-        lagSeconds: typeof i.lagSeconds === 'number' ? i.lagSeconds : undefined,
-        lagUnits: typeof i.lagUnits === 'number' ? i.lagUnits : undefined,
-        appliedPosition: (i.appliedPosition ?? i.position) as string | undefined,
-        lastHeartbeatAt: Number(i.lastHeartbeatAt),
-      }))
-      .sort((a, b) => a.clusterId.localeCompare(b.clusterId) || a.nodeId.localeCompare(b.nodeId));
-    if (values.json) {
-      io.out(JSON.stringify({ nodes }));
-      return;
-    }
-    const rows = nodes.map((n) => [
-      n.clusterId,
-      n.nodeId,
-      n.role,
-      n.status,
-      age(now - n.statusSince),
-      n.lagSeconds !== undefined
-        ? `${n.lagSeconds}s`
-        : n.lagUnits !== undefined
-          ? `${n.lagUnits} units`
-          : '-',
-      n.appliedPosition ?? '-',
-      n.lastHeartbeatAt > 0 ? age(now - n.lastHeartbeatAt) : 'never',
-    ]);
-    const header = ['CLUSTER', 'NODE', 'ROLE', 'STATUS', 'SINCE', 'LAG', 'APPLIED', 'HEARTBEAT'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-    const line = (cells: string[]) =>
-      cells
-        .map((c, i) => {
-          const padded = c.padEnd(widths[i] ?? 0);
-          return tty && i === 3 && COLORS[c] ? `${COLORS[c]}${padded}\u001b[0m` : padded;
-        })
-        .join('  ')
-        .trimEnd();
-    io.out([line(header), ...rows.map(line)].join('\n'));
-  } finally {
-    client.destroy();
-  }
 }
 
 async function watchCommand(
@@ -465,7 +365,8 @@ export async function main(
       return 0;
     }
     if (command === 'status') {
-      await status(rest, env, io, now(), process.stdout.isTTY === true);
+      const { statusCommand } = await import('./cli-status');
+      await statusCommand(rest, env, io, now(), process.stdout.isTTY === true);
       return 0;
     }
     if (command === 'incidents') {

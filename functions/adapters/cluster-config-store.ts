@@ -116,7 +116,10 @@ async function applyOne(
 }
 
 /** Ids of the clusters with a META item or node items in the table. */
-async function clusterIdsInTable(client: DynamoDBDocumentClient, tableName: string): Promise<string[]> {
+export async function clusterIdsInTable(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+): Promise<string[]> {
   const ids = new Set<string>();
   const prefix = keys.clusterPk('');
   let startKey: Record<string, unknown> | undefined;

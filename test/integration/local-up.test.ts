@@ -115,9 +115,14 @@ describe('replica-sentinel local up', () => {
       ['lab', 'r2', 'replica', 'SILENT'],
     ]);
     const table = await run(process.execPath, ['bin/replica-sentinel.js', 'status', '--endpoint', base]);
-    expect(table.stdout.split('\n')[0]).toMatch(
-      /^CLUSTER\s+NODE\s+ROLE\s+STATUS\s+SINCE\s+LAG\s+APPLIED\s+HEARTBEAT$/,
-    );
+    expect(table.stdout.split('\n').slice(0, 2)).toEqual([
+      expect.stringMatching(
+        /^cluster lab {2}mode auto {2}epoch 0 {2}primary r1 \(not recorded yet\) {2}lock free {2}/,
+      ),
+      '  no cluster item: known from its nodes only (apply a configuration)',
+    ]);
+    expect(table.stdout).toMatch(/^ {2}NODE\s+ROLE\s+STATUS\s+SINCE\s+LAG\s+AT RISK\s+APPLIED\s+HEARTBEAT$/m);
+    expect(table.stdout).toMatch(/^ {2}└─ r2\s+replica\s+SILENT\s/m);
     expect(table.stdout).not.toContain('\u001b['); // plain when piped
 
     const unknown = await run(process.execPath, [
