@@ -39,6 +39,9 @@ describe('chaos: second death inside the cooldown', () => {
       const done = await stack.waitForIncident(
         'the first failover to complete',
         (i) => i.incidentId === first.incidentId && i.state === 'RESOLVED' && i.plan?.candidate !== undefined,
+        // A loaded machine makes probes miss their deadline: replicas flap SILENT, and a refused failover
+        // looks again every 2 × heartbeatTimeoutSeconds.
+        90_000,
       );
       const promoted = topology.node(done.plan?.candidate as string);
       const last = replicas.find((r) => r !== promoted);
