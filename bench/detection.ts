@@ -10,6 +10,12 @@
  * down-after-milliseconds = the demo's heartbeat timeout), the primary SIGKILLed the same way, timed until a
  * replica reports role:master and the other follows it (polled every 100 ms, as the demo polls). Sentinel
  * has no notion of a stalled replica, so the stall has no baseline.
+ *
+ * PostgreSQL (`--engine postgresql`; both engines by default): N runs of ours on a primary + standby
+ * (bench/postgres-ours.ts) beside N runs of Patroni on the same kind of pair (bench/patroni.ts, `ttl` = our
+ * heartbeat timeout, `loop_wait` 1 s), every PostgreSQL process of the primary SIGKILLed (and Patroni's
+ * own process on that node, or it would restart PostgreSQL in place), timed until the standby is a writable
+ * primary. Without Patroni installed, ours is measured and the baseline is skipped with how to install it.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,12 +31,26 @@ import {
   stopOnSignals,
   waitFor,
 } from '../local/server-processes';
+import { PATRONI_INSTALL, patroniFailover, patroniInstalled } from './patroni';
+import { oursPostgresFailover } from './postgres-ours';
 import type { BenchRow } from './table';
 
 const DOWN_AFTER_MS = DEMO_POLICY.heartbeatTimeoutSeconds * 1000;
 const QUORUM = 2;
 const SENTINELS = 3;
 const POLL_MS = 100;
+const ENGINES = ['redis', 'postgresql'] as const;
+/**
+ * Patroni's knobs, set to ours: ttl = our heartbeat timeout, loop_wait = our heartbeat interval.
+ * retry_timeout 2 s: Patroni's etcd client wants at least 1 s per request, and with 1 s the standby never
+ * reached etcd once the leader was gone here; Patroni accepts 2 s with ttl 3 s (its guide asks for
+ * loop_wait + 2 × retry_timeout ≤ ttl, which a 3 s ttl cannot meet with a working retry_timeout).
+ */
+const PATRONI = {
+  ttlSeconds: DEMO_POLICY.heartbeatTimeoutSeconds,
+  loopWaitSeconds: DEMO_POLICY.heartbeatIntervalSeconds,
+  retryTimeoutSeconds: 2,
+};
 
 /** Median and nearest-rank p95 (with 5 runs, p95 is the slowest run). */
 export function medianAndP95(values: readonly number[]): { median: number; p95: number } {
@@ -122,10 +142,17 @@ async function sentinelFailover(run: number, signal: AbortSignal): Promise<numbe
 }
 
 export async function benchDetection(args: readonly string[] = []): Promise<BenchRow[]> {
-  const { values } = parseArgs({ args: [...args], strict: true, options: { runs: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: [...args],
+    strict: true,
+    options: { runs: { type: 'string' }, engine: { type: 'string' } },
+  });
   const runs = Number(values.runs ?? 5);
   if (!Number.isInteger(runs) || runs < 1)
     throw new Error(`--runs: '${values.runs}' is not a positive integer`);
+  const engines = values.engine === undefined ? ENGINES : ENGINES.filter((e) => e === values.engine);
+  if (engines.length === 0)
+    throw new Error(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
 
   const stall: number[] = [];
   const failover: number[] = [];
@@ -137,8 +164,13 @@ export async function benchDetection(args: readonly string[] = []): Promise<Benc
     say: console.error,
     children: () => children,
   });
+  const rows: BenchRow[] = [];
   try {
-    for (let run = 1; run <= runs; run++) await measure(run);
+    if (engines.includes('redis')) {
+      for (let run = 1; run <= runs; run++) await measure(run);
+      rows.push(...redisRows());
+    }
+    if (engines.includes('postgresql')) rows.push(...(await postgresRows()));
   } catch (error) {
     if (stop.signal.aborted)
       throw new Error('the detection benchmark was interrupted; its servers are stopped');
@@ -164,31 +196,84 @@ export async function benchDetection(args: readonly string[] = []): Promise<Benc
     sentinel.push(await sentinelFailover(run, stop.signal));
   }
 
-  const ours = medianAndP95(failover);
-  const theirs = medianAndP95(sentinel);
-  const stalls = medianAndP95(stall);
-  console.log(
-    [
-      `detection, ${runs} run(s) each; heartbeat interval ${DEMO_POLICY.heartbeatIntervalSeconds} s, timeout ` +
-        `${DEMO_POLICY.heartbeatTimeoutSeconds} s, stallAfter ${DEMO_POLICY.stallAfterSeconds} s; Sentinel: ` +
-        `${SENTINELS} sentinels, quorum ${QUORUM}, down-after-milliseconds ${DOWN_AFTER_MS}`,
-      `  stall → STALLED               ours median ${stalls.median} ms, p95 ${stalls.p95} ms   (Sentinel: does not detect stalls)`,
-      `  kill → promoted, confirmed    ours median ${ours.median} ms, p95 ${ours.p95} ms; Sentinel median ` +
-        `${theirs.median} ms, p95 ${theirs.p95} ms; ours/Sentinel ${(ours.median / theirs.median).toFixed(2)} (median), ` +
-        `${(ours.p95 / theirs.p95).toFixed(2)} (p95)`,
+  return rows;
+
+  async function postgresRows(): Promise<BenchRow[]> {
+    const ours: number[] = [];
+    const patroni: number[] = [];
+    const baseline = patroniInstalled();
+    if (!baseline)
+      console.error(
+        `  Patroni or etcd is not installed (${PATRONI_INSTALL}): the PostgreSQL baseline is skipped`,
+      );
+    for (let run = 1; run <= runs; run++) {
+      ours.push(await oursPostgresFailover(run, POLL_MS, stop.signal, (pid) => children.push(pid)));
+      if (baseline) patroni.push(await patroniFailover(run, PATRONI, POLL_MS, stop.signal));
+    }
+    const our = medianAndP95(ours);
+    const lines = [
+      `detection on PostgreSQL, ${runs} run(s) each; heartbeat interval ${DEMO_POLICY.heartbeatIntervalSeconds} s, ` +
+        `timeout ${DEMO_POLICY.heartbeatTimeoutSeconds} s; Patroni: etcd, ttl ${PATRONI.ttlSeconds} s, loop_wait ` +
+        `${PATRONI.loopWaitSeconds} s, retry_timeout ${PATRONI.retryTimeoutSeconds} s`,
+    ];
+    if (!baseline) {
+      lines.push(
+        `  kill → standby promoted, writable   ours median ${our.median} ms, p95 ${our.p95} ms; Patroni: not ` +
+          `installed (${PATRONI_INSTALL}), skipped`,
+        '',
+      );
+      console.log(lines.join('\n'));
+      return [];
+    }
+    const theirs = medianAndP95(patroni);
+    lines.push(
+      `  kill → standby promoted, writable   ours median ${our.median} ms, p95 ${our.p95} ms; Patroni median ` +
+        `${theirs.median} ms, p95 ${theirs.p95} ms; ours/Patroni ${(our.median / theirs.median).toFixed(2)} (median), ` +
+        `${(our.p95 / theirs.p95).toFixed(2)} (p95)`,
       '',
-    ].join('\n'),
-  );
-  const row = (metric: string, our: number, baseline: number): BenchRow => ({
-    benchmark: 'detection',
-    scenario: 'Redis primary + 2 replicas, primary SIGKILLed; baseline: Redis Sentinel',
-    metric,
-    ours: our,
-    baseline,
-    better: 'lower',
-  });
-  return [
-    row('failover confirmed, ms (median)', ours.median, theirs.median),
-    row('failover confirmed, ms (p95)', ours.p95, theirs.p95),
-  ];
+    );
+    console.log(lines.join('\n'));
+    const row = (metric: string, value: number, base: number): BenchRow => ({
+      benchmark: 'detection',
+      scenario: "PostgreSQL primary + standby, the primary's processes SIGKILLed; baseline: Patroni",
+      metric,
+      ours: value,
+      baseline: base,
+      better: 'lower',
+    });
+    return [
+      row('standby promoted, writable, ms (median)', our.median, theirs.median),
+      row('standby promoted, writable, ms (p95)', our.p95, theirs.p95),
+    ];
+  }
+
+  function redisRows(): BenchRow[] {
+    const ours = medianAndP95(failover);
+    const theirs = medianAndP95(sentinel);
+    const stalls = medianAndP95(stall);
+    console.log(
+      [
+        `detection, ${runs} run(s) each; heartbeat interval ${DEMO_POLICY.heartbeatIntervalSeconds} s, timeout ` +
+          `${DEMO_POLICY.heartbeatTimeoutSeconds} s, stallAfter ${DEMO_POLICY.stallAfterSeconds} s; Sentinel: ` +
+          `${SENTINELS} sentinels, quorum ${QUORUM}, down-after-milliseconds ${DOWN_AFTER_MS}`,
+        `  stall → STALLED               ours median ${stalls.median} ms, p95 ${stalls.p95} ms   (Sentinel: does not detect stalls)`,
+        `  kill → promoted, confirmed    ours median ${ours.median} ms, p95 ${ours.p95} ms; Sentinel median ` +
+          `${theirs.median} ms, p95 ${theirs.p95} ms; ours/Sentinel ${(ours.median / theirs.median).toFixed(2)} (median), ` +
+          `${(ours.p95 / theirs.p95).toFixed(2)} (p95)`,
+        '',
+      ].join('\n'),
+    );
+    const row = (metric: string, our: number, baseline: number): BenchRow => ({
+      benchmark: 'detection',
+      scenario: 'Redis primary + 2 replicas, primary SIGKILLed; baseline: Redis Sentinel',
+      metric,
+      ours: our,
+      baseline,
+      better: 'lower',
+    });
+    return [
+      row('failover confirmed, ms (median)', ours.median, theirs.median),
+      row('failover confirmed, ms (p95)', ours.p95, theirs.p95),
+    ];
+  }
 }

@@ -6,9 +6,13 @@ import { type RunbookRun, type RunRunbookOptions, runRunbook } from './runbook-r
 
 /**
  * Local mode's Step Functions: starts the incident's runbook from the synthesized state machine
- * (local/runbook-runner.ts) in the background, once per execution name, as StartExecution would.
+ * (local/runbook-runner.ts) in the background, once per execution name of each state machine, as
+ * StartExecution would. Names are unique per state machine, not across them: an open incident whose
+ * replica recovery ran (a STALLED replica) and whose node, promoted since, then dies as a primary hands the
+ * same name to primary-failover, which must start.
  */
 export class LocalRunbookLauncher implements RunbookLauncher {
+  /** By state machine and execution name. */
   private readonly runs = new Map<string, Promise<RunbookRun>>();
   /** Aborts every run, started or to come (local mode stopping). */
   private readonly aborting = new AbortController();
@@ -22,7 +26,8 @@ export class LocalRunbookLauncher implements RunbookLauncher {
 
   async start(incident: Incident): Promise<{ executionArn?: string; note: string }> {
     const input = runbookInput(incident);
-    if (this.runs.has(input.executionName)) {
+    const key = `${input.runbook}/${input.executionName}`;
+    if (this.runs.has(key)) {
       return { note: `${input.runbook} ${input.executionName} was already started` };
     }
     const approvals = this.options.approvals ?? (() => new Promise<ApprovalDecision>(() => undefined));
@@ -34,7 +39,7 @@ export class LocalRunbookLauncher implements RunbookLauncher {
       this.options.onFinished?.(input.executionName, result);
       return result;
     });
-    this.runs.set(input.executionName, run);
+    this.runs.set(key, run);
     return {
       executionArn: `local:${input.runbook}:${input.executionName}`,
       note: `started ${input.runbook} as ${input.executionName} (local)`,

@@ -96,7 +96,17 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
             deadlineMs,
           },
         );
-        const result = await options.sink.send(heartbeats);
+        // A round the stack could not take (a failed request, a throttled stream) is lost, not fatal: the
+        // monitor keeps probing, and the next round's heartbeats say the same and newer.
+        let result: Awaited<ReturnType<HeartbeatSink['send']>>;
+        try {
+          result = await options.sink.send(heartbeats);
+        } catch (error) {
+          options.print(
+            `[watch] ${cluster.id}: ${heartbeats.length} heartbeat(s) not delivered (${describeError(error)}); probing again next round`,
+          );
+          return 0;
+        }
         for (const reason of result.quarantined)
           options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
         return result.accepted;
@@ -121,4 +131,14 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
     }
   }
   return { rounds, heartbeats: sent };
+}
+
+/**
+ * An error's message with its cause's (fetch says `fetch failed` and puts the reason in `cause`). Read by
+ * shape: fetch's errors may come from another realm, where `instanceof Error` is false.
+ */
+function describeError(error: unknown): string {
+  const { message, cause } = (error ?? {}) as { message?: unknown; cause?: { message?: unknown } };
+  const text = message === undefined ? String(error) : String(message);
+  return cause?.message === undefined ? text : `${text}: ${String(cause.message)}`;
 }

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { documentClient } from '../../functions/adapters/clients';
+import { ClusterConfigSchema } from '../../functions/core/cluster-config';
+import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { type HeartbeatSink, localSink, watch } from '../../local/watch';
 import { type RedisTopology, redisCommand, startRedisTopology } from '../support/servers';
 
 const run = promisify(execFile);
@@ -74,6 +78,51 @@ describe('replica-sentinel watch against a local stack and real Redis servers', 
     expect(nodes.map((n) => [n.nodeId, n.role, n.status])).toEqual([
       ['r1', 'primary', 'HEALTHY'],
       ['r2', 'replica', 'HEALTHY'],
+    ]);
+  });
+
+  it('goes on probing when a round cannot be delivered: that round is lost, not the monitor', async () => {
+    const [replica] = redis.replicas;
+    if (replica === undefined) throw new Error('expected a replica');
+    const config = ClusterConfigSchema.parse({
+      clusters: [
+        {
+          id: 'unreachable-stack',
+          engine: 'redis',
+          mode: 'dry-run',
+          nodes: [
+            { id: 'r1', url: `redis://127.0.0.1:${redis.primary.port}` },
+            { id: 'r2', url: `redis://127.0.0.1:${replica.port}` },
+          ],
+        },
+      ],
+    });
+    // The first round goes to a port nothing listens on (the stack restarting, a dropped connection): the
+    // real fetch fails. The next rounds reach the stack.
+    const gone = localSink(`http://127.0.0.1:${await freePort()}`);
+    const up = localSink(stack.url);
+    let sends = 0;
+    const sink: HeartbeatSink = { send: (heartbeats) => (++sends === 1 ? gone : up).send(heartbeats) };
+    const lines: string[] = [];
+    const client = documentClient({ ...LOCAL_AWS, endpoint: stack.dynamodbEndpoint });
+    try {
+      const result = await watch({
+        config,
+        client,
+        tableName: stack.tableName,
+        sink,
+        intervalMs: 1000,
+        rounds: 3,
+        print: (line) => lines.push(line),
+      });
+      expect(result).toEqual({ rounds: 3, heartbeats: 4 });
+    } finally {
+      client.destroy();
+    }
+    expect(lines.filter((line) => line.includes('not delivered'))).toEqual([
+      expect.stringMatching(
+        /^\[watch\] unreachable-stack: 2 heartbeat\(s\) not delivered \(fetch failed: .*ECONNREFUSED.*\); probing again next round$/,
+      ),
     ]);
   });
 

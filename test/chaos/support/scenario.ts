@@ -11,7 +11,7 @@ import { type ChaosNode, type ChaosTopology, serverNode, startRedisChaos, startS
 import { Writer } from './writer';
 
 /** A scenario's whole budget: starting everything, the fault, the checks and the cleanup. */
-const SCENARIO_TIMEOUT_MS = 240_000;
+export const SCENARIO_TIMEOUT_MS = 240_000;
 
 /** Everything one scenario runs against, started by {@link startCluster}. */
 export interface ChaosCluster {
@@ -59,6 +59,7 @@ export function chaosScenario(
   engine: ChaosEngine,
   title: string,
   body: (ctx: ScenarioContext) => Promise<void>,
+  timeoutMs = SCENARIO_TIMEOUT_MS,
 ): void {
   it(
     `${scenario} (${engine}): ${title}`,
@@ -204,7 +205,7 @@ export function chaosScenario(
       }
       if (failure !== undefined) throw failure;
     },
-    SCENARIO_TIMEOUT_MS,
+    timeoutMs,
   );
 }
 

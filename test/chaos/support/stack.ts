@@ -31,6 +31,9 @@ export const CHAOS_POLICY = {
 /** How long one step of the pipeline may take on a shared 2-core machine: generous, never slept for. */
 export const STEP_TIMEOUT_MS = 45_000;
 
+/** How long the stack may take to see every node HEALTHY at the start of a scenario. */
+const STARTUP_TIMEOUT_MS = 120_000;
+
 /** An incident with the fields runbook-steps adds to the item (not all of them typed on Incident). */
 export type ChaosIncident = Incident & { readonly outcome?: string };
 
@@ -255,10 +258,14 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
   };
   try {
     for (const node of options.nodes) {
-      await run.waitForNode(
+      // Generous: on a loaded machine a probe can miss its deadline, and HEALTHY needs a streak of reports.
+      await run.until(
         `the probe's first HEALTHY report of ${node.nodeId}`,
-        node.nodeId,
-        (n) => n.status === 'HEALTHY',
+        async () => {
+          const found = await run.node(node.nodeId);
+          return found?.status === 'HEALTHY' ? found : undefined;
+        },
+        STARTUP_TIMEOUT_MS,
       );
     }
   } catch (error) {
