@@ -3,15 +3,33 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
-import { Ingest } from './constructs/ingest';
+import { Ingest, type StreamCapacity } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
 import { type ProbeNetwork, Probes } from './constructs/probes';
 import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
-import { StateStore } from './constructs/state-store';
+import { StateStore, type TableCapacity } from './constructs/state-store';
 
 /** Props of {@link ReplicaSentinelStack}: what `cdk deploy -c ...` configures (infra/build-app.ts). */
 export interface ReplicaSentinelStackProps extends StackProps {
+  /**
+   * Deploy the change-events stream and ingest-change-stream (Ingest.changeStreams).
+   *
+   * @default false
+   */
+  readonly changeStreams?: boolean;
+  /**
+   * Capacity of the Kinesis streams (Ingest.streamCapacity).
+   *
+   * @default { shards: 1 }
+   */
+  readonly streamCapacity?: StreamCapacity;
+  /**
+   * Billing of the node-state table (StateStore.capacity).
+   *
+   * @default 'on-demand'
+   */
+  readonly tableCapacity?: TableCapacity;
   /**
    * Seconds between two silence sweeps (Detector), an integer from 1 to 60.
    *
@@ -114,8 +132,16 @@ export class ReplicaSentinelStack extends Stack {
   constructor(scope: Construct, id: string, props: ReplicaSentinelStackProps = {}) {
     super(scope, id, props);
 
-    this.stateStore = new StateStore(this, 'StateStore');
-    this.ingest = new Ingest(this, 'Ingest', { table: this.stateStore.table });
+    this.stateStore = new StateStore(
+      this,
+      'StateStore',
+      props.tableCapacity === undefined ? {} : { capacity: props.tableCapacity },
+    );
+    this.ingest = new Ingest(this, 'Ingest', {
+      table: this.stateStore.table,
+      ...(props.changeStreams === undefined ? {} : { changeStreams: props.changeStreams }),
+      ...(props.streamCapacity === undefined ? {} : { streamCapacity: props.streamCapacity }),
+    });
     this.notifications = new Notifications(this, 'Notifications', {
       table: this.stateStore.table,
       ...(props.chatbotSlack === undefined
@@ -172,10 +198,15 @@ export class ReplicaSentinelStack extends Stack {
       alertsTopic: this.notifications.topic,
       alertsTopicKey: this.notifications.key,
       table: this.stateStore.table,
-      streams: { Heartbeats: this.ingest.heartbeatStream, ChangeEvents: this.ingest.changeStream },
+      streams: {
+        Heartbeats: this.ingest.heartbeatStream,
+        ...(this.ingest.changeStream ? { ChangeEvents: this.ingest.changeStream } : {}),
+      },
       functions: {
         IngestHeartbeat: this.ingest.heartbeatFunction.fn,
-        IngestChangeStream: this.ingest.changeStreamFunction.fn,
+        ...(this.ingest.changeStreamFunction
+          ? { IngestChangeStream: this.ingest.changeStreamFunction.fn }
+          : {}),
         Sweep: this.detector.sweepFunction.fn,
         OnTransition: this.detector.onTransitionFunction.fn,
         RunbookSteps: this.runbooks.stepsFunction.fn,
@@ -203,10 +234,12 @@ export class ReplicaSentinelStack extends Stack {
       description: 'Kinesis stream probes put heartbeats on (partition key = nodeId)',
       value: this.ingest.heartbeatStream.streamArn,
     });
-    new CfnOutput(this, 'ChangeStreamArn', {
-      description: 'Kinesis stream for change-stream positions (our envelope or Debezium)',
-      value: this.ingest.changeStream.streamArn,
-    });
+    if (this.ingest.changeStream !== undefined) {
+      new CfnOutput(this, 'ChangeStreamArn', {
+        description: 'Kinesis stream for change-stream positions (our envelope or Debezium)',
+        value: this.ingest.changeStream.streamArn,
+      });
+    }
     new CfnOutput(this, 'QuarantineQueueUrl', {
       description: 'Records that failed validation, with raw data and reason',
       value: this.ingest.quarantineQueue.queueUrl,
