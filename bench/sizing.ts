@@ -42,7 +42,6 @@ export const PRICES = {
   dynamoReadUnitsPerMillion: 0.125,
   dynamoProvisionedWcuHour: 0.00065,
   dynamoProvisionedRcuHour: 0.00013,
-  sqsRequestsPerMillion: 0.4,
   stepFunctionsTransitionsPerThousand: 0.025,
 } as const;
 
@@ -55,11 +54,7 @@ const SWEEP_INTERVAL_SECONDS = 10;
 const FUNCTION_MEMORY_GB = 0.5;
 /** Auto scaling keeps provisioned capacity at this utilization (the CDK and console default, 70 %). */
 const TARGET_UTILIZATION = 0.7;
-/**
- * Assumption, not a measurement: SQS requests a month of the sweep's delay queue besides its messages
- * (the event source mapping's long polls while idle: a few pollers, one 20 s poll each at a time).
- */
-const SQS_IDLE_REQUESTS_PER_MONTH = 650_000;
+
 const SWEEP_MEMORY_GB = SWEEP_MEMORY_MB / 1024;
 /** Assumption, not a measurement: runbook executions per node per month and transitions per execution. */
 const RUNBOOK_RUNS_PER_NODE_MONTH = 0.01;
@@ -110,7 +105,7 @@ export interface Measured {
 const CENSUS_FLEET = 10_000;
 
 export async function measure(): Promise<Measured> {
-  const ddb = await startDynamoDbLocal();
+  const ddb = await startDynamoDbLocal({ readyTimeoutMs: 120_000 });
   try {
     const t0 = Date.parse('2026-11-22T23:00:00Z');
     const scenario = {
@@ -200,7 +195,7 @@ export interface SizingRow {
   ingestInvocations: number;
   ingestLambda: number;
   ingestBusy: number;
-  /** The sweep function and its delay queue. */
+  /** The sweep function. */
   sweep: number;
   /** Share of a sweep period one sweep takes at the time measured on DynamoDB Local. */
   sweepBusy: number;
@@ -223,7 +218,7 @@ const EMPTY_SWEEP_READ_UNITS = TABLE.sweepShards * 0.5;
 /**
  * Monthly figures for a fleet, from the measured per-heartbeat and per-sweep costs. Pure arithmetic.
  * The heartbeat stream is provisioned (one shard per 1,000 heartbeats/s) and the change-events stream is
- * not deployed (no change streams configured); the sweep is one invocation per sweep period.
+ * not deployed (no change streams configured); the sweep is one invocation a minute.
  */
 export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
   const hbps = nodes / HEARTBEAT_SECONDS;
@@ -244,17 +239,21 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
   const ingestLambda =
     (ingestInvocations / 1e6) * p.lambdaRequestsPerMillion +
     ((ingestInvocations * batchMs) / 1000) * FUNCTION_MEMORY_GB * p.lambdaArmGbSecond;
-  // The sweep: one invocation per period (the minute's scheduled one, the others from the delay queue), its
-  // time and reads growing with the fleet (every reporting node is a candidate; docs/SIZING.md).
+  // The sweep: one invocation a minute that sweeps every period and returns after its last sweep (it holds
+  // the function for the minute but one period), its time and reads growing with the fleet (every reporting
+  // node is a candidate; docs/SIZING.md).
   const sweepsPerMonth = SECONDS_PER_MONTH / SWEEP_INTERVAL_SECONDS;
   const scale = nodes / SWEPT_FLEET;
   const sweepMs = SWEEP_BASE_MS + m.sweepMs * scale;
   const sweepBusy = sweepMs / 1000 / SWEEP_INTERVAL_SECONDS;
-  const delayed = sweepsPerMonth - SECONDS_PER_MONTH / 60;
+  const invocations = SECONDS_PER_MONTH / 60;
+  const heldSeconds = Math.max(
+    60 - SWEEP_INTERVAL_SECONDS + sweepMs / 1000,
+    (60 / SWEEP_INTERVAL_SECONDS) * (sweepMs / 1000),
+  );
   const sweep =
-    (sweepsPerMonth / 1e6) * p.lambdaRequestsPerMillion +
-    ((sweepsPerMonth * sweepMs) / 1000) * SWEEP_MEMORY_GB * p.lambdaArmGbSecond +
-    ((delayed * 3 + SQS_IDLE_REQUESTS_PER_MONTH) / 1e6) * p.sqsRequestsPerMillion;
+    (invocations / 1e6) * p.lambdaRequestsPerMillion +
+    invocations * heldSeconds * SWEEP_MEMORY_GB * p.lambdaArmGbSecond;
   const sweepRead = EMPTY_SWEEP_READ_UNITS + Math.max(0, m.sweepReadUnits - EMPTY_SWEEP_READ_UNITS) * scale;
   const sweepIndexRead =
     EMPTY_SWEEP_READ_UNITS + Math.max(0, m.sweepIndexReadUnits - EMPTY_SWEEP_READ_UNITS) * scale;
@@ -333,7 +332,7 @@ export function report(m: Measured, fleets = FLEETS): string {
     '',
     `Per month (30 days), ${HEARTBEAT_SECONDS} s heartbeats, sweep every ${SWEEP_INTERVAL_SECONDS} s, us-east-1 list prices; heartbeat stream provisioned, no change-events stream:`,
     '',
-    '| nodes | heartbeats/s | shards | Kinesis provisioned | (Kinesis on-demand) | ingest Lambda | ingest busy (per shard) | sweep (Lambda + SQS) | sweep busy | DynamoDB on-demand writes | DynamoDB on-demand reads | DynamoDB provisioned (auto scaling) | Step Functions | total, on-demand table | total, provisioned table | per node, provisioned table |',
+    '| nodes | heartbeats/s | shards | Kinesis provisioned | (Kinesis on-demand) | ingest Lambda | ingest busy (per shard) | sweep Lambda | sweep busy | DynamoDB on-demand writes | DynamoDB on-demand reads | DynamoDB provisioned (auto scaling) | Step Functions | total, on-demand table | total, provisioned table | per node, provisioned table |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const n of fleets) {
@@ -366,7 +365,15 @@ export async function baselineSizing(): Promise<{
 }> {
   const tree = baselineTree();
   const module = (await import(pathToFileURL(join(tree, 'bench', 'sizing.ts')).href)) as BaselineModule;
-  return { measured: await module.measure(), module };
+  // Its DynamoDB Local must answer within 30 s; on a loaded machine the first start can miss that.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { measured: await module.measure(), module };
+    } catch (error) {
+      if (attempt >= 3 || !/did not answer/.test((error as Error).message)) throw error;
+      console.error(`baseline: ${(error as Error).message}; trying again`);
+    }
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
