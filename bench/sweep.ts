@@ -1,7 +1,8 @@
 /**
  * Sweep benchmark: what one silence sweep reads, for fleets of 1k, 10k and 100k nodes with 10 overdue,
- * the indexed sweep (sparse GSI keyed by shard and deadline) beside a naive sweeper that Scans the table
- * for overdue nodes. Counts come from DynamoDB's own answers (ScannedCount, ConsumedCapacity), not timings.
+ * the indexed sweep (sparse GSI keyed by shard and the deadline's day bucket, exact deadlines read per
+ * cluster) beside a naive sweeper that Scans the table for overdue nodes; both must find exactly the overdue
+ * ones. Counts come from DynamoDB's own answers (ScannedCount, ConsumedCapacity), not timings.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { App, type AppProps, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROBED_ENGINES } from '../functions/adapters/probes';
+import { sweepIntervalSeconds as sweepIntervalFor, sweepIntervalProblem } from '../functions/core/cadence';
 import {
   type ClusterConfig,
   ClusterConfigError,
@@ -11,8 +12,11 @@ import {
   probeTargets,
   ROLE_ARN_PATTERN,
 } from '../functions/core/cluster-config';
+import { resolvePolicy } from '../functions/core/policy';
 import { hasPrivateAddress } from '../functions/core/private-address';
+import type { StreamCapacity } from './constructs/ingest';
 import type { SecretGrant } from './constructs/sentinel-function';
+import type { TableCapacity } from './constructs/state-store';
 import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 
 /** Stack name when the `stackName` context value is not given (`cdk deploy -c stackName=...`). */
@@ -37,7 +41,12 @@ export interface CreateAppOptions extends AppProps {
  *
  * Optional context values (`cdk deploy -c key=value`), each validated; a malformed one fails the synth
  * with a message that names it:
- * - `sweepIntervalSeconds`: seconds between two silence sweeps, an integer from 1 to 60 (default 10).
+ * - `sweepIntervalSeconds`: seconds between two silence sweeps, an integer from 1 to 60 (default: a third of
+ *   the smallest `heartbeatTimeoutSeconds` of the configuration file's clusters, at least 1, at most 10).
+ * - `changeStreams`: `true` deploys the change-events stream and ingest-change-stream (default false).
+ * - `streamShards`: provisioned shards of the Kinesis streams, 1 to 500, or `on-demand` (default 1).
+ * - `tableCapacity`: `on-demand` (default), or `provisioned[:MAX]`: provisioned capacity with auto scaling
+ *   from 1 to MAX units (default 10000) on the table and its index.
  * - `chatbotSlackWorkspaceId` and `chatbotSlackChannelId` (both or neither): deliver the alerts to this
  *   AWS Chatbot Slack channel (`T…` workspace id, `C…` or `G…` channel id).
  * - `slackWebhookSecretArn`: complete ARN of a Secrets Manager secret, in the stack's region, whose value
@@ -132,6 +141,9 @@ function stackNameFrom(value: unknown): string {
 type ContextOptions = Pick<
   ReplicaSentinelStackProps,
   | 'sweepIntervalSeconds'
+  | 'changeStreams'
+  | 'streamCapacity'
+  | 'tableCapacity'
   | 'chatbotSlack'
   | 'slackWebhookSecretArn'
   | 'slackWebhookSecretKeyArn'
@@ -267,8 +279,20 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
   if (network === undefined) warnAboutPrivateNodes(config, file.path);
   const probe = config.probe;
   const targets = probeTargets(config, PROBED_ENGINES);
+  // One cadence knob: the sweep follows the clusters' policies unless -c sweepIntervalSeconds says otherwise,
+  // and then it must still honor every cluster's timeout.
+  const policies = config.clusters.map((cluster) => resolvePolicy(cluster.policy));
+  const sweepIntervalSeconds = options.sweepIntervalSeconds ?? sweepIntervalFor(policies);
+  config.clusters.forEach((cluster, c) => {
+    const problem = sweepIntervalProblem(sweepIntervalSeconds, policies[c]?.heartbeatTimeoutSeconds ?? 0);
+    if (problem !== undefined)
+      throw new Error(
+        `context value sweepIntervalSeconds (${sweepIntervalSeconds}) is too slow for ${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`,
+      );
+  });
   return {
     ...options,
+    sweepIntervalSeconds,
     ...(slackWebhookSecretArn === undefined ? {} : { slackWebhookSecretArn }),
     ...(chatbotSlack === undefined ? {} : { chatbotSlack }),
     ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
@@ -335,6 +359,9 @@ function checkSecretKeys(options: ContextOptions): ContextOptions {
 
 function optionsFrom(context: (key: string) => unknown, region: string): ContextOptions {
   const sweepIntervalSeconds = sweepIntervalFrom(context('sweepIntervalSeconds'));
+  const changeStreams = booleanFrom('changeStreams', context('changeStreams'));
+  const streamCapacity = streamCapacityFrom(context('streamShards'));
+  const tableCapacity = tableCapacityFrom(context('tableCapacity'));
   const workspaceId = matching(
     'chatbotSlackWorkspaceId',
     context('chatbotSlackWorkspaceId'),
@@ -399,6 +426,9 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
   const removalPolicy = removalPolicyFrom(context('removalPolicy'));
   return {
     ...(sweepIntervalSeconds === undefined ? {} : { sweepIntervalSeconds }),
+    ...(changeStreams === undefined ? {} : { changeStreams }),
+    ...(streamCapacity === undefined ? {} : { streamCapacity }),
+    ...(tableCapacity === undefined ? {} : { tableCapacity }),
     ...(workspaceId === undefined || channelId === undefined
       ? {}
       : { chatbotSlack: { workspaceId, channelId } }),
@@ -549,6 +579,43 @@ function listOf(key: string, value: unknown, pattern: RegExp, expected: string):
   }
   return [...new Set(valid)];
 }
+
+function booleanFrom(key: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`context value ${key} must be true or false; got ${JSON.stringify(value)}`);
+}
+
+/** `-c streamShards=N` (provisioned shards, 1 to 500) or `-c streamShards=on-demand`. */
+function streamCapacityFrom(value: unknown): StreamCapacity | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on-demand') return 'on-demand';
+  const shards = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof shards !== 'number' || !Number.isInteger(shards) || shards < 1 || shards > 500) {
+    throw new Error(
+      `context value streamShards must be a number of provisioned shards from 1 to 500, or on-demand; got ${JSON.stringify(value)}`,
+    );
+  }
+  return { shards };
+}
+
+/** `-c tableCapacity=on-demand`, `-c tableCapacity=provisioned` or `-c tableCapacity=provisioned:MAX`. */
+function tableCapacityFrom(value: unknown): TableCapacity | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on-demand') return 'on-demand';
+  const match = typeof value === 'string' ? /^provisioned(?::(\d+))?$/.exec(value) : null;
+  const maxUnits = match ? Number(match[1] ?? DEFAULT_MAX_TABLE_UNITS) : Number.NaN;
+  if (!match || !(maxUnits >= 1 && maxUnits <= 40_000)) {
+    throw new Error(
+      `context value tableCapacity must be on-demand, provisioned or provisioned:MAX (MAX the auto scaling ceiling in capacity units, 1 to 40000); got ${JSON.stringify(value)}`,
+    );
+  }
+  return { provisioned: { maxUnits } };
+}
+
+/** Auto scaling ceiling of `-c tableCapacity=provisioned` (capacity units, each way). */
+const DEFAULT_MAX_TABLE_UNITS = 10_000;
 
 function sweepIntervalFrom(value: unknown): number | undefined {
   if (value === undefined) return undefined;

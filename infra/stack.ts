@@ -2,13 +2,13 @@ import { CfnOutput, RemovalPolicies, RemovalPolicy, Stack, type StackProps } fro
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
-import { Ingest } from './constructs/ingest';
+import { Ingest, type StreamCapacity } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
 import { Probes } from './constructs/probes';
 import { Runbooks } from './constructs/runbooks';
 import type { NetworkIds, SecretGrant } from './constructs/sentinel-function';
-import { StateStore } from './constructs/state-store';
+import { StateStore, type TableCapacity } from './constructs/state-store';
 import { VpcEndpoints } from './constructs/vpc-endpoints';
 
 /** The stack's network (one section for the probe and runbook-steps), with the optional VPC endpoints. */
@@ -21,6 +21,24 @@ export interface StackNetwork extends NetworkIds {
 
 /** Props of {@link ReplicaSentinelStack}: what `cdk deploy -c ...` configures (infra/build-app.ts). */
 export interface ReplicaSentinelStackProps extends StackProps {
+  /**
+   * Deploy the change-events stream and ingest-change-stream (Ingest.changeStreams).
+   *
+   * @default false
+   */
+  readonly changeStreams?: boolean;
+  /**
+   * Capacity of the Kinesis streams (Ingest.streamCapacity).
+   *
+   * @default { shards: 1 }
+   */
+  readonly streamCapacity?: StreamCapacity;
+  /**
+   * Billing of the node-state table (StateStore.capacity).
+   *
+   * @default 'on-demand'
+   */
+  readonly tableCapacity?: TableCapacity;
   /**
    * Seconds between two silence sweeps (Detector), an integer from 1 to 60.
    *
@@ -184,8 +202,15 @@ export class ReplicaSentinelStack extends Stack {
         routeTableIds: props.network.routeTableIds,
       });
     }
-    this.stateStore = new StateStore(this, 'StateStore', { removalPolicy });
-    this.ingest = new Ingest(this, 'Ingest', { table: this.stateStore.table });
+    this.stateStore = new StateStore(this, 'StateStore', {
+      removalPolicy,
+      ...(props.tableCapacity === undefined ? {} : { capacity: props.tableCapacity }),
+    });
+    this.ingest = new Ingest(this, 'Ingest', {
+      table: this.stateStore.table,
+      ...(props.changeStreams === undefined ? {} : { changeStreams: props.changeStreams }),
+      ...(props.streamCapacity === undefined ? {} : { streamCapacity: props.streamCapacity }),
+    });
     this.notifications = new Notifications(this, 'Notifications', {
       table: this.stateStore.table,
       ...(props.chatbotSlack === undefined
@@ -254,10 +279,15 @@ export class ReplicaSentinelStack extends Stack {
       alertsTopic: this.notifications.topic,
       alertsTopicKey: this.notifications.key,
       table: this.stateStore.table,
-      streams: { Heartbeats: this.ingest.heartbeatStream, ChangeEvents: this.ingest.changeStream },
+      streams: {
+        Heartbeats: this.ingest.heartbeatStream,
+        ...(this.ingest.changeStream ? { ChangeEvents: this.ingest.changeStream } : {}),
+      },
       functions: {
         IngestHeartbeat: this.ingest.heartbeatFunction.fn,
-        IngestChangeStream: this.ingest.changeStreamFunction.fn,
+        ...(this.ingest.changeStreamFunction
+          ? { IngestChangeStream: this.ingest.changeStreamFunction.fn }
+          : {}),
         Sweep: this.detector.sweepFunction.fn,
         OnTransition: this.detector.onTransitionFunction.fn,
         RunbookSteps: this.runbooks.stepsFunction.fn,
@@ -287,10 +317,12 @@ export class ReplicaSentinelStack extends Stack {
       description: 'Kinesis stream probes put heartbeats on (partition key = nodeId)',
       value: this.ingest.heartbeatStream.streamArn,
     });
-    new CfnOutput(this, 'ChangeStreamArn', {
-      description: 'Kinesis stream for change-stream positions (our envelope or Debezium)',
-      value: this.ingest.changeStream.streamArn,
-    });
+    if (this.ingest.changeStream !== undefined) {
+      new CfnOutput(this, 'ChangeStreamArn', {
+        description: 'Kinesis stream for change-stream positions (our envelope or Debezium)',
+        value: this.ingest.changeStream.streamArn,
+      });
+    }
     new CfnOutput(this, 'QuarantineQueueUrl', {
       description: 'Records that failed validation, with raw data and reason',
       value: this.ingest.quarantineQueue.queueUrl,

@@ -237,21 +237,25 @@ async function watchCommand(
   const unprobed = config.clusters.filter((c) => !hasProbe(c.engine)).map((c) => `${c.id} (${c.engine})`);
   if (unprobed.length > 0)
     throw new UsageError(`no probe for ${unprobed.join(', ')}: send their heartbeats yourself`);
-  const interval = values.interval === undefined ? 10_000 : parseDuration(values.interval);
+  const interval = values.interval === undefined ? undefined : parseDuration(values.interval);
   const { defaultProbeDeadlineSeconds, heartbeatTimeoutProblem } = await import(
     '../functions/core/probe-cadence'
   );
   const { resolvePolicy } = await import('../functions/core/policy');
-  const cadence = {
-    intervalSeconds: interval / 1000,
-    deadlineSeconds: defaultProbeDeadlineSeconds(interval / 1000),
-  };
+  // Each cluster at its own heartbeatIntervalSeconds, unless --interval sets one for all.
   const tooShort = config.clusters.flatMap((cluster) => {
-    const problem = heartbeatTimeoutProblem(cadence, resolvePolicy(cluster.policy).heartbeatTimeoutSeconds);
+    const policy = resolvePolicy(cluster.policy);
+    const seconds = interval === undefined ? policy.heartbeatIntervalSeconds : interval / 1000;
+    const cadence = { intervalSeconds: seconds, deadlineSeconds: defaultProbeDeadlineSeconds(seconds) };
+    const problem = heartbeatTimeoutProblem(cadence, policy.heartbeatTimeoutSeconds);
     return problem === undefined ? [] : [`cluster ${cluster.id}: ${problem}`];
   });
   if (tooShort.length > 0)
-    throw new UsageError(`--interval ${values.interval ?? '10s'} is too slow for ${tooShort.join('; ')}`);
+    throw new UsageError(
+      interval === undefined
+        ? `--config: ${values.config}: ${tooShort.join('; ')}`
+        : `--interval ${values.interval} is too slow for ${tooShort.join('; ')}`,
+    );
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0))
     throw new UsageError(`--rounds: '${values.rounds}' is not a positive integer`);
@@ -283,7 +287,7 @@ async function watchCommand(
       client,
       tableName,
       sink,
-      intervalMs: interval,
+      ...(interval !== undefined ? { intervalMs: interval } : {}),
       ...(rounds !== undefined ? { rounds } : {}),
       signal: controller.signal,
       print: io.out,
@@ -312,11 +316,11 @@ async function localUp(args: string[], env: NodeJS.ProcessEnv, io: { out: (text:
   const port = Number(values.port ?? env.REPLICA_SENTINEL_LOCAL_PORT ?? DEFAULT_LOCAL_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port: '${values.port}' is not a port number`);
-  const sweep = values['sweep-interval'] === undefined ? 10_000 : parseDuration(values['sweep-interval']);
+  const sweep = values['sweep-interval'] === undefined ? undefined : parseDuration(values['sweep-interval']);
   const { startLocalStack } = await import('./local-stack');
   const stack = await startLocalStack({
     port,
-    sweepIntervalMs: sweep,
+    ...(sweep === undefined ? {} : { sweepIntervalMs: sweep }),
     ...((values['slack-webhook'] ?? env.REPLICA_SENTINEL_SLACK_WEBHOOK)
       ? { slackWebhookUrl: values['slack-webhook'] ?? env.REPLICA_SENTINEL_SLACK_WEBHOOK }
       : {}),

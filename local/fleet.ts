@@ -1,6 +1,7 @@
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mapWithLimit } from '../functions/adapters/concurrency';
-import { keys, TABLE } from '../functions/adapters/table-definition';
+import { nodeItem as storedNodeItem } from '../functions/adapters/node-state-store';
+import { TABLE } from '../functions/adapters/table-definition';
 import { type NodeState, sweepShardOf } from '../functions/core/node-state';
 
 /** A node item as ingestion writes it, reporting until `deadlineAt - 30 s`: for fleets in tests and benchmarks. */
@@ -29,7 +30,7 @@ export function nodeItem(
     version: 1,
     ...(role === 'primary' ? { position: '0/64' } : { appliedPosition: '0/64' }),
   };
-  return { PK: keys.clusterPk(clusterId), SK: keys.nodeSk(nodeId), type: 'node', ...state };
+  return storedNodeItem(state);
 }
 
 /**

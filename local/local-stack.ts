@@ -17,6 +17,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { documentClient } from '../functions/adapters/clients';
+import { clusterPolicies } from '../functions/adapters/cluster-config-store';
 import { localCredentials } from '../functions/adapters/hooks';
 import { DynamoIncidentStore } from '../functions/adapters/incident-store';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
@@ -26,6 +27,7 @@ import { RecoveryStore } from '../functions/adapters/recovery-store';
 import { postToSlack } from '../functions/adapters/slack';
 import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
 import { decide } from '../functions/approval/approval';
+import { sweepIntervalSeconds } from '../functions/core/cadence';
 import type { Transition } from '../functions/core/incidents';
 import type { ChatbotNotification } from '../functions/core/notification';
 import { slackMessage } from '../functions/core/notification';
@@ -53,6 +55,7 @@ import { StreamPoller } from './stream-poller';
 export interface LocalStackOptions {
   /** HTTP port of the local stack (0: any free port). */
   readonly port: number;
+  /** Period of the sweep. @default a third of the smallest heartbeatTimeoutSeconds of the table's clusters (functions/core/cadence.ts) */
   readonly sweepIntervalMs?: number;
   readonly pollIntervalMs?: number;
   readonly slackWebhookUrl?: string;
@@ -162,7 +165,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await poller.start('TRIM_HORIZON');
 
   let stopping = false;
-  const loop = (what: string, everyMs: number, work: () => Promise<void>) => {
+  const loop = (what: string, everyMs: number | (() => number), work: () => Promise<void>) => {
     let timer: NodeJS.Timeout | undefined;
     const tick = async () => {
       if (stopping) return;
@@ -171,7 +174,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       } catch (error) {
         if (!stopping) print(`[local] ${what} failed: ${(error as Error).message}`);
       }
-      if (!stopping) timer = setTimeout(tick, everyMs);
+      if (!stopping) timer = setTimeout(tick, typeof everyMs === 'number' ? everyMs : everyMs());
     };
     timer = setTimeout(tick, 0);
     return () => clearTimeout(timer);
@@ -190,9 +193,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         print(`[local] on-transition reported ${response.batchItemFailures.length} failure(s)`);
     }
   });
-  const stopSweep = loop('sweep', options.sweepIntervalMs ?? 10_000, async () => {
-    await sweepOnce({ index: store, store, logger, shards: TABLE.sweepShards }, Date.now());
-  });
+  // Unless given, the sweep period follows the clusters' policies (functions/core/cadence.ts), read
+  // again before each sweep: a cluster applied by `watch` with a short timeout is swept at its pace.
+  let sweepPeriodMs = options.sweepIntervalMs ?? sweepIntervalSeconds([]) * 1000;
+  const stopSweep = loop(
+    'sweep',
+    () => sweepPeriodMs,
+    async () => {
+      await sweepOnce({ index: store, store, logger, shards: TABLE.sweepShards }, Date.now());
+      if (options.sweepIntervalMs === undefined)
+        sweepPeriodMs = sweepIntervalSeconds(await clusterPolicies(client, tableName)) * 1000;
+    },
+  );
 
   const ingest = async (req: IncomingMessage, kind: 'heartbeats' | 'change-events') => {
     const text = await readBody(req);

@@ -1,6 +1,7 @@
 /**
  * `replica-sentinel watch --config clusters.yaml`: writes the clusters' configuration to the stack's table,
- * then probes every node of every cluster each interval and feeds the heartbeats in — to a local stack
+ * then probes every node of each cluster every `heartbeatIntervalSeconds` of its policy (or every
+ * `--interval`) and feeds the heartbeats in — to a local stack
  * (`POST /heartbeats`) or to a deployed stack's heartbeats Kinesis stream (`--stack`).
  */
 import { hostname } from 'node:os';
@@ -10,6 +11,7 @@ import { applyClusterConfig } from '../functions/adapters/cluster-config-store';
 import { localCredentials } from '../functions/adapters/hooks';
 import { probeCluster } from '../functions/adapters/probes';
 import type { ClusterConfig } from '../functions/core/cluster-config';
+import { resolvePolicy } from '../functions/core/policy';
 import { defaultProbeDeadlineSeconds } from '../functions/core/probe-cadence';
 import type { HeartbeatInput } from '../functions/core/wire';
 import { kinesisPublisher } from '../functions/probe/publisher';
@@ -54,7 +56,8 @@ export interface WatchOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly sink: HeartbeatSink;
-  readonly intervalMs: number;
+  /** Every cluster is probed at this interval; each at its own `heartbeatIntervalSeconds` when undefined. */
+  readonly intervalMs?: number;
   /** Stop after this many rounds (tests); forever when undefined. */
   readonly rounds?: number;
   readonly signal?: AbortSignal;
@@ -72,15 +75,16 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
     last = Math.max(last + 1, Date.now());
     return last;
   };
-  let rounds = 0;
   let sent = 0;
-  // Each node gets this long per round; a slower one is reported unreachable, the others on time.
-  const deadlineMs = defaultProbeDeadlineSeconds(options.intervalMs / 1000) * 1000;
-  while (!options.signal?.aborted && (options.rounds === undefined || rounds < options.rounds)) {
-    const started = Date.now();
-    // Clusters at once: one cluster's slow node must not delay another cluster's round.
-    const accepted = await Promise.all(
-      options.config.clusters.map(async (cluster) => {
+  // One loop per cluster at its own cadence: one cluster's slow node must not delay another cluster's round.
+  const rounds = await Promise.all(
+    options.config.clusters.map(async (cluster) => {
+      const intervalMs = options.intervalMs ?? probeIntervalSeconds(cluster) * 1000;
+      // Each node gets this long per round; a slower one is reported unreachable, the others on time.
+      const deadlineMs = defaultProbeDeadlineSeconds(intervalMs / 1000) * 1000;
+      let done = 0;
+      while (!options.signal?.aborted && (options.rounds === undefined || done < options.rounds)) {
+        const started = Date.now();
         const heartbeats = await probeCluster(
           {
             clusterId: cluster.id,
@@ -109,28 +113,36 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
         }
         for (const reason of result.quarantined)
           options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
-        return result.accepted;
-      }),
-    );
-    sent += accepted.reduce((sum, n) => sum + n, 0);
-    rounds++;
-    const wait = options.intervalMs - (Date.now() - started);
-    if (wait > 0 && (options.rounds === undefined || rounds < options.rounds)) {
-      await new Promise<void>((resolve) => {
-        // One listener per wait, removed when the wait ends: a long watch must not pile them up.
-        const onAbort = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          options.signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, wait);
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    }
-  }
-  return { rounds, heartbeats: sent };
+        sent += result.accepted;
+        done++;
+        const wait = intervalMs - (Date.now() - started);
+        if (wait > 0 && (options.rounds === undefined || done < options.rounds))
+          await pause(wait, options.signal);
+      }
+      return done;
+    }),
+  );
+  return { rounds: Math.max(0, ...rounds), heartbeats: sent };
+}
+
+/** The interval `watch` probes a cluster at when `--interval` is not given: its `heartbeatIntervalSeconds`. */
+export function probeIntervalSeconds(cluster: ClusterConfig['clusters'][number]): number {
+  return resolvePolicy(cluster.policy).heartbeatIntervalSeconds;
+}
+
+/** Waits `ms`, or less when `signal` aborts; one listener per wait, removed when it ends. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   CONFIG_OWNED_FIELDS,
   toClusterItems,
 } from '../core/cluster-config';
+import { type Policy, PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { mapWithLimit } from './concurrency';
 import { keys } from './table-definition';
 
@@ -140,6 +141,33 @@ export async function clusterIdsInTable(
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return [...ids].sort();
+}
+
+/**
+ * The policy of every cluster item in the table (a Scan: for local mode, whose sweep follows the clusters'
+ * policies); a policy that does not parse counts as the defaults, as the detector reads it.
+ */
+export async function clusterPolicies(client: DynamoDBDocumentClient, tableName: string): Promise<Policy[]> {
+  const policies: Policy[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        ProjectionExpression: '#policy',
+        FilterExpression: '#sk = :meta',
+        ExpressionAttributeNames: { '#sk': 'SK', '#policy': 'policy' },
+        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const row of page.Items ?? []) {
+      const parsed = PolicyOverridesSchema.safeParse(row.policy ?? {});
+      policies.push(resolvePolicy(parsed.success ? parsed.data : {}));
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return policies;
 }
 
 /** JSON with sorted keys: DynamoDB does not keep the order of a map's keys. */

@@ -7,9 +7,10 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ClusterSnapshot } from '../core/fold';
-import type { NodeState } from '../core/node-state';
+import { type NodeState, nodeHash } from '../core/node-state';
 import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import type { SourceHead } from '../core/source-head';
+import { sweepKeyOf } from '../core/sweep-key';
 import { type Log, silentLog } from './log';
 import { keys, TABLE } from './table-definition';
 
@@ -26,23 +27,44 @@ export interface NodeStateStore {
   putSourceHead(head: SourceHead): Promise<WriteResult>;
 }
 
-/** A node found overdue in the sweep index (only the projected attributes). */
-export interface OverdueNode {
+/** A node the sweep index returned: its bucket has begun, so it may be overdue (only its ids are read). */
+export interface SweepCandidate {
   clusterId: string;
   nodeId: string;
-  deadlineAt: number;
 }
 
-export interface OverdueQuery {
-  nodes: OverdueNode[];
-  /** Items DynamoDB read to answer (ScannedCount): what the sweep pays for. */
+export interface CandidateQuery {
+  nodes: SweepCandidate[];
+  /** Items DynamoDB read to answer (ScannedCount): what finding the candidates cost. */
   itemsRead: number;
   requests: number;
 }
 
-/** The sweep's view of the table: only what is overdue, through the sparse (shard, deadline) index. */
+/** The exact deadlines of a cluster's nodes, read consistently from the node items. */
+export interface ClusterDeadlines {
+  deadlines: Map<string, number>;
+  itemsRead: number;
+}
+
+/**
+ * The sweep's view of the table: the candidates from the sparse (shard, bucket) index, then the exact
+ * deadlines of a cluster's nodes (docs/SIZING.md "The sweep index").
+ */
 export interface SweepIndex {
-  queryOverdue(shard: string, now: number): Promise<OverdueQuery>;
+  queryCandidates(shard: string, now: number): Promise<CandidateQuery>;
+  readDeadlines(clusterId: string): Promise<ClusterDeadlines>;
+}
+
+/** A node item as stored: the node's state under its keys, with its sweep-index key (`sweepAt`). */
+export function nodeItem(state: NodeState): Record<string, unknown> {
+  const offset = nodeHash(state.clusterId, state.nodeId) % TABLE.sweepBucketMs;
+  return {
+    PK: keys.clusterPk(state.clusterId),
+    SK: keys.nodeSk(state.nodeId),
+    type: 'node',
+    ...state,
+    [TABLE.sweepIndex.sortKey]: sweepKeyOf(state.deadlineAt, offset, TABLE.sweepBucketMs),
+  };
 }
 
 const NODE_PREFIX = 'NODE#';
@@ -64,7 +86,7 @@ function versionCondition(
 }
 
 function stripKeys<T>(item: Record<string, unknown>): T {
-  const { PK: _pk, SK: _sk, type: _type, ...rest } = item;
+  const { PK: _pk, SK: _sk, type: _type, sweepAt: _sweepAt, ...rest } = item;
   return rest as T;
 }
 
@@ -133,18 +155,21 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
     };
   }
 
-  async queryOverdue(shard: string, now: number): Promise<OverdueQuery> {
-    const result: OverdueQuery = { nodes: [], itemsRead: 0, requests: 0 };
+  async queryCandidates(shard: string, now: number): Promise<CandidateQuery> {
+    const result: CandidateQuery = { nodes: [], itemsRead: 0, requests: 0 };
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: TABLE.sweepIndex.name,
-          KeyConditionExpression: '#shard = :shard AND #deadline <= :now',
+          KeyConditionExpression: '#shard = :shard AND #at <= :now',
+          ProjectionExpression: '#cluster, #node',
           ExpressionAttributeNames: {
             '#shard': TABLE.sweepIndex.partitionKey,
-            '#deadline': TABLE.sweepIndex.sortKey,
+            '#at': TABLE.sweepIndex.sortKey,
+            '#cluster': 'clusterId',
+            '#node': 'nodeId',
           },
           ExpressionAttributeValues: { ':shard': shard, ':now': now },
           ExclusiveStartKey: startKey,
@@ -152,23 +177,43 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
       );
       result.requests++;
       result.itemsRead += page.ScannedCount ?? 0;
-      for (const item of page.Items ?? []) {
-        result.nodes.push({
-          clusterId: String(item.clusterId),
-          nodeId: String(item.nodeId),
-          deadlineAt: Number(item.deadlineAt),
-        });
-      }
+      for (const item of page.Items ?? [])
+        result.nodes.push({ clusterId: String(item.clusterId), nodeId: String(item.nodeId) });
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return result;
+  }
+
+  async readDeadlines(clusterId: string): Promise<ClusterDeadlines> {
+    const result: ClusterDeadlines = { deadlines: new Map(), itemsRead: 0 };
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      // Consistent: a deadline moved back (a silent node reporting again) must not be read stale.
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :node)',
+          ProjectionExpression: '#node, #deadline',
+          ExpressionAttributeNames: {
+            '#pk': TABLE.partitionKey,
+            '#sk': TABLE.sortKey,
+            '#node': 'nodeId',
+            '#deadline': 'deadlineAt',
+          },
+          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':node': NODE_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      result.itemsRead += page.ScannedCount ?? 0;
+      for (const item of page.Items ?? []) result.deadlines.set(String(item.nodeId), Number(item.deadlineAt));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return result;
   }
 
   async putNode(state: NodeState): Promise<WriteResult> {
-    return this.conditionalPut(
-      { PK: keys.clusterPk(state.clusterId), SK: keys.nodeSk(state.nodeId), type: 'node', ...state },
-      state.version,
-    );
+    return this.conditionalPut(nodeItem(state), state.version);
   }
 
   async getSourceHead(clusterId: string, stream: string): Promise<SourceHead | undefined> {

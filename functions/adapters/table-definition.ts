@@ -1,3 +1,5 @@
+import { SWEEP_BUCKET_MS } from '../core/sweep-key';
+
 /**
  * The node-state table, described once. The CDK StateStore construct and the DynamoDB Local
  * harness (tests, local mode) both build the table from this object, so they cannot drift.
@@ -8,8 +10,11 @@
  * - incident      PK `CLUSTER#<clusterId>`  SK `INCIDENT#<startedAt>#<id>`
  * - source head   PK `CLUSTER#<clusterId>`  SK `SOURCE#<stream>`
  *
- * Node items also carry `sweepShard` and `deadlineAt`, which key the sparse `sweep` GSI: a silence
- * sweep queries each shard for `deadlineAt <= now` and so reads only overdue nodes.
+ * Node items also carry `sweepShard` and `sweepAt` (the start of the coarse bucket their deadline falls in,
+ * functions/core/sweep-key.ts), which key the sparse `sweep` GSI: a silence sweep queries each shard for
+ * `sweepAt <= now` and checks the exact `deadlineAt` of what it finds on the node items. A heartbeat moves
+ * `deadlineAt` but not `sweepAt` (until the deadline crosses a bucket), and nothing the index projects,
+ * so DynamoDB does not write the index entry: the heartbeat costs the node item's write alone.
  */
 export const TABLE = {
   partitionKey: 'PK',
@@ -17,14 +22,19 @@ export const TABLE = {
   /** TTL attribute (epoch seconds); used for items that may expire, never for node items. */
   timeToLiveAttribute: 'expiresAt',
   sweepIndex: {
-    name: 'sweep',
+    name: 'sweep-bucket',
     partitionKey: 'sweepShard',
-    sortKey: 'deadlineAt',
-    /** Attributes the sweep needs to decide and to write conditionally, without reading the item. */
-    nonKeyAttributes: ['clusterId', 'nodeId', 'role', 'status', 'seq', 'lastHeartbeatAt'],
+    sortKey: 'sweepAt',
+    /**
+     * Only attributes that change rarely (a status change), never with a heartbeat: the node's ids for the
+     * sweep, its status for the fleet census.
+     */
+    nonKeyAttributes: ['clusterId', 'nodeId', 'status'],
   },
   /** Number of sweep shards; a node's shard is a stable hash of its cluster and node id. */
   sweepShards: 16,
+  /** Width of a `sweepAt` bucket: a reporting node's index entry moves once per bucket (a day). */
+  sweepBucketMs: SWEEP_BUCKET_MS,
 } as const;
 
 export const keys = {

@@ -125,15 +125,20 @@ export function withTransition(state: NodeState, before: NodeState | undefined):
     : { ...rest, transitionTo: state.status };
 }
 
-/** Stable shard of a node for the sweep index (FNV-1a over cluster and node id). */
-export function sweepShardOf(clusterId: string, nodeId: string, shards: number): string {
+/** A stable 32-bit hash of a node (FNV-1a over cluster and node id). */
+export function nodeHash(clusterId: string, nodeId: string): number {
   let hash = 0x811c9dc5;
   const text = `${clusterId}/${nodeId}`;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return sweepShardId(hash % shards);
+  return hash;
+}
+
+/** Stable shard of a node for the sweep index. */
+export function sweepShardOf(clusterId: string, nodeId: string, shards: number): string {
+  return sweepShardId(nodeHash(clusterId, nodeId) % shards);
 }
 
 /** The key of sweep shard `index`. */

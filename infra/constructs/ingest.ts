@@ -46,14 +46,33 @@ export interface IngestProps {
    * @default Duration.hours(24)
    */
   readonly streamRetention?: Duration;
+  /**
+   * Deploy the `change-events` stream and the ingest-change-stream function (with their alarms): only
+   * when change streams (our envelope or Debezium) send source positions.
+   *
+   * @default false
+   */
+  readonly changeStreams?: boolean;
+  /**
+   * Capacity of the streams: `{ shards: N }` provisioned shards (each takes 1,000 heartbeats/s, $0.015 an
+   * hour), or `'on-demand'` (Kinesis adds shards by itself; $0.04 an hour per stream plus $0.12 per GB).
+   * docs/SIZING.md states the crossover.
+   *
+   * @default { shards: 1 }
+   */
+  readonly streamCapacity?: StreamCapacity;
 }
+
+/** Provisioned shards, or on-demand (see {@link IngestProps.streamCapacity}). */
+export type StreamCapacity = { readonly shards: number } | 'on-demand';
 
 /**
  * Ingest (docs/DESIGN.md §1): probes put heartbeats on the `heartbeats` Kinesis stream and change-stream
  * positions on `change-events`; one function per stream folds them into the node-state table.
  *
- * - Streams: on-demand capacity, KMS with a customer-managed key. Partition key = nodeId keeps a
- *   node's records in order, so each shard is read with parallelization factor 1.
+ * - Streams: one provisioned shard by default (or on-demand, `streamCapacity`), KMS with a customer-managed
+ *   key. Partition key = nodeId keeps a node's records in order, so each shard is read with
+ *   parallelization factor 1. The change-events stream and its function exist only with `changeStreams`.
  * - Records that fail validation are not retried: the handler sends the raw data and the reason to the
  *   quarantine queue and reports success for them.
  * - Batches that keep failing are bisected, retried up to 5 times within an hour, and then their shard
@@ -63,16 +82,16 @@ export interface IngestProps {
 export class Ingest extends Construct {
   /** Heartbeats (wire format docs/DESIGN.md §3a), one JSON object per record, partition key nodeId. */
   public readonly heartbeatStream: Stream;
-  /** Change events (source heads) from CDC / Debezium. */
-  public readonly changeStream: Stream;
+  /** Change events (source heads) from CDC / Debezium; only with `changeStreams`. */
+  public readonly changeStream?: Stream;
   /** Records that failed validation, with the raw data and the reason. Terminal: for humans. */
   public readonly quarantineQueue: Queue;
   /** On-failure destination of both event source mappings (shard and sequence range of a failed batch). */
   public readonly failureQueue: Queue;
   /** Folds heartbeats into node items. */
   public readonly heartbeatFunction: SentinelFunction;
-  /** Folds change events into source-head items. */
-  public readonly changeStreamFunction: SentinelFunction;
+  /** Folds change events into source-head items; only with `changeStreams`. */
+  public readonly changeStreamFunction?: SentinelFunction;
   /** The key of the streams and queues. */
   public readonly key: IKey;
 
@@ -87,13 +106,18 @@ export class Ingest extends Construct {
       });
     const logKey = props.logKey ?? createLogsKey(this, 'LogKey');
 
+    const capacity = props.streamCapacity ?? { shards: 1 };
+    if (capacity !== 'on-demand' && !(Number.isInteger(capacity.shards) && capacity.shards >= 1))
+      throw new Error(`Ingest: streamCapacity.shards must be a positive integer, got ${capacity.shards}`);
     // No fixed names: CloudFormation generates them, so a create that rolled back (or a stack deleted and
     // created again) never fails on a stream left behind with the same name. The streams hold only records
     // in transit (a day at most), so they are deleted with the stack.
     const stream = (streamId: string): Stream => {
       const s = new Stream(this, streamId, {
         removalPolicy: RemovalPolicy.DESTROY,
-        streamMode: StreamMode.ON_DEMAND,
+        ...(capacity === 'on-demand'
+          ? { streamMode: StreamMode.ON_DEMAND }
+          : { streamMode: StreamMode.PROVISIONED, shardCount: capacity.shards }),
         encryption: StreamEncryption.KMS,
         encryptionKey: this.key,
         retentionPeriod: props.streamRetention ?? Duration.hours(24),
@@ -109,7 +133,7 @@ export class Ingest extends Construct {
       return s;
     };
     this.heartbeatStream = stream('Heartbeats');
-    this.changeStream = stream('ChangeEvents');
+    if (props.changeStreams === true) this.changeStream = stream('ChangeEvents');
 
     this.quarantineQueue = new Queue(this, 'Quarantine', {
       retentionPeriod: Duration.days(14),
@@ -151,14 +175,16 @@ export class Ingest extends Construct {
       .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
       .bindQuarantine(this.quarantineQueue);
 
-    this.changeStreamFunction = new SentinelFunction(this, 'ChangeStream', {
-      ...common,
-      entry: functionEntry('ingest-change-stream'),
-      serviceName: 'ingest-change-stream',
-      description: 'replica-sentinel: folds change-stream positions from Kinesis into the node-state table',
-    })
-      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
-      .bindQuarantine(this.quarantineQueue);
+    if (this.changeStream !== undefined) {
+      this.changeStreamFunction = new SentinelFunction(this, 'ChangeStream', {
+        ...common,
+        entry: functionEntry('ingest-change-stream'),
+        serviceName: 'ingest-change-stream',
+        description: 'replica-sentinel: folds change-stream positions from Kinesis into the node-state table',
+      })
+        .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
+        .bindQuarantine(this.quarantineQueue);
+    }
 
     const eventSourceProps: KinesisEventSourceProps = {
       startingPosition: StartingPosition.TRIM_HORIZON,
@@ -172,6 +198,9 @@ export class Ingest extends Construct {
       onFailure: new SqsFailureDestination(this.failureQueue),
     };
     this.heartbeatFunction.fn.addEventSource(new KinesisEventSource(this.heartbeatStream, eventSourceProps));
-    this.changeStreamFunction.fn.addEventSource(new KinesisEventSource(this.changeStream, eventSourceProps));
+    if (this.changeStream !== undefined)
+      this.changeStreamFunction?.fn.addEventSource(
+        new KinesisEventSource(this.changeStream, eventSourceProps),
+      );
   }
 }

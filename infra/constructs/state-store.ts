@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   AttributeType,
   Billing,
+  Capacity,
   ProjectionType,
   StreamViewType,
   TableEncryptionV2,
@@ -34,14 +35,31 @@ export interface StateStoreProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Billing: `'on-demand'` (pay per request), or `'provisioned'`: read and write capacity with auto scaling
+   * (target 70 % utilization, from 1 unit up to `maxUnits`), on the table and on the sweep index. Heartbeat
+   * load is steady, so provisioned capacity costs about a third of on-demand at 10 s heartbeats
+   * (docs/SIZING.md prices both); on-demand absorbs bursts (a whole fleet reconnecting) without throttling.
+   *
+   * @default 'on-demand'
+   */
+  readonly capacity?: TableCapacity;
 }
+
+/** See {@link StateStoreProps.capacity}. */
+export type TableCapacity = 'on-demand' | { readonly provisioned: { readonly maxUnits: number } };
+
+/** Auto scaling target of provisioned capacity (percent). */
+export const TABLE_TARGET_UTILIZATION = 70;
 
 /**
  * The node-state table (docs/DESIGN.md §3): one DynamoDB table built from `TABLE`
  * (functions/adapters/table-definition.ts), the same object DynamoDB Local is created from.
  *
- * On-demand billing; the stream (NEW_AND_OLD_IMAGES) feeds on-transition; the sparse `sweep` GSI
- * (sweepShard, deadlineAt) lets a silence sweep read only overdue nodes; TTL on `expiresAt`;
+ * On-demand billing (or provisioned with auto scaling, `capacity`); the stream (NEW_AND_OLD_IMAGES) feeds
+ * on-transition; the sparse sweep GSI (sweepShard, sweepAt: the deadline's day bucket) gives the silence
+ * sweep its candidates without a write on every heartbeat; TTL on `expiresAt`;
  * point-in-time recovery; KMS with a customer-managed key. Stateful (docs/CONVENTIONS.md): deletion protection
  * on, and both table and key are retained if the stack is deleted (unless `removalPolicy` says DESTROY).
  */
@@ -63,11 +81,24 @@ export class StateStore extends Construct {
         removalPolicy,
       });
 
+    const capacity = props.capacity ?? 'on-demand';
+    const autoscaled = (maxCapacity: number) =>
+      Capacity.autoscaled({
+        minCapacity: 1,
+        maxCapacity,
+        targetUtilizationPercent: TABLE_TARGET_UTILIZATION,
+      });
     this.table = new TableV2(this, 'Table', {
       ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
       partitionKey: { name: TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE.sortKey, type: AttributeType.STRING },
-      billing: Billing.onDemand(),
+      billing:
+        capacity === 'on-demand'
+          ? Billing.onDemand()
+          : Billing.provisioned({
+              readCapacity: autoscaled(capacity.provisioned.maxUnits),
+              writeCapacity: autoscaled(capacity.provisioned.maxUnits),
+            }),
       dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
       timeToLiveAttribute: TABLE.timeToLiveAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -81,6 +112,12 @@ export class StateStore extends Construct {
           sortKey: { name: TABLE.sweepIndex.sortKey, type: AttributeType.NUMBER },
           projectionType: ProjectionType.INCLUDE,
           nonKeyAttributes: [...TABLE.sweepIndex.nonKeyAttributes],
+          ...(capacity === 'on-demand'
+            ? {}
+            : {
+                readCapacity: autoscaled(capacity.provisioned.maxUnits),
+                writeCapacity: autoscaled(capacity.provisioned.maxUnits),
+              }),
         },
       ],
     });

@@ -49,15 +49,17 @@ const STATE_MACHINE_ON_STAR = [
   'xray:GetSamplingTargets',
 ];
 
-/** Acknowledgements every configuration has (construct path below the stack, rule id). */
-const BASE_ACKNOWLEDGEMENTS = [
+/** Acknowledgements of the ingest construct; the change-events stream's only with `changeStreams`. */
+const ingestAcknowledgements = (changeStreams: boolean) => [
   'Ingest/Heartbeats AwsSolutions-KDS3',
-  'Ingest/ChangeEvents AwsSolutions-KDS3',
+  ...(changeStreams ? ['Ingest/ChangeEvents AwsSolutions-KDS3'] : []),
   'Ingest/Quarantine AwsSolutions-SQS3',
   'Ingest/Failures AwsSolutions-SQS3',
   'Ingest/Heartbeat/Role AwsSolutions-IAM5[Resource::*]',
-  'Ingest/ChangeStream/Role AwsSolutions-IAM5[Resource::*]',
+  ...(changeStreams ? ['Ingest/ChangeStream/Role AwsSolutions-IAM5[Resource::*]'] : []),
 ];
+/** Acknowledgements every configuration has (construct path below the stack, rule id). */
+const BASE_ACKNOWLEDGEMENTS = ingestAcknowledgements(false);
 const RUNBOOKS_ACKNOWLEDGEMENTS = [
   'Runbooks/Steps/Role AwsSolutions-IAM5[Resource::*]',
   'Runbooks/PrimaryFailover/Role AwsSolutions-IAM5[Resource::*]',
@@ -99,10 +101,10 @@ describe.each([
     // Every optional context value set: Chatbot channel and notify-slack too. Bundling plays no part in
     // the findings, so it is skipped here to keep the suite fast.
     configuration:
-      'the app with every option (Chatbot, notify-slack, sweep interval, hooks, database secret, VPC, Slack route)',
+      'the app with every option (Chatbot, notify-slack, sweep interval, change streams, stream shards, provisioned table, hooks, database secret, VPC, Slack route)',
     options: { nag: true, bundling: false, context: ALL_OPTIONS_CONTEXT },
     expected: [
-      ...BASE_ACKNOWLEDGEMENTS,
+      ...ingestAcknowledgements(true),
       'Notifications/DeadLetters AwsSolutions-SQS3',
       'Notifications/NotifySlack/Role AwsSolutions-IAM5[Resource::*]',
       ...RUNBOOKS_VPC_ACKNOWLEDGEMENTS,

@@ -29,7 +29,8 @@ let ids: {
 };
 
 beforeAll(() => {
-  t = testApp();
+  // With the change-events stream, to check it too; without it, test/infra/capacity.test.ts.
+  t = testApp({ context: { changeStreams: 'true' } });
   template = Template.fromStack(t.stack);
   const { stateStore, ingest } = t.stack;
   const id = (c: Parameters<typeof logicalIdOfConstruct>[1]) => logicalIdOfConstruct(t.stack, c);
@@ -38,11 +39,11 @@ beforeAll(() => {
     tableKey: id(stateStore.key),
     ingestKey: id(ingest.key),
     heartbeatStream: id(ingest.heartbeatStream),
-    changeStream: id(ingest.changeStream),
+    changeStream: ingest.changeStream ? id(ingest.changeStream) : 'absent',
     quarantineQueue: id(ingest.quarantineQueue),
     failureQueue: id(ingest.failureQueue),
     heartbeatFunction: id(ingest.heartbeatFunction.fn),
-    changeStreamFunction: id(ingest.changeStreamFunction.fn),
+    changeStreamFunction: ingest.changeStreamFunction ? id(ingest.changeStreamFunction.fn) : 'absent',
   };
 });
 
@@ -126,11 +127,12 @@ describe('StateStore', () => {
 
 describe('Ingest streams', () => {
   it.each(['heartbeatStream', 'changeStream'] as const)(
-    '%s is on-demand, KMS-encrypted with the ingest CMK, with no fixed name',
+    '%s has one provisioned shard, KMS-encrypted with the ingest CMK, with no fixed name',
     (field) => {
       expect(resources(template)[ids[field]]?.Properties).toEqual({
         RetentionPeriodHours: 24,
-        StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        ShardCount: 1,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
         StreamEncryption: { EncryptionType: 'KMS', KeyId: arnOf(ids.ingestKey) },
       });
     },

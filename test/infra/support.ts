@@ -32,6 +32,9 @@ export interface TestAppOptions {
 /** Every optional context value of infra/build-app.ts, set to valid values (the "all options" app). */
 export const ALL_OPTIONS_CONTEXT = {
   sweepIntervalSeconds: '5',
+  changeStreams: 'true',
+  streamShards: '2',
+  tableCapacity: 'provisioned:500',
   chatbotSlackWorkspaceId: 'T0123ABCDE',
   chatbotSlackChannelId: 'C0456FGHIJ',
   slackWebhookSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/slack-webhook-AbC123`,

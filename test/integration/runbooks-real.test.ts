@@ -1,6 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { localCredentials } from '../../functions/adapters/hooks';
+import { nodeItem } from '../../functions/adapters/node-state-store';
 import { recoveryHooks } from '../../functions/adapters/recovery-hooks';
 import { keys, TABLE } from '../../functions/adapters/table-definition';
 import type { NodeState } from '../../functions/core/node-state';
@@ -64,7 +65,7 @@ async function seed(table: TestTable, clusterId: string, nodes: { node: ServerNo
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
-        Item: { ...s, PK: keys.clusterPk(clusterId), SK: keys.nodeSk(s.nodeId), type: 'node' },
+        Item: nodeItem(s),
       }),
     );
   }

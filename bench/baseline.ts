@@ -1,0 +1,32 @@
+/**
+ * The baseline the benchmarks compare against: the sources of commit `BASELINE_COMMIT` (before the cost
+ * work of issue 14), extracted with `git archive` into `<os tmpdir>/replica-sentinel-baseline-<commit>` (once;
+ * kept for the next run; outside the checkout, so that jest never sees its tests) with this checkout's node_modules linked in, so that `npm run sizing` and `npm run bench -- cold-start`
+ * measure today's code and the baseline's in the same run, on the same machine.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BASELINE_COMMIT = 'f6d165e';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The directory holding the baseline's sources (extracted on first use). */
+export function baselineTree(commit = BASELINE_COMMIT): string {
+  const dir = join(tmpdir(), `replica-sentinel-baseline-${commit}`);
+  const marker = join(dir, '.extracted');
+  if (existsSync(marker)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync('git', ['archive', '--format=tar', commit], {
+    cwd: REPO_ROOT,
+    maxBuffer: 1 << 30,
+  });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(marker, `${commit}\n`);
+  return dir;
+}
