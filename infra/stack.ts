@@ -70,6 +70,12 @@ export interface ReplicaSentinelStackProps extends StackProps {
    */
   readonly slackSigningSecretArn?: string;
   /**
+   * Slack user ids allowed to press Approve/Reject (clusters may name their own in the configuration).
+   *
+   * @default - none
+   */
+  readonly slackAllowedUserIds?: readonly string[];
+  /**
    * The probe function (from the configuration file's enabled `probe` section, infra/build-app.ts).
    *
    * @default - no probe function
@@ -147,7 +153,9 @@ export class ReplicaSentinelStack extends Stack {
     });
     this.operatorApi = new OperatorApi(this, 'OperatorApi', {
       table: this.stateStore.table,
-      stateMachines: [this.runbooks.failover, this.runbooks.recovery],
+      runbooks: { 'primary-failover': this.runbooks.failover, 'replica-recovery': this.runbooks.recovery },
+      alertsTopic: this.notifications.topic,
+      ...(props.slackAllowedUserIds === undefined ? {} : { slackAllowedUserIds: props.slackAllowedUserIds }),
       ...(props.slackSigningSecretArn === undefined
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),

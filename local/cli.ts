@@ -40,6 +40,10 @@ Commands:
   incident show ID    one incident and its timeline
   approve ID          approve the recovery runbook waiting on incident ID (operator API)
   reject ID           reject it (nothing is touched)
+  ack ID              close an open, refused or FAILED incident (clears a DATA_LOSS hold); --reason
+  unlock              release a cluster's recovery lock (--force stops a running holder); --reason
+  pause | resume      a cluster's automation off / on again (detection goes on); --reason
+  history             every epoch of a cluster: who or what promoted whom, when, why, data at risk
   invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
   demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
 

@@ -22,6 +22,7 @@ import { localCredentials } from '../functions/adapters/hooks';
 import { DynamoIncidentStore } from '../functions/adapters/incident-store';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import type { Notifier } from '../functions/adapters/notifier';
+import { OperatorStore } from '../functions/adapters/operator-store';
 import { recoveryHooks } from '../functions/adapters/recovery-hooks';
 import { RecoveryStore } from '../functions/adapters/recovery-store';
 import { postToSlack } from '../functions/adapters/slack';
@@ -153,6 +154,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   const operations = createOperations({
     recovery,
+    store: new OperatorStore(client, tableName),
+    nodes: store,
+    executions: runbooks,
+    notifier,
     tokens: {
       succeed: async (token, decision) => {
         const resolve = pending.get(token);

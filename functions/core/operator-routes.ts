@@ -18,6 +18,8 @@ export const RequiredReason = z
   .refine((text) => !/[\r\n]/.test(text), 'the reason must be one line');
 
 const DecisionBody = z.strictObject({ reason: RequiredReason.optional() });
+const ReasonBody = z.strictObject({ reason: RequiredReason });
+const UnlockBody = z.strictObject({ reason: RequiredReason, force: z.boolean().optional() });
 
 /** One operation of the operator API. */
 export interface OperatorRoute<Path extends string = string, Body extends z.ZodType = z.ZodType> {
@@ -44,6 +46,26 @@ export const OPERATOR_ROUTES = {
     '/incidents/{clusterId}/{incidentId}/reject',
     DecisionBody,
     'reject the runbook waiting for a decision on the incident (it touches nothing)',
+  ),
+  ack: route(
+    '/incidents/{clusterId}/{incidentId}/ack',
+    ReasonBody,
+    'close an open, refused or FAILED incident as acknowledged (clears a DATA_LOSS hold)',
+  ),
+  unlock: route(
+    '/clusters/{clusterId}/unlock',
+    UnlockBody,
+    "release the cluster's recovery lock (force: stop the holder's runbook first)",
+  ),
+  pause: route(
+    '/clusters/{clusterId}/pause',
+    ReasonBody,
+    'automation off: detection, incidents and notifications go on, runbooks wait',
+  ),
+  resume: route(
+    '/clusters/{clusterId}/resume',
+    ReasonBody,
+    'automation on again: waiting runbooks go on with fresh evidence',
   ),
 } as const satisfies Record<string, OperatorRoute>;
 

@@ -74,15 +74,26 @@ export function verifySlackSignature(
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** A Slack button press: the decision, and who pressed (Slack's user id, what is recorded and checked). */
+export interface SlackAction {
+  readonly clusterId: string;
+  readonly incidentId: string;
+  readonly approved: boolean;
+  /** Slack's user id (`U…`/`W…`): stable, unlike the username. */
+  readonly userId: string;
+  readonly by: string;
+}
+
 /**
  * A Slack interactive button press: form-encoded `payload` JSON whose first action's value is
- * `<clusterId>|<incidentId>|approve|reject` (set by the approval message's buttons).
+ * `<clusterId>|<incidentId>|approve|reject` (set by the approval message's buttons); who pressed is the
+ * payload's `user.id`, recorded as `slack:<user id>`.
  */
-export function parseSlackAction(rawBody: string): DecisionRequest {
+export function parseSlackAction(rawBody: string): SlackAction {
   const payload = new URLSearchParams(rawBody).get('payload');
   if (!payload) throw new Error('the Slack request has no payload');
   const parsed = JSON.parse(payload) as {
-    user?: { username?: string; name?: string; id?: string };
+    user?: { id?: string };
     actions?: { value?: string }[];
   };
   const value = parsed.actions?.[0]?.value ?? '';
@@ -90,6 +101,7 @@ export function parseSlackAction(rawBody: string): DecisionRequest {
   if (!clusterId || !incidentId || (decision !== 'approve' && decision !== 'reject')) {
     throw new Error(`the Slack action value '${value}' is not <cluster>|<incident>|approve|reject`);
   }
-  const user = parsed.user?.username ?? parsed.user?.name ?? parsed.user?.id ?? 'unknown Slack user';
-  return { clusterId, incidentId, approved: decision === 'approve', by: `slack:${user}` };
+  const userId = parsed.user?.id;
+  if (!userId) throw new Error('the Slack action names no user id');
+  return { clusterId, incidentId, approved: decision === 'approve', userId, by: `slack:${userId}` };
 }

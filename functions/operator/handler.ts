@@ -3,12 +3,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { dispatch, matchRoute, OperatorError, SLACK_ACTIONS_PATH } from '../core/operator-routes';
-import { decide, parseSlackAction, verifySlackSignature } from './approval';
-import { createOperations, type OperatorDeps } from './operations';
+import { parseSlackAction, verifySlackSignature } from './approval';
+import { createOperations, createSlackActions, type OperatorDeps } from './operations';
 
 export interface OperatorHandlerDeps extends OperatorDeps {
   /** The Slack app's signing secret, when Slack buttons are configured. */
   readonly slackSigningSecret?: () => Promise<string>;
+  /** Slack user ids allowed to press Approve/Reject on every cluster without a list of its own. @default none */
+  readonly slackAllowedUserIds?: readonly string[];
 }
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
@@ -19,13 +21,14 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
 
 /**
  * The operator API (functions/core/operator-routes.ts): every route of the table, IAM-authorized, the
- * caller's IAM ARN recorded as who acted; and `POST /slack/actions` (Slack buttons, the request signature
- * verified). API Gateway names the matched route in `event.resource` (the path pattern) and its
+ * caller's IAM ARN recorded as who acted; and `POST /slack/actions` (Slack buttons: the request signature
+ * verified, the presser's Slack user id checked against the allow-list and recorded). API Gateway names the matched route in `event.resource` (the path pattern) and its
  * parameters in `pathParameters`; the table maps them to the operation.
  */
 export function createHandler(deps: OperatorHandlerDeps, options: { logger?: Logger } = {}) {
   const logger = options.logger ?? new Logger({ serviceName: 'operator' });
   const operations = createOperations(deps);
+  const slackActions = createSlackActions(deps, deps.slackAllowedUserIds ?? []);
   return middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     try {
       const raw = event.isBase64Encoded
@@ -43,10 +46,10 @@ export function createHandler(deps: OperatorHandlerDeps, options: { logger?: Log
           deps.clock(),
         );
         if (!ok) return json(401, { message: 'invalid Slack signature' });
-        const request = parseSlackAction(raw);
-        const result = await decide(deps, request);
-        logger.info('approval decided', { ...result, by: request.by, via: 'slack' });
-        return json(200, { text: `${result.decision} by ${request.by}`, replace_original: false });
+        const press = parseSlackAction(raw);
+        const answer = await slackActions(press);
+        logger.info(answer.allowed ? 'approval decided' : 'Slack action refused', { ...press, via: 'slack' });
+        return json(200, { response_type: 'ephemeral', text: answer.text, replace_original: false });
       }
       const route = matchRoute(event.httpMethod ?? 'POST', event.resource ?? '');
       if (!route) return json(404, { message: `no operation at ${event.httpMethod} ${event.resource}` });

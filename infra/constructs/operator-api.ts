@@ -15,8 +15,10 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { RunbookName } from '../../functions/core/incidents';
 import {
   OPERATOR_ROUTES,
   type OperationName,
@@ -36,8 +38,26 @@ export interface OperatorApiProps {
    * @default - `table.encryptionKey`
    */
   readonly tableKey?: IKey;
-  /** The runbook state machines whose waiting approvals the API answers (Runbooks.failover, .recovery). */
-  readonly stateMachines: readonly IStateMachine[];
+  /**
+   * The runbook state machines by runbook name (Runbooks.failover, .recovery): the API answers their
+   * waiting approvals and sees / stops their executions (`unlock --force`).
+   */
+  readonly runbooks: Readonly<Record<RunbookName, IStateMachine>>;
+  /** The alerts topic (Notifications.topic): every operator action is announced there. */
+  readonly alertsTopic: ITopic;
+  /**
+   * The alerts topic's KMS key.
+   *
+   * @default - `alertsTopic.masterKey`
+   */
+  readonly alertsTopicKey?: IKey;
+  /**
+   * Slack user ids whose Approve/Reject presses are accepted on clusters without a list of their own
+   * (`slackAllowedUserIds` of the cluster configuration).
+   *
+   * @default - none: only clusters' own lists allow anyone
+   */
+  readonly slackAllowedUserIds?: readonly string[];
   /**
    * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret. When given, the
    * API also has the unauthenticated `POST /slack/actions` route for Slack's interactive buttons (Slack
@@ -70,8 +90,9 @@ export interface OperatorApiProps {
  * buttons (verified by the function). Access logs (JSON, KMS-encrypted, retained) and execution logs
  * (ERROR), X-Ray, request validation, stage throttling.
  *
- * The operator function reads and writes the table and answers the task tokens of the given state
- * machines only.
+ * The operator function reads and writes the table (GetItem, Query, PutItem, UpdateItem), publishes to the
+ * alerts topic, answers the task tokens of the given state machines and describes / stops their
+ * executions, nothing else.
  */
 export class OperatorApi extends Construct {
   /** Runs every operation (and the Slack buttons). */
@@ -93,8 +114,20 @@ export class OperatorApi extends Construct {
       // API Gateway waits at most 29 s for a Lambda integration.
       timeout: Duration.seconds(25),
     })
-      .bindTable(props.table, 'R', props.tableKey === undefined ? {} : { key: props.tableKey })
-      .bindTaskResponses(props.stateMachines);
+      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
+      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
+      .bindTaskResponses(Object.values(props.runbooks))
+      .bindExecutionControl(
+        Object.fromEntries(
+          Object.entries(props.runbooks).map(([runbook, stateMachine]) => [
+            runbook,
+            // Runbooks names each state machine `<stack>-<runbook>`.
+            { stateMachine, name: `${Stack.of(this).stackName}-${runbook}` },
+          ]),
+        ),
+      );
+    if (props.slackAllowedUserIds !== undefined && props.slackAllowedUserIds.length > 0)
+      this.operatorFunction.fn.addEnvironment('SLACK_ALLOWED_USER_IDS', props.slackAllowedUserIds.join(','));
     if (props.slackSigningSecretArn !== undefined) {
       this.operatorFunction.bindSecret(
         'SLACK_SIGNING_SECRET_ARN',
