@@ -62,22 +62,35 @@ afterAll(() => {
 });
 
 describe('the operator function', () => {
-  it('may read the table and answer task tokens of the two runbooks only', () => {
+  it('may use the table, answer task tokens and see / stop executions of the two runbooks only', () => {
     const statements = allowed(statementsOfFunction(baseTemplate, baseIds.fn));
-    expect(statements.filter((s) => s.actions.some((a) => a.startsWith('states:')))).toEqual([
+    const states = statements.filter((s) => s.actions.some((a) => a.startsWith('states:')));
+    expect(states.slice(0, 1)).toEqual([
       {
         effect: 'Allow',
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
         resources: [{ Ref: baseIds.failover }, { Ref: baseIds.recovery }],
       },
     ]);
+    expect(states.slice(1).map((s) => s.actions)).toEqual([
+      ['states:DescribeExecution', 'states:StopExecution'],
+    ]);
+    expect(JSON.stringify(states[1]?.resources)).toMatch(
+      /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*"/,
+    );
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
         effect: 'Allow',
-        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+        actions: expect.arrayContaining([
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+        ]),
         resources: [arnOf(baseIds.table)],
       },
     ]);
+    expect(statements.flatMap((s) => s.actions)).not.toContain('dynamodb:DeleteItem');
     expect(statements.flatMap((s) => s.actions)).not.toContain('secretsmanager:GetSecretValue');
   });
 
