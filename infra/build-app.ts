@@ -74,7 +74,11 @@ export interface CreateAppOptions extends AppProps {
  *   survive `cdk destroy`, the table keeps deletion protection) or `destroy` (a test stack that goes away
  *   cleanly).
  * - `slackSigningSecretArn`: complete ARN of a Secrets Manager secret (stack's region) holding the Slack
- *   app's signing secret; adds the Slack route `POST /slack/actions` to the approval API.
+ *   app's signing secret; adds the Slack route `POST /slack/actions` to the operator API.
+ * - `slackAllowedUserIds`: comma-separated Slack user ids whose Approve/Reject presses are accepted (a
+ *   cluster's own `slackAllowedUserIds` in the configuration file replaces it for that cluster); anyone
+ *   else is refused and the attempt recorded. Without it, Slack presses are accepted on no cluster that
+ *   has no list of its own.
  * - `config`: path (relative to the working directory) of the cluster configuration file (docs/DESIGN.md §3b),
  *   validated with the same schema as `watch` uses, as a deployed configuration (no password in a URL,
  *   every ARN in the stack's region); an error fails the synth with `file:line:col: field: problem`. From it:
@@ -153,6 +157,7 @@ type ContextOptions = Pick<
   | 'databaseSecretArn'
   | 'network'
   | 'slackSigningSecretArn'
+  | 'slackAllowedUserIds'
   | 'probes'
   | 'clusterSecrets'
   | 'clusterSecretNamePrefix'
@@ -424,6 +429,12 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
   const network = networkFrom(context);
   const slackSigningSecretArn = secretArnFrom('slackSigningSecretArn', context, region);
   const removalPolicy = removalPolicyFrom(context('removalPolicy'));
+  const slackAllowedUserIds = listOf(
+    'slackAllowedUserIds',
+    context('slackAllowedUserIds'),
+    /^[UW][A-Z0-9]{6,20}$/,
+    'a comma-separated list of Slack user ids (U or W followed by upper-case letters or digits)',
+  );
   return {
     ...(sweepIntervalSeconds === undefined ? {} : { sweepIntervalSeconds }),
     ...(changeStreams === undefined ? {} : { changeStreams }),
@@ -445,6 +456,7 @@ function optionsFrom(context: (key: string) => unknown, region: string): Context
     ...(slackSigningSecretKeyArn === undefined ? {} : { slackSigningSecretKeyArn }),
     ...(clusterSecretNamePrefix === undefined ? {} : { clusterSecretNamePrefix }),
     ...(clusterSecretKeyArns === undefined ? {} : { clusterSecretKeyArns }),
+    ...(slackAllowedUserIds === undefined ? {} : { slackAllowedUserIds }),
   };
 }
 

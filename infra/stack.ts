@@ -5,6 +5,7 @@ import { Detector } from './constructs/detector';
 import { Ingest, type StreamCapacity } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
+import { OperatorApi } from './constructs/operator-api';
 import { Probes } from './constructs/probes';
 import { Runbooks } from './constructs/runbooks';
 import type { NetworkIds, SecretGrant } from './constructs/sentinel-function';
@@ -97,11 +98,17 @@ export interface ReplicaSentinelStackProps extends StackProps {
   readonly network?: StackNetwork;
   /**
    * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret: adds the
-   * `POST /slack/actions` route to the approval API.
+   * `POST /slack/actions` route to the operator API.
    *
    * @default - no Slack route
    */
   readonly slackSigningSecretArn?: string;
+  /**
+   * Slack user ids allowed to press Approve/Reject (clusters may name their own in the configuration).
+   *
+   * @default - none
+   */
+  readonly slackAllowedUserIds?: readonly string[];
   /**
    * The probe function (from the configuration file's enabled `probe` section, infra/build-app.ts).
    *
@@ -172,8 +179,10 @@ export class ReplicaSentinelStack extends Stack {
   public readonly notifications: Notifications;
   /** The sweep and on-transition functions, the sweep schedule and their queues. */
   public readonly detector: Detector;
-  /** The recovery state machines, the runbook-steps function and the approval API. */
+  /** The recovery state machines and the runbook-steps function. */
   public readonly runbooks: Runbooks;
+  /** The operator API (approve, reject and the other operator actions) and its function. */
+  public readonly operatorApi: OperatorApi;
   /** The probe function and its schedule, when the configuration file enables them. */
   public readonly probes?: Probes;
   /** The VPC endpoints of the network, when `network.vpcEndpoints` asks for them. */
@@ -239,10 +248,16 @@ export class ReplicaSentinelStack extends Stack {
       ...(props.databaseSecretKeyArn === undefined
         ? {}
         : { databaseSecretKeyArn: props.databaseSecretKeyArn }),
+      ...(network === undefined ? {} : { network }),
+    });
+    this.operatorApi = new OperatorApi(this, 'OperatorApi', {
+      table: this.stateStore.table,
+      runbooks: { 'primary-failover': this.runbooks.failover, 'replica-recovery': this.runbooks.recovery },
+      alertsTopic: this.notifications.topic,
+      ...(props.slackAllowedUserIds === undefined ? {} : { slackAllowedUserIds: props.slackAllowedUserIds }),
       ...(props.slackSigningSecretKeyArn === undefined
         ? {}
         : { slackSigningSecretKeyArn: props.slackSigningSecretKeyArn }),
-      ...(network === undefined ? {} : { network }),
       ...(props.slackSigningSecretArn === undefined
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),
@@ -291,7 +306,7 @@ export class ReplicaSentinelStack extends Stack {
         Sweep: this.detector.sweepFunction.fn,
         OnTransition: this.detector.onTransitionFunction.fn,
         RunbookSteps: this.runbooks.stepsFunction.fn,
-        Approval: this.runbooks.approvalFunction.fn,
+        Operator: this.operatorApi.operatorFunction.fn,
         ...(this.notifications.notifySlack ? { NotifySlack: this.notifications.notifySlack.fn } : {}),
         ...(this.probes ? { Probe: this.probes.probeFunction.fn } : {}),
       },
@@ -335,10 +350,10 @@ export class ReplicaSentinelStack extends Stack {
       description: 'SNS topic of every alert (AWS Chatbot custom-notification format); subscribe to it',
       value: this.notifications.topic.topicArn,
     });
-    new CfnOutput(this, 'ApprovalApiUrl', {
+    new CfnOutput(this, 'OperatorApiUrl', {
       description:
-        'Approval API (IAM auth): POST <url>incidents/<clusterId>/<incidentId>/approve|reject; Slack: <url>slack/actions',
-      value: this.runbooks.api.url,
+        'Operator API (IAM auth; routes: functions/core/operator-routes.ts), e.g. POST <url>incidents/<clusterId>/<incidentId>/approve; Slack: <url>slack/actions',
+      value: this.operatorApi.api.url,
     });
     new CfnOutput(this, 'FailoverStateMachineArn', {
       description: 'The primary-failover runbook',

@@ -1,6 +1,6 @@
-import type { RunbookLauncher } from '../functions/adapters/runbooks';
+import type { RunbookExecutions, RunbookLauncher } from '../functions/adapters/runbooks';
 import { runbookInput } from '../functions/adapters/sfn-launcher';
-import type { Incident } from '../functions/core/incidents';
+import { executionNameFor, type Incident } from '../functions/core/incidents';
 import type { ApprovalDecision } from '../functions/core/runbook';
 import { type RunbookRun, type RunRunbookOptions, runRunbook } from './runbook-runner';
 
@@ -11,9 +11,11 @@ import { type RunbookRun, type RunRunbookOptions, runRunbook } from './runbook-r
  * replica recovery ran (a STALLED replica) and whose node, promoted since, then dies as a primary hands the
  * same name to primary-failover, which must start.
  */
-export class LocalRunbookLauncher implements RunbookLauncher {
+export class LocalRunbookLauncher implements RunbookLauncher, RunbookExecutions {
   /** By state machine and execution name. */
   private readonly runs = new Map<string, Promise<RunbookRun>>();
+  /** The runs still going, each with its own stop (StopExecution). */
+  private readonly running = new Map<string, AbortController>();
   /** Aborts every run, started or to come (local mode stopping). */
   private readonly aborting = new AbortController();
 
@@ -31,11 +33,15 @@ export class LocalRunbookLauncher implements RunbookLauncher {
       return { note: `${input.runbook} ${input.executionName} was already started` };
     }
     const approvals = this.options.approvals ?? (() => new Promise<ApprovalDecision>(() => undefined));
-    const signal =
-      this.options.signal === undefined
-        ? this.aborting.signal
-        : AbortSignal.any([this.options.signal, this.aborting.signal]);
+    const own = new AbortController();
+    const signal = AbortSignal.any([
+      own.signal,
+      this.aborting.signal,
+      ...(this.options.signal === undefined ? [] : [this.options.signal]),
+    ]);
+    this.running.set(input.executionName, own);
     const run = runRunbook(input.runbook, input, { ...this.options, approvals, signal }).then((result) => {
+      this.running.delete(input.executionName);
       this.options.onFinished?.(input.executionName, result);
       return result;
     });
@@ -52,6 +58,17 @@ export class LocalRunbookLauncher implements RunbookLauncher {
    */
   abort(): void {
     this.aborting.abort();
+  }
+
+  async isRunning(incident: Incident): Promise<boolean> {
+    return this.running.has(executionNameFor(incident));
+  }
+
+  /** Stops the incident's run (status ABORTED) and resolves once it has ended. */
+  async stop(incident: Incident): Promise<void> {
+    const name = executionNameFor(incident);
+    this.running.get(name)?.abort();
+    await this.runs.get(name)?.catch(() => undefined);
   }
 
   /** Resolves when every run started so far has finished. */

@@ -1,8 +1,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { NodeFailoverConfig } from '../core/candidate';
 import type { ClusterHooks, NodeEndpoint } from '../core/hooks';
 import type { Incident, RunbookName, RunbookStepEntry } from '../core/incidents';
+import type { EpochRecord } from '../core/operator';
 import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { type ClusterRecoveryState, DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../core/recovery';
 import { keys } from './table-definition';
@@ -54,6 +61,12 @@ export class RecoveryStore {
       ...(typeof item.maintenanceUntil === 'number' ? { maintenanceUntil: item.maintenanceUntil } : {}),
       ...(typeof item.maintenanceBy === 'string' ? { maintenanceBy: item.maintenanceBy } : {}),
       ...(typeof item.maintenanceReason === 'string' ? { maintenanceReason: item.maintenanceReason } : {}),
+      ...(typeof item.pausedBy === 'string' ? { pausedBy: item.pausedBy } : {}),
+      ...(typeof item.pausedReason === 'string' ? { pausedReason: item.pausedReason } : {}),
+      ...(typeof item.pausedAt === 'number' ? { pausedAt: item.pausedAt } : {}),
+      ...(Array.isArray(item.slackAllowedUserIds)
+        ? { slackAllowedUserIds: item.slackAllowedUserIds.map(String) }
+        : {}),
       nodes: Array.isArray(item.nodes) ? (item.nodes as (NodeEndpoint & NodeFailoverConfig)[]) : [],
       hooks: (item.hooks ?? {}) as ClusterHooks,
       approvalTimeoutSeconds:
@@ -66,7 +79,7 @@ export class RecoveryStore {
   /**
    * Takes the cluster lock for `incidentId` in one conditional write, under the rules of `lockVerdict`
    * (functions/core/recovery.ts): nobody else holds it (a failover may take it from a replica recovery),
-   * no maintenance, and for a failover the cooldown is over. Resolves false when any rule blocks it.
+   * no maintenance, no pause, and for a failover the cooldown is over. Resolves false when any rule blocks it.
    */
   async takeLock(
     clusterId: string,
@@ -90,12 +103,13 @@ export class RecoveryStore {
           // lockSince: when the current holder took it (a retried take moves it a little; it only informs).
           UpdateExpression:
             'SET #lock = :me, #since = :now, #runbook = :runbook, #type = if_not_exists(#type, :cluster)',
-          ConditionExpression: `${free}${cooldown} AND (attribute_not_exists(#maint) OR #maint <= :now)`,
+          ConditionExpression: `${free}${cooldown} AND (attribute_not_exists(#maint) OR #maint <= :now) AND attribute_not_exists(#paused)`,
           ExpressionAttributeNames: {
             '#lock': 'lockIncidentId',
             '#since': 'lockSince',
             '#runbook': 'lockRunbook',
             '#maint': 'maintenanceUntil',
+            '#paused': 'pausedBy',
             '#type': 'type',
             ...(failover ? { '#last': 'lastRecoveryAt' } : {}),
           },
@@ -326,5 +340,46 @@ export class RecoveryStore {
       if (!incident) throw new Error(`incident ${incidentId} of ${clusterId} does not exist`);
       return { incident, fresh: false };
     }
+  }
+
+  /**
+   * Records one epoch in the cluster's epoch log (`EPOCH#<epoch>`, what `history` prints): a failover's
+   * UpdateCluster, or an operator action that moves the primary. Idempotent: a retried step finds it written and changes nothing). */
+  async recordEpoch(record: EpochRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            PK: keys.clusterPk(record.clusterId),
+            SK: keys.epochSk(record.epoch),
+            type: 'epoch',
+            ...record,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /** Every recorded epoch of the cluster, oldest first. */
+  async epochs(clusterId: string): Promise<EpochRecord[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :epoch)',
+          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':epoch': 'EPOCH#' },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items.map(({ PK: _pk, SK: _sk, type: _type, ...rest }) => rest as unknown as EpochRecord);
   }
 }

@@ -1,7 +1,13 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { executionNameFor, type Incident } from '../core/incidents';
 import type { RunbookState } from '../core/runbook';
-import type { RunbookLauncher } from './runbooks';
+import type { RunbookExecutions, RunbookLauncher } from './runbooks';
 
 /** The runbook input for an incident: what the first state receives. */
 export function runbookInput(incident: Incident): RunbookState {
@@ -49,5 +55,44 @@ export class StepFunctionsLauncher implements RunbookLauncher {
       }
       throw error;
     }
+  }
+}
+
+/** The ARN of the incident's execution of its runbook's state machine. */
+function executionArnOf(stateMachineArn: string, incident: Incident): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionNameFor(incident)}`;
+}
+
+/** The incidents' runbook executions in Step Functions (DescribeExecution, StopExecution). */
+export class StepFunctionsExecutions implements RunbookExecutions {
+  constructor(
+    private readonly client: SFNClient,
+    /** State machine ARN per runbook name. */
+    private readonly stateMachines: Readonly<Record<string, string>>,
+  ) {}
+
+  private arn(incident: Incident): string | undefined {
+    const stateMachineArn = incident.runbook ? this.stateMachines[incident.runbook] : undefined;
+    return stateMachineArn === undefined ? undefined : executionArnOf(stateMachineArn, incident);
+  }
+
+  async isRunning(incident: Incident): Promise<boolean> {
+    const executionArn = this.arn(incident);
+    if (executionArn === undefined) return false;
+    try {
+      const { status } = await this.client.send(new DescribeExecutionCommand({ executionArn }));
+      return status === 'RUNNING';
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionDoesNotExist') return false;
+      throw error;
+    }
+  }
+
+  async stop(incident: Incident, cause: string): Promise<void> {
+    const executionArn = this.arn(incident);
+    if (executionArn === undefined) return;
+    await this.client.send(
+      new StopExecutionCommand({ executionArn, error: 'OperatorUnlock', cause: cause.slice(0, 32_000) }),
+    );
   }
 }

@@ -43,6 +43,8 @@ export const keys = {
   nodeSk: (nodeId: string): string => `NODE#${nodeId}`,
   sourceSk: (stream: string): string => `SOURCE#${stream}`,
   incidentSk: (startedAtIso: string, incidentId: string): string => `INCIDENT#${startedAtIso}#${incidentId}`,
+  /** One epoch of the cluster (the `history` log), zero-padded so the items sort by epoch. */
+  epochSk: (epoch: number): string => `EPOCH#${String(epoch).padStart(10, '0')}`,
 };
 
 /**

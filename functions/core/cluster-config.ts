@@ -177,6 +177,12 @@ const NodeSchema = z.strictObject({
   noPromote: z.boolean().optional(),
 });
 
+/** A Slack user id (what Slack sends as `user.id`): U or W, then upper-case letters or digits. */
+export const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{6,20}$/, {
+  message:
+    'must be a Slack user id (profile → ⋮ → Copy member ID): U or W followed by upper-case letters or digits',
+});
+
 const ClusterSchema = z.strictObject({
   id: Id,
   engine: z.enum(ENGINES as unknown as [Engine, ...Engine[]]),
@@ -203,6 +209,11 @@ const ClusterSchema = z.strictObject({
   credentialsSecretArn: SecretArn.optional(),
   /** The customer-managed KMS key of that secret, if it has one. */
   credentialsKmsKeyArn: KmsKeyArn.optional(),
+  /**
+   * Slack user ids whose Approve/Reject buttons are accepted for this cluster, instead of the stack-wide
+   * list (context `slackAllowedUserIds`).
+   */
+  slackAllowedUserIds: z.array(SlackUserId).min(1).optional(),
 });
 
 const NotificationsSchema = z.strictObject({
@@ -488,6 +499,7 @@ export interface ClusterItemConfig {
   readonly hooks: ClusterHooks;
   readonly approvalTimeoutSeconds: number;
   readonly credentialsSecretArn?: string;
+  readonly slackAllowedUserIds?: readonly string[];
 }
 
 /** The META attributes the configuration owns: applying a file sets these (and removes absent ones). */
@@ -501,6 +513,7 @@ export const CONFIG_OWNED_FIELDS = [
   'hooks',
   'approvalTimeoutSeconds',
   'credentialsSecretArn',
+  'slackAllowedUserIds',
 ] as const satisfies readonly (keyof ClusterItemConfig)[];
 
 /** META attributes the runbooks and the CLI maintain: a configuration never writes them. */
@@ -517,6 +530,10 @@ export const RUNTIME_FIELDS = [
   'maintenanceBy',
   'maintenanceReason',
   'maintenanceLog',
+  'pausedBy',
+  'pausedReason',
+  'pausedAt',
+  'operatorLog',
 ] as const;
 
 /** Per cluster, the fields of its META item that the configuration owns (never the runtime fields). */
@@ -540,6 +557,9 @@ export function toClusterItems(config: ClusterConfig): ClusterItemConfig[] {
     ...(cluster.credentialsSecretArn === undefined
       ? {}
       : { credentialsSecretArn: cluster.credentialsSecretArn }),
+    ...(cluster.slackAllowedUserIds === undefined
+      ? {}
+      : { slackAllowedUserIds: [...cluster.slackAllowedUserIds] }),
   }));
 }
 

@@ -138,7 +138,7 @@ export function describeDataLoss(
   return (
     `primary ${what}; ${replicas}. ` +
     'DATA_LOSS holds until an operator clears it: stop the replicas that are ahead from resyncing if you can ' +
-    '(or copy their data), restore what is missing, then clear the status (the node item attributes ' +
-    'dataLossReason and dataLossAt; a CLI command for it is planned)'
+    '(or copy their data), restore what is missing, then clear the status: replica-sentinel ack INCIDENT ' +
+    '--cluster ID --reason TEXT'
   );
 }

@@ -13,7 +13,17 @@ export type IncidentKind =
   | 'DATA_LOSS';
 export type Severity = 'warning' | 'major' | 'critical';
 export type IncidentState = 'OPEN' | 'RESOLVED' | 'FAILED';
-export type IncidentEvent = 'opened' | 'escalated' | 'deescalated' | 'reopened' | 'resolved' | 'noted';
+export type IncidentEvent =
+  | 'opened'
+  | 'escalated'
+  | 'deescalated'
+  | 'reopened'
+  | 'resolved'
+  | 'noted'
+  /** An operator closed it (`ack`). */
+  | 'acknowledged'
+  /** An operator action that involved it (unlock, a refused Slack action). */
+  | 'operator';
 export type RunbookName = 'replica-recovery' | 'primary-failover';
 export type ClusterMode = 'auto' | 'approve' | 'dry-run' | 'off';
 
@@ -69,6 +79,8 @@ export interface TimelineEntry {
   readonly from?: NodeStatus;
   readonly to: NodeStatus;
   readonly reason: string;
+  /** Operator entries: who acted (IAM ARN, `local:<user>`, `slack:<user id>`). */
+  readonly by?: string;
 }
 
 /** Effects still to deliver for the incident's last change (the outbox): cleared once delivered. */
@@ -115,6 +127,8 @@ export interface Incident {
     /** One line: the chosen candidate's data at risk. */
     readonly dataAtRisk?: string;
   };
+  /** Set when an operator closed the incident (`ack`): who, why, when. */
+  readonly acknowledged?: { readonly by: string; readonly reason: string; readonly at: number };
   /** The task token of a pending approval (cleared when decided). */
   readonly approvalToken?: string;
   /** The figures of the latest transition. */

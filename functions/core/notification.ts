@@ -1,5 +1,6 @@
 import { clip, type SlackPayload } from './alarm-message';
 import type { Incident, IncidentEvent, Severity } from './incidents';
+import type { OperatorActionRecord } from './operator';
 import type { Engine } from './position';
 
 /** Where the message's links point; every field optional (local mode has no console). */
@@ -259,10 +260,10 @@ export function slackMessage(n: ChatbotNotification): SlackPayload {
       ],
     });
   }
-  blocks.push({
-    type: 'context',
-    elements: [{ type: 'mrkdwn', text: `incident ${c.incidentId} · revision ${c.revision}` }],
-  });
+  const footer = c.event?.startsWith('operator-')
+    ? `operator action by ${c.by}${c.incidentId ? ` · incident ${c.incidentId}` : ''}`
+    : `incident ${c.incidentId} · revision ${c.revision}`;
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: footer }] });
   return { text: n.content.title, blocks };
 }
 
@@ -295,4 +296,44 @@ export function runbookNotification(
     ...(links.logsUrl ? { logsUrl: links.logsUrl } : {}),
   };
   return envelope(incident, `runbook-${step}`, title, detail, [...nextSteps], context);
+}
+
+/**
+ * The message for an operator's action (unlock, ack, pause, resume, a refused Slack action): who did what to
+ * which cluster and why, in the same Chatbot format (event `operator-<action>`). Its id is unique per
+ * action (cluster, action, time), so subscribers never drop it as a duplicate of an incident revision.
+ */
+export function operatorNotification(record: OperatorActionRecord): ChatbotNotification {
+  const target = record.nodeId ? `${record.clusterId}/${record.nodeId}` : record.clusterId;
+  const title = `:bust_in_silhouette: ${record.action}: ${target} by ${record.by}`;
+  const description = `${record.detail}\n*Why:* ${record.reason}`;
+  const context: Record<string, string> = {
+    event: `operator-${record.action}`,
+    severity: 'warning',
+    clusterId: record.clusterId,
+    change: `operator: ${record.action}`,
+    reason: `${record.detail}. Why (${record.by}): ${record.reason}`,
+    by: record.by,
+    ...(record.incidentId ? { incidentId: record.incidentId } : {}),
+    ...(record.nodeId ? { nodeId: record.nodeId, role: 'node' } : {}),
+  };
+  return {
+    version: '1.0',
+    source: 'custom',
+    id: `${record.clusterId}#operator#${record.action}#${record.at}`,
+    content: {
+      textType: 'client-markdown',
+      title,
+      description,
+      nextSteps: [],
+      keywords: ['operator', record.action, record.clusterId],
+    },
+    metadata: {
+      threadId: record.incidentId ?? `${record.clusterId}#operator`,
+      summary: title,
+      eventType: `operator-${record.action}`,
+      relatedResources: [target],
+      additionalContext: context,
+    },
+  };
 }

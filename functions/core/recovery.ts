@@ -30,9 +30,15 @@ export interface ClusterRecoveryState {
   readonly maintenanceUntil?: number;
   readonly maintenanceBy?: string;
   readonly maintenanceReason?: string;
+  /** Set by `pause` (an operator): runbooks do not take the lock until `resume`; who, why, since when. */
+  readonly pausedBy?: string;
+  readonly pausedReason?: string;
+  readonly pausedAt?: number;
   /** How to reach each node, and its failover settings (from the cluster configuration). */
   readonly nodes: readonly (NodeEndpoint & NodeFailoverConfig)[];
   readonly hooks: ClusterHooks;
+  /** Slack user ids allowed to press Approve/Reject for this cluster (else the stack-wide list). */
+  readonly slackAllowedUserIds?: readonly string[];
   /** How long an approval may wait. @default 900 */
   readonly approvalTimeoutSeconds: number;
 }
@@ -51,6 +57,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * conditional write expressing the same rules, so concurrent runs cannot both pass; this function says why
  * a run was blocked, and until when. Re-taking a lock the same incident already holds is allowed (retries).
  * - maintenance blocks every runbook until it ends;
+ * - a pause (`pause` by an operator) blocks every runbook until `resume`: the run re-arms and looks again,
+ *   so a dead primary's failover waits, never dropped;
  * - a failover preempts a replica recovery (a replica restart must never hold what a failover needs); any
  *   other holder blocks;
  * - the cooldown (`recoveryBlockSeconds` after the last failover) blocks failovers only: demoting a returning
@@ -67,6 +75,12 @@ export function lockVerdict(
       ok: false,
       until: cluster.maintenanceUntil,
       reason: `cluster in maintenance until ${iso(cluster.maintenanceUntil)} (by ${cluster.maintenanceBy ?? 'unknown'}: ${cluster.maintenanceReason ?? 'no reason'})`,
+    };
+  }
+  if (cluster.pausedBy !== undefined) {
+    return {
+      ok: false,
+      reason: `automation paused by ${cluster.pausedBy}: ${cluster.pausedReason ?? 'no reason'} (since ${iso(cluster.pausedAt ?? 0)}; resume ends it)`,
     };
   }
   const held = cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== incidentId;

@@ -10,6 +10,7 @@ import { HookFailedError } from '../core/hooks';
 import type { Incident } from '../core/incidents';
 import { type NodeState, withTransition } from '../core/node-state';
 import { runbookNotification } from '../core/notification';
+import { failoverEpoch } from '../core/operator';
 import type { Policy } from '../core/policy';
 import type { Engine } from '../core/position';
 import { assertEpoch, type ClusterRecoveryState, lockVerdict, rearmSeconds } from '../core/recovery';
@@ -36,7 +37,14 @@ export interface RecoveryHooks {
 export interface StepDeps {
   readonly recovery: Pick<
     RecoveryStore,
-    'getCluster' | 'takeLock' | 'releaseLock' | 'bumpEpoch' | 'setPrimary' | 'recordStep' | 'getIncident'
+    | 'getCluster'
+    | 'takeLock'
+    | 'releaseLock'
+    | 'bumpEpoch'
+    | 'setPrimary'
+    | 'recordEpoch'
+    | 'recordStep'
+    | 'getIncident'
   >;
   readonly nodes: Pick<NodeStateStore, 'loadCluster' | 'putNode'>;
   readonly hooks: RecoveryHooks;
@@ -462,6 +470,8 @@ export function createSteps(deps: StepDeps) {
       if (!state.candidate || state.epoch === undefined)
         throw new Error('updateCluster: no candidate or epoch in the state');
       await deps.recovery.setPrimary(state.clusterId, state.incidentId, state.epoch, state.candidate);
+      const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
+      await deps.recovery.recordEpoch(failoverEpoch(state, incident, deps.clock()));
       // Its node item says primary from now on, not only after its first report as one: a new primary killed
       // right after its promotion must be judged (and failed over) as a primary.
       const promoted = (await deps.nodes.loadCluster(state.clusterId)).nodes.get(state.candidate);

@@ -614,6 +614,51 @@ export class SentinelFunction extends Construct implements IGrantable {
   }
 
   /**
+   * Sets `RUNBOOK_STATE_MACHINE_ARNS` (JSON: runbook name → state machine ARN) and lets the function see and
+   * stop the executions of exactly these state machines (`states:DescribeExecution`, `states:StopExecution`
+   * on `execution:<state machine name>:*`: execution names are incident ids, made at run time, so the
+   * grant names each state machine and leaves the execution open; cdk-nag IAM5 is acknowledged for these).
+   * `name`: the state machine's name as a plain string (an ARN built from the name token could not be
+   * acknowledged).
+   */
+  public bindExecutionControl(
+    stateMachines: Readonly<Record<string, { readonly stateMachine: IStateMachine; readonly name: string }>>,
+  ): this {
+    const stack = Stack.of(this);
+    this.fn.addEnvironment(
+      'RUNBOOK_STATE_MACHINE_ARNS',
+      stack.toJsonString(
+        Object.fromEntries(
+          Object.entries(stateMachines).map(([runbook, sm]) => [runbook, sm.stateMachine.stateMachineArn]),
+        ),
+      ),
+    );
+    const executions = Object.values(stateMachines).map(({ name }) =>
+      stack.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${name}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: executions,
+      }),
+    );
+    for (const arn of executions) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn.replace(/\$\{Token\[AWS\.(\w+)\.\d+\]\}/g, '<AWS::$1>')}]`,
+        reason:
+          'DescribeExecution and StopExecution on the executions of one runbook state machine: an execution is named by ' +
+          'its incident id at run time, so the grant names the state machine and leaves the execution name open.',
+      });
+    }
+    return this;
+  }
+
+  /**
    * Lets the function invoke exactly these Lambda functions (`lambda:InvokeFunction` on each ARN as
    * given: an unqualified ARN allows the unqualified function only, a qualified one that version or alias).
    */

@@ -6,6 +6,7 @@ import { Stream, StreamEncryption } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
+import { OPERATOR_ROUTES } from '../../functions/core/operator-routes';
 import { VPC_ENI_ACTIONS } from '../../infra/constructs/sentinel-function';
 import { ALL_OPTIONS_CONTEXT, TEST_REGION, type TestApp, testApp, validationFindings } from './support';
 
@@ -66,10 +67,19 @@ const RUNBOOKS_ACKNOWLEDGEMENTS = [
   `Runbooks/PrimaryFailover/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
   'Runbooks/ReplicaRecovery/Role AwsSolutions-IAM5[Resource::*]',
   `Runbooks/ReplicaRecovery/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
-  'Runbooks/Approval/Role AwsSolutions-IAM5[Resource::*]',
-  'Runbooks/ApprovalApi/CloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-  'Runbooks/ApprovalApi/DeploymentStage.v1 AwsSolutions-APIG3',
-  'Runbooks/ApprovalApi/Default/incidents/{clusterId}/{incidentId}/{decision}/POST AwsSolutions-COG4',
+];
+/** The operator API: one COG4 (IAM, not Cognito) per route of the route table. */
+const OPERATOR_API_ACKNOWLEDGEMENTS = [
+  'OperatorApi/Function/Role AwsSolutions-IAM5[Resource::*]',
+  ...['primary-failover', 'replica-recovery'].map(
+    (runbook) =>
+      `OperatorApi/Function/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${TEST_REGION}:<AWS::AccountId>:execution:ReplicaSentinel-${runbook}:*]`,
+  ),
+  'OperatorApi/Api/CloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+  'OperatorApi/Api/DeploymentStage.v1 AwsSolutions-APIG3',
+  ...Object.values(OPERATOR_ROUTES).map(
+    (route) => `OperatorApi/Api/Default${route.path}/POST AwsSolutions-COG4`,
+  ),
 ];
 /** Only with the runbookVpcId / runbookSubnetIds / runbookSecurityGroupId placement: CDK's import warnings. */
 const RUNBOOKS_VPC_ACKNOWLEDGEMENTS = [
@@ -79,8 +89,8 @@ const RUNBOOKS_VPC_ACKNOWLEDGEMENTS = [
 ];
 /** Only with slackSigningSecretArn: the route Slack calls, authenticated by its request signature. */
 const SLACK_ROUTE_ACKNOWLEDGEMENTS = [
-  'Runbooks/ApprovalApi/Default/slack/actions/POST AwsSolutions-APIG4',
-  'Runbooks/ApprovalApi/Default/slack/actions/POST AwsSolutions-COG4',
+  'OperatorApi/Api/Default/slack/actions/POST AwsSolutions-APIG4',
+  'OperatorApi/Api/Default/slack/actions/POST AwsSolutions-COG4',
 ];
 const DETECTOR_ACKNOWLEDGEMENTS = [
   'Detector/Failures AwsSolutions-SQS3',
@@ -89,12 +99,19 @@ const DETECTOR_ACKNOWLEDGEMENTS = [
   'Detector/OnTransition/Role AwsSolutions-IAM5[Resource::*]',
 ];
 
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
 describe.each([
   {
     // The app exactly as `cdk synth` builds it (infra/build-app.ts), cdk-nag plugin and bundling included.
     configuration: 'the default app',
     options: { nag: true },
-    expected: [...BASE_ACKNOWLEDGEMENTS, ...RUNBOOKS_ACKNOWLEDGEMENTS, ...DETECTOR_ACKNOWLEDGEMENTS],
+    expected: [
+      ...BASE_ACKNOWLEDGEMENTS,
+      ...RUNBOOKS_ACKNOWLEDGEMENTS,
+      ...OPERATOR_API_ACKNOWLEDGEMENTS,
+      ...DETECTOR_ACKNOWLEDGEMENTS,
+    ],
     onStar: [...X_RAY_WRITE_ACTIONS, ...STATE_MACHINE_ON_STAR],
   },
   {
@@ -109,6 +126,7 @@ describe.each([
       'Notifications/NotifySlack/Role AwsSolutions-IAM5[Resource::*]',
       ...RUNBOOKS_VPC_ACKNOWLEDGEMENTS,
       ...RUNBOOKS_ACKNOWLEDGEMENTS,
+      ...OPERATOR_API_ACKNOWLEDGEMENTS,
       ...SLACK_ROUTE_ACKNOWLEDGEMENTS,
       ...DETECTOR_ACKNOWLEDGEMENTS,
     ],
@@ -170,7 +188,16 @@ describe.each([
       .flatMap((r) => r.Properties.PolicyDocument?.Statement ?? [])
       .filter((s) => s.Effect === 'Allow');
     expect(allowed.flatMap((s) => [s.Action].flat())).not.toContainEqual(expect.stringContaining('*'));
-    expect(JSON.stringify(allowed.map((s) => s.Resource))).not.toMatch(/:\*"/);
+    // The one `:*` allowed: the operator function's DescribeExecution / StopExecution on one runbook state
+    // machine's executions (named by incident ids at run time, acknowledged as IAM5 by name above).
+    const executionGrant = (s: { Action: string | string[] }) =>
+      same([s.Action].flat(), ['states:DescribeExecution', 'states:StopExecution']);
+    expect(JSON.stringify(allowed.filter((s) => !executionGrant(s)).map((s) => s.Resource))).not.toMatch(
+      /:\*"/,
+    );
+    expect(JSON.stringify(allowed.filter(executionGrant).map((s) => s.Resource))).toMatch(
+      /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*"/,
+    );
   });
 
   it('gives every acknowledgement a reason a reviewer can check', () => {

@@ -47,6 +47,7 @@ export const ALL_OPTIONS_CONTEXT = {
   runbookSubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
   runbookSecurityGroupId: 'sg-0123456789abcdef0',
   slackSigningSecretArn: `arn:aws:secretsmanager:${TEST_REGION}:123456789012:secret:replica-sentinel/slack-signing-QrS456`,
+  slackAllowedUserIds: 'U012ABCDEF,W0345GHIJK',
 } as const;
 
 /** The real app (infra/build-app.ts) with its own temporary outdir; call `cleanup()` in `afterAll`. */

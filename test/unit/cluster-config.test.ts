@@ -357,6 +357,20 @@ describe('parseClusterConfig: errors name the file, line, column and field', () 
     ]);
   });
 
+  it('takes a Slack allow-list of user ids per cluster onto the cluster item, and refuses a username', () => {
+    const config = parseClusterConfig(
+      redisCluster('    slackAllowedUserIds: [U012ABCDEF, W0345GHIJK]'),
+      'c.yaml',
+    );
+    expect(toClusterItems(config)[0]?.slackAllowedUserIds).toEqual(['U012ABCDEF', 'W0345GHIJK']);
+    expect(toClusterItems(parseClusterConfig(redisCluster(), 'c.yaml'))[0]).not.toHaveProperty(
+      'slackAllowedUserIds',
+    );
+    expect(problemsOf(redisCluster('    slackAllowedUserIds: [dana]'))).toEqual([
+      'clusters.yaml:9:27: clusters[0].slackAllowedUserIds[0]: must be a Slack user id (profile → ⋮ → Copy member ID): U or W followed by upper-case letters or digits',
+    ]);
+  });
+
   it('says what is wrong with a file that is empty or not a mapping', () => {
     // Prepare, Act, Assess
     expect(problemsOf('')).toEqual([
@@ -538,7 +552,7 @@ describe('toClusterItems', () => {
     // Prepare: a file cannot even name them (unknown keys), so try every one and check both ways
     for (const field of RUNTIME_FIELDS) {
       expect(problemsOf(redisCluster(`    ${field}: 5`))).toEqual([
-        `clusters.yaml:9:5: clusters[0].${field}: unknown field (expected one of id, engine, mode, nodes, policy, hooks, fencing, approvalTimeoutSeconds, credentialsSecretArn, credentialsKmsKeyArn)`,
+        `clusters.yaml:9:5: clusters[0].${field}: unknown field (expected one of id, engine, mode, nodes, policy, hooks, fencing, approvalTimeoutSeconds, credentialsSecretArn, credentialsKmsKeyArn, slackAllowedUserIds)`,
       ]);
     }
     const items = [

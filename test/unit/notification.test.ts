@@ -452,9 +452,9 @@ describe('slackMessage text limits', () => {
 });
 
 describe('approval requests in Slack', () => {
-  it('carries Approve and Reject buttons whose values the approval API parses', async () => {
+  it('carries Approve and Reject buttons whose values the operator API parses', async () => {
     const { runbookNotification } = await import('../../functions/core/notification');
-    const { parseSlackAction } = await import('../../functions/approval/approval');
+    const { parseSlackAction } = await import('../../functions/operator/approval');
     const n = runbookNotification(
       { ...openedStall, runbook: 'primary-failover' },
       'approval-requested',
@@ -469,14 +469,15 @@ describe('approval requests in Slack', () => {
     const pressed = (value: string) =>
       parseSlackAction(
         new URLSearchParams({
-          payload: JSON.stringify({ user: { username: 'dana' }, actions: [{ value }] }),
+          payload: JSON.stringify({ user: { id: 'U012ABCDEF', username: 'dana' }, actions: [{ value }] }),
         }).toString(),
       );
     expect(pressed(actions.elements[0]?.value ?? '')).toEqual({
       clusterId: openedStall.clusterId,
       incidentId: openedStall.incidentId,
       approved: true,
-      by: 'slack:dana',
+      userId: 'U012ABCDEF',
+      by: 'slack:U012ABCDEF',
     });
     expect(pressed(actions.elements[1]?.value ?? '').approved).toBe(false);
   });

@@ -1,23 +1,43 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
+import { DynamoNodeStateStore } from '../adapters/node-state-store';
+import { SnsNotifier } from '../adapters/notifier';
+import { OperatorStore } from '../adapters/operator-store';
 import { RecoveryStore } from '../adapters/recovery-store';
+import { StepFunctionsExecutions } from '../adapters/sfn-launcher';
 import { createHandler } from './handler';
 
-const logger = new Logger({ serviceName: 'approval' });
+const logger = new Logger({ serviceName: 'operator' });
 const sfn = new SFNClient({});
+const client = documentClient();
+const tableName = requireEnv('TABLE_NAME');
 const signingSecretArn = process.env.SLACK_SIGNING_SECRET_ARN;
 
 export const handler = createHandler(
   {
-    recovery: new RecoveryStore(documentClient(), requireEnv('TABLE_NAME')),
+    recovery: new RecoveryStore(client, tableName),
+    store: new OperatorStore(client, tableName),
+    nodes: new DynamoNodeStateStore(client, tableName, logger),
     tokens: {
       succeed: async (taskToken, decision) => {
         await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(decision) }));
       },
     },
+    // Runbook name → state machine ARN (set by the OperatorApi construct).
+    executions: new StepFunctionsExecutions(
+      sfn,
+      JSON.parse(requireEnv('RUNBOOK_STATE_MACHINE_ARNS')) as Record<string, string>,
+    ),
+    notifier: new SnsNotifier(new SNSClient({}), requireEnv('ALERTS_TOPIC_ARN')),
+    clock: Date.now,
+    slackAllowedUserIds: (process.env.SLACK_ALLOWED_USER_IDS ?? '')
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id !== ''),
     ...(signingSecretArn
       ? {
           slackSigningSecret: async () => {

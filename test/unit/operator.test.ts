@@ -2,10 +2,13 @@ import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { parseSlackAction, verifySlackSignature } from '../../functions/approval/approval';
-import { createHandler } from '../../functions/approval/handler';
-import type { Incident } from '../../functions/core/incidents';
+import type { Incident, TimelineEntry } from '../../functions/core/incidents';
+import type { ChatbotNotification } from '../../functions/core/notification';
+import type { ClusterRecoveryState } from '../../functions/core/recovery';
 import type { ApprovalDecision } from '../../functions/core/runbook';
+import { parseSlackAction, verifySlackSignature } from '../../functions/operator/approval';
+import { createHandler } from '../../functions/operator/handler';
+import type { OperatorDeps } from '../../functions/operator/operations';
 
 const SECRET = 'slack-signing-secret';
 const NOW = 1_795_388_400_000;
@@ -32,16 +35,22 @@ describe('Slack request signatures', () => {
 });
 
 describe('parseSlackAction', () => {
-  const form = (value: string, user: object = { username: 'dana' }) =>
+  const form = (value: string, user: object = { id: 'U012ABCDEF', username: 'dana' }) =>
     new URLSearchParams({ payload: JSON.stringify({ user, actions: [{ value }] }) }).toString();
-  it('reads the cluster, the incident, the decision and who pressed the button', () => {
+  it('reads the cluster, the incident, the decision and the Slack user id of who pressed (not the username)', () => {
     expect(parseSlackAction(form('orders-pg|inc-1|approve'))).toEqual({
       clusterId: 'orders-pg',
       incidentId: 'inc-1',
       approved: true,
-      by: 'slack:dana',
+      userId: 'U012ABCDEF',
+      by: 'slack:U012ABCDEF',
     });
     expect(parseSlackAction(form('orders-pg|inc-1|reject')).approved).toBe(false);
+  });
+  it('rejects a press without a user id', () => {
+    expect(() => parseSlackAction(form('orders-pg|inc-1|approve', { username: 'dana' }))).toThrow(
+      'the Slack action names no user id',
+    );
   });
   it('rejects a value that is not ours', () => {
     expect(() => parseSlackAction(form('orders-pg|inc-1|maybe'))).toThrow(
@@ -50,15 +59,31 @@ describe('parseSlackAction', () => {
   });
 });
 
-describe('the approval API handler', () => {
-  function setup(incident?: Partial<Incident>) {
+describe('the operator API handler', () => {
+  function setup(incident?: Partial<Incident>, clusterList?: string[]) {
     const decisions: [string, ApprovalDecision][] = [];
+    const notes: TimelineEntry[] = [];
+    const published: ChatbotNotification[] = [];
+    const found = async (_c: string, id: string) =>
+      incident && id === incident.incidentId ? ({ timeline: [], ...incident } as Incident) : undefined;
     const handler = createHandler(
       {
         recovery: {
-          findIncident: async (_c, id) =>
-            incident && id === incident.incidentId ? (incident as Incident) : undefined,
+          findIncident: found,
+          getCluster: async () =>
+            ({ ...(clusterList ? { slackAllowedUserIds: clusterList } : {}) }) as ClusterRecoveryState,
         },
+        store: {
+          noteOnIncident: async (load, entry) => {
+            const loaded = await load();
+            if (loaded) notes.push(entry(loaded));
+            return loaded;
+          },
+        } as OperatorDeps['store'],
+        nodes: {} as OperatorDeps['nodes'],
+        executions: {} as OperatorDeps['executions'],
+        notifier: { publish: async (n) => void published.push(n) },
+        slackAllowedUserIds: ['U012ABCDEF'],
         tokens: {
           succeed: async (token, decision) => {
             if (token === 'expired-token')
@@ -73,11 +98,12 @@ describe('the approval API handler', () => {
     );
     const call = (event: Partial<APIGatewayProxyEvent>) =>
       handler(event as APIGatewayProxyEvent, context) as Promise<APIGatewayProxyResult>;
-    return { decisions, call };
+    return { decisions, notes, published, call };
   }
   const iamEvent = (decision: string, body?: string): Partial<APIGatewayProxyEvent> => ({
-    resource: '/incidents/{clusterId}/{incidentId}/{decision}',
-    pathParameters: { clusterId: 'orders-pg', incidentId: 'inc-1', decision },
+    resource: `/incidents/{clusterId}/{incidentId}/${decision}`,
+    httpMethod: 'POST',
+    pathParameters: { clusterId: 'orders-pg', incidentId: 'inc-1' },
     requestContext: {
       identity: { userArn: 'arn:aws:iam::123456789012:user/erin' },
     } as APIGatewayProxyEvent['requestContext'],
@@ -115,7 +141,10 @@ describe('the approval API handler', () => {
   it('accepts a signed Slack button press and refuses an unsigned one', async () => {
     const { decisions, call } = setup({ incidentId: 'inc-1', approvalToken: 'token-1' });
     const body = new URLSearchParams({
-      payload: JSON.stringify({ user: { username: 'dana' }, actions: [{ value: 'orders-pg|inc-1|reject' }] }),
+      payload: JSON.stringify({
+        user: { id: 'U012ABCDEF', username: 'dana' },
+        actions: [{ value: 'orders-pg|inc-1|reject' }],
+      }),
     }).toString();
     const ts = String(Math.floor(NOW / 1000));
     const unsigned = await call({
@@ -131,7 +160,60 @@ describe('the approval API handler', () => {
       headers: { 'X-Slack-Request-Timestamp': ts, 'X-Slack-Signature': sign(Number(ts), body) },
     });
     expect(signed.statusCode).toBe(200);
-    expect(decisions).toEqual([['token-1', { approved: false, by: 'slack:dana' }]]);
+    expect(decisions).toEqual([['token-1', { approved: false, by: 'slack:U012ABCDEF' }]]);
+  });
+
+  /** A signed press of `decision` on inc-1 by Slack user `userId`. */
+  const press = (userId: string, decision = 'approve'): Partial<APIGatewayProxyEvent> => {
+    const body = new URLSearchParams({
+      payload: JSON.stringify({
+        user: { id: userId, username: 'mallory' },
+        actions: [{ value: `orders-pg|inc-1|${decision}` }],
+      }),
+    }).toString();
+    const ts = String(Math.floor(NOW / 1000));
+    return {
+      resource: '/slack/actions',
+      body,
+      headers: { 'X-Slack-Request-Timestamp': ts, 'X-Slack-Signature': sign(Number(ts), body) },
+    };
+  };
+
+  it('refuses a Slack user who is not on the stack-wide allow-list, in Slack, and records the attempt', async () => {
+    const { decisions, notes, published, call } = setup({
+      incidentId: 'inc-1',
+      kind: 'DEAD',
+      approvalToken: 'token-1',
+    });
+    const response = await call(press('U999ZZZZZZ'));
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: 'Refused: you (U999ZZZZZZ) are not allowed to approve runbooks of orders-pg. The attempt is recorded.',
+    });
+    expect(decisions).toEqual([]);
+    expect(notes).toEqual([
+      expect.objectContaining({
+        event: 'operator',
+        to: 'DEAD',
+        by: 'slack:U999ZZZZZZ',
+        reason: expect.stringContaining(
+          'Slack user U999ZZZZZZ is not on the allow-list of cluster orders-pg',
+        ),
+      }),
+    ]);
+    expect(published.map((n) => n.metadata.eventType)).toEqual(['operator-slack-refused']);
+  });
+
+  it("lets a cluster's own allow-list replace the stack-wide one", async () => {
+    const own = setup({ incidentId: 'inc-1', kind: 'DEAD', approvalToken: 'token-1' }, ['W0345GHIJK']);
+    expect(JSON.parse((await own.call(press('U012ABCDEF'))).body).text).toMatch(/^Refused/);
+    expect(own.decisions).toEqual([]);
+    expect(JSON.parse((await own.call(press('W0345GHIJK', 'reject'))).body).text).toBe(
+      'rejected by <@W0345GHIJK>',
+    );
+    expect(own.decisions).toEqual([['token-1', { approved: false, by: 'slack:W0345GHIJK' }]]);
   });
 
   it('refuses a call without an IAM identity', async () => {

@@ -1,20 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { RecoveryStore } from '../adapters/recovery-store';
+import { OperatorError } from '../core/operator-routes';
 import type { ApprovalDecision } from '../core/runbook';
 
 /** Hands a decision back to the waiting runbook (SendTaskSuccess in AWS, the local runner locally). */
 export interface TaskTokens {
   succeed(taskToken: string, decision: ApprovalDecision): Promise<void>;
-}
-
-export class ApprovalError extends Error {
-  override readonly name = 'ApprovalError';
-  constructor(
-    message: string,
-    readonly status: 404 | 409 | 410,
-  ) {
-    super(message);
-  }
 }
 
 export interface DecisionRequest {
@@ -35,12 +26,12 @@ export async function decide(
 ): Promise<{ incidentId: string; decision: string }> {
   const incident = await deps.recovery.findIncident(request.clusterId, request.incidentId);
   if (!incident)
-    throw new ApprovalError(
+    throw new OperatorError(
       `incident ${request.incidentId} of cluster ${request.clusterId} does not exist`,
       404,
     );
   if (!incident.approvalToken) {
-    throw new ApprovalError(
+    throw new OperatorError(
       `incident ${request.incidentId} is not waiting for an approval (its runbook outcome: ${String((incident as { outcome?: string }).outcome ?? 'none yet')})`,
       409,
     );
@@ -54,7 +45,7 @@ export async function decide(
   } catch (error) {
     const name = (error as Error).name;
     if (name === 'TaskTimedOut' || name === 'TaskDoesNotExist' || name === 'InvalidToken') {
-      throw new ApprovalError(
+      throw new OperatorError(
         `the approval of incident ${request.incidentId} expired or was already decided`,
         410,
       );
@@ -83,15 +74,26 @@ export function verifySlackSignature(
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** A Slack button press: the decision, and who pressed (Slack's user id, what is recorded and checked). */
+export interface SlackAction {
+  readonly clusterId: string;
+  readonly incidentId: string;
+  readonly approved: boolean;
+  /** Slack's user id (`U…`/`W…`): stable, unlike the username. */
+  readonly userId: string;
+  readonly by: string;
+}
+
 /**
  * A Slack interactive button press: form-encoded `payload` JSON whose first action's value is
- * `<clusterId>|<incidentId>|approve|reject` (set by the approval message's buttons).
+ * `<clusterId>|<incidentId>|approve|reject` (set by the approval message's buttons); who pressed is the
+ * payload's `user.id`, recorded as `slack:<user id>`.
  */
-export function parseSlackAction(rawBody: string): DecisionRequest {
+export function parseSlackAction(rawBody: string): SlackAction {
   const payload = new URLSearchParams(rawBody).get('payload');
   if (!payload) throw new Error('the Slack request has no payload');
   const parsed = JSON.parse(payload) as {
-    user?: { username?: string; name?: string; id?: string };
+    user?: { id?: string };
     actions?: { value?: string }[];
   };
   const value = parsed.actions?.[0]?.value ?? '';
@@ -99,6 +101,7 @@ export function parseSlackAction(rawBody: string): DecisionRequest {
   if (!clusterId || !incidentId || (decision !== 'approve' && decision !== 'reject')) {
     throw new Error(`the Slack action value '${value}' is not <cluster>|<incident>|approve|reject`);
   }
-  const user = parsed.user?.username ?? parsed.user?.name ?? parsed.user?.id ?? 'unknown Slack user';
-  return { clusterId, incidentId, approved: decision === 'approve', by: `slack:${user}` };
+  const userId = parsed.user?.id;
+  if (!userId) throw new Error('the Slack action names no user id');
+  return { clusterId, incidentId, approved: decision === 'approve', userId, by: `slack:${userId}` };
 }
