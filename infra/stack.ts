@@ -232,5 +232,9 @@ export class ReplicaSentinelStack extends Stack {
       description: 'The replica-recovery runbook',
       value: this.runbooks.recovery.stateMachineArn,
     });
+    new CfnOutput(this, 'SwitchoverStateMachineArn', {
+      description: 'The primary-switchover runbook (started by an operator)',
+      value: this.runbooks.switchover.stateMachineArn,
+    });
   }
 }

@@ -297,6 +297,7 @@ async function synthesize(): Promise<RunbookDefinitions> {
       steps: logicalId(stack.runbooks.stepsFunction.fn),
       'primary-failover': logicalId(stack.runbooks.failover),
       'replica-recovery': logicalId(stack.runbooks.recovery),
+      'primary-switchover': logicalId(stack.runbooks.switchover),
     };
     app.synth();
     const template = JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')) as TemplateJson;
@@ -314,6 +315,7 @@ async function synthesize(): Promise<RunbookDefinitions> {
       definitions: {
         'primary-failover': definitionOf(ids['primary-failover']),
         'replica-recovery': definitionOf(ids['replica-recovery']),
+        'primary-switchover': definitionOf(ids['primary-switchover']),
       },
       stepsTimeoutSeconds: typeof timeout === 'number' ? timeout : 3,
     };

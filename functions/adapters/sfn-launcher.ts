@@ -14,6 +14,7 @@ export function runbookInput(incident: Incident): RunbookState {
     kind: incident.kind,
     openedAt: incident.openedAt,
     executionName: executionNameFor(incident),
+    ...(incident.request ? { requested: incident.request } : {}),
   };
 }
 
@@ -24,12 +25,15 @@ export class StepFunctionsLauncher implements RunbookLauncher {
     private readonly stateMachines: {
       readonly 'primary-failover': string;
       readonly 'replica-recovery': string;
+      /** Only where operators start switchovers (not on-transition, which never does). */
+      readonly 'primary-switchover'?: string;
     },
   ) {}
 
   async start(incident: Incident): Promise<{ executionArn?: string; note: string }> {
     const input = runbookInput(incident);
     const stateMachineArn = this.stateMachines[input.runbook];
+    if (stateMachineArn === undefined) throw new Error(`no state machine configured for ${input.runbook}`);
     try {
       const { executionArn } = await this.client.send(
         new StartExecutionCommand({
