@@ -5,7 +5,7 @@
  * request exits 2 and changes nothing); the runbook asks them again on fresh state before it acts.
  */
 import type { NodeFailoverConfig } from './candidate';
-import type { ClusterMode } from './incidents';
+import type { ClusterMode, Incident, OperatorRequest } from './incidents';
 import type { NodeState } from './node-state';
 import { comparePositions, type Engine, parsePosition } from './position';
 
@@ -141,4 +141,34 @@ export function caughtUp(
   } catch {
     return undefined;
   }
+}
+
+/** The incident a switchover request opens: the record its runbook works on (pure). */
+export function switchoverIncident(
+  clusterId: string,
+  primary: NodeState,
+  request: OperatorRequest,
+  now: number,
+): Incident {
+  const incidentId = `switchover-${now.toString(36)}`;
+  const what = `switchover from ${primary.nodeId}${request.to ? ` to ${request.to}` : ''} asked by ${request.by}${request.reason ? `: ${request.reason}` : ''}${request.dryRun ? ' (dry run)' : ''}`;
+  return {
+    clusterId,
+    incidentId,
+    nodeId: primary.nodeId,
+    role: 'primary',
+    engine: primary.engine,
+    kind: 'SWITCHOVER',
+    severity: 'warning',
+    state: 'OPEN',
+    openedAt: now,
+    updatedAt: now,
+    lastNodeVersion: primary.version,
+    revision: 1,
+    flaps: 0,
+    timeline: [{ at: now, event: 'opened', to: primary.status, reason: what }],
+    runbook: 'primary-switchover',
+    request,
+    outbox: {},
+  };
 }
