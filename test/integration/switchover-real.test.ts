@@ -62,7 +62,7 @@ class Writer {
         await client.connect();
         while (this.#running) {
           const seq = ++this.#seq;
-          const reply = await client.sendCommand(['SET', `w:${seq}`, '1']);
+          const reply: unknown = await client.sendCommand(['SET', `w:${seq}`, '1']);
           if (reply !== 'OK') break;
           this.acked.push({ seq, at: Date.now(), port: target.port });
           await new Promise((resolve) => setTimeout(resolve, 5));
