@@ -1,5 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { createClient } from 'redis';
 import { localCredentials } from '../../functions/adapters/hooks';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
@@ -15,9 +17,14 @@ import { type RunbookRun, runRunbook } from '../../local/runbook-runner';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { runbookInput, stepsFor } from '../support/runbooks';
 import {
+  mysqlQuery,
+  type PrimaryReplicaPair,
+  pgQuery,
   type RedisTopology,
   redisCommand,
   type ServerNode,
+  startMariaDbPair,
+  startPostgresPair,
   startRedisTopology,
   waitFor,
 } from '../support/servers';
@@ -217,11 +224,6 @@ describe('switchover on real Redis servers', () => {
     expect(cluster.lockIncidentId).toBeUndefined();
     expect(cluster.lastRecoveryAt).toBeUndefined(); // a switchover starts no cooldown
     const incident = await recovery.getIncident('sw-redis', started.incidentId, started.openedAt);
-    console.log(
-      (incident?.runbookSteps ?? [])
-        .map((st) => `${new Date(st.at).toISOString().slice(11, 23)} ${st.step}: ${st.detail}`)
-        .join('\n'),
-    );
     expect(incident).toMatchObject({
       kind: 'SWITCHOVER',
       state: 'RESOLVED',
@@ -297,5 +299,203 @@ describe('switchover on real Redis servers', () => {
     // The old primary takes writes again at once.
     expect(await redisCommand(redis.primary, ['SET', 'after', '1'])).toBe('OK');
     expect(((await redisCommand(target, ['ROLE'])) as unknown[])[0]).toBe('slave');
+  });
+});
+
+/** A client inserting rows 1, 2, 3… into whichever server takes writes, as an application account would. */
+class SqlWriter {
+  readonly acked: { seq: number; at: number; port: number }[] = [];
+  #seq = 0;
+  #running = true;
+  #loop: Promise<void>;
+  constructor(
+    private readonly open: (
+      node: ServerNode,
+    ) => Promise<{ insert(seq: number): Promise<void>; close(): void }>,
+    private readonly nodes: readonly ServerNode[],
+  ) {
+    this.#loop = this.#run();
+  }
+  async #run(): Promise<void> {
+    let index = 0;
+    while (this.#running) {
+      const target = this.nodes[index++ % this.nodes.length] as ServerNode;
+      const session = await this.open(target).catch(() => undefined);
+      if (session === undefined) continue;
+      try {
+        while (this.#running) {
+          const seq = ++this.#seq;
+          await session.insert(seq);
+          this.acked.push({ seq, at: Date.now(), port: target.port });
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      } catch {
+        // refused (read-only, in recovery) or cut: not acknowledged, try the next server
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      } finally {
+        session.close();
+      }
+    }
+  }
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+}
+
+const SQL = {
+  postgresql: {
+    start: startPostgresPair,
+    async setup(primary: ServerNode) {
+      await pgQuery(primary, 'CREATE TABLE IF NOT EXISTS sw_writes (seq bigint PRIMARY KEY)');
+    },
+    async open(node: ServerNode) {
+      const client = new pg.Client({
+        host: node.host,
+        port: node.port,
+        user: 'postgres',
+        database: 'postgres',
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      return {
+        insert: async (seq: number) => {
+          await client.query('INSERT INTO sw_writes (seq) VALUES ($1)', [seq]);
+        },
+        close: () => void client.end().catch(() => undefined),
+      };
+    },
+    async present(node: ServerNode): Promise<Set<number>> {
+      const rows = await pgQuery<{ seq: string }>(node, 'SELECT seq FROM sw_writes');
+      return new Set(rows.map((r) => Number(r.seq)));
+    },
+  },
+  mariadb: {
+    start: startMariaDbPair,
+    async setup(primary: ServerNode) {
+      // The application's account: no SUPER / READ_ONLY ADMIN, so read_only stops it (root writes through).
+      for (const sql of [
+        'CREATE DATABASE IF NOT EXISTS sw',
+        'CREATE TABLE IF NOT EXISTS sw.writes (seq BIGINT PRIMARY KEY)',
+        "CREATE USER IF NOT EXISTS 'app'@'127.0.0.1'",
+        "GRANT SELECT, INSERT ON sw.* TO 'app'@'127.0.0.1'",
+      ])
+        await mysqlQuery(primary, sql);
+    },
+    async open(node: ServerNode) {
+      const connection = await mysql.createConnection({ host: node.host, port: node.port, user: 'app' });
+      connection.on('error', () => undefined);
+      return {
+        insert: async (seq: number) => {
+          await connection.query('INSERT INTO sw.writes (seq) VALUES (?)', [seq]);
+        },
+        close: () => connection.destroy(),
+      };
+    },
+    async present(node: ServerNode): Promise<Set<number>> {
+      const rows = await mysqlQuery(node, 'SELECT seq FROM sw.writes');
+      return new Set(rows.map((r) => Number(r.seq)));
+    },
+  },
+} as const;
+
+describe.each(['postgresql', 'mariadb'] as const)('switchover on a real %s pair', (engine) => {
+  let table: TestTable | undefined;
+  let pair: PrimaryReplicaPair | undefined;
+  afterAll(async () => {
+    await pair?.stop();
+    await table?.drop();
+  });
+
+  it('promotes the replica with every acknowledged write, the old primary stopped from writing', async () => {
+    table = await createTestTable(`switchover-${engine}`);
+    pair = await SQL[engine].start();
+    const { primary, replica } = pair;
+    await SQL[engine].setup(primary);
+    const clusterId = `sw-${engine}`;
+    const now = Date.now();
+    for (const s of [
+      { ...healthy(clusterId, primary, 'primary', undefined, now), engine },
+      { ...healthy(clusterId, replica, 'replica', primary.nodeId, now), engine },
+    ])
+      await table.client.send(
+        new PutCommand({
+          TableName: table.tableName,
+          Item: { ...s, PK: keys.clusterPk(clusterId), SK: keys.nodeSk(s.nodeId), type: 'node' },
+        }),
+      );
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          PK: keys.clusterPk(clusterId),
+          SK: keys.clusterMetaSk,
+          type: 'cluster',
+          mode: 'auto',
+          epoch: 1,
+          primaryNodeId: primary.nodeId,
+          nodes: [primary.endpoint, replica.endpoint],
+        },
+      }),
+    );
+    const { steps, recovery } = stepsFor(table, hooks);
+    const runs: Promise<RunbookRun>[] = [];
+    const deps = {
+      recovery,
+      nodes: table.store,
+      incidents: new DynamoIncidentStore(table.client, table.tableName),
+      launcher: {
+        async start(incident: Incident) {
+          runs.push(
+            runRunbook('primary-switchover', runbookInput(incident), {
+              steps,
+              approvals: never,
+              retryIntervalOverrides: { Verify: 200 },
+            }),
+          );
+          return { note: 'started' };
+        },
+      },
+      clock: Date.now,
+    };
+    const writer = new SqlWriter(SQL[engine].open, [primary, replica]);
+    await waitFor('the writer to get going', async () => writer.acked.length >= 50);
+
+    const started = await startSwitchover(deps, clusterId, { by: 'test', reason: 'maintenance' });
+    expect(started).toMatchObject({ from: primary.nodeId, to: replica.nodeId });
+    const run = await runs[0];
+    await waitFor(
+      'the writer to write to the new primary',
+      async () => writer.acked.at(-1)?.port === replica.port,
+    );
+    await writer.stop();
+
+    expect(run?.status).toBe('SUCCEEDED');
+    expect(folded(run as RunbookRun)).toEqual(
+      flowPath(SWITCHOVER_FLOW, ['proceed', 'locked', 'auto', 'done', 'caught-up', 'done', 'done', 'done']),
+    );
+    expect(await recovery.getCluster(clusterId)).toMatchObject({ primaryNodeId: replica.nodeId, epoch: 2 });
+    const present = await SQL[engine].present(replica);
+    expect(writer.acked.filter((w) => !present.has(w.seq)).map((w) => w.seq)).toEqual([]);
+    expect(writer.acked.some((w) => w.port === primary.port)).toBe(true);
+    // The old primary takes no writes from the application any more.
+    const old = await SQL[engine].open(primary).catch(() => undefined);
+    await expect(
+      old ? old.insert(-1).finally(() => old.close()) : Promise.reject(new Error('closed')),
+    ).rejects.toThrow();
+    const incident = await recovery.getIncident(clusterId, started.incidentId, started.openedAt);
+    const detail = incident?.runbookSteps?.find((s) => s.step === 'old-primary')?.detail ?? '';
+    if (engine === 'mariadb') {
+      expect(detail).toMatch(/Repointed/);
+      await waitFor('the old primary to replicate from the new one', async () => {
+        const [status] = await mysqlQuery(primary, 'SHOW SLAVE STATUS');
+        return (
+          status?.Master_Port === replica.port &&
+          status?.Slave_IO_Running === 'Yes' &&
+          status?.Slave_SQL_Running === 'Yes'
+        );
+      });
+    } else expect(detail).toMatch(/stays read-only .* rebuild hook/);
+    console.log(`switchover (${engine}): ${writer.acked.length} acknowledged writes, 0 lost`);
   });
 });
