@@ -6,6 +6,7 @@ import { Detector } from './constructs/detector';
 import { Ingest } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
+import { OperatorApi } from './constructs/operator-api';
 import { type ProbeNetwork, Probes } from './constructs/probes';
 import { type RunbookNetwork, Runbooks } from './constructs/runbooks';
 import { StateStore } from './constructs/state-store';
@@ -63,7 +64,7 @@ export interface ReplicaSentinelStackProps extends StackProps {
   readonly runbookNetwork?: RunbookNetwork;
   /**
    * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret: adds the
-   * `POST /slack/actions` route to the approval API.
+   * `POST /slack/actions` route to the operator API.
    *
    * @default - no Slack route
    */
@@ -104,8 +105,10 @@ export class ReplicaSentinelStack extends Stack {
   public readonly notifications: Notifications;
   /** The sweep and on-transition functions, the sweep schedule and their queues. */
   public readonly detector: Detector;
-  /** The recovery state machines, the runbook-steps function and the approval API. */
+  /** The recovery state machines and the runbook-steps function. */
   public readonly runbooks: Runbooks;
+  /** The operator API (approve, reject and the other operator actions) and its function. */
+  public readonly operatorApi: OperatorApi;
   /** The probe function and its schedule, when the configuration file enables them. */
   public readonly probes?: Probes;
   /** The dashboard and the alarms on the monitor itself. */
@@ -141,6 +144,10 @@ export class ReplicaSentinelStack extends Stack {
       ...(props.hookSsmDocuments === undefined ? {} : { hookSsmDocuments: props.hookSsmDocuments }),
       ...(props.databaseSecretArn === undefined ? {} : { databaseSecretArn: props.databaseSecretArn }),
       ...(props.runbookNetwork === undefined ? {} : { network: props.runbookNetwork }),
+    });
+    this.operatorApi = new OperatorApi(this, 'OperatorApi', {
+      table: this.stateStore.table,
+      stateMachines: [this.runbooks.failover, this.runbooks.recovery, this.runbooks.switchover],
       ...(props.slackSigningSecretArn === undefined
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),
@@ -179,7 +186,7 @@ export class ReplicaSentinelStack extends Stack {
         Sweep: this.detector.sweepFunction.fn,
         OnTransition: this.detector.onTransitionFunction.fn,
         RunbookSteps: this.runbooks.stepsFunction.fn,
-        Approval: this.runbooks.approvalFunction.fn,
+        Operator: this.operatorApi.operatorFunction.fn,
         ...(this.notifications.notifySlack ? { NotifySlack: this.notifications.notifySlack.fn } : {}),
         ...(this.probes ? { Probe: this.probes.probeFunction.fn } : {}),
       },
@@ -192,7 +199,11 @@ export class ReplicaSentinelStack extends Stack {
           : {}),
       },
       watchedQueues: { Quarantine: this.ingest.quarantineQueue },
-      stateMachines: { PrimaryFailover: this.runbooks.failover, ReplicaRecovery: this.runbooks.recovery },
+      stateMachines: {
+        PrimaryFailover: this.runbooks.failover,
+        ReplicaRecovery: this.runbooks.recovery,
+        PrimarySwitchover: this.runbooks.switchover,
+      },
     });
 
     new CfnOutput(this, 'TableName', {
@@ -219,10 +230,10 @@ export class ReplicaSentinelStack extends Stack {
       description: 'SNS topic of every alert (AWS Chatbot custom-notification format); subscribe to it',
       value: this.notifications.topic.topicArn,
     });
-    new CfnOutput(this, 'ApprovalApiUrl', {
+    new CfnOutput(this, 'OperatorApiUrl', {
       description:
-        'Approval API (IAM auth): POST <url>incidents/<clusterId>/<incidentId>/approve|reject; Slack: <url>slack/actions',
-      value: this.runbooks.api.url,
+        'Operator API (IAM auth; routes: functions/core/operator-routes.ts), e.g. POST <url>incidents/<clusterId>/<incidentId>/approve; Slack: <url>slack/actions',
+      value: this.operatorApi.api.url,
     });
     new CfnOutput(this, 'FailoverStateMachineArn', {
       description: 'The primary-failover runbook',

@@ -20,11 +20,12 @@ import {
   TARGET_OPTIONS,
   UsageError,
 } from './cli-common';
-import { signedPost } from './signed-request';
+import { isOperatorCommand, OPERATOR_HELP, operatorCommand } from './cli-operator';
 
 export { DEFAULT_LOCAL_PORT, LOCAL_TABLE_NAME, parseDuration, UsageError };
 
 const HELP: Record<string, string> = {
+  ...OPERATOR_HELP,
   main: `replica-sentinel — replication health monitoring
 
 Usage: replica-sentinel <command> [options]
@@ -37,7 +38,7 @@ Commands:
   maintenance clear   end a maintenance window early
   incidents           open and recent incidents (cluster, node, severity, state, runbook)
   incident show ID    one incident and its timeline
-  approve ID          approve the recovery runbook waiting on incident ID
+  approve ID          approve the recovery runbook waiting on incident ID (operator API)
   reject ID           reject it (nothing is touched)
   invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
   demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
@@ -77,13 +78,6 @@ cluster's heartbeatTimeoutSeconds is not above the interval plus that deadline.`
 
 A table of nodes: cluster, node, role, status and for how long, lag, applied position, heartbeat age
 (colored on a terminal, plain when piped). --json prints { "nodes": [ … ] }.`,
-  approve: `Usage: replica-sentinel approve INCIDENT_ID --cluster ID (--stack NAME | --api-url URL) [--reason TEXT] [--json]
-
-Approves the runbook waiting for approval on the incident. The call goes to the stack's approval API,
-signed with your AWS credentials (IAM): your identity is recorded as the approver.`,
-  reject: `Usage: replica-sentinel reject INCIDENT_ID --cluster ID (--stack NAME | --api-url URL) [--reason TEXT] [--json]
-
-Rejects the runbook waiting for approval on the incident: it stops and touches nothing.`,
   'maintenance clear': `Usage: replica-sentinel maintenance clear --cluster ID [--node ID] --reason TEXT [--by NAME]
 
 Ends a maintenance window early. A node is judged again at its next heartbeat.`,
@@ -148,65 +142,6 @@ async function maintenance(
   } finally {
     client.destroy();
   }
-}
-
-async function apiUrlOf(values: { 'api-url'?: string; stack?: string }): Promise<URL> {
-  if (values['api-url'])
-    return new URL(values['api-url'].endsWith('/') ? values['api-url'] : `${values['api-url']}/`);
-  if (!values.stack) throw new UsageError('give --stack NAME (a deployed stack) or --api-url URL');
-  const cfn = new CloudFormationClient({});
-  const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: values.stack }));
-  cfn.destroy();
-  const url = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'ApprovalApiUrl')?.OutputValue;
-  if (!url)
-    throw new Error(
-      `stack ${values.stack} has no ApprovalApiUrl output: is it a replica-sentinel stack with runbooks?`,
-    );
-  return new URL(url.endsWith('/') ? url : `${url}/`);
-}
-
-async function decision(
-  command: 'approve' | 'reject',
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  io: { out: (text: string) => void },
-): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      cluster: { type: 'string' },
-      reason: { type: 'string' },
-      stack: { type: 'string' },
-      'api-url': { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-  });
-  if (values.help) {
-    io.out(HELP[command] ?? '');
-    return;
-  }
-  const incidentId = positionals[0];
-  if (!incidentId) throw new UsageError(`${command}: give the incident id`);
-  if (!values.cluster) throw new UsageError('--cluster is required');
-  const base = await apiUrlOf(values);
-  const url = new URL(
-    `incidents/${encodeURIComponent(values.cluster)}/${encodeURIComponent(incidentId)}/${command}`,
-    base,
-  );
-  const response = await signedPost(url, values.reason ? { reason: values.reason } : {}, env);
-  const message = (response.body as { message?: string })?.message;
-  if (response.status !== 200)
-    throw new Error(
-      `${command} refused (HTTP ${response.status}): ${message ?? JSON.stringify(response.body)}`,
-    );
-  io.out(
-    values.json
-      ? JSON.stringify(response.body)
-      : `${incidentId}: ${command === 'approve' ? 'approved' : 'rejected'}`,
-  );
 }
 
 async function status(
@@ -484,8 +419,8 @@ export async function main(
       const { demoCommand } = await import('./redis-demo');
       return await demoCommand(rest, env, io);
     }
-    if (command === 'approve' || command === 'reject') {
-      await decision(command, rest, env, io);
+    if (isOperatorCommand(command)) {
+      await operatorCommand(command, rest, env, io);
       return 0;
     }
     throw new UsageError(`unknown command '${command}' (try --help)`);

@@ -7,7 +7,8 @@
  *   and handed to on-transition;
  * - the sweep runs on a timer;
  * - runbooks run from the synthesized state machines (local/runbook-runner.ts) with the real steps and hooks;
- *   approvals arrive at `POST /incidents/{cluster}/{incident}/{approve|reject}`;
+ * - the operator API's routes (functions/core/operator-routes.ts: approve, reject and the other operator
+ *   actions) are served on the same port, the caller being `local:<x-replica-sentinel-user header>`;
  * - notifications are printed, and posted to a Slack incoming webhook when one is given.
  * `GET /info` tells CLI commands where the table is; `GET /status` and `GET /incidents` read it.
  */
@@ -26,15 +27,16 @@ import { RecoveryStore } from '../functions/adapters/recovery-store';
 import { postToSlack } from '../functions/adapters/slack';
 import { startSwitchover } from '../functions/adapters/switchover-starter';
 import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
-import { decide } from '../functions/approval/approval';
 import type { Transition } from '../functions/core/incidents';
 import type { ChatbotNotification } from '../functions/core/notification';
 import { slackMessage } from '../functions/core/notification';
+import { dispatch, matchRoute } from '../functions/core/operator-routes';
 import type { ApprovalDecision } from '../functions/core/runbook';
 import { createHandler as createChangeHandler } from '../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../functions/on-transition/handler';
 import { transitionOf } from '../functions/on-transition/transition';
+import { createOperations } from '../functions/operator/operations';
 import { createHandler as createSteps } from '../functions/runbook-steps/handler';
 import { sweepOnce } from '../functions/sweep/sweep';
 import {
@@ -150,6 +152,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       options.onRunbookFinished?.(name, run);
     },
   });
+  const operations = createOperations({
+    recovery,
+    tokens: {
+      succeed: async (token, decision) => {
+        const resolve = pending.get(token);
+        if (!resolve) throw Object.assign(new Error('no such task'), { name: 'TaskDoesNotExist' });
+        pending.delete(token);
+        resolve(decision);
+      },
+    },
+    clock: Date.now,
+  });
   const heartbeats = createHeartbeatHandler(
     { store, quarantine, sweepShards: TABLE.sweepShards },
     { logger },
@@ -241,31 +255,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           const items = await allItems(url.searchParams.get('cluster'));
           return send(res, 200, { incidents: items.filter((i) => i.type === 'incident') });
         }
-        const decision = /^\/incidents\/([^/]+)\/([^/]+)\/(approve|reject)$/.exec(url.pathname);
-        if (req.method === 'POST' && decision) {
-          const body = await readBody(req);
-          const reason = body ? (JSON.parse(body) as { reason?: string }).reason : undefined;
-          const result = await decide(
-            {
-              recovery,
-              tokens: {
-                succeed: async (token, d) => {
-                  const resolve = pending.get(token);
-                  if (!resolve) throw Object.assign(new Error('no such task'), { name: 'TaskDoesNotExist' });
-                  pending.delete(token);
-                  resolve(d);
-                },
-              },
-            },
-            {
-              clusterId: decodeURIComponent(decision[1] ?? ''),
-              incidentId: decodeURIComponent(decision[2] ?? ''),
-              approved: decision[3] === 'approve',
-              by: `local:${req.headers['x-replica-sentinel-user'] ?? 'operator'}`,
-              ...(reason ? { reason } : {}),
-            },
+        const operation = matchRoute(req.method ?? '', url.pathname);
+        if (operation) {
+          const user = req.headers['x-replica-sentinel-user'];
+          const caller = `local:${typeof user === 'string' && user !== '' ? user : 'operator'}`;
+          const result = await dispatch(
+            operations,
+            operation.operation,
+            operation.params,
+            await readBody(req),
+            { id: caller, via: 'local' },
           );
-          return send(res, 200, result);
+          return send(res, 200, { ...result, by: caller });
         }
         const switchover = /^\/clusters\/([^/]+)\/switchover$/.exec(url.pathname);
         if (req.method === 'POST' && switchover) {

@@ -1,14 +1,4 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import {
-  AccessLogFormat,
-  AuthorizationType,
-  EndpointType,
-  LambdaIntegration,
-  LogGroupLogDestination,
-  MethodLoggingLevel,
-  type RequestValidator,
-  RestApi,
-} from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -140,23 +130,15 @@ export interface RunbooksProps {
    */
   readonly network?: RunbookNetwork;
   /**
-   * Complete ARN of the Secrets Manager secret holding the Slack app's signing secret. When given, the
-   * approval API also has the unauthenticated `POST /slack/actions` route for Slack's interactive buttons
-   * (Slack cannot sign with AWS credentials; the approval function verifies Slack's request signature).
-   *
-   * @default - no Slack route: decisions come through the IAM-authorized route only
-   */
-  readonly slackSigningSecretArn?: string;
-  /**
-   * Key for the log groups (functions, state machines, API access logs); needs the CloudWatch Logs key
+   * Key for the log groups (the function, the state machines); needs the CloudWatch Logs key
    * policy of `createLogsKey()`.
    *
    * @default - one new key from `createLogsKey()`
    */
   readonly logKey?: IKey;
   /**
-   * Retention of the state machines' execution logs and of the API access logs (incident evidence:
-   * Step Functions keeps a Standard execution's history 90 days only).
+   * Retention of the state machines' execution logs (incident evidence: Step Functions keeps a Standard
+   * execution's history 90 days only).
    *
    * @default RetentionDays.ONE_YEAR
    */
@@ -349,9 +331,9 @@ class RunbookFlow extends Construct {
 }
 
 /**
- * Recovery (docs/DESIGN.md §5): the two runbooks as Standard state machines, the runbook-steps function every
- * Task invokes, and the approval API through which a human approves or rejects a runbook waiting in
- * RequestApproval. The flows are exactly the contract in functions/core/runbook.ts; decisions are made in
+ * Recovery (docs/DESIGN.md §5): the two runbooks as Standard state machines and the runbook-steps function
+ * every Task invokes (a human approves or rejects a runbook waiting in RequestApproval through the operator
+ * API, infra/constructs/operator-api.ts). The flows are exactly the contract in functions/core/runbook.ts; decisions are made in
  * the steps, the state machines only branch on what the steps return.
  *
  * - State machines `<stack>-primary-failover` and `<stack>-replica-recovery`: every Task retries transient
@@ -362,12 +344,6 @@ class RunbookFlow extends Construct {
  * - runbook-steps: reads and writes the table (with transactions), publishes to the alerts topic, and
  *   invokes only the configured hooks: Lambda functions, SSM Automation documents, a database secret,
  *   optionally from inside a VPC.
- * - Approval API (REST, Regional, stage `v1`): `POST /incidents/{clusterId}/{incidentId}/{decision}`
- *   (decision `approve` or `reject`) with IAM authorization (SigV4, e.g. the CLI), and, when a Slack
- *   signing secret is configured, `POST /slack/actions` for Slack's interactive buttons. Both are Lambda
- *   proxy integrations of the approval function, which answers the waiting task token (SendTaskSuccess /
- *   SendTaskFailure on these two state machines only). Access logs (JSON) and execution logs (ERROR),
- *   X-Ray, request validation, stage throttling.
  */
 export class Runbooks extends Construct {
   /** The primary-failover runbook (`<stack>-primary-failover`). */
@@ -378,14 +354,8 @@ export class Runbooks extends Construct {
   public readonly switchover: StateMachine;
   /** The function every runbook Task invokes with `{ action, state }`. */
   public readonly stepsFunction: SentinelFunction;
-  /** Turns an approval request (IAM-signed or from Slack) into SendTaskSuccess on the waiting task. */
-  public readonly approvalFunction: SentinelFunction;
-  /** The approval REST API. */
-  public readonly api: RestApi;
   /** Execution logs of both state machines. */
   public readonly executionLogs: LogGroup;
-  /** Access logs of the approval API. */
-  public readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: RunbooksProps) {
     super(scope, id);
@@ -445,34 +415,6 @@ export class Runbooks extends Construct {
       'primary-switchover',
       this.definitionFrom('SwitchoverStates', SWITCHOVER_FLOW),
     );
-
-    // approval
-    this.approvalFunction = new SentinelFunction(this, 'Approval', {
-      entry: functionEntry('approval'),
-      serviceName: 'approval',
-      description: 'replica-sentinel: approves or rejects a runbook waiting for a human decision',
-      logKey,
-      // API Gateway waits at most 29 s for a Lambda integration.
-      timeout: Duration.seconds(25),
-    })
-      .bindTable(props.table, 'R', tableOptions)
-      .bindTaskResponses([this.failover, this.recovery, this.switchover]);
-    if (props.slackSigningSecretArn !== undefined) {
-      this.approvalFunction.bindSecret(
-        'SLACK_SIGNING_SECRET_ARN',
-        Secret.fromSecretAttributes(this, 'SlackSigningSecret', {
-          secretCompleteArn: props.slackSigningSecretArn,
-        }),
-        'the Slack signing secret',
-      );
-    }
-
-    this.accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      encryptionKey: logKey,
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.api = this.approvalApi(props.slackSigningSecretArn !== undefined);
   }
 
   private placement(network: RunbookNetwork) {
@@ -581,106 +523,5 @@ export class Runbooks extends Construct {
       else if (spec.type === 'wait') (state as Wait).next(target(spec.goto));
     }
     return target(flow.start);
-  }
-
-  private approvalApi(withSlackRoute: boolean): RestApi {
-    const stack = Stack.of(this);
-    const api = new RestApi(this, 'ApprovalApi', {
-      restApiName: `${stack.stackName}-approvals`,
-      description: 'replica-sentinel: approve or reject a recovery runbook waiting for a human decision',
-      endpointConfiguration: { types: [EndpointType.REGIONAL] },
-      // API Gateway writes access and execution logs with the account's CloudWatch role (one per account
-      // and region): CDK creates it and registers it (AWS::ApiGateway::Account), retained on deletion.
-      cloudWatchRole: true,
-      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
-      deployOptions: {
-        stageName: 'v1',
-        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
-        loggingLevel: MethodLoggingLevel.ERROR,
-        // Request and response bodies carry Slack payloads and task tokens: not in the logs.
-        dataTraceEnabled: false,
-        tracingEnabled: true,
-        metricsEnabled: true,
-        // A few humans click buttons; anything faster is not them.
-        throttlingRateLimit: 10,
-        throttlingBurstLimit: 20,
-      },
-    });
-    const validator = api.addRequestValidator('Validator', {
-      validateRequestParameters: true,
-      validateRequestBody: true,
-    });
-    const integration = new LambdaIntegration(this.approvalFunction.fn, {
-      proxy: true,
-      allowTestInvoke: false,
-    });
-
-    // POST /incidents/{clusterId}/{incidentId}/{decision}, IAM-authorized (SigV4).
-    const decision = api.root
-      .addResource('incidents')
-      .addResource('{clusterId}')
-      .addResource('{incidentId}')
-      .addResource('{decision}');
-    const decide = decision.addMethod('POST', integration, {
-      authorizationType: AuthorizationType.IAM,
-      requestValidator: validator,
-      requestParameters: {
-        'method.request.path.clusterId': true,
-        'method.request.path.incidentId': true,
-        'method.request.path.decision': true,
-      },
-    });
-    Validations.of(decide).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason:
-        'Operators call this method with AWS credentials: it uses IAM authorization (SigV4, AuthorizationType AWS_IAM), ' +
-        'so who may approve a runbook is decided by IAM policies on execute-api:Invoke, not by a Cognito user pool.',
-    });
-
-    if (withSlackRoute) {
-      this.slackRoute(api, integration, validator);
-    }
-
-    Validations.of(api.deploymentStage).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason:
-        'No WAF web ACL: the decision route only accepts SigV4-signed requests of IAM principals allowed execute-api:Invoke, ' +
-        'the Slack route is verified against the Slack signing secret by the function, and the stage is throttled ' +
-        '(10 requests/s, burst 20). A web ACL would add cost and nothing these checks do not already reject.',
-    });
-    // The CloudWatch role CDK makes for API Gateway logging.
-    const cloudWatchRole = api.node.tryFindChild('CloudWatchRole');
-    if (cloudWatchRole !== undefined) {
-      Validations.of(cloudWatchRole).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason:
-          "API Gateway's account-level CloudWatch Logs role (AWS::ApiGateway::Account, one per account and region, used by " +
-          'every REST API there for access and execution logs). It keeps the AWS managed AmazonAPIGatewayPushToCloudWatchLogs ' +
-          'policy on purpose: a policy narrowed to this stack would break the logging of the other APIs of the account.',
-      });
-    }
-    return api;
-  }
-
-  private slackRoute(api: RestApi, integration: LambdaIntegration, validator: RequestValidator): void {
-    const actions = api.root.addResource('slack').addResource('actions');
-    const method = actions.addMethod('POST', integration, {
-      authorizationType: AuthorizationType.NONE,
-      requestValidator: validator,
-    });
-    Validations.of(method).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        "Slack's interactive-message callbacks cannot sign requests with AWS credentials, so this route has no API Gateway " +
-        'authorizer: the approval function verifies the X-Slack-Signature (HMAC-SHA256 of the body with the signing secret ' +
-        'from Secrets Manager) and the timestamp before acting, and rejects everything else.',
-    });
-    Validations.of(method).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason:
-        'Slack calls this route, not a Cognito user: requests are authenticated by the Slack request signature, ' +
-        'verified by the approval function with the signing secret from Secrets Manager.',
-    });
   }
 }

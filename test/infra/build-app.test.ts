@@ -52,8 +52,8 @@ describe('context values that configure the stack', () => {
     });
   });
 
-  it('adds the Slack route to the approval API when slackSigningSecretArn is given', () => {
-    expect(t.stack.runbooks.api.root.getResource('slack')?.getResource('actions')).toBeDefined();
+  it('adds the Slack route to the operator API when slackSigningSecretArn is given', () => {
+    expect(t.stack.operatorApi.api.root.getResource('slack')?.getResource('actions')).toBeDefined();
   });
 });
 

@@ -6,6 +6,7 @@ import { Stream, StreamEncryption } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
+import { OPERATOR_ROUTES } from '../../functions/core/operator-routes';
 import { VPC_ENI_ACTIONS } from '../../infra/constructs/sentinel-function';
 import { ALL_OPTIONS_CONTEXT, TEST_REGION, type TestApp, testApp, validationFindings } from './support';
 
@@ -64,10 +65,17 @@ const RUNBOOKS_ACKNOWLEDGEMENTS = [
   `Runbooks/PrimaryFailover/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
   'Runbooks/ReplicaRecovery/Role AwsSolutions-IAM5[Resource::*]',
   `Runbooks/ReplicaRecovery/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
-  'Runbooks/Approval/Role AwsSolutions-IAM5[Resource::*]',
-  'Runbooks/ApprovalApi/CloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-  'Runbooks/ApprovalApi/DeploymentStage.v1 AwsSolutions-APIG3',
-  'Runbooks/ApprovalApi/Default/incidents/{clusterId}/{incidentId}/{decision}/POST AwsSolutions-COG4',
+  'Runbooks/PrimarySwitchover/Role AwsSolutions-IAM5[Resource::*]',
+  `Runbooks/PrimarySwitchover/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
+];
+/** The operator API: one COG4 (IAM, not Cognito) per route of the route table. */
+const OPERATOR_API_ACKNOWLEDGEMENTS = [
+  'OperatorApi/Function/Role AwsSolutions-IAM5[Resource::*]',
+  'OperatorApi/Api/CloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+  'OperatorApi/Api/DeploymentStage.v1 AwsSolutions-APIG3',
+  ...Object.values(OPERATOR_ROUTES).map(
+    (route) => `OperatorApi/Api/Default${route.path}/POST AwsSolutions-COG4`,
+  ),
 ];
 /** Only with the runbookVpcId / runbookSubnetIds / runbookSecurityGroupId placement: CDK's import warnings. */
 const RUNBOOKS_VPC_ACKNOWLEDGEMENTS = [
@@ -77,8 +85,8 @@ const RUNBOOKS_VPC_ACKNOWLEDGEMENTS = [
 ];
 /** Only with slackSigningSecretArn: the route Slack calls, authenticated by its request signature. */
 const SLACK_ROUTE_ACKNOWLEDGEMENTS = [
-  'Runbooks/ApprovalApi/Default/slack/actions/POST AwsSolutions-APIG4',
-  'Runbooks/ApprovalApi/Default/slack/actions/POST AwsSolutions-COG4',
+  'OperatorApi/Api/Default/slack/actions/POST AwsSolutions-APIG4',
+  'OperatorApi/Api/Default/slack/actions/POST AwsSolutions-COG4',
 ];
 const DETECTOR_ACKNOWLEDGEMENTS = [
   'Detector/Failures AwsSolutions-SQS3',
@@ -92,7 +100,12 @@ describe.each([
     // The app exactly as `cdk synth` builds it (infra/build-app.ts), cdk-nag plugin and bundling included.
     configuration: 'the default app',
     options: { nag: true },
-    expected: [...BASE_ACKNOWLEDGEMENTS, ...RUNBOOKS_ACKNOWLEDGEMENTS, ...DETECTOR_ACKNOWLEDGEMENTS],
+    expected: [
+      ...BASE_ACKNOWLEDGEMENTS,
+      ...RUNBOOKS_ACKNOWLEDGEMENTS,
+      ...OPERATOR_API_ACKNOWLEDGEMENTS,
+      ...DETECTOR_ACKNOWLEDGEMENTS,
+    ],
     onStar: [...X_RAY_WRITE_ACTIONS, ...STATE_MACHINE_ON_STAR],
   },
   {
@@ -107,6 +120,7 @@ describe.each([
       'Notifications/NotifySlack/Role AwsSolutions-IAM5[Resource::*]',
       ...RUNBOOKS_VPC_ACKNOWLEDGEMENTS,
       ...RUNBOOKS_ACKNOWLEDGEMENTS,
+      ...OPERATOR_API_ACKNOWLEDGEMENTS,
       ...SLACK_ROUTE_ACKNOWLEDGEMENTS,
       ...DETECTOR_ACKNOWLEDGEMENTS,
     ],

@@ -16,7 +16,6 @@ import { ROUTING_COMMENT_PREFIX } from '../../infra/runbook-routing';
 import {
   ALL_OPTIONS_CONTEXT,
   arnOf,
-  type CfnResourceJson,
   logicalIdOfConstruct,
   resources,
   type Statement,
@@ -93,19 +92,15 @@ const STATE_MACHINE_XRAY_ACTIONS = [
 ];
 
 const allowed = (statements: Statement[]) => statements.filter((s) => s.effect === 'Allow');
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 interface Ids {
   readonly steps: string;
-  readonly approval: string;
   readonly failover: string;
   readonly recovery: string;
   readonly switchover: string;
   readonly failoverRole: string;
   readonly recoveryRole: string;
-  readonly api: string;
   readonly executionLogs: string;
-  readonly accessLogs: string;
   readonly table: string;
   readonly tableKey: string;
   readonly topic: string;
@@ -116,15 +111,12 @@ function idsOf(t: TestApp): Ids {
   const { runbooks, stateStore, notifications } = t.stack;
   return {
     steps: id(runbooks.stepsFunction.fn),
-    approval: id(runbooks.approvalFunction.fn),
     failover: id(runbooks.failover),
     recovery: id(runbooks.recovery),
     switchover: id(runbooks.switchover),
     failoverRole: id(runbooks.failover.role),
     recoveryRole: id(runbooks.recovery.role),
-    api: id(runbooks.api),
     executionLogs: id(runbooks.executionLogs),
-    accessLogs: id(runbooks.accessLogs),
     table: id(stateStore.table),
     tableKey: id(stateStore.key),
     topic: id(notifications.topic),
@@ -706,156 +698,8 @@ describe('the runbook-steps function', () => {
   });
 });
 
-describe('the approval function', () => {
-  it('may read the table and answer task tokens of the three runbooks only', () => {
-    const statements = allowed(statementsOfFunction(baseTemplate, baseIds.approval));
-    expect(statements.filter((s) => s.actions.some((a) => a.startsWith('states:')))).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: [{ Ref: baseIds.failover }, { Ref: baseIds.recovery }, { Ref: baseIds.switchover }],
-      },
-    ]);
-    expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
-        resources: [arnOf(baseIds.table)],
-      },
-    ]);
-    expect(statements.flatMap((s) => s.actions)).not.toContain('secretsmanager:GetSecretValue');
-  });
-
-  it('gets the Slack signing secret (SLACK_SIGNING_SECRET_ARN and read access) only when configured', () => {
-    expect(resources(baseTemplate)[baseIds.approval]?.Properties).not.toMatchObject({
-      Environment: { Variables: { SLACK_SIGNING_SECRET_ARN: expect.anything() } },
-    });
-    expect(resources(fullTemplate)[fullIds.approval]?.Properties).toMatchObject({
-      Environment: {
-        Variables: {
-          TABLE_NAME: { Ref: fullIds.table },
-          SLACK_SIGNING_SECRET_ARN: ALL_OPTIONS_CONTEXT.slackSigningSecretArn,
-        },
-      },
-    });
-    expect(
-      allowed(statementsOfFunction(fullTemplate, fullIds.approval)).filter((s) =>
-        s.actions.includes('secretsmanager:GetSecretValue'),
-      ),
-    ).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [ALL_OPTIONS_CONTEXT.slackSigningSecretArn],
-      },
-    ]);
-  });
-});
-
-describe('the approval API', () => {
-  const ofType = (t: Template, type: string) =>
-    Object.entries(resources(t)).filter(([, r]) => r.Type === type) as Array<[string, CfnResourceJson]>;
-  const methods = (t: Template) => ofType(t, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties ?? {});
-  const pathOf = (t: Template, resourceId: unknown): string => {
-    const ref = resourceId as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
-    if (ref['Fn::GetAtt'] !== undefined) return '';
-    const resource = resources(t)[String(ref.Ref)]?.Properties;
-    return `${pathOf(t, resource?.ParentId)}/${String(resource?.PathPart)}`;
-  };
-
-  it('is a Regional REST API', () => {
-    expect(resources(baseTemplate)[baseIds.api]?.Properties).toMatchObject({
-      EndpointConfiguration: { Types: ['REGIONAL'] },
-    });
-  });
-
-  it('has POST /incidents/{clusterId}/{incidentId}/{decision}, IAM-authorized, a Lambda proxy of the approval function', () => {
-    const all = methods(baseTemplate);
-    expect(all).toHaveLength(1);
-    expect(all[0]).toMatchObject({
-      HttpMethod: 'POST',
-      AuthorizationType: 'AWS_IAM',
-      RequestParameters: {
-        'method.request.path.clusterId': true,
-        'method.request.path.incidentId': true,
-        'method.request.path.decision': true,
-      },
-      RequestValidatorId: { Ref: expect.any(String) },
-      Integration: {
-        Type: 'AWS_PROXY',
-        IntegrationHttpMethod: 'POST',
-        Uri: { 'Fn::Join': ['', expect.arrayContaining([arnOf(baseIds.approval)])] },
-      },
-    });
-    expect(pathOf(baseTemplate, all[0]?.ResourceId)).toBe('/incidents/{clusterId}/{incidentId}/{decision}');
-  });
-
-  it('adds the unauthenticated POST /slack/actions only with a Slack signing secret', () => {
-    const slack = methods(fullTemplate).filter(
-      (m) => pathOf(fullTemplate, m.ResourceId) === '/slack/actions',
-    );
-    expect(slack).toEqual([
-      expect.objectContaining({
-        HttpMethod: 'POST',
-        AuthorizationType: 'NONE',
-        Integration: expect.objectContaining({ Type: 'AWS_PROXY' }),
-      }),
-    ]);
-    expect(methods(fullTemplate).filter((m) => m.AuthorizationType !== 'NONE')).toEqual([
-      expect.objectContaining({ AuthorizationType: 'AWS_IAM' }),
-    ]);
-    expect(methods(baseTemplate).map((m) => pathOf(baseTemplate, m.ResourceId))).not.toContain(
-      '/slack/actions',
-    );
-  });
-
-  it('validates request parameters and bodies', () => {
-    expect(ofType(baseTemplate, 'AWS::ApiGateway::RequestValidator').map(([, r]) => r.Properties)).toEqual([
-      { RestApiId: { Ref: baseIds.api }, ValidateRequestParameters: true, ValidateRequestBody: true },
-    ]);
-  });
-
-  it('logs access (JSON, KMS-encrypted group) and errors, traces with X-Ray, throttles, and logs no bodies', () => {
-    const [[, stage]] = ofType(baseTemplate, 'AWS::ApiGateway::Stage') as [[string, CfnResourceJson]];
-    expect(stage.Properties).toMatchObject({
-      StageName: 'v1',
-      TracingEnabled: true,
-      AccessLogSetting: {
-        DestinationArn: arnOf(baseIds.accessLogs),
-        Format: expect.stringContaining('"requestId"'),
-      },
-      MethodSettings: [
-        {
-          HttpMethod: '*',
-          ResourcePath: '/*',
-          LoggingLevel: 'ERROR',
-          DataTraceEnabled: false,
-          MetricsEnabled: true,
-          ThrottlingRateLimit: 10,
-          ThrottlingBurstLimit: 20,
-        },
-      ],
-    });
-    expect(resources(baseTemplate)[baseIds.accessLogs]?.Properties).toMatchObject({
-      KmsKeyId: { 'Fn::GetAtt': [expect.any(String), 'Arn'] },
-    });
-  });
-
-  it('lets API Gateway invoke the approval function for its own methods only (no test-invoke)', () => {
-    const permissions = ofType(fullTemplate, 'AWS::Lambda::Permission')
-      .map(([, r]) => r.Properties ?? {})
-      .filter((p) => same(p.FunctionName, arnOf(fullIds.approval)));
-    expect(permissions).toHaveLength(2);
-    for (const permission of permissions) {
-      expect(permission.Principal).toBe('apigateway.amazonaws.com');
-      expect(JSON.stringify(permission.SourceArn)).not.toContain('test-invoke-stage');
-    }
-  });
-});
-
 describe('outputs', () => {
-  it('exports the approval API URL and the three state machine ARNs', () => {
-    baseTemplate.hasOutput('ApprovalApiUrl', {});
+  it('exports the three state machine ARNs', () => {
     baseTemplate.hasOutput('FailoverStateMachineArn', { Value: { Ref: baseIds.failover } });
     baseTemplate.hasOutput('RecoveryStateMachineArn', { Value: { Ref: baseIds.recovery } });
     baseTemplate.hasOutput('SwitchoverStateMachineArn', { Value: { Ref: baseIds.switchover } });

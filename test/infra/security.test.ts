@@ -176,7 +176,7 @@ describe.each([
     expect(principals).not.toContain('*');
   });
 
-  it('authorizes every approval API route with AWS_IAM, except the allow-listed Slack route', () => {
+  it('authorizes every operator API route with AWS_IAM, except the allow-listed Slack route', () => {
     const paths = new Map(
       ofType(all, 'AWS::ApiGateway::Resource').map(([id, r]) => [id, String(r.Properties?.PathPart)]),
     );

@@ -272,19 +272,19 @@ describe('Ingest functions', () => {
   it('gives no role of the stack an AWS managed policy (no AWSLambdaBasicExecutionRole)', () => {
     const apiGatewayAccountRole = logicalIdOfConstruct(
       t.stack,
-      t.stack.runbooks.api.node.findChild('CloudWatchRole'),
+      t.stack.operatorApi.api.node.findChild('CloudWatchRole'),
     );
     const roles = Object.entries(resources(template)).filter(([, r]) => r.Type === 'AWS::IAM::Role');
     // ingest-heartbeat, ingest-change-stream, sweep, on-transition, the sweep schedule's role, runbook-steps,
-    // approval, the two state machines, and API Gateway's account CloudWatch role
-    expect(roles).toHaveLength(10);
+    // operator, the three state machines, and API Gateway's account CloudWatch role
+    expect(roles).toHaveLength(11);
     for (const [id, role] of roles.filter(([id]) => id !== apiGatewayAccountRole)) {
       expect([id, role.Properties?.ManagedPolicyArns]).toEqual([id, undefined]);
     }
   });
 
   it("leaves API Gateway's account-wide CloudWatch role its AWS managed logging policy only", () => {
-    const id = logicalIdOfConstruct(t.stack, t.stack.runbooks.api.node.findChild('CloudWatchRole'));
+    const id = logicalIdOfConstruct(t.stack, t.stack.operatorApi.api.node.findChild('CloudWatchRole'));
     expect(resources(template)[id]?.Properties?.ManagedPolicyArns).toEqual([
       {
         'Fn::Join': [
@@ -302,7 +302,7 @@ describe('Ingest functions', () => {
 
   it('bundles each function as ESM with a require shim and the AWS SDK inside', () => {
     const entries = bundledEntries(t.outdir);
-    // ingest-heartbeat, ingest-change-stream, sweep, on-transition, runbook-steps, approval (notify-slack
+    // ingest-heartbeat, ingest-change-stream, sweep, on-transition, runbook-steps, operator (notify-slack
     // only with a webhook)
     expect(entries).toHaveLength(6);
     for (const entry of entries) {

@@ -12,7 +12,7 @@ const CREDENTIALS = {
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
 };
 
-/** A stand-in for the approval API that checks the SigV4 signature by signing the same request itself. */
+/** A stand-in for the operator API that checks the SigV4 signature by signing the same request itself. */
 async function startApi(status: number, answer: object) {
   const received: { path: string; body: unknown; signatureValid: boolean }[] = [];
   const server = createServer((req: IncomingMessage, res) => {
@@ -82,13 +82,14 @@ async function cli(args: string[]) {
   }
 }
 
-describe('replica-sentinel approve / reject against the IAM-authorized approval API', () => {
+describe('replica-sentinel approve / reject against the IAM-authorized operator API', () => {
   let api: Awaited<ReturnType<typeof startApi>>;
   beforeAll(async () => {
     api = await startApi(200, {
       incidentId: 'inc-1',
       decision: 'approved',
       by: 'arn:aws:iam::123456789012:user/erin',
+      message: 'inc-1: approved',
     });
   });
   afterAll(async () => {
@@ -133,12 +134,38 @@ describe('replica-sentinel approve / reject against the IAM-authorized approval 
     }
   });
 
-  it('needs a target', async () => {
-    const result = await cli(['approve', 'inc-1', '--cluster', 'orders-pg']);
+  it('goes to the local stack without --stack or --api-url, and says so when none answers', async () => {
+    const result = await cli([
+      'approve',
+      'inc-1',
+      '--cluster',
+      'orders-pg',
+      '--endpoint',
+      'http://127.0.0.1:9',
+    ]);
     expect(result).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'replica-sentinel: give --stack NAME (a deployed stack) or --api-url URL\n',
+      stderr:
+        'replica-sentinel: no local stack answers at http://127.0.0.1:9 (start one with `replica-sentinel local up`, or pass --endpoint / --stack)\n',
+    });
+  });
+
+  it('refuses --as against a deployed stack (IAM says who you are)', async () => {
+    const result = await cli([
+      'approve',
+      'inc-1',
+      '--cluster',
+      'orders-pg',
+      '--as',
+      'mallory',
+      '--api-url',
+      api.url,
+    ]);
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'replica-sentinel: --as is for a local stack: a deployed stack records your IAM identity\n',
     });
   });
 });

@@ -455,7 +455,7 @@ describe('slackMessage text limits', () => {
 describe('approval requests in Slack', () => {
   it('carries Approve and Reject buttons whose values the approval API parses', async () => {
     const { runbookNotification } = await import('../../functions/core/notification');
-    const { parseSlackAction } = await import('../../functions/approval/approval');
+    const { parseSlackAction } = await import('../../functions/operator/approval');
     const n = runbookNotification(
       { ...openedStall, runbook: 'primary-failover' },
       'approval-requested',

@@ -2,10 +2,10 @@ import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { parseSlackAction, verifySlackSignature } from '../../functions/approval/approval';
-import { createHandler } from '../../functions/approval/handler';
 import type { Incident } from '../../functions/core/incidents';
 import type { ApprovalDecision } from '../../functions/core/runbook';
+import { parseSlackAction, verifySlackSignature } from '../../functions/operator/approval';
+import { createHandler } from '../../functions/operator/handler';
 
 const SECRET = 'slack-signing-secret';
 const NOW = 1_795_388_400_000;
@@ -50,7 +50,7 @@ describe('parseSlackAction', () => {
   });
 });
 
-describe('the approval API handler', () => {
+describe('the operator API handler', () => {
   function setup(incident?: Partial<Incident>) {
     const decisions: [string, ApprovalDecision][] = [];
     const handler = createHandler(
@@ -76,8 +76,9 @@ describe('the approval API handler', () => {
     return { decisions, call };
   }
   const iamEvent = (decision: string, body?: string): Partial<APIGatewayProxyEvent> => ({
-    resource: '/incidents/{clusterId}/{incidentId}/{decision}',
-    pathParameters: { clusterId: 'orders-pg', incidentId: 'inc-1', decision },
+    resource: `/incidents/{clusterId}/{incidentId}/${decision}`,
+    httpMethod: 'POST',
+    pathParameters: { clusterId: 'orders-pg', incidentId: 'inc-1' },
     requestContext: {
       identity: { userArn: 'arn:aws:iam::123456789012:user/erin' },
     } as APIGatewayProxyEvent['requestContext'],

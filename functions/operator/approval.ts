@@ -1,20 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { RecoveryStore } from '../adapters/recovery-store';
+import { OperatorError } from '../core/operator-routes';
 import type { ApprovalDecision } from '../core/runbook';
 
 /** Hands a decision back to the waiting runbook (SendTaskSuccess in AWS, the local runner locally). */
 export interface TaskTokens {
   succeed(taskToken: string, decision: ApprovalDecision): Promise<void>;
-}
-
-export class ApprovalError extends Error {
-  override readonly name = 'ApprovalError';
-  constructor(
-    message: string,
-    readonly status: 404 | 409 | 410,
-  ) {
-    super(message);
-  }
 }
 
 export interface DecisionRequest {
@@ -35,12 +26,12 @@ export async function decide(
 ): Promise<{ incidentId: string; decision: string }> {
   const incident = await deps.recovery.findIncident(request.clusterId, request.incidentId);
   if (!incident)
-    throw new ApprovalError(
+    throw new OperatorError(
       `incident ${request.incidentId} of cluster ${request.clusterId} does not exist`,
       404,
     );
   if (!incident.approvalToken) {
-    throw new ApprovalError(
+    throw new OperatorError(
       `incident ${request.incidentId} is not waiting for an approval (its runbook outcome: ${String((incident as { outcome?: string }).outcome ?? 'none yet')})`,
       409,
     );
@@ -54,7 +45,7 @@ export async function decide(
   } catch (error) {
     const name = (error as Error).name;
     if (name === 'TaskTimedOut' || name === 'TaskDoesNotExist' || name === 'InvalidToken') {
-      throw new ApprovalError(
+      throw new OperatorError(
         `the approval of incident ${request.incidentId} expired or was already decided`,
         410,
       );

@@ -6,7 +6,7 @@ import { requireEnv } from '../adapters/env';
 import { RecoveryStore } from '../adapters/recovery-store';
 import { createHandler } from './handler';
 
-const logger = new Logger({ serviceName: 'approval' });
+const logger = new Logger({ serviceName: 'operator' });
 const sfn = new SFNClient({});
 const signingSecretArn = process.env.SLACK_SIGNING_SECRET_ARN;
 
@@ -18,6 +18,7 @@ export const handler = createHandler(
         await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(decision) }));
       },
     },
+    clock: Date.now,
     ...(signingSecretArn
       ? {
           slackSigningSecret: async () => {
