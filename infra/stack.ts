@@ -148,6 +148,7 @@ export class ReplicaSentinelStack extends Stack {
     this.operatorApi = new OperatorApi(this, 'OperatorApi', {
       table: this.stateStore.table,
       stateMachines: [this.runbooks.failover, this.runbooks.recovery, this.runbooks.switchover],
+      switchover: this.runbooks.switchover,
       ...(props.slackSigningSecretArn === undefined
         ? {}
         : { slackSigningSecretArn: props.slackSigningSecretArn }),

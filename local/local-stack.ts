@@ -25,7 +25,6 @@ import type { Notifier } from '../functions/adapters/notifier';
 import { recoveryHooks } from '../functions/adapters/recovery-hooks';
 import { RecoveryStore } from '../functions/adapters/recovery-store';
 import { postToSlack } from '../functions/adapters/slack';
-import { startSwitchover } from '../functions/adapters/switchover-starter';
 import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
 import type { Transition } from '../functions/core/incidents';
 import type { ChatbotNotification } from '../functions/core/notification';
@@ -163,6 +162,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     },
     clock: Date.now,
+    switchover: {
+      recovery,
+      nodes: store,
+      incidents: new DynamoIncidentStore(client, tableName),
+      launcher: runbooks,
+      clock: Date.now,
+    },
   });
   const heartbeats = createHeartbeatHandler(
     { store, quarantine, sweepShards: TABLE.sweepShards },
@@ -267,28 +273,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             { id: caller, via: 'local' },
           );
           return send(res, 200, { ...result, by: caller });
-        }
-        const switchover = /^\/clusters\/([^/]+)\/switchover$/.exec(url.pathname);
-        if (req.method === 'POST' && switchover) {
-          const body = await readBody(req);
-          const asked = (body ? JSON.parse(body) : {}) as { to?: string; dryRun?: boolean; reason?: string };
-          const started = await startSwitchover(
-            {
-              recovery,
-              nodes: store,
-              incidents: new DynamoIncidentStore(client, tableName),
-              launcher: runbooks,
-              clock: Date.now,
-            },
-            decodeURIComponent(switchover[1] ?? ''),
-            {
-              by: `local:${req.headers['x-replica-sentinel-user'] ?? 'operator'}`,
-              ...(asked.to ? { to: asked.to } : {}),
-              ...(asked.dryRun ? { dryRun: true } : {}),
-              ...(asked.reason ? { reason: asked.reason } : {}),
-            },
-          );
-          return send(res, 200, started);
         }
         send(res, 404, { message: `no route for ${req.method} ${url.pathname}` });
       } catch (error) {

@@ -243,10 +243,14 @@ async function loadOrSynthesize(): Promise<RunbookDefinitions> {
   return definitions;
 }
 
-/** Hash of what the definitions are built from: infra/**, the runbook contract, the CDK version. */
+/** Hash of what the definitions are built from: infra/**, the runbook contract and flow tables, the CDK version. */
 function sourceHash(): string {
   const hash = createHash('sha256').update(`resolver ${RESOLVER_VERSION}\n`);
-  const files = [...listFiles(join(REPO_ROOT, 'infra')), join(REPO_ROOT, 'functions', 'core', 'runbook.ts')];
+  const files = [
+    ...listFiles(join(REPO_ROOT, 'infra')),
+    join(REPO_ROOT, 'functions', 'core', 'runbook.ts'),
+    join(REPO_ROOT, 'functions', 'core', 'runbook-flows.ts'),
+  ];
   for (const file of files.sort()) {
     hash
       .update(`${relative(REPO_ROOT, file)}\n`)

@@ -1,5 +1,5 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { executionNameFor, type Incident } from '../core/incidents';
+import { executionNameFor, type Incident, type RunbookName } from '../core/incidents';
 import type { RunbookState } from '../core/runbook';
 import type { RunbookLauncher } from './runbooks';
 
@@ -22,12 +22,8 @@ export function runbookInput(incident: Incident): RunbookState {
 export class StepFunctionsLauncher implements RunbookLauncher {
   constructor(
     private readonly client: SFNClient,
-    private readonly stateMachines: {
-      readonly 'primary-failover': string;
-      readonly 'replica-recovery': string;
-      /** Only where operators start switchovers (not on-transition, which never does). */
-      readonly 'primary-switchover'?: string;
-    },
+    /** The state machine of each runbook this launcher may start (on-transition: failover and recovery). */
+    private readonly stateMachines: Readonly<Partial<Record<RunbookName, string>>>,
   ) {}
 
   async start(incident: Incident): Promise<{ executionArn?: string; note: string }> {

@@ -19,6 +19,16 @@ export const RequiredReason = z
 
 const DecisionBody = z.strictObject({ reason: RequiredReason.optional() });
 
+const NodeId = z.string().trim().min(1, 'a node id is required').max(200);
+
+const SwitchoverBody = z.strictObject({
+  reason: RequiredReason,
+  /** The replica to promote; absent: the most advanced eligible replica. */
+  to: NodeId.optional(),
+  /** Plan only: record what would be done, touch nothing. */
+  dryRun: z.boolean().optional(),
+});
+
 /** One operation of the operator API. */
 export interface OperatorRoute<Path extends string = string, Body extends z.ZodType = z.ZodType> {
   readonly method: 'POST';
@@ -44,6 +54,11 @@ export const OPERATOR_ROUTES = {
     '/incidents/{clusterId}/{incidentId}/reject',
     DecisionBody,
     'reject the runbook waiting for a decision on the incident (it touches nothing)',
+  ),
+  switchover: route(
+    '/clusters/{clusterId}/switchover',
+    SwitchoverBody,
+    'move the primary role to a replica with no acknowledged write lost (the primary-switchover runbook)',
   ),
 } as const satisfies Record<string, OperatorRoute>;
 

@@ -1,6 +1,8 @@
 import type { RecoveryStore } from '../adapters/recovery-store';
+import type { SwitchoverStarterDeps } from '../adapters/switchover-starter';
 import type { Operations } from '../core/operator-routes';
 import { decide, type TaskTokens } from './approval';
+import { switchoverOperation } from './switchover';
 
 /** What the operations read and act on (the same in AWS and in the local stack; only the adapters differ). */
 export interface OperatorDeps {
@@ -8,6 +10,8 @@ export interface OperatorDeps {
   /** Hands a decision back to a runbook waiting for approval. */
   readonly tokens: TaskTokens;
   readonly clock: () => number;
+  /** What starting a switchover needs (absent: the API refuses switchovers). */
+  readonly switchover?: SwitchoverStarterDeps;
 }
 
 /**
@@ -36,5 +40,6 @@ export function createOperations(deps: OperatorDeps): Operations {
   return {
     approve: (request) => decision(true, request),
     reject: (request) => decision(false, request),
+    switchover: (request) => switchoverOperation(deps.switchover, request),
   };
 }

@@ -59,6 +59,12 @@ export interface OperatorApiProps {
    * @default RetentionDays.ONE_YEAR
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * The primary-switchover state machine the `switchover` operation starts executions of.
+   *
+   * @default - none: the API refuses switchovers
+   */
+  readonly switchover?: IStateMachine;
 }
 
 /**
@@ -93,8 +99,12 @@ export class OperatorApi extends Construct {
       // API Gateway waits at most 29 s for a Lambda integration.
       timeout: Duration.seconds(25),
     })
-      .bindTable(props.table, 'R', props.tableKey === undefined ? {} : { key: props.tableKey })
+      // Read and write: operations record who did what on the cluster and its incidents (a switchover
+      // writes its SWITCHOVER incident).
+      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
       .bindTaskResponses(props.stateMachines);
+    if (props.switchover !== undefined)
+      this.operatorFunction.bindStateMachines({ SWITCHOVER_STATE_MACHINE_ARN: props.switchover });
     if (props.slackSigningSecretArn !== undefined) {
       this.operatorFunction.bindSecret(
         'SLACK_SIGNING_SECRET_ARN',
