@@ -36,10 +36,10 @@ describe('chaos: planned switchover', () => {
         await writer.waitForAcks(30);
 
         // A bad request changes nothing: unknown node, the primary itself.
-        const unknown = await askSwitchover(stack.stack.url, stack.clusterId, { to: 'nope' });
+        const unknown = await askSwitchover(stack.stack.url, stack.clusterId, { to: 'nope', reason: 'chaos' });
         expect(unknown.status).toBe(409);
         expect(String(unknown.body.message)).toMatch(/unknown node nope/);
-        const self = await askSwitchover(stack.stack.url, stack.clusterId, { to: primary.nodeId });
+        const self = await askSwitchover(stack.stack.url, stack.clusterId, { to: primary.nodeId, reason: 'chaos' });
         expect(self.status).toBe(409);
         expect(String(self.body.message)).toMatch(/already the primary/);
         expect((await stack.incidents()).filter((i) => i.kind === 'SWITCHOVER')).toEqual([]);
