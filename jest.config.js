@@ -31,6 +31,7 @@ const CHAOS_ENABLED = [
   'frozen-replica',
   'restart-empty',
   'approve-after-return',
+  'switchover',
 ];
 const chaosFiles = process.env.REPLICA_SENTINEL_CHAOS_ALL
   ? ['<rootDir>/test/chaos/*.test.ts']
