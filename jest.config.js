@@ -32,6 +32,7 @@ const CHAOS_ENABLED = [
   'restart-empty',
   'approve-after-return',
   'cooldown',
+  'switchover',
 ];
 const chaosFiles = process.env.REPLICA_SENTINEL_CHAOS_ALL
   ? ['<rootDir>/test/chaos/*.test.ts']

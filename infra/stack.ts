@@ -252,7 +252,11 @@ export class ReplicaSentinelStack extends Stack {
     });
     this.operatorApi = new OperatorApi(this, 'OperatorApi', {
       table: this.stateStore.table,
-      runbooks: { 'primary-failover': this.runbooks.failover, 'replica-recovery': this.runbooks.recovery },
+      runbooks: {
+        'primary-failover': this.runbooks.failover,
+        'replica-recovery': this.runbooks.recovery,
+        'primary-switchover': this.runbooks.switchover,
+      },
       alertsTopic: this.notifications.topic,
       ...(props.slackAllowedUserIds === undefined ? {} : { slackAllowedUserIds: props.slackAllowedUserIds }),
       ...(props.slackSigningSecretKeyArn === undefined
@@ -319,7 +323,11 @@ export class ReplicaSentinelStack extends Stack {
           : {}),
       },
       watchedQueues: { Quarantine: this.ingest.quarantineQueue },
-      stateMachines: { PrimaryFailover: this.runbooks.failover, ReplicaRecovery: this.runbooks.recovery },
+      stateMachines: {
+        PrimaryFailover: this.runbooks.failover,
+        ReplicaRecovery: this.runbooks.recovery,
+        PrimarySwitchover: this.runbooks.switchover,
+      },
     });
 
     if (removalPolicy === RemovalPolicy.DESTROY) RemovalPolicies.of(this).destroy();
@@ -362,6 +370,10 @@ export class ReplicaSentinelStack extends Stack {
     new CfnOutput(this, 'RecoveryStateMachineArn', {
       description: 'The replica-recovery runbook',
       value: this.runbooks.recovery.stateMachineArn,
+    });
+    new CfnOutput(this, 'SwitchoverStateMachineArn', {
+      description: 'The primary-switchover runbook (started by an operator)',
+      value: this.runbooks.switchover.stateMachineArn,
     });
   }
 }

@@ -18,11 +18,13 @@ import {
   UsageError,
 } from './cli-common';
 import { isOperatorCommand, OPERATOR_HELP, operatorCommand } from './cli-operator';
+import { SWITCHOVER_HELP } from './cli-switchover';
 
 export { DEFAULT_LOCAL_PORT, LOCAL_TABLE_NAME, parseDuration, UsageError };
 
 const HELP: Record<string, string> = {
   ...OPERATOR_HELP,
+  switchover: SWITCHOVER_HELP,
   main: `replica-sentinel — replication health monitoring
 
 Usage: replica-sentinel <command> [options]
@@ -41,6 +43,7 @@ Commands:
   unlock              release a cluster's recovery lock (--force stops a running holder); --reason
   pause | resume      a cluster's automation off / on again (detection goes on); --reason
   history             every epoch of a cluster: who or what promoted whom, when, why, data at risk
+  switchover --cluster C --reason R [--to NODE] [--dry-run]   planned move of the primary role, no acknowledged write lost
   invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
   demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
 
@@ -257,6 +260,10 @@ async function localUp(args: string[], env: NodeJS.ProcessEnv, io: { out: (text:
     throw new UsageError(`--port: '${values.port}' is not a port number`);
   const sweep = values['sweep-interval'] === undefined ? undefined : parseDuration(values['sweep-interval']);
   const { startLocalStack } = await import('./local-stack');
+  // The runbooks' state machines are synthesized (or read from the cache) before the stack serves: never
+  // in the middle of a first failover or an operator's request.
+  const { loadRunbookDefinitions } = await import('./runbook-runner');
+  await loadRunbookDefinitions();
   const stack = await startLocalStack({
     port,
     ...(sweep === undefined ? {} : { sweepIntervalMs: sweep }),
@@ -331,6 +338,10 @@ export async function main(
     if (command === 'demo') {
       const { demoCommand } = await import('./redis-demo');
       return await demoCommand(rest, env, io);
+    }
+    if (command === 'switchover') {
+      const { switchoverCommand } = await import('./cli-switchover');
+      return await switchoverCommand(rest, env, io);
     }
     if (isOperatorCommand(command)) {
       await operatorCommand(command, rest, env, io);

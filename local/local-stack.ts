@@ -170,6 +170,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     },
     clock: Date.now,
+    switchover: {
+      recovery,
+      nodes: store,
+      incidents: new DynamoIncidentStore(client, tableName),
+      launcher: runbooks,
+      clock: Date.now,
+    },
   });
   const heartbeats = createHeartbeatHandler(
     { store, quarantine, sweepShards: TABLE.sweepShards },

@@ -99,9 +99,11 @@ export async function callOperation<N extends OperationName>(
     response = { status: answer.status, body: parsed };
   }
   const answer = response.body as { message?: string } & Record<string, unknown>;
-  if (response.status !== 200)
-    throw new Error(
-      `${operation} refused (HTTP ${response.status}): ${answer?.message ?? JSON.stringify(response.body)}`,
-    );
+  if (response.status !== 200) {
+    const text = `${operation} refused (HTTP ${response.status}): ${answer?.message ?? JSON.stringify(response.body)}`;
+    // A request the API refused (bad input, a rule said no): exit 2 with the one line, nothing changed.
+    if (response.status >= 400 && response.status < 500) throw new UsageError(text);
+    throw new Error(text);
+  }
   return { ...answer, message: String(answer?.message ?? operation) };
 }

@@ -243,10 +243,14 @@ async function loadOrSynthesize(): Promise<RunbookDefinitions> {
   return definitions;
 }
 
-/** Hash of what the definitions are built from: infra/**, the runbook contract, the CDK version. */
+/** Hash of what the definitions are built from: infra/**, the runbook contract and flow tables, the CDK version. */
 function sourceHash(): string {
   const hash = createHash('sha256').update(`resolver ${RESOLVER_VERSION}\n`);
-  const files = [...listFiles(join(REPO_ROOT, 'infra')), join(REPO_ROOT, 'functions', 'core', 'runbook.ts')];
+  const files = [
+    ...listFiles(join(REPO_ROOT, 'infra')),
+    join(REPO_ROOT, 'functions', 'core', 'runbook.ts'),
+    join(REPO_ROOT, 'functions', 'core', 'runbook-flows.ts'),
+  ];
   for (const file of files.sort()) {
     hash
       .update(`${relative(REPO_ROOT, file)}\n`)
@@ -297,6 +301,7 @@ async function synthesize(): Promise<RunbookDefinitions> {
       steps: logicalId(stack.runbooks.stepsFunction.fn),
       'primary-failover': logicalId(stack.runbooks.failover),
       'replica-recovery': logicalId(stack.runbooks.recovery),
+      'primary-switchover': logicalId(stack.runbooks.switchover),
     };
     app.synth();
     const template = JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')) as TemplateJson;
@@ -314,6 +319,7 @@ async function synthesize(): Promise<RunbookDefinitions> {
       definitions: {
         'primary-failover': definitionOf(ids['primary-failover']),
         'replica-recovery': definitionOf(ids['replica-recovery']),
+        'primary-switchover': definitionOf(ids['primary-switchover']),
       },
       stepsTimeoutSeconds: typeof timeout === 'number' ? timeout : 3,
     };

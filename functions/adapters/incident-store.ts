@@ -1,6 +1,7 @@
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -127,6 +128,26 @@ export class DynamoIncidentStore implements IncidentStore {
       if ((error as Error).name === 'TransactionCanceledException') return 'conflict';
       throw error;
     }
+  }
+
+  /**
+   * Writes an incident an operator opened (a switchover): its own item only, no LATEST pointer, so no node
+   * transition ever updates or resolves it. Fails if the item exists.
+   */
+  async create(incident: Incident): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          PK: keys.clusterPk(incident.clusterId),
+          SK: incidentSk(incident),
+          type: 'incident',
+          ...incident,
+        },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
+      }),
+    );
   }
 
   async clearOutbox(incident: Incident): Promise<void> {

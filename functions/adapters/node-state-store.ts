@@ -152,6 +152,7 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
       primaryNodeId: typeof meta.primaryNodeId === 'string' ? meta.primaryNodeId : undefined,
       epoch: typeof meta.epoch === 'number' ? meta.epoch : 0,
       lockIncidentId: typeof meta.lockIncidentId === 'string' ? meta.lockIncidentId : undefined,
+      lockRunbook: typeof meta.lockRunbook === 'string' ? meta.lockRunbook : undefined,
     };
   }
 

@@ -52,7 +52,9 @@ export class RecoveryStore {
       ...(typeof item.primaryNodeId === 'string' ? { primaryNodeId: item.primaryNodeId } : {}),
       ...(typeof item.lockIncidentId === 'string' ? { lockIncidentId: item.lockIncidentId } : {}),
       ...(typeof item.lockSince === 'number' ? { lockSince: item.lockSince } : {}),
-      ...(item.lockRunbook === 'primary-failover' || item.lockRunbook === 'replica-recovery'
+      ...(item.lockRunbook === 'primary-failover' ||
+      item.lockRunbook === 'replica-recovery' ||
+      item.lockRunbook === 'primary-switchover'
         ? { lockRunbook: item.lockRunbook }
         : {}),
       ...(typeof item.epochIncidentId === 'string' ? { epochIncidentId: item.epochIncidentId } : {}),
@@ -89,10 +91,12 @@ export class RecoveryStore {
     runbook: RunbookName = 'primary-failover',
   ): Promise<boolean> {
     const failover = runbook === 'primary-failover';
+    // A switchover waits out the cooldown like a failover, but never preempts a replica recovery.
+    const cooled = failover || runbook === 'primary-switchover';
     const free = failover
       ? '(attribute_not_exists(#lock) OR #lock = :me OR #runbook = :replicaRecovery)'
       : '(attribute_not_exists(#lock) OR #lock = :me)';
-    const cooldown = failover
+    const cooldown = cooled
       ? ' AND (#lock = :me OR attribute_not_exists(#last) OR #last <= :cooldownEdge)'
       : '';
     try {
@@ -111,16 +115,15 @@ export class RecoveryStore {
             '#maint': 'maintenanceUntil',
             '#paused': 'pausedBy',
             '#type': 'type',
-            ...(failover ? { '#last': 'lastRecoveryAt' } : {}),
+            ...(cooled ? { '#last': 'lastRecoveryAt' } : {}),
           },
           ExpressionAttributeValues: {
             ':me': incidentId,
             ':now': now,
             ':runbook': runbook,
             ':cluster': 'cluster',
-            ...(failover
-              ? { ':cooldownEdge': now - recoveryBlockSeconds * 1000, ':replicaRecovery': 'replica-recovery' }
-              : {}),
+            ...(cooled ? { ':cooldownEdge': now - recoveryBlockSeconds * 1000 } : {}),
+            ...(failover ? { ':replicaRecovery': 'replica-recovery' } : {}),
           },
         }),
       );

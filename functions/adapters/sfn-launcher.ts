@@ -5,7 +5,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { executionNameFor, type Incident } from '../core/incidents';
+import { executionNameFor, type Incident, type RunbookName } from '../core/incidents';
 import type { RunbookState } from '../core/runbook';
 import type { RunbookExecutions, RunbookLauncher } from './runbooks';
 
@@ -20,6 +20,7 @@ export function runbookInput(incident: Incident): RunbookState {
     kind: incident.kind,
     openedAt: incident.openedAt,
     executionName: executionNameFor(incident),
+    ...(incident.request ? { requested: incident.request } : {}),
   };
 }
 
@@ -27,15 +28,14 @@ export function runbookInput(incident: Incident): RunbookState {
 export class StepFunctionsLauncher implements RunbookLauncher {
   constructor(
     private readonly client: SFNClient,
-    private readonly stateMachines: {
-      readonly 'primary-failover': string;
-      readonly 'replica-recovery': string;
-    },
+    /** The state machine of each runbook this launcher may start (on-transition: failover and recovery). */
+    private readonly stateMachines: Readonly<Partial<Record<RunbookName, string>>>,
   ) {}
 
   async start(incident: Incident): Promise<{ executionArn?: string; note: string }> {
     const input = runbookInput(incident);
     const stateMachineArn = this.stateMachines[input.runbook];
+    if (stateMachineArn === undefined) throw new Error(`no state machine configured for ${input.runbook}`);
     try {
       const { executionArn } = await this.client.send(
         new StartExecutionCommand({

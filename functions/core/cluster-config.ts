@@ -43,6 +43,10 @@ import {
 } from './probe-cadence';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, type FencingMode } from './recovery';
 import { HOOK_ACTIONS } from './runbook';
+
+/** Hook actions no automatic runbook needs (see the warning for engines without built-in hooks). */
+const OPTIONAL_HOOKS = ['fenceUnreachable', 'stopWrites', 'resumeWrites'] as const;
+
 // The same id rules as the wire format: ids become part of DynamoDB keys.
 import { Id } from './wire';
 
@@ -667,9 +671,10 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
       (cluster.mode === undefined || cluster.mode === 'auto' || cluster.mode === 'approve')
     ) {
       const hooks = isRecord(cluster.hooks) ? cluster.hooks : {};
-      // fenceUnreachable is optional for every engine (see the fencing warning below).
+      // fenceUnreachable is optional for every engine (see the fencing warning below); stopWrites and
+      // resumeWrites serve only a switchover an operator asks for, which refuses clearly without them.
       const missing = HOOK_ACTIONS.filter(
-        (action) => action !== 'fenceUnreachable' && hooks[action] === undefined,
+        (action) => !(OPTIONAL_HOOKS as readonly string[]).includes(action) && hooks[action] === undefined,
       );
       if (missing.length > 0) {
         issues.push({

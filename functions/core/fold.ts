@@ -16,6 +16,8 @@ export interface ClusterSnapshot {
   readonly epoch: number;
   /** The incident whose runbook holds the cluster lock (META `lockIncidentId`), if any. */
   readonly lockIncidentId?: string;
+  /** The runbook holding the lock (META `lockRunbook`). */
+  readonly lockRunbook?: string;
 }
 
 export interface IdentifiedHeartbeat {
@@ -88,6 +90,7 @@ export function foldCluster(
         primaryNodeId: snapshot.primaryNodeId,
         epoch: snapshot.epoch,
         lockIncidentId: snapshot.lockIncidentId,
+        lockRunbook: snapshot.lockRunbook,
         nodes,
       },
     });

@@ -10,7 +10,9 @@ export type IncidentKind =
   | 'DEAD'
   | 'SPLIT_BRAIN'
   | 'WRONG_SOURCE'
-  | 'DATA_LOSS';
+  | 'DATA_LOSS'
+  /** A planned switchover an operator asked for: the record its runbook works on (no node status opens it). */
+  | 'SWITCHOVER';
 export type Severity = 'warning' | 'major' | 'critical';
 export type IncidentState = 'OPEN' | 'RESOLVED' | 'FAILED';
 export type IncidentEvent =
@@ -24,7 +26,7 @@ export type IncidentEvent =
   | 'acknowledged'
   /** An operator action that involved it (unlock, a refused Slack action). */
   | 'operator';
-export type RunbookName = 'replica-recovery' | 'primary-failover';
+export type RunbookName = 'replica-recovery' | 'primary-failover' | 'primary-switchover';
 export type ClusterMode = 'auto' | 'approve' | 'dry-run' | 'off';
 
 const SEVERITY: Record<IncidentKind, Severity> = {
@@ -35,13 +37,19 @@ const SEVERITY: Record<IncidentKind, Severity> = {
   SPLIT_BRAIN: 'critical',
   WRONG_SOURCE: 'major',
   DATA_LOSS: 'critical',
+  SWITCHOVER: 'warning',
 };
 
 /**
  * Kinds about the topology or the data, never a symptom of a source being down: a replica following the
  * dead old primary after the failover is exactly the WRONG_SOURCE case, not something its failover fixes.
  */
-const NEVER_SYMPTOMS: ReadonlySet<IncidentKind> = new Set(['SPLIT_BRAIN', 'WRONG_SOURCE', 'DATA_LOSS']);
+const NEVER_SYMPTOMS: ReadonlySet<IncidentKind> = new Set([
+  'SPLIT_BRAIN',
+  'WRONG_SOURCE',
+  'DATA_LOSS',
+  'SWITCHOVER',
+]);
 
 /** Whether a replica's incident of this kind can be a mere symptom of its source being down. */
 export function canBeSymptom(kind: IncidentKind): boolean {
@@ -49,7 +57,7 @@ export function canBeSymptom(kind: IncidentKind): boolean {
 }
 const RANK: Record<Severity, number> = { warning: 1, major: 2, critical: 3 };
 
-export function isIncidentKind(status: NodeStatus): status is IncidentKind {
+export function isIncidentKind(status: NodeStatus): status is NodeStatus & IncidentKind {
   return status in SEVERITY;
 }
 
@@ -91,6 +99,17 @@ export interface Outbox {
   readonly runbook?: RunbookName;
 }
 
+/** An operator's request that opened an incident (a planned switchover). */
+export interface OperatorRequest {
+  /** Who asked: an IAM caller ARN, a Slack user id, or a local user. */
+  readonly by: string;
+  readonly reason?: string;
+  /** The node to promote; absent: the runbook picks the most caught-up eligible replica. */
+  readonly to?: string;
+  /** Plan only: nothing is touched. */
+  readonly dryRun?: boolean;
+}
+
 export interface Incident {
   readonly clusterId: string;
   readonly incidentId: string;
@@ -111,6 +130,8 @@ export interface Incident {
   readonly flaps: number;
   readonly timeline: readonly TimelineEntry[];
   readonly runbook?: RunbookName;
+  /** What an operator asked for, on an incident an operator opened (a switchover): who, why, which node. */
+  readonly request?: OperatorRequest;
   readonly outbox: Outbox;
   /** What the runbook did, step by step (written by runbook-steps). */
   readonly runbookSteps?: readonly RunbookStepEntry[];

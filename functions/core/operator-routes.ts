@@ -21,6 +21,16 @@ const DecisionBody = z.strictObject({ reason: RequiredReason.optional() });
 const ReasonBody = z.strictObject({ reason: RequiredReason });
 const UnlockBody = z.strictObject({ reason: RequiredReason, force: z.boolean().optional() });
 
+const NodeId = z.string().trim().min(1, 'a node id is required').max(200);
+
+const SwitchoverBody = z.strictObject({
+  reason: RequiredReason,
+  /** The replica to promote; absent: the most advanced eligible replica. */
+  to: NodeId.optional(),
+  /** Plan only: record what would be done, touch nothing. */
+  dryRun: z.boolean().optional(),
+});
+
 /** One operation of the operator API. */
 export interface OperatorRoute<Path extends string = string, Body extends z.ZodType = z.ZodType> {
   readonly method: 'POST';
@@ -66,6 +76,11 @@ export const OPERATOR_ROUTES = {
     '/clusters/{clusterId}/resume',
     ReasonBody,
     'automation on again: waiting runbooks go on with fresh evidence',
+  ),
+  switchover: route(
+    '/clusters/{clusterId}/switchover',
+    SwitchoverBody,
+    'move the primary role to a replica with no acknowledged write lost (the primary-switchover runbook)',
   ),
 } as const satisfies Record<string, OperatorRoute>;
 

@@ -61,7 +61,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  *   so a dead primary's failover waits, never dropped;
  * - a failover preempts a replica recovery (a replica restart must never hold what a failover needs); any
  *   other holder blocks;
- * - the cooldown (`recoveryBlockSeconds` after the last failover) blocks failovers only: demoting a returning
+ * - the cooldown (`recoveryBlockSeconds` after the last failover) blocks failovers and switchovers only: demoting a returning
  *   old primary or repointing a replica right after a failover is exactly what must not wait.
  */
 export function lockVerdict(
@@ -93,7 +93,7 @@ export function lockVerdict(
   }
   const cooldownEnds =
     (cluster.lastRecoveryAt ?? Number.NEGATIVE_INFINITY) + cluster.policy.recoveryBlockSeconds * 1000;
-  if (runbook === 'primary-failover' && cluster.lockIncidentId !== incidentId && cooldownEnds > now) {
+  if (runbook !== 'replica-recovery' && cluster.lockIncidentId !== incidentId && cooldownEnds > now) {
     return {
       ok: false,
       until: cooldownEnds,

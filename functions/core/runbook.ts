@@ -3,52 +3,10 @@
  * the runbook-steps Lambda (functions/runbook-steps) and local mode (local/runbook-runner.ts).
  *
  * Every Task state invokes the runbook-steps function with `{ action, state }` and replaces the state with
- * the function's result (a RunbookState). Decisions are made in code: each step sets `state.next`, and the
- * state machine only branches on it (Choice on `$.next`). The flows:
- *
- * primary-failover
- *   ReVerify(reverify)            next: proceed → TakeLock | abort → Done | wait → Rearm
- *   Rearm(Wait SecondsPath $.retryAfterSeconds) → ReVerify   (a blocked, refused or not-yet-clear run
- *                                  re-arms: it looks again with fresh evidence when the block ends)
- *   TakeLock(takeLock)            next: locked → ChooseCandidate | blocked → Rearm
- *   ChooseCandidate(chooseCandidate) next: auto → Fence | approve → RequestApproval | dry-run → RecordDryRun
- *                                      | no-candidate → NoCandidate
- *   RecordDryRun(recordDryRun)    → ReleaseLock
- *   RequestApproval(requestApproval, .waitForTaskToken, TimeoutSecondsPath $.approvalTimeoutSeconds;
- *                   the task token reaches the function as `taskToken`; the decision comes back through
- *                   SendTaskSuccess with an ApprovalDecision, placed at $.approval)
- *                                 → ApplyApproval; on States.Timeout → Expired
- *   ApplyApproval(applyApproval)  next: approved → Fence | rejected → ReleaseLock
- *   Expired(recordExpired)        → ReleaseLock
- *   Fence(fence)                  re-verifies with fresh state and asks the old primary itself first;
- *                                 next: done → Promote | ssm → the SSM wait loop | abort → Rearm (alive
- *                                 again: lock released, nothing done) | refused → Rearm (it could not be
- *                                 proven fenced: lock released, nothing done, a human paged)
- *   Promote(promote)              next: done → UpdateCluster | ssm
- *   UpdateCluster(updateCluster)  → Repoint   (the new primary is on record before anything else moves)
- *   Repoint(repoint)              next: done → Verify | ssm (resumes at Repoint: one replica per SSM run)
- *   Verify(verify)                Retry on NotYetPrimaryError (5 attempts, 2 s, backoff 2) → Complete
- *   Complete(complete)            → Done
- *   NoCandidate(noCandidate)      next: refused → Rearm (pages once, lock released, looks again)
- *   ReleaseLock(releaseLock)      → Done
- * replica-recovery (also demotes a SPLIT_BRAIN node and repoints a WRONG_SOURCE replica: `state.kind`)
- *   ReVerify(reverify)            next: proceed → TakeLock | abort → Done | wait → Rearm
- *   Rearm(Wait SecondsPath $.retryAfterSeconds) → ReVerify
- *   TakeLock(takeLock)            next: locked → Mode | blocked → Rearm
- *   Mode(Choice on $.mode)        auto → RestartReplication | approve → RequestApproval | dry-run → RecordDryRun
- *   RestartReplication(restartReplication) next: done → WaitForProgress(Wait SecondsPath $.verifyAfterSeconds)
- *                                      | ssm | preempted → Done (a failover took the lock)
- *   VerifyProgress(verifyProgress) next: recovered → Complete | not-recovered → Escalate
- *   Escalate(escalate)            next: rebuilt → WaitForProgress | paged → Complete | ssm | preempted → Done
- *   (approval, dry run, release, complete as above)
- * Both: Retry with backoff on transient errors (Lambda service errors, TransientError) and, fewer times, on
- * Lambda runtime errors (Lambda.Unknown, Sandbox.Timedout, Runtime.ExitError: every step is idempotent) on
- * every Task; Catch States.ALL on every Task → MarkFailed(markFailed, error at $.error) → Failed. MarkFailed
- * releases the lock when the run had not fenced anything yet (no epoch of its own); after that it leaves the
- * lock held for a human.
- * SSM wait loop: WaitForSsm(Wait 10 s) → GetSsm(aws-sdk:ssm:getAutomationExecution, $.ssm.executionId)
- *   → Choice on AutomationExecutionStatus: Success → Resume(Choice on $.resume) | InProgress, Pending,
- *   Waiting → WaitForSsm | else → MarkFailed.
+ * the function's result (a RunbookState). Decisions are made in code: each step sets `state.next` to one of
+ * the values {@link ActionNext} lists for its action, and the state machine only branches on it. The flows
+ * themselves (state → action → `next` value → state) are one typed table, functions/core/runbook-flows.ts,
+ * from which the CDK states are built and the tests' expected paths derived.
  */
 import type { ClusterMode, IncidentKind, RunbookName } from './incidents';
 
@@ -72,8 +30,54 @@ export const RUNBOOK_ACTIONS = [
   'verifyProgress',
   'escalate',
   'markFailed',
+  'checkSwitchover',
+  'stopWrites',
+  'awaitCatchUp',
+  'resumeWrites',
+  'demoteOld',
 ] as const;
 export type RunbookAction = (typeof RUNBOOK_ACTIONS)[number];
+
+/**
+ * The `next` values each action may return: the state machine's only branching input. The flow table
+ * (functions/core/runbook-flows.ts) must route every one of them and nothing else, and each step's result
+ * is typed by it, so a mistyped `next` on either side is a compile error.
+ */
+export interface ActionNext {
+  reverify: 'proceed' | 'abort' | 'wait';
+  takeLock: 'locked' | 'blocked';
+  chooseCandidate: 'auto' | 'approve' | 'dry-run' | 'no-candidate';
+  recordDryRun: 'done';
+  /** Its result is the approver's decision (SendTaskSuccess), placed at `$.approval`. */
+  requestApproval: never;
+  applyApproval: 'approved' | 'rejected';
+  recordExpired: 'done';
+  fence: 'done' | 'ssm' | 'abort' | 'refused';
+  promote: 'done' | 'ssm';
+  repoint: 'done' | 'ssm';
+  updateCluster: 'done';
+  verify: 'done';
+  complete: 'done';
+  noCandidate: 'refused';
+  releaseLock: 'done';
+  restartReplication: 'done' | 'ssm' | 'preempted';
+  verifyProgress: 'recovered' | 'not-recovered';
+  escalate: 'rebuilt' | 'paged' | 'ssm' | 'preempted';
+  markFailed: 'failed';
+  /** primary-switchover: the operator's request still holds on fresh state. */
+  checkSwitchover: 'proceed' | 'refused';
+  /** primary-switchover: the old primary takes no more writes; its final position is in the state. */
+  stopWrites: 'done' | 'ssm';
+  /** primary-switchover: the candidate has applied the final position, not yet, or not in time. */
+  awaitCatchUp: 'caught-up' | 'waiting' | 'timed-out';
+  /** primary-switchover: the old primary takes writes again (the switchover was called off). */
+  resumeWrites: 'done';
+  /** primary-switchover: the old primary follows the new one (or is left read-only for a rebuild). */
+  demoteOld: 'done' | 'ssm';
+}
+
+/** A step's result: the state, with `next` one of the values its action may return. */
+export type StepResult<A extends RunbookAction> = Omit<RunbookState, 'next'> & { next: ActionNext[A] };
 
 /** Hook-running actions, and the state each resumes to after an SSM Automation hook finished. */
 export const HOOK_ACTIONS = [
@@ -83,6 +87,8 @@ export const HOOK_ACTIONS = [
   'restartReplication',
   'rebuild',
   'fenceUnreachable',
+  'stopWrites',
+  'resumeWrites',
 ] as const;
 export type HookAction = (typeof HOOK_ACTIONS)[number];
 
@@ -133,6 +139,14 @@ export interface RunbookState {
   actedAt?: number;
   /** replica-recovery: rebuild attempts so far (at most one). */
   escalations?: number;
+  /** primary-switchover: what the operator asked for (who, why, the node to promote, dry run). */
+  requested?: { by: string; reason?: string; to?: string; dryRun?: boolean };
+  /** primary-switchover: the old primary's position once it stopped taking writes. */
+  finalPosition?: string;
+  /** primary-switchover: when catching up is given up (epoch ms). */
+  catchUpDeadline?: number;
+  /** How long a Wait state waits before the step is tried again (set by the step that waits). */
+  waitSeconds?: number;
   outcome?: string;
   error?: { Error?: string; Cause?: string };
 }

@@ -12,6 +12,8 @@ export interface Topology {
   readonly epoch: number;
   /** The incident whose runbook holds the cluster lock: a failover may be in progress. */
   readonly lockIncidentId?: string;
+  /** The runbook holding the lock (a planned switchover moves a healthy primary: see {@link switchoverInProgress}). */
+  readonly lockRunbook?: string;
   readonly nodes: ReadonlyMap<string, NodeState>;
 }
 
@@ -32,6 +34,16 @@ export function failoverInProgress(topology: Topology): boolean {
   for (const node of topology.nodes.values())
     if (node.role === 'primary' && REPLACED.has(node.status)) return true;
   return false;
+}
+
+/**
+ * A planned switchover holds the lock: for its few seconds the old primary (writes stopped) and the promoted
+ * candidate both report primary, and replicas follow the old one until they are repointed. Neither is a
+ * split brain nor a wrong source; if the run fails, the lock is released or the run's own failure pages, and
+ * the rules apply again at the next report.
+ */
+export function switchoverInProgress(topology: Topology): boolean {
+  return topology.lockIncidentId !== undefined && topology.lockRunbook === 'primary-switchover';
 }
 
 /** A node reporting primary that no rule disputes: alive (reported within the timeout), not replaced, not SPLIT_BRAIN. */
@@ -62,7 +74,7 @@ export function splitBrainReason(
   policy: Policy,
 ): string | undefined {
   const recorded = topology.primaryNodeId;
-  if (recorded === nodeId) return undefined;
+  if (recorded === nodeId || switchoverInProgress(topology)) return undefined;
   const recordedNote =
     recorded === undefined ? 'no primary recorded yet' : `the recorded primary is ${recorded}`;
   const claim = `reports itself a writable primary, but ${recordedNote} (epoch ${topology.epoch})`;
@@ -125,7 +137,11 @@ export function judgeSource(
       : `replicates from ${sourceNodeId}, which is ${source.status}`;
   const graceMs = policy.stallAfterSeconds * 1000;
   // After the new primary is recorded and before Repoint moved this replica: the lock is still held.
-  if (topology.lockIncidentId !== undefined && REPLACED.has(source.status) && at - wrongSince < graceMs) {
+  if (
+    topology.lockIncidentId !== undefined &&
+    (REPLACED.has(source.status) || switchoverInProgress(topology)) &&
+    at - wrongSince < graceMs
+  ) {
     return { kind: 'awaiting-repoint', reason: `${what}; the failover in progress repoints it` };
   }
   return { kind: 'wrong', reason: what };

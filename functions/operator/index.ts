@@ -4,11 +4,12 @@ import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
+import { DynamoIncidentStore } from '../adapters/incident-store';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
 import { OperatorStore } from '../adapters/operator-store';
 import { RecoveryStore } from '../adapters/recovery-store';
-import { StepFunctionsExecutions } from '../adapters/sfn-launcher';
+import { StepFunctionsExecutions, StepFunctionsLauncher } from '../adapters/sfn-launcher';
 import { createHandler } from './handler';
 
 const logger = new Logger({ serviceName: 'operator' });
@@ -16,10 +17,12 @@ const sfn = new SFNClient({});
 const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
 const signingSecretArn = process.env.SLACK_SIGNING_SECRET_ARN;
+const switchoverArn = process.env.SWITCHOVER_STATE_MACHINE_ARN;
+const recovery = new RecoveryStore(client, tableName);
 
 export const handler = createHandler(
   {
-    recovery: new RecoveryStore(client, tableName),
+    recovery,
     store: new OperatorStore(client, tableName),
     nodes: new DynamoNodeStateStore(client, tableName, logger),
     tokens: {
@@ -38,6 +41,17 @@ export const handler = createHandler(
       .split(',')
       .map((id) => id.trim())
       .filter((id) => id !== ''),
+    ...(switchoverArn
+      ? {
+          switchover: {
+            recovery,
+            nodes: new DynamoNodeStateStore(client, tableName, logger),
+            incidents: new DynamoIncidentStore(client, tableName),
+            launcher: new StepFunctionsLauncher(sfn, { 'primary-switchover': switchoverArn }),
+            clock: Date.now,
+          },
+        }
+      : {}),
     ...(signingSecretArn
       ? {
           slackSigningSecret: async () => {

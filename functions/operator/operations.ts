@@ -3,6 +3,7 @@ import type { Notifier } from '../adapters/notifier';
 import type { OperatorStore } from '../adapters/operator-store';
 import type { RecoveryStore } from '../adapters/recovery-store';
 import type { RunbookExecutions } from '../adapters/runbooks';
+import type { SwitchoverStarterDeps } from '../adapters/switchover-starter';
 import type { Incident } from '../core/incidents';
 import { withTransition } from '../core/node-state';
 import { operatorNotification } from '../core/notification';
@@ -19,6 +20,7 @@ import {
 } from '../core/operator';
 import { type Caller, type OperationResult, type Operations, OperatorError } from '../core/operator-routes';
 import { decide, type SlackAction, type TaskTokens } from './approval';
+import { switchoverOperation } from './switchover';
 
 /** What the operations read and act on (the same in AWS and in the local stack; only the adapters differ). */
 export interface OperatorDeps {
@@ -35,6 +37,8 @@ export interface OperatorDeps {
   /** The alerts topic: every operator action is announced there. */
   readonly notifier: Notifier;
   readonly clock: () => number;
+  /** What starting a switchover needs (absent: the API refuses switchovers). */
+  readonly switchover?: SwitchoverStarterDeps;
 }
 
 const refuse = (refusal: Refusal | undefined): void => {
@@ -117,6 +121,7 @@ export function createOperations(deps: OperatorDeps): Operations {
   };
 
   return {
+    switchover: (request) => switchoverOperation(deps.switchover, request),
     approve: (request) => decision(true, request),
     reject: (request) => decision(false, request),
 

@@ -14,7 +14,20 @@ import { failoverEpoch } from '../core/operator';
 import type { Policy } from '../core/policy';
 import type { Engine } from '../core/position';
 import { assertEpoch, type ClusterRecoveryState, lockVerdict, rearmSeconds } from '../core/recovery';
-import { type HookAction, REJOIN_KINDS, type RunbookAction, type RunbookState } from '../core/runbook';
+import {
+  type HookAction,
+  REJOIN_KINDS,
+  type RunbookAction,
+  type RunbookState,
+  type StepResult,
+} from '../core/runbook';
+import {
+  caughtUp,
+  planSwitchover,
+  SWITCHOVER_CATCH_UP_SECONDS,
+  SWITCHOVER_POLL_SECONDS,
+  type SwitchoverContext,
+} from '../core/switchover';
 
 /** What the steps need to act on the servers (functions/adapters/hooks in AWS and locally). */
 export interface RecoveryHooks {
@@ -182,19 +195,112 @@ export function createSteps(deps: StepDeps) {
   };
 
   /** After a hook: go on, or await its SSM Automation execution and resume at `resume`. */
-  const afterHook = (state: RunbookState, result: HookResult, resume: string): RunbookState =>
+  const afterHook = (
+    state: RunbookState,
+    result: HookResult,
+    resume: string,
+  ): Omit<RunbookState, 'next'> & { next: 'ssm' | 'done' } =>
     result.status === 'started'
       ? { ...state, next: 'ssm', ssm: { executionId: result.ssmExecutionId }, resume }
       : { ...state, next: 'done' };
 
+  const switchover = (state: RunbookState) => state.runbook === 'primary-switchover';
+
+  /** The switchover rules' view of the cluster, leaving out the lock `incidentId` itself holds. */
+  const switchoverContext = async (
+    state: RunbookState,
+  ): Promise<{
+    context: SwitchoverContext;
+    cluster: ClusterRecoveryState;
+    nodes: Map<string, NodeState>;
+  }> => {
+    const [cluster, snapshot] = await Promise.all([
+      deps.recovery.getCluster(state.clusterId),
+      deps.nodes.loadCluster(state.clusterId),
+    ]);
+    const ours = cluster.lockIncidentId === state.incidentId;
+    const context: SwitchoverContext = {
+      mode: cluster.mode,
+      ...(cluster.primaryNodeId === undefined ? {} : { primaryNodeId: cluster.primaryNodeId }),
+      ...(cluster.lockIncidentId === undefined || ours ? {} : { lockIncidentId: cluster.lockIncidentId }),
+      ...(cluster.lockRunbook === undefined || ours ? {} : { lockRunbook: cluster.lockRunbook }),
+      nodes: snapshot.nodes,
+      config: new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n])),
+    };
+    return { context, cluster, nodes: new Map(snapshot.nodes) };
+  };
+
+  /** A switchover that ends without touching anything more: recorded, announced, the incident closed. */
+  const switchoverEnded = async (state: RunbookState, step: string, detail: string) => {
+    await record(state, step, detail, {
+      notify: true,
+      change: { outcome: detail, state: 'RESOLVED', resolvedAt: deps.clock() },
+    });
+    return detail;
+  };
+
+  const engineOf = async (state: RunbookState, nodeId: string): Promise<Engine> => {
+    const snapshot = await deps.nodes.loadCluster(state.clusterId);
+    return snapshot.nodes.get(nodeId)?.engine ?? [...snapshot.nodes.values()][0]?.engine ?? 'generic';
+  };
+
   /** A replica-recovery run whose lock a failover took: it stops, touching nothing more. */
-  const preempted = async (state: RunbookState, cluster: ClusterRecoveryState): Promise<RunbookState> => {
+  const preempted = async (
+    state: RunbookState,
+    cluster: ClusterRecoveryState,
+  ): Promise<Omit<RunbookState, 'next'> & { next: 'preempted' }> => {
     const detail = `stopped: the cluster lock now belongs to ${cluster.lockIncidentId ?? 'nobody'} (${cluster.lockRunbook ?? 'released'}); a failover takes precedence, it repoints this node`;
     await record(state, 'preempted', detail);
     return { ...state, next: 'preempted', outcome: detail };
   };
 
-  const steps: Record<RunbookAction, (state: RunbookState, taskToken?: string) => Promise<RunbookState>> = {
+  /** chooseCandidate of a switchover: the request's node (or the Check's choice), confirmed on fresh state. */
+  const chooseSwitchoverCandidate = async (state: RunbookState): Promise<StepResult<'chooseCandidate'>> => {
+    const { context, cluster } = await switchoverContext(state);
+    const plan = planSwitchover(context, state.candidate ?? state.requested?.to);
+    if (!plan.ok || plan.primary !== state.nodeId) {
+      const reason = plan.ok ? `the primary is ${plan.primary} now, not ${state.nodeId}` : plan.reason;
+      const detail = await switchoverEnded(
+        state,
+        'refused',
+        `switchover refused: ${reason}; nothing touched`,
+      );
+      return { ...state, next: 'no-candidate', outcome: detail };
+    }
+    const repoint = [...context.nodes.values()]
+      .filter((n) => n.nodeId !== state.nodeId && n.nodeId !== plan.candidate && n.role !== 'primary')
+      .filter((n) => ['HEALTHY', 'LAGGING', 'STALLED'].includes(n.status))
+      .map((n) => n.nodeId)
+      .sort();
+    const dataAtRisk = `none: writes stop on ${state.nodeId} and ${plan.candidate} must apply its final position before it is promoted (else the switchover is called off)`;
+    await record(
+      state,
+      'plan',
+      `plan: switch over from ${state.nodeId} to ${plan.candidate} (${plan.reason}); ${dataAtRisk}; then ${state.nodeId} follows ${plan.candidate}; repoint ${repoint.join(', ') || 'no other replica'}`,
+      {
+        change: {
+          plan: {
+            candidate: plan.candidate,
+            rejected: [],
+            repoint,
+            reason: plan.reason,
+            atRisk: [],
+            dataAtRisk,
+          },
+        },
+        once: plan.candidate,
+      },
+    );
+    const next = state.requested?.dryRun || cluster.mode === 'off' ? 'dry-run' : cluster.mode;
+    return { ...state, candidate: plan.candidate, repoint, next };
+  };
+
+  const steps: {
+    [A in RunbookAction]: (
+      state: RunbookState,
+      taskToken?: string,
+    ) => Promise<A extends 'requestApproval' ? RunbookState : StepResult<A>>;
+  } = {
     async reverify(state) {
       const now = deps.clock();
       const [cluster, snapshot, incident] = await Promise.all([
@@ -258,6 +364,15 @@ export function createSteps(deps: StepDeps) {
       const fresh = await deps.recovery.getCluster(state.clusterId);
       const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook);
       const reason = verdict.ok ? 'the lock changed hands while it was taken' : verdict.reason;
+      if (switchover(state)) {
+        // An operator's request is not queued behind a recovery or the cooldown: it is refused, now.
+        const detail = await switchoverEnded(
+          state,
+          'refused',
+          `switchover refused: ${reason}; nothing touched`,
+        );
+        return { ...state, next: 'blocked', outcome: detail };
+      }
       const retryAfterSeconds = rearmSeconds(verdict, fresh.policy, now);
       const until = new Date(now + retryAfterSeconds * 1000).toISOString();
       // One record (and one notification) per distinct reason, however often the run re-arms.
@@ -270,6 +385,7 @@ export function createSteps(deps: StepDeps) {
     },
 
     async chooseCandidate(state) {
+      if (switchover(state)) return chooseSwitchoverCandidate(state);
       const [cluster, snapshot] = await Promise.all([
         deps.recovery.getCluster(state.clusterId),
         deps.nodes.loadCluster(state.clusterId),
@@ -298,7 +414,13 @@ export function createSteps(deps: StepDeps) {
       // candidate, or one at last, records the plan it acts on.
       await record(state, 'plan', detail, { change: { plan }, once: choice.candidate ?? 'none' });
       if (!choice.candidate) return { ...state, next: 'no-candidate', outcome: choice.reason };
-      return { ...state, candidate: choice.candidate, repoint, next: cluster.mode };
+      // A mode turned off since ReVerify touches nothing: it is recorded as a dry run.
+      return {
+        ...state,
+        candidate: choice.candidate,
+        repoint,
+        next: cluster.mode === 'off' ? 'dry-run' : cluster.mode,
+      };
     },
 
     async recordDryRun(state) {
@@ -307,10 +429,15 @@ export function createSteps(deps: StepDeps) {
         'dry-run',
         state.runbook === 'primary-failover'
           ? `dry run: would fence ${state.nodeId}, promote ${state.candidate}${state.repoint?.length ? ` and repoint ${state.repoint.join(', ')}` : ''}; nothing was touched`
-          : `dry run: would restart replication on ${state.nodeId}; nothing was touched`,
+          : switchover(state)
+            ? `dry run: would stop writes on ${state.nodeId}, wait until ${state.candidate} has applied its final position, promote ${state.candidate}, make ${state.nodeId} follow it${state.repoint?.length ? ` and repoint ${state.repoint.join(', ')}` : ''}; nothing was touched`
+            : `dry run: would restart replication on ${state.nodeId}; nothing was touched`,
         {
           notify: true,
-          change: { outcome: 'dry run: nothing touched' },
+          change: {
+            outcome: 'dry run: nothing touched',
+            ...(switchover(state) ? { state: 'RESOLVED', resolvedAt: deps.clock() } : {}),
+          },
         },
       );
       return { ...state, next: 'done', outcome: 'dry run' };
@@ -323,7 +450,9 @@ export function createSteps(deps: StepDeps) {
       const what =
         state.runbook === 'primary-failover'
           ? `promote ${state.candidate} and repoint ${state.repoint?.join(', ') || 'no other replica'}${risk ? ` (${risk})` : ''}`
-          : `${REJOIN_KINDS.includes(expectedStatus(state)) ? 'move' : 'restart replication on'} ${state.nodeId}${REJOIN_KINDS.includes(expectedStatus(state)) ? ' under the recorded primary' : ''}`;
+          : switchover(state)
+            ? `switch the primary role over from ${state.nodeId} to ${state.candidate} (writes stop for the catch-up; no acknowledged write is lost)`
+            : `${REJOIN_KINDS.includes(expectedStatus(state)) ? 'move' : 'restart replication on'} ${state.nodeId}${REJOIN_KINDS.includes(expectedStatus(state)) ? ' under the recorded primary' : ''}`;
       await record(
         state,
         'approval-requested',
@@ -346,7 +475,11 @@ export function createSteps(deps: StepDeps) {
       const detail = `${approved ? 'approved' : 'rejected'} by ${decision?.by ?? 'unknown'}${decision?.reason ? `: ${decision.reason}` : ''}`;
       await record(state, approved ? 'approved' : 'rejected', detail, {
         notify: true,
-        change: { approvalToken: undefined, ...(approved ? {} : { outcome: detail }) },
+        change: {
+          approvalToken: undefined,
+          ...(approved ? {} : { outcome: detail }),
+          ...(!approved && switchover(state) ? { state: 'RESOLVED', resolvedAt: deps.clock() } : {}),
+        },
       });
       return { ...state, next: approved ? 'approved' : 'rejected', ...(approved ? {} : { outcome: detail }) };
     },
@@ -355,7 +488,11 @@ export function createSteps(deps: StepDeps) {
       const detail = `approval expired after ${state.approvalTimeoutSeconds}s: treated as rejected; nothing was touched`;
       await record(state, 'expired', detail, {
         notify: true,
-        change: { approvalToken: undefined, outcome: detail },
+        change: {
+          approvalToken: undefined,
+          outcome: detail,
+          ...(switchover(state) ? { state: 'RESOLVED', resolvedAt: deps.clock() } : {}),
+        },
       });
       return { ...state, next: 'done', outcome: detail };
     },
@@ -380,7 +517,7 @@ export function createSteps(deps: StepDeps) {
         });
         return {
           ...state,
-          next: step === 'fence-refused' ? 'refused' : 'abort',
+          next: step === 'fence-refused' ? ('refused' as const) : ('abort' as const),
           outcome: detail,
           retryAfterSeconds,
         };
@@ -458,12 +595,33 @@ export function createSteps(deps: StepDeps) {
     },
 
     async promote(state) {
-      const cluster = await deps.recovery.getCluster(state.clusterId);
-      assertEpoch(cluster.epoch, state.epoch);
-      if (!state.candidate) throw new Error('promote: no candidate in the state');
-      const result = await runHook(state, cluster, 'promote', state.candidate, undefined);
-      await record(state, 'promoted', result.detail);
-      return afterHook(state, result, 'UpdateCluster');
+      let cluster = await deps.recovery.getCluster(state.clusterId);
+      let current = state;
+      if (switchover(state)) {
+        // The switchover's fencing token moves here, once, just before the candidate is promoted: the old
+        // primary takes no writes and the candidate has applied its final position.
+        if (cluster.lockIncidentId !== state.incidentId)
+          throw new Error(
+            `promote: the cluster lock is held by ${cluster.lockIncidentId ?? 'nobody'}, not this switchover`,
+          );
+        const epoch = await deps.recovery.bumpEpoch(
+          state.clusterId,
+          state.incidentId,
+          state.epoch ?? cluster.epoch,
+          state.nodeId,
+        );
+        current = { ...state, epoch };
+        cluster = await deps.recovery.getCluster(state.clusterId);
+      }
+      assertEpoch(cluster.epoch, current.epoch);
+      if (!current.candidate) throw new Error('promote: no candidate in the state');
+      const result = await runHook(current, cluster, 'promote', current.candidate, undefined);
+      await record(
+        current,
+        'promoted',
+        `${switchover(state) ? `epoch ${current.epoch}: ` : ''}${result.detail}`,
+      );
+      return afterHook(current, result, 'UpdateCluster');
     },
 
     async updateCluster(state) {
@@ -540,9 +698,11 @@ export function createSteps(deps: StepDeps) {
         : undefined;
       const detail = failover
         ? `recovered: ${state.candidate} promoted at epoch ${state.epoch}${state.repoint?.length ? `, ${state.repoint.join(', ')} repointed` : ''}; ${state.nodeId} fenced${risk ? `; ${risk}` : ''}`
-        : paged
-          ? `${state.outcome}: the incident stays open for a human`
-          : `recovered: ${state.nodeId} is applying changes again`;
+        : switchover(state)
+          ? `switched over: ${state.candidate} is the primary at epoch ${state.epoch} (it had applied ${state.nodeId}'s final position ${state.finalPosition ?? '?'} before its promotion: no acknowledged write lost); ${state.outcome ?? `${state.nodeId} follows it`}${state.repoint?.length ? `; ${state.repoint.join(', ')} repointed` : ''}`
+          : paged
+            ? `${state.outcome}: the incident stays open for a human`
+            : `recovered: ${state.nodeId} is applying changes again`;
       await record(state, 'completed', detail, {
         notify: true,
         change: paged ? { outcome: detail } : { outcome: detail, state: 'RESOLVED', resolvedAt: now },
@@ -653,10 +813,8 @@ export function createSteps(deps: StepDeps) {
       if (rebuild && rebuild.type !== 'builtin' && escalations === 1) {
         const result = await runHook(state, cluster, 'rebuild', state.nodeId, cluster.primaryNodeId);
         await record(state, 'rebuild', result.detail, { notify: true });
-        return {
-          ...afterHook({ ...state, escalations, actedAt: deps.clock() }, result, 'WaitForProgress'),
-          ...(result.status === 'done' ? { next: 'rebuilt' } : {}),
-        };
+        const after = afterHook({ ...state, escalations, actedAt: deps.clock() }, result, 'WaitForProgress');
+        return after.next === 'done' ? { ...after, next: 'rebuilt' } : { ...after, next: 'ssm' };
       }
       const what =
         expectedStatus(state) === 'SPLIT_BRAIN'
@@ -669,6 +827,143 @@ export function createSteps(deps: StepDeps) {
       return { ...state, escalations, next: 'paged', outcome: detail };
     },
 
+    async checkSwitchover(state) {
+      const { context, cluster } = await switchoverContext(state);
+      const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
+      const base = {
+        ...state,
+        mode: cluster.mode,
+        approvalTimeoutSeconds: cluster.approvalTimeoutSeconds,
+        verifyAfterSeconds: deps.verifyAfterSeconds ?? 30,
+      };
+      const plan = planSwitchover(context, state.requested?.to);
+      const problem =
+        incident !== undefined && incident.state !== 'OPEN'
+          ? `incident ${state.incidentId} is ${incident.state}`
+          : !plan.ok
+            ? plan.reason
+            : plan.primary !== state.nodeId
+              ? `the primary is ${plan.primary} now, not ${state.nodeId}`
+              : undefined;
+      if (problem !== undefined || !plan.ok) {
+        const detail = await switchoverEnded(
+          state,
+          'refused',
+          `switchover refused: ${problem ?? ''}; nothing touched`,
+        );
+        return { ...base, next: 'refused', outcome: detail };
+      }
+      await record(
+        state,
+        'checked',
+        `switchover asked by ${state.requested?.by ?? 'unknown'}${state.requested?.reason ? ` (${state.requested.reason})` : ''}: from ${state.nodeId} to ${plan.candidate}${state.requested?.dryRun ? ', dry run' : ''}`,
+        { notify: true },
+      );
+      return { ...base, candidate: plan.candidate, next: 'proceed' };
+    },
+
+    async stopWrites(state) {
+      const cluster = await deps.recovery.getCluster(state.clusterId);
+      if (cluster.lockIncidentId !== state.incidentId)
+        throw new Error(
+          `stopWrites: the cluster lock is held by ${cluster.lockIncidentId ?? 'nobody'}, not this switchover`,
+        );
+      if (!state.candidate) throw new Error('stopWrites: no candidate in the state');
+      const result = await runHook(state, cluster, 'stopWrites', state.nodeId, state.candidate);
+      const catchUpDeadline = deps.clock() + SWITCHOVER_CATCH_UP_SECONDS * 1000;
+      if (result.status === 'started') {
+        await record(state, 'writes-stopping', result.detail);
+        return { ...afterHook(state, result, 'AwaitCatchUp'), catchUpDeadline };
+      }
+      // The final position is read after the writes stopped: every acknowledged write is at or before it.
+      const engine = await engineOf(state, state.nodeId);
+      const finalPosition = await deps.hooks.replicationProgress(
+        engine,
+        endpoint(cluster, state.nodeId),
+        state.clusterId,
+      );
+      if (finalPosition === undefined) throw new Error(`stopWrites: ${state.nodeId} reports no position`);
+      await record(state, 'writes-stopped', `${result.detail} Final position ${finalPosition}.`, {
+        notify: true,
+      });
+      return { ...state, finalPosition, catchUpDeadline, next: 'done' };
+    },
+
+    async awaitCatchUp(state) {
+      const now = deps.clock();
+      const cluster = await deps.recovery.getCluster(state.clusterId);
+      if (!state.candidate) throw new Error('awaitCatchUp: no candidate in the state');
+      const engine = await engineOf(state, state.candidate);
+      const finalPosition =
+        state.finalPosition ??
+        (await deps.hooks.replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId));
+      if (finalPosition === undefined) throw new Error(`awaitCatchUp: ${state.nodeId} reports no position`);
+      const applied = await deps.hooks
+        .replicationProgress(engine, endpoint(cluster, state.candidate), state.clusterId)
+        .catch(() => undefined);
+      const verdict = applied === undefined ? false : caughtUp(engine, finalPosition, applied);
+      if (verdict === true) {
+        await record(
+          state,
+          'caught-up',
+          `${state.candidate} has applied ${applied} (the final position of ${state.nodeId} is ${finalPosition})`,
+        );
+        return { ...state, finalPosition, next: 'caught-up' };
+      }
+      const deadline = state.catchUpDeadline ?? now;
+      if (verdict === undefined || now >= deadline) {
+        const why =
+          verdict === undefined
+            ? `${state.candidate}'s position ${applied} cannot be compared with ${state.nodeId}'s final position ${finalPosition} (another replication history)`
+            : `${state.candidate} had applied ${applied ?? 'nothing it could report'}, not ${state.nodeId}'s final position ${finalPosition}, after ${SWITCHOVER_CATCH_UP_SECONDS}s`;
+        await record(state, 'catch-up-timed-out', why);
+        return { ...state, finalPosition, next: 'timed-out', outcome: why };
+      }
+      return { ...state, finalPosition, next: 'waiting', waitSeconds: SWITCHOVER_POLL_SECONDS };
+    },
+
+    async resumeWrites(state) {
+      const cluster = await deps.recovery.getCluster(state.clusterId);
+      const result = await runHook(state, cluster, 'resumeWrites', state.nodeId, undefined);
+      const detail = await switchoverEnded(
+        state,
+        'called-off',
+        `switchover called off: ${state.outcome ?? 'the candidate did not catch up'}. ${result.detail} Nothing else changed.`,
+      );
+      return { ...state, next: 'done', outcome: detail };
+    },
+
+    async demoteOld(state) {
+      const cluster = await deps.recovery.getCluster(state.clusterId);
+      assertEpoch(cluster.epoch, state.epoch);
+      if (!state.candidate) throw new Error('demoteOld: no candidate in the state');
+      const engine = await engineOf(state, state.nodeId);
+      let detail: string;
+      let result: HookResult | undefined;
+      if (engine === 'redis') {
+        // REPLICAOF the new primary while still paused, then unpause: held writes now meet a replica (READONLY).
+        const demoted = await runHook(state, cluster, 'fence', state.nodeId, state.candidate);
+        if (demoted.status === 'started')
+          return { ...afterHook(state, demoted, 'Repoint'), outcome: demoted.detail };
+        const resumed = await runHook(state, cluster, 'resumeWrites', state.nodeId, undefined);
+        detail = `${demoted.detail} ${resumed.detail}`;
+      } else if (engine === 'mysql' || engine === 'mariadb') {
+        // Still read-only since StopWrites; now it replicates from the new primary by GTID.
+        result = await runHook(state, cluster, 'repoint', state.nodeId, state.candidate);
+        detail = result.detail;
+      } else if (cluster.hooks.rebuild !== undefined && cluster.hooks.rebuild.type !== 'builtin') {
+        result = await runHook(state, cluster, 'rebuild', state.nodeId, state.candidate);
+        detail = `rebuild hook: ${result.detail}`;
+      } else {
+        detail = `${state.nodeId} stays read-only (writes stopped) and does not follow ${state.candidate}: a ${engine} server rejoins as a standby only through a rebuild hook (or by hand: stop it, configure it as a standby of ${state.candidate}, start it)`;
+      }
+      await record(state, 'old-primary', detail, { notify: true });
+      const outcome = detail;
+      return result === undefined
+        ? { ...state, next: 'done', outcome }
+        : { ...afterHook(state, result, 'Repoint'), outcome };
+    },
+
     async markFailed(state) {
       const error = state.error
         ? `${state.error.Error ?? 'Error'}: ${String(state.error.Cause ?? '').slice(0, 500)}`
@@ -677,11 +972,26 @@ export function createSteps(deps: StepDeps) {
       // A run that has fenced nothing (no epoch of its own) leaves nothing half done: it releases the lock, so
       // the next trouble of the cluster is handled. One that moved the epoch leaves the lock to a human.
       const cluster = await deps.recovery.getCluster(state.clusterId);
-      const fenced = state.runbook === 'primary-failover' && cluster.epochIncidentId === state.incidentId;
+      const fenced = state.runbook !== 'replica-recovery' && cluster.epochIncidentId === state.incidentId;
+      // A switchover that failed before it promoted anything gives the old primary its writes back.
+      let restored = '';
+      if (
+        switchover(state) &&
+        !fenced &&
+        cluster.lockIncidentId === state.incidentId &&
+        state.finalPosition !== undefined
+      ) {
+        restored = await runHook(state, cluster, 'resumeWrites', state.nodeId, undefined)
+          .then((r) => ` ${r.detail}`)
+          .catch(
+            (e: unknown) =>
+              ` Writes could NOT be restored on ${state.nodeId} (${(e as Error).message}): a human must.`,
+          );
+      }
       if (!fenced) await deps.recovery.releaseLock(state.clusterId, state.incidentId);
       const detail = fenced
-        ? `runbook failed: ${error}. It had fenced ${state.nodeId} at epoch ${cluster.epoch}: the cluster lock stays held; a human must look, then clear it.`
-        : `runbook failed: ${error}. Nothing was fenced or promoted; the cluster lock is released.`;
+        ? `runbook failed: ${error}. It had ${switchover(state) ? `moved the epoch to ${cluster.epoch} to promote ${state.candidate ?? 'the candidate'}` : `fenced ${state.nodeId} at epoch ${cluster.epoch}`}: the cluster lock stays held; a human must look, then clear it.`
+        : `runbook failed: ${error}. Nothing was fenced or promoted; the cluster lock is released.${restored}`;
       await record(state, 'failed', detail, { notify: true, change: { state: 'FAILED', outcome: detail } });
       return { ...state, next: 'failed', outcome: detail };
     },

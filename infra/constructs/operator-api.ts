@@ -39,8 +39,8 @@ export interface OperatorApiProps {
    */
   readonly tableKey?: IKey;
   /**
-   * The runbook state machines by runbook name (Runbooks.failover, .recovery): the API answers their
-   * waiting approvals and sees / stops their executions (`unlock --force`).
+   * The runbook state machines by runbook name (Runbooks.failover, .recovery, .switchover): the API answers
+   * their waiting approvals, sees / stops their executions (`unlock --force`) and starts switchovers.
    */
   readonly runbooks: Readonly<Record<RunbookName, IStateMachine>>;
   /** The alerts topic (Notifications.topic): every operator action is announced there. */
@@ -134,6 +134,9 @@ export class OperatorApi extends Construct {
       );
     if (props.slackAllowedUserIds !== undefined && props.slackAllowedUserIds.length > 0)
       this.operatorFunction.fn.addEnvironment('SLACK_ALLOWED_USER_IDS', props.slackAllowedUserIds.join(','));
+    this.operatorFunction.bindStateMachines({
+      SWITCHOVER_STATE_MACHINE_ARN: props.runbooks['primary-switchover'],
+    });
     if (props.slackSigningSecretArn !== undefined) {
       this.operatorFunction.bindSecret(
         'SLACK_SIGNING_SECRET_ARN',

@@ -27,6 +27,13 @@ import {
 import { CallAwsService, LambdaInvoke, type LambdaInvokeProps } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { RunbookAction } from '../../functions/core/runbook';
+import {
+  FAILOVER_FLOW,
+  type Flow,
+  type FlowState,
+  RECOVERY_FLOW,
+  SWITCHOVER_FLOW,
+} from '../../functions/core/runbook-flows';
 import { functionEntry } from '../paths';
 import { routingComment } from '../runbook-routing';
 import { createLogsKey, importVpcPlacement, type NetworkIds, SentinelFunction } from './sentinel-function';
@@ -62,7 +69,7 @@ export const SSM_TRANSIENT_ERRORS: readonly string[] = [
 export const SSM_PENDING_STATUSES: readonly string[] = ['InProgress', 'Pending', 'Waiting'];
 
 /** Longest stack name for which `<stack>-replica-recovery` is a valid state machine name (80 characters). */
-export const MAX_STACK_NAME_LENGTH = 80 - '-replica-recovery'.length;
+export const MAX_STACK_NAME_LENGTH = 80 - '-primary-switchover'.length;
 
 /** Seconds between two polls of an SSM Automation execution (the `WaitForSsm` state). */
 export const SSM_POLL_SECONDS = 10;
@@ -313,16 +320,6 @@ class RunbookFlow extends Construct {
     return task;
   }
 
-  /**
-   * Rearm: waits `$.retryAfterSeconds` (set by the step that re-arms the run), then goes to `next` (ReVerify):
-   * a blocked, refused or not-yet-clear run looks again with fresh evidence instead of ending.
-   */
-  public rearm(next: IChainable): Wait {
-    const wait = new Wait(this, 'Rearm', { time: WaitTime.secondsPath('$.retryAfterSeconds') });
-    wait.next(next);
-    return wait;
-  }
-
   private retryTransient(task: TaskStateBase): void {
     task.addRetry({
       errors: [...TRANSIENT_ERRORS],
@@ -359,6 +356,8 @@ export class Runbooks extends Construct {
   public readonly failover: StateMachine;
   /** The replica-recovery runbook (`<stack>-replica-recovery`). */
   public readonly recovery: StateMachine;
+  /** The primary-switchover runbook (`<stack>-primary-switchover`), started by an operator. */
+  public readonly switchover: StateMachine;
   /** The function every runbook Task invokes with `{ action, state }`. */
   public readonly stepsFunction: SentinelFunction;
   /** Execution logs of both state machines. */
@@ -369,7 +368,7 @@ export class Runbooks extends Construct {
     const stack = Stack.of(this);
     if (stack.stackName.length > MAX_STACK_NAME_LENGTH) {
       throw new Error(
-        `${this.node.path}: the state machine names <stack>-primary-failover and <stack>-replica-recovery must fit in ` +
+        `${this.node.path}: the state machine names <stack>-primary-failover, <stack>-replica-recovery and <stack>-primary-switchover must fit in ` +
           `80 characters, so the stack name may have at most ${MAX_STACK_NAME_LENGTH}; got ${stack.stackName.length}`,
       );
     }
@@ -413,8 +412,21 @@ export class Runbooks extends Construct {
       retention: logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.failover = this.stateMachine('PrimaryFailover', 'primary-failover', this.failoverDefinition());
-    this.recovery = this.stateMachine('ReplicaRecovery', 'replica-recovery', this.recoveryDefinition());
+    this.failover = this.stateMachine(
+      'PrimaryFailover',
+      'primary-failover',
+      this.definitionFrom('FailoverStates', FAILOVER_FLOW),
+    );
+    this.recovery = this.stateMachine(
+      'ReplicaRecovery',
+      'replica-recovery',
+      this.definitionFrom('RecoveryStates', RECOVERY_FLOW),
+    );
+    this.switchover = this.stateMachine(
+      'PrimarySwitchover',
+      'primary-switchover',
+      this.definitionFrom('SwitchoverStates', SWITCHOVER_FLOW),
+    );
   }
 
   private placement(network: RunbookNetwork) {
@@ -447,165 +459,76 @@ export class Runbooks extends Construct {
     return stateMachine;
   }
 
-  /** primary-failover, state by state as in functions/core/runbook.ts. */
-  private failoverDefinition(): IChainable {
-    const flow = new RunbookFlow(this, 'FailoverStates', this.stepsFunction.fn);
-    const { done } = flow;
-
-    const reverify = flow.task('ReVerify', 'reverify');
-    const takeLock = flow.task('TakeLock', 'takeLock');
-    const chooseCandidate = flow.task('ChooseCandidate', 'chooseCandidate');
-    const recordDryRun = flow.task('RecordDryRun', 'recordDryRun');
-    const expired = flow.task('Expired', 'recordExpired');
-    const requestApproval = flow.approvalTask(expired);
-    const applyApproval = flow.task('ApplyApproval', 'applyApproval');
-    const fence = flow.task('Fence', 'fence');
-    const promote = flow.task('Promote', 'promote');
-    const repoint = flow.task('Repoint', 'repoint');
-    const updateCluster = flow.task('UpdateCluster', 'updateCluster');
-    const verify = flow.task('Verify', 'verify');
-    verify.addRetry({
-      errors: ['NotYetPrimaryError'],
-      interval: Duration.seconds(2),
-      backoffRate: 2,
-      maxAttempts: 5,
-    });
-    const complete = flow.task('Complete', 'complete');
-    const noCandidate = flow.task('NoCandidate', 'noCandidate');
-    const releaseLock = flow.task('ReleaseLock', 'releaseLock');
-
-    const waitForSsm = flow.ssmLoop({ Promote: promote, UpdateCluster: updateCluster, Repoint: repoint });
-    const rearm = flow.rearm(reverify);
-
-    reverify.next(
-      flow.outcome(
-        'ReVerifyOutcome',
-        { proceed: takeLock, abort: done, wait: rearm },
-        { routes: 'ReVerify' },
-      ),
-    );
-    takeLock.next(
-      flow.outcome('TakeLockOutcome', { locked: chooseCandidate, blocked: rearm }, { routes: 'TakeLock' }),
-    );
-    chooseCandidate.next(
-      flow.outcome(
-        'ChooseCandidateOutcome',
-        {
-          auto: fence,
-          approve: requestApproval,
-          'dry-run': recordDryRun,
-          'no-candidate': noCandidate,
-        },
-        { routes: 'ChooseCandidate' },
-      ),
-    );
-    recordDryRun.next(releaseLock);
-    requestApproval.next(applyApproval);
-    applyApproval.next(
-      flow.outcome(
-        'ApplyApprovalOutcome',
-        { approved: fence, rejected: releaseLock },
-        { routes: 'ApplyApproval' },
-      ),
-    );
-    expired.next(releaseLock);
-    fence.next(
-      flow.outcome(
-        'FenceOutcome',
-        { done: promote, ssm: waitForSsm, abort: rearm, refused: rearm },
-        { routes: 'Fence' },
-      ),
-    );
-    promote.next(
-      flow.outcome('PromoteOutcome', { done: updateCluster, ssm: waitForSsm }, { routes: 'Promote' }),
-    );
-    updateCluster.next(repoint);
-    repoint.next(flow.outcome('RepointOutcome', { done: verify, ssm: waitForSsm }, { routes: 'Repoint' }));
-    verify.next(complete);
-    complete.next(done);
-    noCandidate.next(flow.outcome('NoCandidateOutcome', { refused: rearm }, { routes: 'NoCandidate' }));
-    releaseLock.next(done);
-    return reverify;
-  }
-
-  /** replica-recovery, state by state as in functions/core/runbook.ts. */
-  private recoveryDefinition(): IChainable {
-    const flow = new RunbookFlow(this, 'RecoveryStates', this.stepsFunction.fn);
-    const { done } = flow;
-
-    const reverify = flow.task('ReVerify', 'reverify');
-    const takeLock = flow.task('TakeLock', 'takeLock');
-    const recordDryRun = flow.task('RecordDryRun', 'recordDryRun');
-    const expired = flow.task('Expired', 'recordExpired');
-    const requestApproval = flow.approvalTask(expired);
-    const applyApproval = flow.task('ApplyApproval', 'applyApproval');
-    const restartReplication = flow.task('RestartReplication', 'restartReplication');
-    const waitForProgress = new Wait(flow, 'WaitForProgress', {
-      time: WaitTime.secondsPath('$.verifyAfterSeconds'),
-    });
-    const verifyProgress = flow.task('VerifyProgress', 'verifyProgress');
-    const escalate = flow.task('Escalate', 'escalate');
-    const complete = flow.task('Complete', 'complete');
-    const releaseLock = flow.task('ReleaseLock', 'releaseLock');
-
-    const waitForSsm = flow.ssmLoop({ WaitForProgress: waitForProgress });
-    const rearm = flow.rearm(reverify);
-
-    reverify.next(
-      flow.outcome(
-        'ReVerifyOutcome',
-        { proceed: takeLock, abort: done, wait: rearm },
-        { routes: 'ReVerify' },
-      ),
-    );
-    takeLock.next(
-      flow.outcome(
-        'TakeLockOutcome',
-        {
-          locked: flow.outcome(
-            'Mode',
-            { auto: restartReplication, approve: requestApproval, 'dry-run': recordDryRun },
-            { field: '$.mode' },
+  /**
+   * The states of `flow` (functions/core/runbook-flows.ts), built in their own scope: a Task per task state
+   * (a `…Outcome` Choice after it when it branches on `$.next`), the approval task, Waits, Choices, the SSM
+   * wait loop and Done. Nothing here decides a route: the table does.
+   */
+  private definitionFrom(scopeId: string, flow: Flow<string>): IChainable {
+    const runbookFlow = new RunbookFlow(this, scopeId, this.stepsFunction.fn);
+    const states = new Map<string, IChainable>();
+    const entries = Object.entries(flow.states) as [string, FlowState<string>][];
+    const target = (name: string): IChainable => {
+      const state = states.get(name);
+      if (state === undefined) throw new Error(`${scopeId}: no state ${name} (yet) for a route`);
+      return state;
+    };
+    // 1. States that need no other state to exist: Tasks, Waits, Done.
+    for (const [name, spec] of entries) {
+      if (spec.type === 'task') {
+        const task = runbookFlow.task(name, spec.action);
+        if (spec.retryNotYetPrimary)
+          task.addRetry({
+            errors: ['NotYetPrimaryError'],
+            interval: Duration.seconds(2),
+            backoffRate: 2,
+            maxAttempts: 5,
+          });
+        states.set(name, task);
+      } else if (spec.type === 'wait')
+        states.set(name, new Wait(runbookFlow, name, { time: WaitTime.secondsPath(spec.secondsPath) }));
+      else if (spec.type === 'succeed') states.set(name, runbookFlow.done);
+    }
+    // 2. Those that name other states when they are made: the approval task (its expiry), the SSM loop.
+    for (const [name, spec] of entries) {
+      if (spec.type === 'approval') states.set(name, runbookFlow.approvalTask(target(spec.expired)));
+      else if (spec.type === 'ssm')
+        states.set(
+          name,
+          runbookFlow.ssmLoop(Object.fromEntries(spec.resume.map((resume) => [resume, target(resume)]))),
+        );
+    }
+    // 3. Choices on a field the steps set (their targets exist now).
+    for (const [name, spec] of entries) {
+      if (spec.type === 'choice')
+        states.set(
+          name,
+          runbookFlow.outcome(
+            name,
+            Object.fromEntries(Object.entries(spec.on).map(([value, to]) => [value, target(to)])),
+            { field: spec.field },
           ),
-          blocked: rearm,
-        },
-        { routes: 'TakeLock' },
-      ),
-    );
-    recordDryRun.next(releaseLock);
-    requestApproval.next(applyApproval);
-    applyApproval.next(
-      flow.outcome(
-        'ApplyApprovalOutcome',
-        { approved: restartReplication, rejected: releaseLock },
-        { routes: 'ApplyApproval' },
-      ),
-    );
-    expired.next(releaseLock);
-    restartReplication.next(
-      flow.outcome(
-        'RestartReplicationOutcome',
-        { done: waitForProgress, ssm: waitForSsm, preempted: done },
-        { routes: 'RestartReplication' },
-      ),
-    );
-    waitForProgress.next(verifyProgress);
-    verifyProgress.next(
-      flow.outcome(
-        'VerifyProgressOutcome',
-        { recovered: complete, 'not-recovered': escalate },
-        { routes: 'VerifyProgress' },
-      ),
-    );
-    escalate.next(
-      flow.outcome(
-        'EscalateOutcome',
-        { rebuilt: waitForProgress, paged: complete, ssm: waitForSsm, preempted: done },
-        { routes: 'Escalate' },
-      ),
-    );
-    complete.next(done);
-    releaseLock.next(done);
-    return reverify;
+        );
+    }
+    // 4. The routes.
+    for (const [name, spec] of entries) {
+      const state = states.get(name);
+      if (spec.type === 'task') {
+        const task = state as TaskStateBase;
+        if ('goto' in spec) task.next(target(spec.goto));
+        else
+          task.next(
+            runbookFlow.outcome(
+              `${name}Outcome`,
+              Object.fromEntries(
+                Object.entries(spec.on as Record<string, string>).map(([value, to]) => [value, target(to)]),
+              ),
+              { routes: name },
+            ),
+          );
+      } else if (spec.type === 'approval') (state as TaskStateBase).next(target(spec.goto));
+      else if (spec.type === 'wait') (state as Wait).next(target(spec.goto));
+    }
+    return target(flow.start);
   }
 }

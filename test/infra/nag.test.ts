@@ -67,6 +67,8 @@ const RUNBOOKS_ACKNOWLEDGEMENTS = [
   `Runbooks/PrimaryFailover/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
   'Runbooks/ReplicaRecovery/Role AwsSolutions-IAM5[Resource::*]',
   `Runbooks/ReplicaRecovery/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
+  'Runbooks/PrimarySwitchover/Role AwsSolutions-IAM5[Resource::*]',
+  `Runbooks/PrimarySwitchover/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${TEST_REGION}:<AWS::AccountId>:automation-execution/*]`,
 ];
 /** The operator API: one COG4 (IAM, not Cognito) per route of the route table. */
 const OPERATOR_API_ACKNOWLEDGEMENTS = [

@@ -22,6 +22,7 @@ interface Ids {
   readonly table: string;
   readonly failover: string;
   readonly recovery: string;
+  readonly switchover: string;
 }
 
 function idsOf(t: TestApp): Ids {
@@ -34,6 +35,7 @@ function idsOf(t: TestApp): Ids {
     table: id(stateStore.table),
     failover: id(runbooks.failover),
     recovery: id(runbooks.recovery),
+    switchover: id(runbooks.switchover),
   };
 }
 
@@ -62,14 +64,14 @@ afterAll(() => {
 });
 
 describe('the operator function', () => {
-  it('may use the table, answer task tokens and see / stop executions of the two runbooks only', () => {
+  it('may use the table, answer task tokens and see / stop executions of the three runbooks only', () => {
     const statements = allowed(statementsOfFunction(baseTemplate, baseIds.fn));
     const states = statements.filter((s) => s.actions.some((a) => a.startsWith('states:')));
     expect(states.slice(0, 1)).toEqual([
       {
         effect: 'Allow',
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: [{ Ref: baseIds.failover }, { Ref: baseIds.recovery }],
+        resources: [{ Ref: baseIds.failover }, { Ref: baseIds.recovery }, { Ref: baseIds.switchover }],
       },
     ]);
     expect(states.slice(1).map((s) => s.actions)).toEqual([

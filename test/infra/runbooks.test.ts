@@ -3,6 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { RUNBOOK_ACTIONS } from '../../functions/core/runbook';
+import { type FlowState, RUNBOOK_FLOWS } from '../../functions/core/runbook-flows';
 import {
   MAX_STACK_NAME_LENGTH,
   RUNTIME_ERRORS,
@@ -96,6 +97,7 @@ interface Ids {
   readonly steps: string;
   readonly failover: string;
   readonly recovery: string;
+  readonly switchover: string;
   readonly failoverRole: string;
   readonly recoveryRole: string;
   readonly executionLogs: string;
@@ -111,6 +113,7 @@ function idsOf(t: TestApp): Ids {
     steps: id(runbooks.stepsFunction.fn),
     failover: id(runbooks.failover),
     recovery: id(runbooks.recovery),
+    switchover: id(runbooks.switchover),
     failoverRole: id(runbooks.failover.role),
     recoveryRole: id(runbooks.recovery.role),
     executionLogs: id(runbooks.executionLogs),
@@ -144,6 +147,7 @@ afterAll(() => {
 const STEPS_ARN = () => `<${baseIds.steps}.Arn>`;
 const failover = () => definitionOf(baseTemplate, baseIds.failover);
 const recovery = () => definitionOf(baseTemplate, baseIds.recovery);
+const switchover = () => definitionOf(baseTemplate, baseIds.switchover);
 
 /** Where each state goes: its Next, or for a Choice each rule's Next and the Default. */
 function transitions(asl: Asl): Record<string, string[]> {
@@ -174,11 +178,16 @@ function branches(state: AslState | undefined): Record<string, string> {
 describe.each([
   ['primary-failover', failover],
   ['replica-recovery', recovery],
+  ['primary-switchover', switchover],
 ] as const)('the %s state machine', (runbook, definition) => {
   const tasks = () => Object.entries(definition().States).filter(([, state]) => state.Type === 'Task');
 
   it(`is a Standard state machine named <stack>-${runbook}, logging ALL with execution data, traced`, () => {
-    const id = runbook === 'primary-failover' ? baseIds.failover : baseIds.recovery;
+    const id = {
+      'primary-failover': baseIds.failover,
+      'replica-recovery': baseIds.recovery,
+      'primary-switchover': baseIds.switchover,
+    }[runbook];
     expect(resources(baseTemplate)[id]?.Properties).toMatchObject({
       StateMachineName: `${base.stack.stackName}-${runbook}`,
       StateMachineType: 'STANDARD',
@@ -191,8 +200,32 @@ describe.each([
     });
   });
 
-  it('starts at ReVerify', () => {
-    expect(definition().StartAt).toBe('ReVerify');
+  it('starts where its flow table starts', () => {
+    expect(definition().StartAt).toBe(RUNBOOK_FLOWS[runbook].start);
+  });
+
+  it('is exactly its flow table (functions/core/runbook-flows.ts): every route, every state', () => {
+    const flow = RUNBOOK_FLOWS[runbook];
+    const s = definition().States;
+    const next = transitions(definition());
+    const expectedNames = ['MarkFailed', 'Failed'];
+    for (const [name, spec] of Object.entries(flow.states) as [string, FlowState<string>][]) {
+      expectedNames.push(name);
+      if (spec.type === 'task' && 'on' in spec) {
+        expect([name, next[name]]).toEqual([name, [`${name}Outcome`]]);
+        expect([name, branches(s[`${name}Outcome`])]).toEqual([name, spec.on]);
+      } else if (spec.type === 'task' || spec.type === 'wait' || spec.type === 'approval')
+        expect([name, next[name]]).toEqual([name, [spec.goto]]);
+      else if (spec.type === 'choice') expect([name, branches(s[name])]).toEqual([name, spec.on]);
+      else if (spec.type === 'ssm') {
+        expectedNames.push('GetSsm', 'Resume');
+        expect(branches(s.Resume)).toEqual(Object.fromEntries(spec.resume.map((r) => [r, r])));
+      }
+    }
+    const named = Object.entries(s)
+      .filter(([, state]) => state.Comment?.startsWith(ROUTING_COMMENT_PREFIX) !== true)
+      .map(([name]) => name);
+    expect(named.sort()).toEqual(expectedNames.sort());
   });
 
   it('invokes runbook-steps from every Task with { action, state: $ }, the result replacing the state', () => {
@@ -666,9 +699,10 @@ describe('the runbook-steps function', () => {
 });
 
 describe('outputs', () => {
-  it('exports both state machine ARNs', () => {
+  it('exports the three state machine ARNs', () => {
     baseTemplate.hasOutput('FailoverStateMachineArn', { Value: { Ref: baseIds.failover } });
     baseTemplate.hasOutput('RecoveryStateMachineArn', { Value: { Ref: baseIds.recovery } });
+    baseTemplate.hasOutput('SwitchoverStateMachineArn', { Value: { Ref: baseIds.switchover } });
   });
 });
 

@@ -287,8 +287,8 @@ describe('Ingest functions', () => {
     );
     const roles = Object.entries(resources(template)).filter(([, r]) => r.Type === 'AWS::IAM::Role');
     // ingest-heartbeat, ingest-change-stream, sweep, on-transition, the sweep schedule's role, runbook-steps,
-    // operator, the two state machines, and API Gateway's account CloudWatch role
-    expect(roles).toHaveLength(10);
+    // operator, the three state machines, and API Gateway's account CloudWatch role
+    expect(roles).toHaveLength(11);
     for (const [id, role] of roles.filter(([id]) => id !== apiGatewayAccountRole)) {
       expect([id, role.Properties?.ManagedPolicyArns]).toEqual([id, undefined]);
     }

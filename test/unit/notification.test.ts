@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Incident } from '../../functions/core/incidents';
+import type { NodeStatus } from '../../functions/core/node-state';
 import {
   type ChatbotNotification,
   incidentNotification,
@@ -497,7 +498,7 @@ describe('messages for split brain, wrong source and data loss', () => {
         at: T0,
         event: 'opened',
         from: 'FENCED',
-        to: over.kind ?? 'SPLIT_BRAIN',
+        to: (over.kind ?? 'SPLIT_BRAIN') as NodeStatus,
         reason: 'reports itself a writable primary, but the recorded primary is r3 (epoch 2)',
       },
     ],

@@ -313,8 +313,35 @@ function hooksFor(flavor: Flavor): BuiltinHooks {
     });
   }
 
+  /**
+   * A planned switchover's first act: read_only on (super_read_only on MySQL). Statements already running
+   * finish first (the server waits for them); accounts with SUPER / READ_ONLY ADMIN still write through it.
+   */
+  async function stopWrites(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+    const node = endpointOf(request.target);
+    const variable = flavor === 'mysql' ? 'super_read_only' : 'read_only';
+    return withMysql(node, creds, async (connection) => {
+      if ((await replicaStatus(connection)) !== undefined)
+        throw new HookFailedError(`${node.label} replicates from another server: it is not the primary.`);
+      await exec(connection, `SET GLOBAL ${variable} = ON`);
+      return { status: 'done', detail: `${node.label} takes no writes: SET GLOBAL ${variable} = ON.` };
+    });
+  }
+
+  /** A called-off switchover: read_only off again, on a server that replicates from nobody. */
+  async function resumeWrites(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+    const node = endpointOf(request.target);
+    return withMysql(node, creds, async (connection) => {
+      if ((await replicaStatus(connection)) !== undefined)
+        return { status: 'done', detail: `${node.label} is a replica now: it stays read-only.` };
+      if (flavor === 'mysql') await exec(connection, 'SET GLOBAL super_read_only = OFF');
+      await exec(connection, 'SET GLOBAL read_only = OFF');
+      return { status: 'done', detail: `${node.label} takes writes again: read_only OFF.` };
+    });
+  }
+
   const run = dispatchBuiltin(
-    { promote, repoint, fence, restartReplication },
+    { promote, repoint, fence, restartReplication, stopWrites, resumeWrites },
     `${flavor === 'mysql' ? 'MySQL' : 'MariaDB'} has no built-in rebuild hook: rebuilding a replica needs a ` +
       'clone or backup restore on its host. Provide it with a lambda, ssm or https hook for rebuild.',
   );

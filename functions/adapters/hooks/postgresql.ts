@@ -176,6 +176,21 @@ async function repoint(request: HookRequest, creds: DbCredentials | undefined): 
   });
 }
 
+/** default_transaction_read_only on (ALTER SYSTEM + reload) and every other client session ended. */
+async function stopClientWrites(client: pg.Client): Promise<string> {
+  const wasOn = (await setting(client, 'default_transaction_read_only')) === 'on';
+  if (!wasOn) {
+    await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
+    await reload(client);
+  }
+  // Sessions already inside a read-write transaction keep writing until they end: end them.
+  const terminated = await scalar<number>(
+    client,
+    "SELECT count(pg_terminate_backend(pid))::int AS value FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+  );
+  return `default_transaction_read_only ${wasOn ? 'was already on' : 'set on with ALTER SYSTEM and reloaded'}, ${terminated} client session(s) terminated`;
+}
+
 async function fence(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
   const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
   try {
@@ -186,21 +201,11 @@ async function fence(request: HookRequest, creds: DbCredentials | undefined): Pr
           detail: `Old primary ${node.label} answers as a standby (in recovery): it accepts no writes (epoch ${request.epoch}).`,
         };
       }
-      const wasOn = (await setting(client, 'default_transaction_read_only')) === 'on';
-      if (!wasOn) {
-        await client.query('ALTER SYSTEM SET default_transaction_read_only = on');
-        await reload(client);
-      }
-      // Sessions already inside a read-write transaction keep writing until they end: end them.
-      const terminated = await scalar<number>(
-        client,
-        "SELECT count(pg_terminate_backend(pid))::int AS value FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-      );
+      const done = await stopClientWrites(client);
       return {
         status: 'done',
         detail:
-          `Fenced old primary ${node.label}: default_transaction_read_only ${wasOn ? 'was already on' : 'set on with ALTER SYSTEM and reloaded'}, ` +
-          `${terminated} client session(s) terminated (epoch ${request.epoch}). A session can still SET ` +
+          `Fenced old primary ${node.label}: ${done} (epoch ${request.epoch}). A session can still SET ` +
           'transaction_read_only off: the epoch remains the fence of record.',
       };
     });
@@ -234,8 +239,35 @@ async function restartReplication(
   });
 }
 
+/** A planned switchover's first act: the primary stops taking writes (unreachable is an error here). */
+async function stopWrites(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
+  return withPg(node, creds, async (client) => {
+    if (await inRecovery(client))
+      throw new HookFailedError(
+        `${node.label} is a standby (in recovery), not the primary: nothing to stop.`,
+      );
+    return { status: 'done', detail: `${node.label} takes no writes: ${await stopClientWrites(client)}.` };
+  });
+}
+
+/** A called-off switchover: default_transaction_read_only back to its default (only on a primary). */
+async function resumeWrites(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('postgresql', request.target, DEFAULT_PORT);
+  return withPg(node, creds, async (client) => {
+    if (await inRecovery(client))
+      return { status: 'done', detail: `${node.label} is a standby: it takes no writes, nothing to resume.` };
+    await client.query('ALTER SYSTEM RESET default_transaction_read_only');
+    await reload(client);
+    return {
+      status: 'done',
+      detail: `${node.label} takes writes again: ALTER SYSTEM RESET default_transaction_read_only, reloaded.`,
+    };
+  });
+}
+
 const run = dispatchBuiltin(
-  { promote, repoint, fence, restartReplication },
+  { promote, repoint, fence, restartReplication, stopWrites, resumeWrites },
   'PostgreSQL has no built-in rebuild hook: rebuilding a replica needs pg_basebackup on its host. ' +
     'Provide it with a lambda, ssm or https hook for rebuild.',
 );

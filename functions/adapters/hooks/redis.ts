@@ -5,6 +5,7 @@
  */
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import { NotYetPrimaryError } from '../../core/runbook';
+import { SWITCHOVER_WRITE_PAUSE_SECONDS } from '../../core/switchover';
 import { connectRedis, type RedisConnection } from './clients';
 import {
   type BuiltinHooks,
@@ -209,8 +210,37 @@ async function restartReplication(
   });
 }
 
+/**
+ * A planned switchover's first act: the master stops taking writes with CLIENT PAUSE WRITE for
+ * {@link SWITCHOVER_WRITE_PAUSE_SECONDS} (writes wait, reads go on; the pause also stops the master's pings,
+ * so its offset holds still for the candidate to reach). The pause ends by itself if the runbook dies.
+ */
+async function stopWrites(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('redis', request.target, DEFAULT_PORT);
+  return withRedis(node, creds, async (client) => {
+    const info = await replicationInfo(client);
+    if (info.get('role') !== 'master')
+      throw new HookFailedError(`${node.label} is a ${describeRole(info)}, not a master: nothing to stop.`);
+    await client.sendCommand(['CLIENT', 'PAUSE', String(SWITCHOVER_WRITE_PAUSE_SECONDS * 1000), 'WRITE']);
+    return {
+      status: 'done',
+      detail: `${node.label} takes no writes: CLIENT PAUSE ${SWITCHOVER_WRITE_PAUSE_SECONDS * 1000} WRITE (it ends by itself after ${SWITCHOVER_WRITE_PAUSE_SECONDS}s).`,
+    };
+  });
+}
+
+/** A called-off switchover: CLIENT UNPAUSE (a node that became a replica meanwhile refuses writes anyway). */
+async function resumeWrites(request: HookRequest, creds: DbCredentials | undefined): Promise<HookResult> {
+  const node = parseEndpoint('redis', request.target, DEFAULT_PORT);
+  return withRedis(node, creds, async (client) => {
+    await client.clientUnpause();
+    const info = await replicationInfo(client);
+    return { status: 'done', detail: `CLIENT UNPAUSE on ${node.label}, a ${describeRole(info)}.` };
+  });
+}
+
 const run = dispatchBuiltin(
-  { promote, repoint, fence, restartReplication },
+  { promote, repoint, fence, restartReplication, stopWrites, resumeWrites },
   'Redis has no built-in rebuild hook: a replica resyncs in full by itself after REPLICAOF. Configure a ' +
     'lambda, ssm or https hook for rebuild if the node must be replaced.',
 );

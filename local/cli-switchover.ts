@@ -1,0 +1,86 @@
+/**
+ * `replica-sentinel switchover`: asks the operator API for a planned switchover (the rules refuse a bad
+ * request at once: exit 2, nothing changed), then follows the SWITCHOVER incident until its runbook ends
+ * and prints how it ended (exit 1 when it was refused, called off or failed).
+ */
+import { parseArgs } from 'node:util';
+import { RecoveryStore } from '../functions/adapters/recovery-store';
+import { resolveTable, UsageError } from './cli-common';
+import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
+
+export const SWITCHOVER_HELP = `Usage: replica-sentinel switchover --cluster ID --reason TEXT [--to NODE] [--dry-run] [--no-wait] [--json] [target]
+
+Moves the primary role to a replica with no acknowledged write lost: writes stop on the primary, the
+replica (--to NODE, else the most advanced eligible one) applies its final position, it is promoted, the old
+primary follows it (Redis, MySQL/MariaDB; PostgreSQL through a rebuild hook) and the other replicas are
+repointed. If the replica does not catch up in time, writes are restored and nothing else changes.
+Refused at once (exit 2, nothing changed): an unknown cluster or node, a node that is not a HEALTHY replica
+of the primary or is noPromote, a primary that is not HEALTHY, a recovery holding the lock, mode off.
+Waits for the runbook's end and prints it (exit 1 if refused, called off or failed); --no-wait returns at
+once with the incident id. Same mode, approval and dry-run rules as a failover.
+Target: --stack NAME / --api-url URL (deployed: signed with your AWS credentials), else the local stack
+(--endpoint URL; --as NAME records who).`;
+
+const WAIT_DEADLINE_MS = 15 * 60_000;
+
+export async function switchoverCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  io: { out: (text: string) => void },
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      cluster: { type: 'string' },
+      reason: { type: 'string' },
+      to: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'no-wait': { type: 'boolean' },
+      ...OPERATOR_TARGET_OPTIONS,
+    },
+  });
+  if (values.help) {
+    io.out(SWITCHOVER_HELP);
+    return 0;
+  }
+  if (!values.cluster) throw new UsageError('--cluster is required');
+  if (!values.reason?.trim()) throw new UsageError('--reason is required: say why (it is recorded)');
+  const started = await callOperation(
+    'switchover',
+    { clusterId: values.cluster },
+    {
+      reason: values.reason,
+      ...(values.to === undefined ? {} : { to: values.to }),
+      ...(values['dry-run'] ? { dryRun: true } : {}),
+    },
+    values,
+    env,
+  );
+  if (values['no-wait'] || values['api-url'] !== undefined) {
+    io.out(values.json ? JSON.stringify(started) : started.message);
+    return 0;
+  }
+  if (!values.json) io.out(started.message);
+  const { client, tableName } = await resolveTable(values, env);
+  const store = new RecoveryStore(client, tableName);
+  const deadline = Date.now() + WAIT_DEADLINE_MS;
+  for (;;) {
+    const incident = (await store.getIncident(
+      values.cluster,
+      String(started.incidentId),
+      Number(started.openedAt),
+    )) as ({ state: string; outcome?: string } & Record<string, unknown>) | undefined;
+    if (incident !== undefined && incident.state !== 'OPEN') {
+      const outcome = incident.outcome ?? incident.state;
+      io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
+      // It did not happen (refused on fresh state, called off, rejected, failed): exit 1.
+      return /^(switched over|dry run)/.test(outcome) ? 0 : 1;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `switchover ${started.incidentId} still running after 15 minutes: see replica-sentinel incident ${started.incidentId}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
