@@ -102,18 +102,16 @@ export async function watch(options: WatchOptions): Promise<{ rounds: number; he
         );
         // A round the stack could not take (a failed request, a throttled stream) is lost, not fatal: the
         // monitor keeps probing, and the next round's heartbeats say the same and newer.
-        let result: Awaited<ReturnType<HeartbeatSink['send']>>;
         try {
-          result = await options.sink.send(heartbeats);
+          const result = await options.sink.send(heartbeats);
+          for (const reason of result.quarantined)
+            options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
+          sent += result.accepted;
         } catch (error) {
           options.print(
             `[watch] ${cluster.id}: ${heartbeats.length} heartbeat(s) not delivered (${describeError(error)}); probing again next round`,
           );
-          return 0;
         }
-        for (const reason of result.quarantined)
-          options.print(`[watch] ${cluster.id}: a heartbeat was quarantined: ${reason}`);
-        sent += result.accepted;
         done++;
         const wait = intervalMs - (Date.now() - started);
         if (wait > 0 && (options.rounds === undefined || done < options.rounds))

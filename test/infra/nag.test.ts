@@ -73,7 +73,7 @@ const RUNBOOKS_ACKNOWLEDGEMENTS = [
 /** The operator API: one COG4 (IAM, not Cognito) per route of the route table. */
 const OPERATOR_API_ACKNOWLEDGEMENTS = [
   'OperatorApi/Function/Role AwsSolutions-IAM5[Resource::*]',
-  ...['primary-failover', 'replica-recovery'].map(
+  ...['primary-failover', 'replica-recovery', 'primary-switchover'].map(
     (runbook) =>
       `OperatorApi/Function/Role AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${TEST_REGION}:<AWS::AccountId>:execution:ReplicaSentinel-${runbook}:*]`,
   ),
@@ -198,7 +198,7 @@ describe.each([
       /:\*"/,
     );
     expect(JSON.stringify(allowed.filter(executionGrant).map((s) => s.Resource))).toMatch(
-      /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*"/,
+      /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*".*:execution:ReplicaSentinel-primary-switchover:\*"/,
     );
   });
 

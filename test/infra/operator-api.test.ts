@@ -76,10 +76,13 @@ describe('the operator function', () => {
     ]);
     expect(states.slice(1).map((s) => s.actions)).toEqual([
       ['states:DescribeExecution', 'states:StopExecution'],
+      ['states:StartExecution'],
     ]);
     expect(JSON.stringify(states[1]?.resources)).toMatch(
-      /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*"/,
+      /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*".*:execution:ReplicaSentinel-primary-switchover:\*"/,
     );
+    // It starts switchovers, and only switchovers.
+    expect(states[2]?.resources).toEqual([{ Ref: baseIds.switchover }]);
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
         effect: 'Allow',

