@@ -1,6 +1,5 @@
-import type { NodeFailoverConfig } from '../core/candidate';
 import type { Incident, OperatorRequest } from '../core/incidents';
-import { planSwitchover, switchoverIncident } from '../core/switchover';
+import { planSwitchover, switchoverContextOf, switchoverIncident } from '../core/switchover';
 import type { NodeStateStore } from './node-state-store';
 import type { RecoveryStore } from './recovery-store';
 import type { RunbookLauncher } from './runbooks';
@@ -44,17 +43,7 @@ export async function startSwitchover(
   ]);
   if (snapshot.nodes.size === 0)
     throw new RequestRefusedError(`unknown cluster ${clusterId}: no node has reported`);
-  const plan = planSwitchover(
-    {
-      mode: cluster.mode,
-      ...(cluster.primaryNodeId === undefined ? {} : { primaryNodeId: cluster.primaryNodeId }),
-      ...(cluster.lockIncidentId === undefined ? {} : { lockIncidentId: cluster.lockIncidentId }),
-      ...(cluster.lockRunbook === undefined ? {} : { lockRunbook: cluster.lockRunbook }),
-      nodes: snapshot.nodes,
-      config: new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n])),
-    },
-    request.to,
-  );
+  const plan = planSwitchover(switchoverContextOf(cluster, snapshot.nodes), request.to);
   if (!plan.ok) throw new RequestRefusedError(`switchover refused: ${plan.reason}`);
   const primary = snapshot.nodes.get(plan.primary);
   if (primary === undefined) throw new RequestRefusedError(`the primary ${plan.primary} has never reported`);

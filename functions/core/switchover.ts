@@ -8,6 +8,7 @@ import type { NodeFailoverConfig } from './candidate';
 import type { ClusterMode, Incident, OperatorRequest } from './incidents';
 import type { NodeState } from './node-state';
 import { comparePositions, type Engine, parsePosition } from './position';
+import type { ClusterRecoveryState } from './recovery';
 
 /**
  * How long the old primary's writes stay stopped if nothing resumes them (Redis CLIENT PAUSE ends by
@@ -28,6 +29,26 @@ export interface SwitchoverContext {
   readonly lockRunbook?: string;
   readonly nodes: ReadonlyMap<string, NodeState>;
   readonly config: ReadonlyMap<string, NodeFailoverConfig>;
+}
+
+/**
+ * The rules' view of a cluster item and its nodes. The lock `ownIncidentId` holds (the switchover's own run
+ * asking again) is left out: only someone else's lock refuses.
+ */
+export function switchoverContextOf(
+  cluster: Pick<ClusterRecoveryState, 'mode' | 'primaryNodeId' | 'lockIncidentId' | 'lockRunbook' | 'nodes'>,
+  nodes: ReadonlyMap<string, NodeState>,
+  ownIncidentId?: string,
+): SwitchoverContext {
+  const others = cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== ownIncidentId;
+  return {
+    mode: cluster.mode,
+    ...(cluster.primaryNodeId === undefined ? {} : { primaryNodeId: cluster.primaryNodeId }),
+    ...(others ? { lockIncidentId: cluster.lockIncidentId } : {}),
+    ...(others && cluster.lockRunbook !== undefined ? { lockRunbook: cluster.lockRunbook } : {}),
+    nodes,
+    config: new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n])),
+  };
 }
 
 export type SwitchoverPlan =

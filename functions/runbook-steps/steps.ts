@@ -26,7 +26,7 @@ import {
   planSwitchover,
   SWITCHOVER_CATCH_UP_SECONDS,
   SWITCHOVER_POLL_SECONDS,
-  type SwitchoverContext,
+  switchoverContextOf,
 } from '../core/switchover';
 
 /** What the steps need to act on the servers (functions/adapters/hooks in AWS and locally). */
@@ -207,27 +207,12 @@ export function createSteps(deps: StepDeps) {
   const switchover = (state: RunbookState) => state.runbook === 'primary-switchover';
 
   /** The switchover rules' view of the cluster, leaving out the lock `incidentId` itself holds. */
-  const switchoverContext = async (
-    state: RunbookState,
-  ): Promise<{
-    context: SwitchoverContext;
-    cluster: ClusterRecoveryState;
-    nodes: Map<string, NodeState>;
-  }> => {
+  const switchoverContext = async (state: RunbookState) => {
     const [cluster, snapshot] = await Promise.all([
       deps.recovery.getCluster(state.clusterId),
       deps.nodes.loadCluster(state.clusterId),
     ]);
-    const ours = cluster.lockIncidentId === state.incidentId;
-    const context: SwitchoverContext = {
-      mode: cluster.mode,
-      ...(cluster.primaryNodeId === undefined ? {} : { primaryNodeId: cluster.primaryNodeId }),
-      ...(cluster.lockIncidentId === undefined || ours ? {} : { lockIncidentId: cluster.lockIncidentId }),
-      ...(cluster.lockRunbook === undefined || ours ? {} : { lockRunbook: cluster.lockRunbook }),
-      nodes: snapshot.nodes,
-      config: new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n])),
-    };
-    return { context, cluster, nodes: new Map(snapshot.nodes) };
+    return { context: switchoverContextOf(cluster, snapshot.nodes, state.incidentId), cluster };
   };
 
   /** A switchover that ends without touching anything more: recorded, announced, the incident closed. */

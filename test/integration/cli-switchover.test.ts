@@ -1,13 +1,13 @@
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { keys, TABLE } from '../../functions/adapters/table-definition';
-import { type NodeState, sweepShardOf } from '../../functions/core/node-state';
+import { keys } from '../../functions/adapters/table-definition';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { follows } from '../../local/redis-servers';
 import { loadRunbookDefinitions } from '../../local/runbook-runner';
 import { cli } from '../support/cli';
+import { storedNode } from '../support/node-states';
 import { DDB_ENDPOINT_ENV } from '../support/paths';
 import {
   type RedisTopology,
@@ -25,32 +25,13 @@ const CLUSTER = 'cli-sw';
 let stack: LocalStack | undefined;
 let redis: RedisTopology | undefined;
 
-function healthy(
-  node: ServerNode,
-  role: 'primary' | 'replica',
-  source: string | undefined,
-  now: number,
-): NodeState {
-  return {
+/** A HEALTHY Redis node of the cluster; its deadline far ahead: the stack's sweep must not find it silent. */
+const healthy = (node: ServerNode, role: 'primary' | 'replica', source: string | undefined, now: number) =>
+  storedNode(node.nodeId, role, now, {
     clusterId: CLUSTER,
-    nodeId: node.nodeId,
-    engine: 'redis',
-    role,
-    status: 'HEALTHY',
-    statusSince: now,
-    statusReason: 'healthy',
-    seq: 10,
-    lastHeartbeatAt: now,
-    lastProgressAt: now,
-    healthyStreak: 5,
-    observers: {},
-    // Far ahead: the stack's sweep must not find these seeded nodes silent during the test.
     deadlineAt: now + 3_600_000,
-    sweepShard: sweepShardOf(CLUSTER, node.nodeId, TABLE.sweepShards),
-    version: 5,
     ...(source ? { sourceNodeId: source } : {}),
-  };
-}
+  });
 
 const client = () => documentClient({ ...LOCAL_AWS, endpoint: stack?.dynamodbEndpoint ?? '' });
 const meta = async () =>

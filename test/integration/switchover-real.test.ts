@@ -7,14 +7,15 @@ import { localCredentials } from '../../functions/adapters/hooks';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { recoveryHooks } from '../../functions/adapters/recovery-hooks';
 import { RequestRefusedError, startSwitchover } from '../../functions/adapters/switchover-starter';
-import { keys, TABLE } from '../../functions/adapters/table-definition';
+import { keys } from '../../functions/adapters/table-definition';
 import type { Incident } from '../../functions/core/incidents';
-import { type NodeState, sweepShardOf } from '../../functions/core/node-state';
+import type { NodeState } from '../../functions/core/node-state';
 import type { ApprovalDecision } from '../../functions/core/runbook';
 import { flowPath, SWITCHOVER_FLOW } from '../../functions/core/runbook-flows';
 import { follows } from '../../local/redis-servers';
 import { type RunbookRun, runRunbook } from '../../local/runbook-runner';
 import { createTestTable, type TestTable } from '../support/dynamodb';
+import { storedNode } from '../support/node-states';
 import { runbookInput, stepsFor } from '../support/runbooks';
 import {
   mysqlQuery,
@@ -91,32 +92,15 @@ class Writer {
   }
 }
 
-function healthy(
+/** A HEALTHY Redis node as the store holds it, replicating from `source` when given. */
+const healthy = (
   clusterId: string,
   node: ServerNode,
   role: 'primary' | 'replica',
   source: string | undefined,
   now: number,
-): NodeState {
-  return {
-    clusterId,
-    nodeId: node.nodeId,
-    engine: 'redis',
-    role,
-    status: 'HEALTHY',
-    statusSince: now,
-    statusReason: 'healthy',
-    seq: 10,
-    lastHeartbeatAt: now,
-    lastProgressAt: now,
-    healthyStreak: 5,
-    observers: {},
-    deadlineAt: now + 30_000,
-    sweepShard: sweepShardOf(clusterId, node.nodeId, TABLE.sweepShards),
-    version: 5,
-    ...(source ? { sourceNodeId: source } : {}),
-  };
-}
+): NodeState =>
+  storedNode(node.nodeId, role, now, { clusterId, ...(source ? { sourceNodeId: source } : {}) });
 
 async function seed(
   table: TestTable,
