@@ -17,6 +17,7 @@ import {
   TARGET_OPTIONS,
   UsageError,
 } from './cli-common';
+import { isNodeRequestCommand, NODE_REQUEST_HELP } from './cli-node-requests';
 import { isOperatorCommand, OPERATOR_HELP, operatorCommand } from './cli-operator';
 import { SWITCHOVER_HELP } from './cli-switchover';
 
@@ -25,6 +26,7 @@ export { DEFAULT_LOCAL_PORT, LOCAL_TABLE_NAME, parseDuration, UsageError };
 const HELP: Record<string, string> = {
   ...OPERATOR_HELP,
   switchover: SWITCHOVER_HELP,
+  ...NODE_REQUEST_HELP,
   main: `replica-sentinel — replication health monitoring
 
 Usage: replica-sentinel <command> [options]
@@ -44,6 +46,8 @@ Commands:
   pause | resume      a cluster's automation off / on again (detection goes on); --reason
   history             every epoch of a cluster: who or what promoted whom, when, why, data at risk
   switchover --cluster C --reason R [--to NODE] [--dry-run]   planned move of the primary role, no acknowledged write lost
+  rejoin --cluster C --node N --reason R    put a node back under the primary (demote / repoint), now, any mode
+  rebuild --cluster C --node N --reason R   run the cluster's rebuild hook on a node, then wait until it replicates
   invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
   demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
 
@@ -338,6 +342,10 @@ export async function main(
     if (command === 'demo') {
       const { demoCommand } = await import('./redis-demo');
       return await demoCommand(rest, env, io);
+    }
+    if (isNodeRequestCommand(command)) {
+      const { nodeRequestCommand } = await import('./cli-node-requests');
+      return await nodeRequestCommand(command, rest, env, io);
     }
     if (command === 'switchover') {
       const { switchoverCommand } = await import('./cli-switchover');

@@ -59,6 +59,14 @@ export class OperatorStore {
   }
 
   /**
+   * Records an operator's request that starts a runbook (rejoin, rebuild) on the cluster item, if no run
+   * holds the cluster lock (else resolves false, nothing written).
+   */
+  async logRequest(record: OperatorActionRecord): Promise<boolean> {
+    return this.updateCluster(record, { condition: 'attribute_not_exists(#c_lockIncidentId)' });
+  }
+
+  /**
    * Writes an incident changed by an operator (closed by `ack`, or a timeline entry added), if it is still
    * at the revision read (else resolves false: read it again).
    */

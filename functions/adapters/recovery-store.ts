@@ -89,6 +89,8 @@ export class RecoveryStore {
     now: number,
     recoveryBlockSeconds: number,
     runbook: RunbookName = 'primary-failover',
+    /** An operator's rejoin or rebuild: the request is the decision, so a pause or maintenance does not block it. */
+    requested = false,
   ): Promise<boolean> {
     const failover = runbook === 'primary-failover';
     // A switchover waits out the cooldown like a failover, but never preempts a replica recovery.
@@ -107,13 +109,14 @@ export class RecoveryStore {
           // lockSince: when the current holder took it (a retried take moves it a little; it only informs).
           UpdateExpression:
             'SET #lock = :me, #since = :now, #runbook = :runbook, #type = if_not_exists(#type, :cluster)',
-          ConditionExpression: `${free}${cooldown} AND (attribute_not_exists(#maint) OR #maint <= :now) AND attribute_not_exists(#paused)`,
+          ConditionExpression: requested
+            ? `${free}${cooldown}`
+            : `${free}${cooldown} AND (attribute_not_exists(#maint) OR #maint <= :now) AND attribute_not_exists(#paused)`,
           ExpressionAttributeNames: {
             '#lock': 'lockIncidentId',
             '#since': 'lockSince',
             '#runbook': 'lockRunbook',
-            '#maint': 'maintenanceUntil',
-            '#paused': 'pausedBy',
+            ...(requested ? {} : { '#maint': 'maintenanceUntil', '#paused': 'pausedBy' }),
             '#type': 'type',
             ...(cooled ? { '#last': 'lastRecoveryAt' } : {}),
           },

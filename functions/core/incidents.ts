@@ -12,7 +12,9 @@ export type IncidentKind =
   | 'WRONG_SOURCE'
   | 'DATA_LOSS'
   /** A planned switchover an operator asked for: the record its runbook works on (no node status opens it). */
-  | 'SWITCHOVER';
+  | 'SWITCHOVER'
+  /** An operator's `rebuild` of a node through the cluster's rebuild hook (no node status opens it). */
+  | 'REBUILD';
 export type Severity = 'warning' | 'major' | 'critical';
 export type IncidentState = 'OPEN' | 'RESOLVED' | 'FAILED';
 export type IncidentEvent =
@@ -38,6 +40,7 @@ const SEVERITY: Record<IncidentKind, Severity> = {
   WRONG_SOURCE: 'major',
   DATA_LOSS: 'critical',
   SWITCHOVER: 'warning',
+  REBUILD: 'warning',
 };
 
 /**
@@ -49,6 +52,7 @@ const NEVER_SYMPTOMS: ReadonlySet<IncidentKind> = new Set([
   'WRONG_SOURCE',
   'DATA_LOSS',
   'SWITCHOVER',
+  'REBUILD',
 ]);
 
 /** Whether a replica's incident of this kind can be a mere symptom of its source being down. */
@@ -99,7 +103,7 @@ export interface Outbox {
   readonly runbook?: RunbookName;
 }
 
-/** An operator's request that opened an incident (a planned switchover). */
+/** An operator's request that opened an incident (a planned switchover, a `rejoin` or a `rebuild` of a node). */
 export interface OperatorRequest {
   /** Who asked: an IAM caller ARN, a Slack user id, or a local user. */
   readonly by: string;
@@ -130,7 +134,7 @@ export interface Incident {
   readonly flaps: number;
   readonly timeline: readonly TimelineEntry[];
   readonly runbook?: RunbookName;
-  /** What an operator asked for, on an incident an operator opened (a switchover): who, why, which node. */
+  /** What an operator asked for, on an incident an operator opened (switchover, rejoin, rebuild): who, why, which node. */
   readonly request?: OperatorRequest;
   readonly outbox: Outbox;
   /** What the runbook did, step by step (written by runbook-steps). */

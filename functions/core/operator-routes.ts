@@ -82,6 +82,16 @@ export const OPERATOR_ROUTES = {
     SwitchoverBody,
     'move the primary role to a replica with no acknowledged write lost (the primary-switchover runbook)',
   ),
+  rejoin: route(
+    '/clusters/{clusterId}/nodes/{nodeId}/rejoin',
+    ReasonBody,
+    'put a node back under the primary: demote a node reporting primary, repoint a replica (replica-recovery)',
+  ),
+  rebuild: route(
+    '/clusters/{clusterId}/nodes/{nodeId}/rebuild',
+    ReasonBody,
+    "run the cluster's rebuild hook on a node, then wait until it replicates from the primary (replica-recovery)",
+  ),
 } as const satisfies Record<string, OperatorRoute>;
 
 export type OperationName = keyof typeof OPERATOR_ROUTES;

@@ -108,8 +108,11 @@ export function operatorTimelineEntry(
   return {
     at: record.at,
     event,
-    // A SWITCHOVER incident is no node status: its last entry says where the node was.
-    to: incident.kind === 'SWITCHOVER' ? (incident.timeline.at(-1)?.to ?? 'HEALTHY') : incident.kind,
+    // A SWITCHOVER or REBUILD incident is no node status: its last entry says where the node was.
+    to:
+      incident.kind === 'SWITCHOVER' || incident.kind === 'REBUILD'
+        ? (incident.timeline.at(-1)?.to ?? 'HEALTHY')
+        : incident.kind,
     reason: `${record.action} by ${record.by}: ${record.reason} (${record.detail})`,
     by: record.by,
   };

@@ -59,6 +59,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * - maintenance blocks every runbook until it ends;
  * - a pause (`pause` by an operator) blocks every runbook until `resume`: the run re-arms and looks again,
  *   so a dead primary's failover waits, never dropped;
+ * - an operator's rejoin or rebuild (`requested`) is blocked by neither: the operator decided;
  * - a failover preempts a replica recovery (a replica restart must never hold what a failover needs); any
  *   other holder blocks;
  * - the cooldown (`recoveryBlockSeconds` after the last failover) blocks failovers and switchovers only: demoting a returning
@@ -69,15 +70,17 @@ export function lockVerdict(
   incidentId: string,
   now: number,
   runbook: RunbookName = 'primary-failover',
+  /** An operator's rejoin or rebuild: neither maintenance nor a pause blocks it (the request is the decision). */
+  requested = false,
 ): LockVerdict {
-  if (cluster.maintenanceUntil !== undefined && cluster.maintenanceUntil > now) {
+  if (!requested && cluster.maintenanceUntil !== undefined && cluster.maintenanceUntil > now) {
     return {
       ok: false,
       until: cluster.maintenanceUntil,
       reason: `cluster in maintenance until ${iso(cluster.maintenanceUntil)} (by ${cluster.maintenanceBy ?? 'unknown'}: ${cluster.maintenanceReason ?? 'no reason'})`,
     };
   }
-  if (cluster.pausedBy !== undefined) {
+  if (!requested && cluster.pausedBy !== undefined) {
     return {
       ok: false,
       reason: `automation paused by ${cluster.pausedBy}: ${cluster.pausedReason ?? 'no reason'} (since ${iso(cluster.pausedAt ?? 0)}; resume ends it)`,

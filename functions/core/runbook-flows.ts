@@ -147,7 +147,9 @@ type RecoveryState =
 /**
  * replica-recovery: restart replication on a STALLED replica (then a rebuild hook, then a page), demote a
  * SPLIT_BRAIN node or repoint a WRONG_SOURCE replica under the recorded primary (`state.kind`); success is
- * judged on the node's own fresh reports. A failover that takes the lock preempts it.
+ * judged on the node's own fresh reports. A failover that takes the lock preempts it. An operator's
+ * request (`rejoin`, `rebuild`) skips the mode: `rejoin` acts at once, `rebuild` starts at the rebuild hook
+ * (Escalate), and both are judged on the node's fresh reports like a rejoin.
  */
 export const RECOVERY_FLOW: Flow<RecoveryState> = {
   start: 'ReVerify',
@@ -158,7 +160,13 @@ export const RECOVERY_FLOW: Flow<RecoveryState> = {
     Mode: {
       type: 'choice',
       field: '$.mode',
-      on: { auto: 'RestartReplication', approve: 'RequestApproval', 'dry-run': 'RecordDryRun' },
+      on: {
+        auto: 'RestartReplication',
+        approve: 'RequestApproval',
+        'dry-run': 'RecordDryRun',
+        rejoin: 'RestartReplication',
+        rebuild: 'Escalate',
+      },
     },
     RecordDryRun: { type: 'task', action: 'recordDryRun', goto: 'ReleaseLock' },
     RequestApproval: { type: 'approval', goto: 'ApplyApproval', expired: 'Expired' },
@@ -177,7 +185,7 @@ export const RECOVERY_FLOW: Flow<RecoveryState> = {
     VerifyProgress: {
       type: 'task',
       action: 'verifyProgress',
-      on: { recovered: 'Complete', 'not-recovered': 'Escalate' },
+      on: { recovered: 'Complete', 'not-recovered': 'Escalate', 'no-report-yet': 'WaitForProgress' },
     },
     Escalate: {
       type: 'task',

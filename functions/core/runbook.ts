@@ -61,7 +61,8 @@ export interface ActionNext {
   noCandidate: 'refused';
   releaseLock: 'done';
   restartReplication: 'done' | 'ssm' | 'preempted';
-  verifyProgress: 'recovered' | 'not-recovered';
+  /** `no-report-yet`: a rejoin is judged on the node's reports, and none came since the run acted: look again. */
+  verifyProgress: 'recovered' | 'not-recovered' | 'no-report-yet';
   escalate: 'rebuilt' | 'paged' | 'ssm' | 'preempted';
   markFailed: 'failed';
   /** primary-switchover: the operator's request still holds on fresh state. */
@@ -92,6 +93,9 @@ export const HOOK_ACTIONS = [
 ] as const;
 export type HookAction = (typeof HOOK_ACTIONS)[number];
 
+/** What replica-recovery's Mode Choice routes on: the cluster's mode, or an operator's request. */
+export type RunMode = ClusterMode | 'rejoin' | 'rebuild';
+
 /** Incidents replica-recovery handles by moving a node back under the recorded primary. */
 export const REJOIN_KINDS: readonly string[] = ['SPLIT_BRAIN', 'WRONG_SOURCE'] satisfies IncidentKind[];
 
@@ -119,7 +123,12 @@ export interface RunbookState {
   executionName: string;
   /** Set by the steps: */
   next?: string;
-  mode?: ClusterMode;
+  /**
+   * How the run goes on once it holds the lock (replica-recovery's Mode Choice): the cluster's mode, or for
+   * a run an operator asked for (`state.requested`), `rejoin` (act now: demote or repoint) or `rebuild`
+   * (run the rebuild hook now). The operator's request is the decision: no approval, whatever the mode.
+   */
+  mode?: RunMode;
   approvalTimeoutSeconds?: number;
   verifyAfterSeconds?: number;
   candidate?: string;
@@ -139,7 +148,7 @@ export interface RunbookState {
   actedAt?: number;
   /** replica-recovery: rebuild attempts so far (at most one). */
   escalations?: number;
-  /** primary-switchover: what the operator asked for (who, why, the node to promote, dry run). */
+  /** What the operator asked for (who, why; a switchover's node to promote and dry run); absent: automatic. */
   requested?: { by: string; reason?: string; to?: string; dryRun?: boolean };
   /** primary-switchover: the old primary's position once it stopped taking writes. */
   finalPosition?: string;

@@ -18,6 +18,7 @@ const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
 const signingSecretArn = process.env.SLACK_SIGNING_SECRET_ARN;
 const switchoverArn = process.env.SWITCHOVER_STATE_MACHINE_ARN;
+const recoveryArn = process.env.RECOVERY_STATE_MACHINE_ARN;
 const recovery = new RecoveryStore(client, tableName);
 
 export const handler = createHandler(
@@ -49,6 +50,14 @@ export const handler = createHandler(
             incidents: new DynamoIncidentStore(client, tableName),
             launcher: new StepFunctionsLauncher(sfn, { 'primary-switchover': switchoverArn }),
             clock: Date.now,
+          },
+        }
+      : {}),
+    ...(recoveryArn
+      ? {
+          nodeRequests: {
+            incidents: new DynamoIncidentStore(client, tableName),
+            launcher: new StepFunctionsLauncher(sfn, { 'replica-recovery': recoveryArn }),
           },
         }
       : {}),

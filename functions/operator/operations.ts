@@ -20,6 +20,7 @@ import {
 } from '../core/operator';
 import { type Caller, type OperationResult, type Operations, OperatorError } from '../core/operator-routes';
 import { decide, type SlackAction, type TaskTokens } from './approval';
+import { type NodeRequestDeps, nodeRequestOperation } from './node-requests';
 import { switchoverOperation } from './switchover';
 
 /** What the operations read and act on (the same in AWS and in the local stack; only the adapters differ). */
@@ -27,7 +28,7 @@ export interface OperatorDeps {
   readonly recovery: Pick<RecoveryStore, 'findIncident' | 'getCluster'>;
   readonly store: Pick<
     OperatorStore,
-    'clusterExists' | 'pause' | 'resume' | 'releaseLock' | 'saveIncident' | 'noteOnIncident'
+    'clusterExists' | 'pause' | 'resume' | 'releaseLock' | 'saveIncident' | 'noteOnIncident' | 'logRequest'
   >;
   readonly nodes: Pick<NodeStateStore, 'loadCluster' | 'putNode'>;
   /** Hands a decision back to a runbook waiting for approval. */
@@ -39,6 +40,8 @@ export interface OperatorDeps {
   readonly clock: () => number;
   /** What starting a switchover needs (absent: the API refuses switchovers). */
   readonly switchover?: SwitchoverStarterDeps;
+  /** What starting a rejoin or rebuild needs beyond the above (absent: the API refuses them). */
+  readonly nodeRequests?: Pick<NodeRequestDeps, 'incidents' | 'launcher'>;
 }
 
 const refuse = (refusal: Refusal | undefined): void => {
@@ -53,6 +56,14 @@ const refuse = (refusal: Refusal | undefined): void => {
  * one-line `message`.
  */
 export function createOperations(deps: OperatorDeps): Operations {
+  const nodeRequestDeps: NodeRequestDeps | undefined = deps.nodeRequests && {
+    ...deps.nodeRequests,
+    recovery: deps.recovery,
+    nodes: deps.nodes,
+    store: deps.store,
+    notifier: deps.notifier,
+    clock: deps.clock,
+  };
   const knownCluster = async (clusterId: string) => {
     if (!(await deps.store.clusterExists(clusterId)))
       throw new OperatorError(`unknown cluster '${clusterId}'`, 404);
@@ -122,6 +133,8 @@ export function createOperations(deps: OperatorDeps): Operations {
 
   return {
     switchover: (request) => switchoverOperation(deps.switchover, request),
+    rejoin: (request) => nodeRequestOperation(nodeRequestDeps, 'rejoin', request),
+    rebuild: (request) => nodeRequestOperation(nodeRequestDeps, 'rebuild', request),
     approve: (request) => decision(true, request),
     reject: (request) => decision(false, request),
 

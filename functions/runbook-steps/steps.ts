@@ -14,6 +14,7 @@ import { failoverEpoch } from '../core/operator';
 import type { Policy } from '../core/policy';
 import type { Engine } from '../core/position';
 import { assertEpoch, type ClusterRecoveryState, lockVerdict, rearmSeconds } from '../core/recovery';
+import { nodeRequestContextOf, planRebuild, planRejoin, rejoinPrimary } from '../core/rejoin';
 import {
   type HookAction,
   REJOIN_KINDS,
@@ -100,6 +101,29 @@ export function runbookOutcome(action: RunbookAction, result: RunbookState): str
 /** The status a replica-recovery run was started for: its incident's kind (STALLED for older executions). */
 function expectedStatus(state: RunbookState): string {
   return state.kind ?? (state.runbook === 'primary-failover' ? 'DEAD' : 'STALLED');
+}
+
+/** A replica-recovery run an operator asked for (`rejoin`, `rebuild`): its incident has no LATEST pointer. */
+function requested(state: RunbookState): boolean {
+  return state.runbook === 'replica-recovery' && state.requested !== undefined;
+}
+
+/** Whether the run is judged on the node's fresh reports (a rejoin, or an operator's rebuild). */
+function judgedOnReports(state: RunbookState): boolean {
+  return REJOIN_KINDS.includes(expectedStatus(state)) || expectedStatus(state) === 'REBUILD';
+}
+
+/**
+ * The primary a rejoin moves the node under: the recorded one; for an operator's request before any is
+ * recorded, the only other HEALTHY node reporting primary (functions/core/rejoin.ts).
+ */
+function targetPrimary(
+  state: RunbookState,
+  cluster: ClusterRecoveryState,
+  nodes: ReadonlyMap<string, NodeState>,
+): string | undefined {
+  if (!requested(state)) return cluster.primaryNodeId;
+  return rejoinPrimary(nodeRequestContextOf(state.clusterId, cluster, nodes, state.incidentId), state.nodeId);
 }
 
 /** Whether the node's reports since `since` say it replicates from `primary`. */
@@ -235,8 +259,54 @@ export function createSteps(deps: StepDeps) {
     cluster: ClusterRecoveryState,
   ): Promise<Omit<RunbookState, 'next'> & { next: 'preempted' }> => {
     const detail = `stopped: the cluster lock now belongs to ${cluster.lockIncidentId ?? 'nobody'} (${cluster.lockRunbook ?? 'released'}); a failover takes precedence, it repoints this node`;
-    await record(state, 'preempted', detail);
+    // An operator's request has no node transition to close its incident: it ends here, saying why.
+    await record(state, 'preempted', detail, {
+      ...(requested(state)
+        ? { notify: true, change: { outcome: detail, state: 'RESOLVED', resolvedAt: deps.clock() } }
+        : {}),
+    });
     return { ...state, next: 'preempted', outcome: detail };
+  };
+
+  /**
+   * ReVerify of an operator's rejoin or rebuild: the incident is still open and the request still holds on
+   * fresh state (the node may have been fixed meanwhile: the run ends "nothing to do", the incident closed
+   * with that outcome). The lock is TakeLock's business (another holder: the run waits and looks again).
+   * The mode does not matter: the operator's request is the decision.
+   */
+  const reverifyRequest = async (
+    state: RunbookState,
+    base: RunbookState,
+    cluster: ClusterRecoveryState,
+    nodes: ReadonlyMap<string, NodeState>,
+    incident: Incident | undefined,
+  ): Promise<StepResult<'reverify'>> => {
+    if (incident !== undefined && incident.state !== 'OPEN') {
+      const detail = `incident ${state.incidentId} is ${incident.state}; nothing done`;
+      await record(state, 'aborted', detail);
+      return { ...base, next: 'abort', outcome: `aborted: ${detail}` };
+    }
+    const context = nodeRequestContextOf(state.clusterId, { ...cluster, lockIncidentId: undefined }, nodes);
+    const plan =
+      expectedStatus(state) === 'REBUILD'
+        ? planRebuild(context, state.nodeId)
+        : planRejoin(context, state.nodeId);
+    const by = `asked by ${state.requested?.by ?? 'an operator'}${state.requested?.reason ? ` (${state.requested.reason})` : ''}`;
+    if ('refused' in plan) {
+      const detail = `${plan.refused}; nothing done (${by}, re-checked on fresh state)`;
+      await record(state, 'ended', detail, {
+        notify: true,
+        change: { outcome: detail, state: 'RESOLVED', resolvedAt: deps.clock() },
+      });
+      return { ...base, next: 'abort', outcome: detail };
+    }
+    await record(state, 'verified', `${by}: ${plan.what} (re-checked on fresh state)`, { notify: true });
+    return {
+      ...base,
+      kind: plan.kind,
+      mode: plan.kind === 'REBUILD' ? 'rebuild' : 'rejoin',
+      next: 'proceed',
+    };
   };
 
   /** chooseCandidate of a switchover: the request's node (or the Check's choice), confirmed on fresh state. */
@@ -300,6 +370,7 @@ export function createSteps(deps: StepDeps) {
         approvalTimeoutSeconds: cluster.approvalTimeoutSeconds,
         verifyAfterSeconds: deps.verifyAfterSeconds ?? 30,
       };
+      if (requested(state)) return reverifyRequest(state, base, cluster, snapshot.nodes, incident);
       let problem: string | undefined;
       if (!node) problem = `node ${state.nodeId} is unknown`;
       else if (incident !== undefined && incident.state !== 'OPEN')
@@ -337,6 +408,7 @@ export function createSteps(deps: StepDeps) {
           now,
           cluster.policy.recoveryBlockSeconds,
           state.runbook,
+          requested(state),
         )
       ) {
         const preempted =
@@ -347,7 +419,7 @@ export function createSteps(deps: StepDeps) {
         return { ...state, next: 'locked', epoch: cluster.epoch };
       }
       const fresh = await deps.recovery.getCluster(state.clusterId);
-      const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook);
+      const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook, requested(state));
       const reason = verdict.ok ? 'the lock changed hands while it was taken' : verdict.reason;
       if (switchover(state)) {
         // An operator's request is not queued behind a recovery or the cooldown: it is refused, now.
@@ -687,7 +759,9 @@ export function createSteps(deps: StepDeps) {
           ? `switched over: ${state.candidate} is the primary at epoch ${state.epoch} (it had applied ${state.nodeId}'s final position ${state.finalPosition ?? '?'} before its promotion: no acknowledged write lost); ${state.outcome ?? `${state.nodeId} follows it`}${state.repoint?.length ? `; ${state.repoint.join(', ')} repointed` : ''}`
           : paged
             ? `${state.outcome}: the incident stays open for a human`
-            : `recovered: ${state.nodeId} is applying changes again`;
+            : requested(state)
+              ? `${expectedStatus(state) === 'REBUILD' ? 'rebuilt' : 'rejoined'}: ${state.nodeId} replicates from ${targetPrimary(state, await deps.recovery.getCluster(state.clusterId), (await deps.nodes.loadCluster(state.clusterId)).nodes) ?? 'the primary'} (asked by ${state.requested?.by ?? 'an operator'})`
+              : `recovered: ${state.nodeId} is applying changes again`;
       await record(state, 'completed', detail, {
         notify: true,
         change: paged ? { outcome: detail } : { outcome: detail, state: 'RESOLVED', resolvedAt: now },
@@ -728,7 +802,7 @@ export function createSteps(deps: StepDeps) {
       const engine = replica?.engine ?? 'generic';
       const actedAt = deps.clock();
       if (REJOIN_KINDS.includes(expectedStatus(state))) {
-        const primary = cluster.primaryNodeId;
+        const primary = targetPrimary(state, cluster, snapshot.nodes);
         if (primary === undefined || primary === state.nodeId)
           throw new HookFailedError(
             `${state.nodeId} cannot be moved under the recorded primary: the cluster has ${primary === undefined ? 'no recorded primary' : 'it as its recorded primary'}`,
@@ -769,12 +843,23 @@ export function createSteps(deps: StepDeps) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
       const snapshot = await deps.nodes.loadCluster(state.clusterId);
       const node = snapshot.nodes.get(state.nodeId);
-      if (REJOIN_KINDS.includes(expectedStatus(state))) {
+      if (judgedOnReports(state)) {
         // Fresh reports of the node since the run acted: it must replicate from the recorded primary.
-        const rejoined = rejoinedUnder(node, cluster.primaryNodeId, state.actedAt ?? 0);
+        const primary = targetPrimary(state, cluster, snapshot.nodes);
+        const actedAt = state.actedAt ?? 0;
+        const rejoined = rejoinedUnder(node, primary, actedAt);
+        // No report since the run acted is no evidence either way: look again, until the node would be
+        // SILENT anyway (heartbeatTimeoutSeconds after the action).
+        if (
+          !rejoined &&
+          node !== undefined &&
+          node.lastHeartbeatAt <= actedAt &&
+          deps.clock() < actedAt + snapshot.policy.heartbeatTimeoutSeconds * 1000
+        )
+          return { ...state, next: 'no-report-yet' };
         const detail = rejoined
-          ? `${state.nodeId} now replicates from ${cluster.primaryNodeId} (reported ${node?.statusReason ?? ''})`
-          : `${state.nodeId} does not report replicating from ${cluster.primaryNodeId ?? 'the recorded primary'} yet (role ${node?.role ?? 'unknown'}, source ${node?.sourceNodeId ?? 'none'}, status ${node?.status ?? 'unknown'})`;
+          ? `${state.nodeId} now replicates from ${primary} (reported ${node?.statusReason ?? ''})`
+          : `${state.nodeId} does not report replicating from ${primary ?? 'the recorded primary'} yet (role ${node?.role ?? 'unknown'}, source ${node?.sourceNodeId ?? 'none'}, status ${node?.status ?? 'unknown'})`;
         await record(state, rejoined ? 'progressing' : 'not-progressing', detail);
         return { ...state, next: rejoined ? 'recovered' : 'not-recovered' };
       }
@@ -795,18 +880,21 @@ export function createSteps(deps: StepDeps) {
       if (cluster.lockIncidentId !== state.incidentId) return preempted(state, cluster);
       const escalations = (state.escalations ?? 0) + 1;
       const rebuild = cluster.hooks.rebuild;
+      const primary = targetPrimary(state, cluster, (await deps.nodes.loadCluster(state.clusterId)).nodes);
       if (rebuild && rebuild.type !== 'builtin' && escalations === 1) {
-        const result = await runHook(state, cluster, 'rebuild', state.nodeId, cluster.primaryNodeId);
+        const result = await runHook(state, cluster, 'rebuild', state.nodeId, primary);
         await record(state, 'rebuild', result.detail, { notify: true });
         const after = afterHook({ ...state, escalations, actedAt: deps.clock() }, result, 'WaitForProgress');
         return after.next === 'done' ? { ...after, next: 'rebuilt' } : { ...after, next: 'ssm' };
       }
       const what =
         expectedStatus(state) === 'SPLIT_BRAIN'
-          ? `${state.nodeId} was demoted but does not follow ${cluster.primaryNodeId ?? 'the recorded primary'}${escalations > 1 ? ' after a rebuild' : ''} (a PostgreSQL server needs pg_rewind or a rebuild hook to rejoin)`
+          ? `${state.nodeId} was demoted but does not follow ${primary ?? 'the recorded primary'}${escalations > 1 ? ' after a rebuild' : ''} (a PostgreSQL server needs pg_rewind or a rebuild hook to rejoin)`
           : expectedStatus(state) === 'WRONG_SOURCE'
-            ? `${state.nodeId} still does not replicate from ${cluster.primaryNodeId ?? 'the recorded primary'} after it was repointed${escalations > 1 ? ' and rebuilt' : ''}`
-            : `${state.nodeId} did not recover after restarting replication${escalations > 1 ? ' and a rebuild' : ''}`;
+            ? `${state.nodeId} still does not replicate from ${primary ?? 'the recorded primary'} after it was repointed${escalations > 1 ? ' and rebuilt' : ''}`
+            : expectedStatus(state) === 'REBUILD'
+              ? `${state.nodeId} does not replicate from ${primary ?? 'the recorded primary'}${escalations > 1 ? ' after the rebuild hook ran' : ' and the rebuild hook is gone'}`
+              : `${state.nodeId} did not recover after restarting replication${escalations > 1 ? ' and a rebuild' : ''}`;
       const detail = `paged: ${what}; no rebuild hook left to try`;
       await record(state, 'paged', detail, { notify: true });
       return { ...state, escalations, next: 'paged', outcome: detail };

@@ -40,7 +40,8 @@ export interface OperatorApiProps {
   readonly tableKey?: IKey;
   /**
    * The runbook state machines by runbook name (Runbooks.failover, .recovery, .switchover): the API answers
-   * their waiting approvals, sees / stops their executions (`unlock --force`) and starts switchovers.
+   * their waiting approvals, sees / stops their executions (`unlock --force`) and starts switchovers (and
+   * replica-recovery runs for an operator's rejoin / rebuild).
    */
   readonly runbooks: Readonly<Record<RunbookName, IStateMachine>>;
   /** The alerts topic (Notifications.topic): every operator action is announced there. */
@@ -136,6 +137,10 @@ export class OperatorApi extends Construct {
       this.operatorFunction.fn.addEnvironment('SLACK_ALLOWED_USER_IDS', props.slackAllowedUserIds.join(','));
     this.operatorFunction.bindStateMachines({
       SWITCHOVER_STATE_MACHINE_ARN: props.runbooks['primary-switchover'],
+    });
+    // An operator's rejoin / rebuild of a node runs as a replica-recovery.
+    this.operatorFunction.bindStateMachines({
+      RECOVERY_STATE_MACHINE_ARN: props.runbooks['replica-recovery'],
     });
     if (props.slackSigningSecretArn !== undefined) {
       this.operatorFunction.bindSecret(
