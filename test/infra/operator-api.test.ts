@@ -77,12 +77,14 @@ describe('the operator function', () => {
     expect(states.slice(1).map((s) => s.actions)).toEqual([
       ['states:DescribeExecution', 'states:StopExecution'],
       ['states:StartExecution'],
+      ['states:StartExecution'],
     ]);
     expect(JSON.stringify(states[1]?.resources)).toMatch(
       /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*".*:execution:ReplicaSentinel-primary-switchover:\*"/,
     );
-    // It starts switchovers, and only switchovers.
+    // It starts switchovers, and replica recoveries (an operator's rejoin or rebuild), never failovers.
     expect(states[2]?.resources).toEqual([{ Ref: baseIds.switchover }]);
+    expect(states[3]?.resources).toEqual([{ Ref: baseIds.recovery }]);
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
         effect: 'Allow',

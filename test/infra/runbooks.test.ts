@@ -451,6 +451,9 @@ describe('the replica-recovery flow', () => {
       auto: 'RestartReplication',
       approve: 'RequestApproval',
       'dry-run': 'RecordDryRun',
+      // An operator's request: rejoin acts at once, rebuild starts at the rebuild hook.
+      rejoin: 'RestartReplication',
+      rebuild: 'Escalate',
     });
     expect(branches(s.ApplyApprovalOutcome)).toEqual({
       approved: 'RestartReplication',
@@ -461,7 +464,11 @@ describe('the replica-recovery flow', () => {
       ssm: 'WaitForSsm',
       preempted: 'Done',
     });
-    expect(branches(s.VerifyProgressOutcome)).toEqual({ recovered: 'Complete', 'not-recovered': 'Escalate' });
+    expect(branches(s.VerifyProgressOutcome)).toEqual({
+      recovered: 'Complete',
+      'not-recovered': 'Escalate',
+      'no-report-yet': 'WaitForProgress',
+    });
     expect(branches(s.EscalateOutcome)).toEqual({
       rebuilt: 'WaitForProgress',
       paged: 'Complete',

@@ -31,7 +31,7 @@ describe('the operator route table', () => {
   it.each(Object.keys(OPERATOR_ROUTES) as OperationName[])(
     'builds the path of %s that matches it back',
     (operation) => {
-      const params = { clusterId: 'a b/c', incidentId: 'inc-1' };
+      const params = { clusterId: 'a b/c', incidentId: 'inc-1', nodeId: 'redis 2' };
       const path = operationPath(operation, params as never);
       expect(path.startsWith('/')).toBe(false);
       const matched = matchRoute('POST', `/${path}`);
