@@ -185,7 +185,7 @@ export const RECOVERY_FLOW: Flow<RecoveryState> = {
     VerifyProgress: {
       type: 'task',
       action: 'verifyProgress',
-      on: { recovered: 'Complete', 'not-recovered': 'Escalate', 'no-report-yet': 'WaitForProgress' },
+      on: { recovered: 'Complete', 'not-recovered': 'Escalate', 'not-yet': 'WaitForProgress' },
     },
     Escalate: {
       type: 'task',

@@ -61,8 +61,11 @@ export interface ActionNext {
   noCandidate: 'refused';
   releaseLock: 'done';
   restartReplication: 'done' | 'ssm' | 'preempted';
-  /** `no-report-yet`: a rejoin is judged on the node's reports, and none came since the run acted: look again. */
-  verifyProgress: 'recovered' | 'not-recovered' | 'no-report-yet';
+  /**
+   * `not-yet`: a rejoin is judged on the node's own reports, and none since the run acted shows it under the
+   * primary yet (a probe may have read the node just before the action): look again, for a while.
+   */
+  verifyProgress: 'recovered' | 'not-recovered' | 'not-yet';
   escalate: 'rebuilt' | 'paged' | 'ssm' | 'preempted';
   markFailed: 'failed';
   /** primary-switchover: the operator's request still holds on fresh state. */

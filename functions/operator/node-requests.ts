@@ -42,7 +42,7 @@ export async function nodeRequestOperation(
   ]);
   const context = nodeRequestContextOf(clusterId, cluster, snapshot.nodes);
   const plan = action === 'rejoin' ? planRejoin(context, nodeId) : planRebuild(context, nodeId);
-  if ('refused' in plan) throw new OperatorError(`${action} refused: ${plan.refused}`, plan.status);
+  if ('refused' in plan) throw new OperatorError(plan.refused, plan.status);
   const node = snapshot.nodes.get(nodeId);
   if (node === undefined) throw new OperatorError(`unknown node ${nodeId}`, 404);
   const now = deps.clock();
@@ -64,10 +64,7 @@ export async function nodeRequestOperation(
     detail: `${plan.what} (incident ${incident.incidentId}, replica-recovery; no approval, whatever the mode)`,
   };
   if (!(await deps.store.logRequest(record)))
-    throw new OperatorError(
-      `${action} refused: a run took the cluster lock of ${clusterId} meanwhile; nothing done`,
-      409,
-    );
+    throw new OperatorError(`a run took the cluster lock of ${clusterId} meanwhile; nothing done`, 409);
   await deps.incidents.create(incident);
   const started = await deps.launcher.start(incident);
   await deps.notifier.publish(operatorNotification(record));

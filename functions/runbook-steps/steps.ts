@@ -137,6 +137,11 @@ function rejoinedUnder(node: NodeState | undefined, primary: string | undefined,
   );
 }
 
+/** How long a rejoined node has to report itself under the primary: a few reports, at least its timeout. */
+function rejoinReportSeconds(policy: Policy): number {
+  return Math.max(policy.heartbeatTimeoutSeconds, 3 * policy.heartbeatIntervalSeconds);
+}
+
 /** How long a run waits for a primary that may be alive to settle (its status clears or it goes silent again). */
 function aliveRetrySeconds(policy: Policy): number {
   return Math.max(2, Math.ceil(policy.heartbeatTimeoutSeconds));
@@ -848,15 +853,11 @@ export function createSteps(deps: StepDeps) {
         const primary = targetPrimary(state, cluster, snapshot.nodes);
         const actedAt = state.actedAt ?? 0;
         const rejoined = rejoinedUnder(node, primary, actedAt);
-        // No report since the run acted is no evidence either way: look again, until the node would be
-        // SILENT anyway (heartbeatTimeoutSeconds after the action).
-        if (
-          !rejoined &&
-          node !== undefined &&
-          node.lastHeartbeatAt <= actedAt &&
-          deps.clock() < actedAt + snapshot.policy.heartbeatTimeoutSeconds * 1000
-        )
-          return { ...state, next: 'no-report-yet' };
+        // No report since the run acted, or one a probe read just before the action took effect, is no
+        // verdict yet: look again, until the node has had heartbeatTimeoutSeconds to report (it would be
+        // SILENT by then anyway).
+        if (!rejoined && deps.clock() < actedAt + rejoinReportSeconds(snapshot.policy) * 1000)
+          return { ...state, next: 'not-yet' };
         const detail = rejoined
           ? `${state.nodeId} now replicates from ${primary} (reported ${node?.statusReason ?? ''})`
           : `${state.nodeId} does not report replicating from ${primary ?? 'the recorded primary'} yet (role ${node?.role ?? 'unknown'}, source ${node?.sourceNodeId ?? 'none'}, status ${node?.status ?? 'unknown'})`;

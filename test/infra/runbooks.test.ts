@@ -467,7 +467,7 @@ describe('the replica-recovery flow', () => {
     expect(branches(s.VerifyProgressOutcome)).toEqual({
       recovered: 'Complete',
       'not-recovered': 'Escalate',
-      'no-report-yet': 'WaitForProgress',
+      'not-yet': 'WaitForProgress',
     });
     expect(branches(s.EscalateOutcome)).toEqual({
       rebuilt: 'WaitForProgress',
