@@ -75,6 +75,8 @@ function common(
   verb: string,
 ): Refusal | { readonly node: NodeState; readonly primary: string } {
   const node = context.nodes.get(nodeId);
+  if (node === undefined && context.configured.has(nodeId))
+    return { refused: `${nodeId} has never reported: there is nothing to judge it by yet`, status: 409 };
   if (node === undefined || !context.configured.has(nodeId)) {
     const known = [...new Set([...context.nodes.keys(), ...context.configured])].sort();
     return {

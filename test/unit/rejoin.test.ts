@@ -77,6 +77,10 @@ describe('planRejoin', () => {
       refused: 'unknown node r9 in cluster cache (nodes: r1, r2, r3)',
       status: 404,
     });
+    expect(planRejoin(context({ configured: new Set(['r1', 'r2', 'r3', 'r4']) }), 'r4')).toEqual({
+      refused: 'r4 has never reported: there is nothing to judge it by yet',
+      status: 409,
+    });
     expect(planRejoin(context({ configured: new Set(['r1', 'r2']) }), 'r3')).toMatchObject({
       refused: expect.stringContaining('no endpoint configured for it'),
       status: 404,
