@@ -68,7 +68,14 @@ export function rejoinPrimary(context: NodeRequestContext, nodeId: string): stri
   return primaries.length === 1 ? primaries[0]?.nodeId : undefined;
 }
 
-/** The refusals both requests share: unknown node, no primary to go under, the primary itself, the lock. */
+/** Statuses of a primary nothing may be moved under: it cannot be reached. */
+const UNREACHABLE: ReadonlySet<string> = new Set(['DEAD', 'SILENT']);
+
+/**
+ * The refusals both requests share: unknown node, no primary to go under, the primary itself, a primary that
+ * cannot be reached (DEAD or SILENT: demoting or repointing a node under it could leave no writable node),
+ * the lock.
+ */
 function common(
   context: NodeRequestContext,
   nodeId: string,
@@ -93,6 +100,12 @@ function common(
   if (primary === undefined)
     return {
       refused: `cluster ${context.clusterId} has no recorded primary and not exactly one other HEALTHY node reports primary: there is nothing to ${verb} ${nodeId} under`,
+      status: 409,
+    };
+  const primaryState = context.nodes.get(primary);
+  if (primaryState !== undefined && UNREACHABLE.has(primaryState.status))
+    return {
+      refused: `the primary ${primary} is ${primaryState.status}: moving ${nodeId} under it would leave no writable node; fail over first (replica-sentinel failover)`,
       status: 409,
     };
   if (context.lockIncidentId !== undefined)

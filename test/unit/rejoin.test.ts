@@ -128,6 +128,24 @@ describe('planRejoin', () => {
   });
 });
 
+describe('a primary that cannot be reached', () => {
+  it.each(['DEAD', 'SILENT'] as const)('refuses to rejoin or rebuild under a %s primary', (status) => {
+    const c = context({
+      nodes: nodes(
+        storedNode('r1', 'primary', NOW, { status }),
+        storedNode('r2', 'primary', NOW, { status: 'SPLIT_BRAIN' }),
+        storedNode('r3', 'replica', NOW, { sourceNodeId: 'r2' }),
+      ),
+      rebuildHook: { type: 'lambda', functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:rebuild' },
+    });
+    for (const plan of [planRejoin(c, 'r2'), planRejoin(c, 'r3'), planRebuild(c, 'r3')])
+      expect(plan).toEqual({
+        refused: expect.stringContaining(`the primary r1 is ${status}`),
+        status: 409,
+      });
+  });
+});
+
 describe('planRebuild', () => {
   const hook = { type: 'https', url: 'https://hooks.example.com/rebuild' } as const;
 
