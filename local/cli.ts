@@ -17,6 +17,7 @@ import {
   TARGET_OPTIONS,
   UsageError,
 } from './cli-common';
+import { FAILOVER_HELP, RECOVER_HELP } from './cli-failover';
 import { isOperatorCommand, OPERATOR_HELP, operatorCommand } from './cli-operator';
 import { SWITCHOVER_HELP } from './cli-switchover';
 
@@ -25,6 +26,8 @@ export { DEFAULT_LOCAL_PORT, LOCAL_TABLE_NAME, parseDuration, UsageError };
 const HELP: Record<string, string> = {
   ...OPERATOR_HELP,
   switchover: SWITCHOVER_HELP,
+  failover: FAILOVER_HELP,
+  recover: RECOVER_HELP,
   main: `replica-sentinel — replication health monitoring
 
 Usage: replica-sentinel <command> [options]
@@ -44,6 +47,8 @@ Commands:
   pause | resume      a cluster's automation off / on again (detection goes on); --reason
   history             every epoch of a cluster: who or what promoted whom, when, why, data at risk
   switchover --cluster C --reason R [--to NODE] [--dry-run]   planned move of the primary role, no acknowledged write lost
+  failover --cluster C --reason R [--to NODE] [--force] [--dry-run]   fail a DEAD primary over now, as your decision
+  recover ID --cluster C --reason R   re-run a FAILED or stuck incident's runbook (a half-done failover finishes)
   invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
   demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
 
@@ -342,6 +347,14 @@ export async function main(
     if (command === 'switchover') {
       const { switchoverCommand } = await import('./cli-switchover');
       return await switchoverCommand(rest, env, io);
+    }
+    if (command === 'failover') {
+      const { failoverCommand } = await import('./cli-failover');
+      return await failoverCommand(rest, env, io);
+    }
+    if (command === 'recover') {
+      const { recoverCommand } = await import('./cli-failover');
+      return await recoverCommand(rest, env, io);
     }
     if (isOperatorCommand(command)) {
       await operatorCommand(command, rest, env, io);

@@ -177,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       launcher: runbooks,
       clock: Date.now,
     },
+    runbooks: { incidents: new DynamoIncidentStore(client, tableName), launcher: runbooks },
   });
   const heartbeats = createHeartbeatHandler(
     { store, quarantine, sweepShards: TABLE.sweepShards },

@@ -45,6 +45,16 @@ export interface ClusterRecoveryState {
 
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 900;
 
+/**
+ * What an operator's manual failover lifts (functions/core/manual-failover.ts): the request is the
+ * decision, so a pause does not hold it; with `force` the failover cooldown does not either. Maintenance
+ * and another failover's lock still do.
+ */
+export interface LockRequest {
+  readonly ignorePause?: boolean;
+  readonly ignoreCooldown?: boolean;
+}
+
 export type LockVerdict =
   | { readonly ok: true }
   /** `until`: when the block ends by itself (cooldown, maintenance); absent when another run holds the lock. */
@@ -58,7 +68,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * a run was blocked, and until when. Re-taking a lock the same incident already holds is allowed (retries).
  * - maintenance blocks every runbook until it ends;
  * - a pause (`pause` by an operator) blocks every runbook until `resume`: the run re-arms and looks again,
- *   so a dead primary's failover waits, never dropped;
+ *   so a dead primary's failover waits, never dropped (an operator's manual failover is not held by it);
  * - a failover preempts a replica recovery (a replica restart must never hold what a failover needs); any
  *   other holder blocks;
  * - the cooldown (`recoveryBlockSeconds` after the last failover) blocks failovers and switchovers only: demoting a returning
@@ -69,6 +79,7 @@ export function lockVerdict(
   incidentId: string,
   now: number,
   runbook: RunbookName = 'primary-failover',
+  request: LockRequest = {},
 ): LockVerdict {
   if (cluster.maintenanceUntil !== undefined && cluster.maintenanceUntil > now) {
     return {
@@ -77,7 +88,7 @@ export function lockVerdict(
       reason: `cluster in maintenance until ${iso(cluster.maintenanceUntil)} (by ${cluster.maintenanceBy ?? 'unknown'}: ${cluster.maintenanceReason ?? 'no reason'})`,
     };
   }
-  if (cluster.pausedBy !== undefined) {
+  if (cluster.pausedBy !== undefined && !request.ignorePause) {
     return {
       ok: false,
       reason: `automation paused by ${cluster.pausedBy}: ${cluster.pausedReason ?? 'no reason'} (since ${iso(cluster.pausedAt ?? 0)}; resume ends it)`,
@@ -93,7 +104,12 @@ export function lockVerdict(
   }
   const cooldownEnds =
     (cluster.lastRecoveryAt ?? Number.NEGATIVE_INFINITY) + cluster.policy.recoveryBlockSeconds * 1000;
-  if (runbook !== 'replica-recovery' && cluster.lockIncidentId !== incidentId && cooldownEnds > now) {
+  if (
+    runbook !== 'replica-recovery' &&
+    !request.ignoreCooldown &&
+    cluster.lockIncidentId !== incidentId &&
+    cooldownEnds > now
+  ) {
     return {
       ok: false,
       until: cooldownEnds,

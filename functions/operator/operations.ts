@@ -20,6 +20,7 @@ import {
 } from '../core/operator';
 import { type Caller, type OperationResult, type Operations, OperatorError } from '../core/operator-routes';
 import { decide, type SlackAction, type TaskTokens } from './approval';
+import { failoverOperation, type RunbookStarterDeps, recoverOperation } from './failover';
 import { switchoverOperation } from './switchover';
 
 /** What the operations read and act on (the same in AWS and in the local stack; only the adapters differ). */
@@ -27,7 +28,14 @@ export interface OperatorDeps {
   readonly recovery: Pick<RecoveryStore, 'findIncident' | 'getCluster'>;
   readonly store: Pick<
     OperatorStore,
-    'clusterExists' | 'pause' | 'resume' | 'releaseLock' | 'saveIncident' | 'noteOnIncident'
+    | 'clusterExists'
+    | 'pause'
+    | 'resume'
+    | 'releaseLock'
+    | 'saveIncident'
+    | 'noteOnIncident'
+    | 'putIncident'
+    | 'log'
   >;
   readonly nodes: Pick<NodeStateStore, 'loadCluster' | 'putNode'>;
   /** Hands a decision back to a runbook waiting for approval. */
@@ -39,6 +47,8 @@ export interface OperatorDeps {
   readonly clock: () => number;
   /** What starting a switchover needs (absent: the API refuses switchovers). */
   readonly switchover?: SwitchoverStarterDeps;
+  /** What starting a manual failover or re-running a runbook needs (absent: the API refuses both). */
+  readonly runbooks?: RunbookStarterDeps;
 }
 
 const refuse = (refusal: Refusal | undefined): void => {
@@ -122,6 +132,8 @@ export function createOperations(deps: OperatorDeps): Operations {
 
   return {
     switchover: (request) => switchoverOperation(deps.switchover, request),
+    failover: (request) => failoverOperation(deps, request),
+    recover: (request) => recoverOperation(deps, request),
     approve: (request) => decision(true, request),
     reject: (request) => decision(false, request),
 
