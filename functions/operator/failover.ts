@@ -93,7 +93,7 @@ export async function failoverOperation(
     { clusterId, cluster, nodes: snapshot.nodes, ...(latest ? { latest } : {}), now },
     to === undefined ? {} : { to },
   );
-  if ('refused' in plan) throw new OperatorError(`failover refused: ${plan.refused}`, plan.status);
+  if ('refused' in plan) throw new OperatorError(plan.refused, plan.status);
   const old = snapshot.nodes.get(plan.primary);
   if (old === undefined) throw new OperatorError(`the primary ${plan.primary} has never reported`, 409);
 
@@ -129,7 +129,7 @@ export async function failoverOperation(
     const after = await deps.recovery.getCluster(clusterId);
     if (halfDoneBy(after) === takeover.incidentId)
       throw new OperatorError(
-        `failover refused: a failover is half done: incident ${takeover.incidentId} moved the epoch to ${after.epoch}: recover it (replica-sentinel recover ${takeover.incidentId})`,
+        `a failover is half done: incident ${takeover.incidentId} moved the epoch to ${after.epoch}: recover it (replica-sentinel recover ${takeover.incidentId})`,
         409,
       );
     const action = record(
@@ -200,7 +200,7 @@ export async function recoverOperation(
   const cluster = await deps.recovery.getCluster(clusterId);
   const running = await deps.executions.isRunning(incident);
   const refusal = recoverRefusal(incident, cluster, running);
-  if (refusal) throw new OperatorError(`recover refused: ${refusal.refused}`, refusal.status);
+  if (refusal) throw new OperatorError(refusal.refused, refusal.status);
   const halfDone = halfDoneBy(cluster) === incidentId;
   const action = record(
     deps,

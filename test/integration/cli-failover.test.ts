@@ -113,6 +113,8 @@ async function killPrimary(clusterId: string, redis: RedisTopology, announce: bo
       lastHeartbeatAt: now - 7_200_000,
       deadlineAt: now + 3_600_000,
       position: '1000',
+      // The probe's last look: it could not reach it.
+      observers: { 'watch@test': { seq: 99, observedAt: now - 5000, reachable: false } },
       version: 9,
       ...(announce ? { transitionTo: 'DEAD', transitionFrom: 'SILENT' } : {}),
     }),
@@ -344,7 +346,7 @@ describe('replica-sentinel recover', () => {
     const closed = await recover(incidentId, '--cluster', 'mf-recover', '--reason', 'again');
     expect(closed.code).toBe(2);
     expect(closed.stderr.trim().split('\n')).toHaveLength(1);
-    expect(closed.stderr).toMatch(/recover refused \(HTTP 409\): incident .* is closed/);
+    expect(closed.stderr).toMatch(/^replica-sentinel: recover refused \(HTTP 409\): incident .* is closed/);
     const missing = await recover('nope', '--cluster', 'mf-recover', '--reason', 'x');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/incident nope of cluster mf-recover does not exist/);
