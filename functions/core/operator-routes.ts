@@ -72,6 +72,12 @@ export const OPERATOR_ROUTES = {
     ReasonBody,
     'close an open, refused or FAILED incident as acknowledged (clears a DATA_LOSS hold)',
   ),
+  // Routes under one resource stay together: API Gateway builds the resource tree in this order.
+  recover: route(
+    '/incidents/{clusterId}/{incidentId}/recover',
+    ReasonBody,
+    "re-run a FAILED or stuck incident's runbook from its start with fresh evidence (a half-done failover finishes)",
+  ),
   unlock: route(
     '/clusters/{clusterId}/unlock',
     UnlockBody,
@@ -96,11 +102,6 @@ export const OPERATOR_ROUTES = {
     '/clusters/{clusterId}/failover',
     FailoverBody,
     "fail a DEAD primary over now, in any mode, as the operator's decision (force: past the data-at-risk gates; fencing always holds)",
-  ),
-  recover: route(
-    '/incidents/{clusterId}/{incidentId}/recover',
-    ReasonBody,
-    "re-run a FAILED or stuck incident's runbook from its start with fresh evidence (a half-done failover finishes)",
   ),
 } as const satisfies Record<string, OperatorRoute>;
 

@@ -77,12 +77,18 @@ describe('the operator function', () => {
     expect(states.slice(1).map((s) => s.actions)).toEqual([
       ['states:DescribeExecution', 'states:StopExecution'],
       ['states:StartExecution'],
+      ['states:StartExecution'],
+      ['states:StartExecution'],
     ]);
     expect(JSON.stringify(states[1]?.resources)).toMatch(
       /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*".*:execution:ReplicaSentinel-primary-switchover:\*"/,
     );
-    // It starts switchovers, and only switchovers.
-    expect(states[2]?.resources).toEqual([{ Ref: baseIds.switchover }]);
+    // It starts switchovers, manual failovers and re-runs (recover) of the three runbooks, nothing else.
+    expect(states.slice(2).map((s) => s.resources)).toEqual([
+      [{ Ref: baseIds.switchover }],
+      [{ Ref: baseIds.failover }],
+      [{ Ref: baseIds.recovery }],
+    ]);
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
         effect: 'Allow',
