@@ -67,6 +67,11 @@ export function planManualFailover(
 ): ManualFailoverPlan {
   const { cluster, nodes, clusterId, now } = context;
   if (nodes.size === 0) return { refused: `unknown cluster ${clusterId}: no node has reported`, status: 404 };
+  if (cluster.nodes.length === 0)
+    return {
+      refused: `cluster ${clusterId} has no configuration (no node endpoints): apply its configuration first (replica-sentinel watch --config)`,
+      status: 409,
+    };
   const reporting = [...nodes.values()].filter((n) => n.role === 'primary');
   const primary = cluster.primaryNodeId ?? (reporting.length === 1 ? reporting[0]?.nodeId : undefined);
   if (primary === undefined)
