@@ -32,6 +32,16 @@ export function lockRequestOf(requested: OperatorRequest | undefined): LockReque
   return { ignorePause: true, ...(requested.force ? { ignoreCooldown: true } : {}) };
 }
 
+/** The primary a manual failover fails over: the recorded one, else the only node reporting primary. */
+export function failedPrimaryOf(
+  cluster: Pick<ClusterRecoveryState, 'primaryNodeId'>,
+  nodes: ReadonlyMap<string, NodeState>,
+): string | undefined {
+  if (cluster.primaryNodeId !== undefined) return cluster.primaryNodeId;
+  const reporting = [...nodes.values()].filter((n) => n.role === 'primary');
+  return reporting.length === 1 ? reporting[0]?.nodeId : undefined;
+}
+
 export interface ManualFailoverContext {
   readonly clusterId: string;
   readonly cluster: ClusterRecoveryState;
@@ -72,8 +82,7 @@ export function planManualFailover(
       refused: `cluster ${clusterId} has no configuration (no node endpoints): apply its configuration first (replica-sentinel watch --config)`,
       status: 409,
     };
-  const reporting = [...nodes.values()].filter((n) => n.role === 'primary');
-  const primary = cluster.primaryNodeId ?? (reporting.length === 1 ? reporting[0]?.nodeId : undefined);
+  const primary = failedPrimaryOf(cluster, nodes);
   if (primary === undefined)
     return { refused: 'no primary is recorded and not exactly one node reports primary', status: 409 };
   const old = nodes.get(primary);

@@ -3,6 +3,7 @@ import type { RunbookLauncher } from '../adapters/runbooks';
 import { chooseCandidate, forcedCandidate, type NodeFailoverConfig } from '../core/candidate';
 import { executionNameFor, type Incident, type OperatorRequest } from '../core/incidents';
 import {
+  failedPrimaryOf,
   halfDoneBy,
   manualFailoverIncident,
   planManualFailover,
@@ -85,7 +86,7 @@ export async function failoverOperation(
     deps.recovery.getCluster(clusterId),
     deps.nodes.loadCluster(clusterId),
   ]);
-  const primaryId = cluster.primaryNodeId;
+  const primaryId = failedPrimaryOf(cluster, snapshot.nodes);
   const latest =
     primaryId === undefined ? undefined : await runbooks.incidents.getLatest(clusterId, primaryId);
   const now = deps.clock();

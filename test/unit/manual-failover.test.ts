@@ -57,6 +57,11 @@ describe('planManualFailover', () => {
     expect(plan()).toEqual({ primary: 'r1' });
     expect(plan({ latest: openIncident })).toEqual({ primary: 'r1', takeover: openIncident });
     expect(plan({ latest: { ...openIncident, state: 'RESOLVED' } })).toEqual({ primary: 'r1' });
+    const { primaryNodeId: _recorded, ...unrecorded } = clusterOf();
+    expect(plan({ cluster: unrecorded })).toEqual({ primary: 'r1' });
+    expect(plan({ cluster: clusterOf({ nodes: [] }) })).toMatchObject({
+      refused: expect.stringMatching(/has no configuration/),
+    });
   });
 
   it('refuses a primary that is alive or healthy: use switchover', () => {
