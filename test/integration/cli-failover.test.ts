@@ -151,7 +151,7 @@ afterAll(async () => {
 });
 
 describe('replica-sentinel failover', () => {
-  it('takes over an approve-mode failover awaiting approval: the asked-for replica is promoted without approval, recorded with who and why', async () => {
+  it('takes over an approve-mode failover awaiting approval on a paused cluster: the asked-for replica is promoted without approval, recorded with who and why', async () => {
     const redis = await cluster('mf-approve', { mode: 'approve' });
     const [other, target] = redis.replicas as [ServerNode, ServerNode];
     await killPrimary('mf-approve', redis, true);
@@ -164,6 +164,19 @@ describe('replica-sentinel failover', () => {
       { timeoutMs: 60_000 },
     );
     const [automatic] = await incidents('mf-approve');
+    // Paused as well: the operator's request is the decision, a pause does not hold it.
+    const paused = await cli([
+      'pause',
+      '--cluster',
+      'mf-approve',
+      '--reason',
+      'hands off',
+      '--endpoint',
+      stack?.url ?? '',
+      '--as',
+      'sre-1',
+    ]);
+    expect(paused.code).toBe(0);
 
     const result = await failover(
       '--cluster',
@@ -177,7 +190,7 @@ describe('replica-sentinel failover', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`takes over incident ${automatic?.incidentId}`);
     expect(result.stdout).toMatch(/completed: recovered: redis-3 promoted at epoch 3, redis-2 repointed/);
-    expect((await meta('mf-approve'))?.primaryNodeId).toBe(target.nodeId);
+    expect(await meta('mf-approve')).toMatchObject({ primaryNodeId: target.nodeId, pausedBy: 'local:sre-1' });
     expect(await role(target)).toBe('master');
     await waitFor('redis-2 to follow redis-3', () => follows(other, target));
 
