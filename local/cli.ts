@@ -17,6 +17,7 @@ import {
   TARGET_OPTIONS,
   UsageError,
 } from './cli-common';
+import { FAILOVER_HELP, RECOVER_HELP } from './cli-failover';
 import { isNodeRequestCommand, NODE_REQUEST_HELP } from './cli-node-requests';
 import { isOperatorCommand, OPERATOR_HELP, operatorCommand } from './cli-operator';
 import { SWITCHOVER_HELP } from './cli-switchover';
@@ -27,6 +28,8 @@ const HELP: Record<string, string> = {
   ...OPERATOR_HELP,
   switchover: SWITCHOVER_HELP,
   ...NODE_REQUEST_HELP,
+  failover: FAILOVER_HELP,
+  recover: RECOVER_HELP,
   main: `replica-sentinel — replication health monitoring
 
 Usage: replica-sentinel <command> [options]
@@ -48,6 +51,8 @@ Commands:
   switchover --cluster C --reason R [--to NODE] [--dry-run]   planned move of the primary role, no acknowledged write lost
   rejoin --cluster C --node N --reason R    put a node back under the primary (demote / repoint), now, any mode
   rebuild --cluster C --node N --reason R   run the cluster's rebuild hook on a node, then wait until it replicates
+  failover --cluster C --reason R [--to NODE] [--force] [--dry-run]   fail a DEAD primary over now, as your decision
+  recover ID --cluster C --reason R   re-run a FAILED or stuck incident's runbook (a half-done failover finishes)
   invoke FUNCTION --event FILE   run one handler locally on an event file against the local table
   demo                real Redis primary + 2 replicas: a stall caught, a dead primary failed over
 
@@ -350,6 +355,14 @@ export async function main(
     if (command === 'switchover') {
       const { switchoverCommand } = await import('./cli-switchover');
       return await switchoverCommand(rest, env, io);
+    }
+    if (command === 'failover') {
+      const { failoverCommand } = await import('./cli-failover');
+      return await failoverCommand(rest, env, io);
+    }
+    if (command === 'recover') {
+      const { recoverCommand } = await import('./cli-failover');
+      return await recoverCommand(rest, env, io);
     }
     if (isOperatorCommand(command)) {
       await operatorCommand(command, rest, env, io);

@@ -178,6 +178,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock: Date.now,
     },
     nodeRequests: { incidents: new DynamoIncidentStore(client, tableName), launcher: runbooks },
+    runbooks: { incidents: new DynamoIncidentStore(client, tableName), launcher: runbooks },
   });
   const heartbeats = createHeartbeatHandler(
     { store, quarantine, sweepShards: TABLE.sweepShards },

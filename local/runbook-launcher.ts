@@ -68,7 +68,7 @@ export class LocalRunbookLauncher implements RunbookLauncher, RunbookExecutions 
   async stop(incident: Incident): Promise<void> {
     const name = executionNameFor(incident);
     this.running.get(name)?.abort();
-    await this.runs.get(name)?.catch(() => undefined);
+    await this.runs.get(`${incident.runbook}/${name}`)?.catch(() => undefined);
   }
 
   /** Resolves when every run started so far has finished. */

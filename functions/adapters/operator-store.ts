@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Incident, TimelineEntry } from '../core/incidents';
 import type { OperatorActionRecord } from '../core/operator';
 import { keys } from './table-definition';
@@ -108,6 +108,40 @@ export class OperatorStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * Writes the whole incident as an operator restarted its runbook (a manual failover taking it over,
+   * `recover`), if it is still at the revision read (else resolves false: read it again). Fields the
+   * restart drops (the previous run's outcome, approval token, resolution) are gone from the item.
+   */
+  async putIncident(next: Incident, previousRevision: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            PK: keys.clusterPk(next.clusterId),
+            SK: keys.incidentSk(new Date(next.openedAt).toISOString(), next.incidentId),
+            type: 'incident',
+            ...next,
+          },
+          ConditionExpression: '#revision = :previous',
+          ExpressionAttributeNames: { '#revision': 'revision' },
+          ExpressionAttributeValues: { ':previous': previousRevision },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Appends an action to the cluster item's `operatorLog` (the cluster item must exist). */
+  async log(record: OperatorActionRecord): Promise<void> {
+    if (!(await this.updateCluster(record, { condition: 'attribute_exists(PK)' })))
+      throw new Error(`cluster ${record.clusterId} has no cluster item to record ${record.action} on`);
   }
 
   /** Adds one entry to an incident's timeline (one more revision), retrying on a concurrent change. */

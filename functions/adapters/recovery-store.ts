@@ -11,7 +11,11 @@ import type { ClusterHooks, NodeEndpoint } from '../core/hooks';
 import type { Incident, RunbookName, RunbookStepEntry } from '../core/incidents';
 import type { EpochRecord } from '../core/operator';
 import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
-import { type ClusterRecoveryState, DEFAULT_APPROVAL_TIMEOUT_SECONDS } from '../core/recovery';
+import {
+  type ClusterRecoveryState,
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  type LockRequest,
+} from '../core/recovery';
 import { keys } from './table-definition';
 
 const isConditionFailure = (error: unknown) =>
@@ -81,7 +85,8 @@ export class RecoveryStore {
   /**
    * Takes the cluster lock for `incidentId` in one conditional write, under the rules of `lockVerdict`
    * (functions/core/recovery.ts): nobody else holds it (a failover may take it from a replica recovery),
-   * no maintenance, no pause, and for a failover the cooldown is over. Resolves false when any rule blocks it.
+   * no maintenance, no pause, and for a failover the cooldown is over (`request`: what an operator's request
+   * lifts, see `LockRequest`). Resolves false when any rule blocks it.
    */
   async takeLock(
     clusterId: string,
@@ -89,12 +94,15 @@ export class RecoveryStore {
     now: number,
     recoveryBlockSeconds: number,
     runbook: RunbookName = 'primary-failover',
-    /** An operator's rejoin or rebuild: the request is the decision, so a pause or maintenance does not block it. */
-    requested = false,
+    request: LockRequest = {},
   ): Promise<boolean> {
     const failover = runbook === 'primary-failover';
     // A switchover waits out the cooldown like a failover, but never preempts a replica recovery.
-    const cooled = failover || runbook === 'primary-switchover';
+    const cooled = (failover || runbook === 'primary-switchover') && !request.ignoreCooldown;
+    const paused = request.ignorePause ? '' : ' AND attribute_not_exists(#paused)';
+    const maintenance = request.ignoreMaintenance
+      ? ''
+      : ' AND (attribute_not_exists(#maint) OR #maint <= :now)';
     const free = failover
       ? '(attribute_not_exists(#lock) OR #lock = :me OR #runbook = :replicaRecovery)'
       : '(attribute_not_exists(#lock) OR #lock = :me)';
@@ -109,14 +117,13 @@ export class RecoveryStore {
           // lockSince: when the current holder took it (a retried take moves it a little; it only informs).
           UpdateExpression:
             'SET #lock = :me, #since = :now, #runbook = :runbook, #type = if_not_exists(#type, :cluster)',
-          ConditionExpression: requested
-            ? `${free}${cooldown}`
-            : `${free}${cooldown} AND (attribute_not_exists(#maint) OR #maint <= :now) AND attribute_not_exists(#paused)`,
+          ConditionExpression: `${free}${cooldown}${maintenance}${paused}`,
           ExpressionAttributeNames: {
             '#lock': 'lockIncidentId',
             '#since': 'lockSince',
             '#runbook': 'lockRunbook',
-            ...(requested ? {} : { '#maint': 'maintenanceUntil', '#paused': 'pausedBy' }),
+            ...(request.ignoreMaintenance ? {} : { '#maint': 'maintenanceUntil' }),
+            ...(request.ignorePause ? {} : { '#paused': 'pausedBy' }),
             '#type': 'type',
             ...(cooled ? { '#last': 'lastRecoveryAt' } : {}),
           },

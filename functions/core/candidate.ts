@@ -208,6 +208,11 @@ export function chooseCandidate(
   config: ReadonlyMap<string, NodeFailoverConfig>,
   policy: Policy,
   now: number,
+  /**
+   * The replica an operator asked for (a manual failover's `--to`): it is the candidate if it passes the same
+   * gates and no live non-eligible replica holds newer data; otherwise there is none.
+   */
+  requested?: string,
 ): CandidateChoice {
   const timeoutMs = policy.heartbeatTimeoutSeconds * 1000;
   const isLive = (node: NodeState) => !GONE.has(node.status) && now - node.lastHeartbeatAt <= timeoutMs;
@@ -247,9 +252,29 @@ export function chooseCandidate(
     if (order !== undefined && order !== 0) return order;
     return b.priority - a.priority || a.node.nodeId.localeCompare(b.node.nodeId);
   });
-  const [best, ...others] = eligible;
-  const blocker = best ? newestBlocker(nodes, failedPrimaryId, eligible, best.position, isLive) : undefined;
   const reasonOf = (nodeId: string) => rejected.find((r) => r.nodeId === nodeId)?.reason ?? 'not eligible';
+  const passed = [...eligible];
+  if (requested !== undefined) {
+    const wanted = eligible.find((e) => e.node.nodeId === requested);
+    if (wanted === undefined) {
+      const known = nodes.some((n) => n.nodeId === requested);
+      rejected.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+      return {
+        ranking: eligible.map((e) => e.node.nodeId),
+        rejected,
+        reason: `no safe candidate: ${requested} was asked for but ${known ? reasonOf(requested) : 'is not a node of the cluster'}`,
+        atRisk: sortById([...atRisk.values()]),
+      };
+    }
+    // The others are not promoted: a more advanced eligible one's newer data is in the asked-for node's data
+    // at risk (it is measured against every live replica) and under the same gates.
+    eligible.sort((a, b) => (a === wanted ? -1 : b === wanted ? 1 : 0));
+    for (const other of eligible.slice(1))
+      rejected.push({ nodeId: other.node.nodeId, reason: `eligible, but ${requested} was asked for` });
+    eligible.splice(1);
+  }
+  const [best, ...others] = eligible;
+  const blocker = best ? newestBlocker(nodes, failedPrimaryId, passed, best.position, isLive) : undefined;
 
   if (best && blocker) {
     const ahead = positionDistance(blocker.position, best.position);
@@ -296,6 +321,8 @@ export function chooseCandidate(
       : `no eligible replica: ${rejected.map((r) => `${r.nodeId} ${r.reason}`).join('; ') || 'the cluster has no replica'}`,
     atRisk: sortById([...atRisk.values()]),
   };
+  if (best && requested !== undefined)
+    choice.reason = `promote ${best.node.nodeId}: asked for by the operator, eligible at ${best.position.raw}`;
   if (best) {
     choice.candidate = best.node.nodeId;
     choice.dataAtRisk = `data at risk if ${best.node.nodeId} is promoted: ${atRisk.get(best.node.nodeId)?.text}`;
@@ -327,4 +354,54 @@ function newestBlocker(
 
 function sortById<T extends { readonly nodeId: string }>(items: T[]): T[] {
   return items.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+}
+
+/**
+ * The replica a forced manual failover promotes when the gates refused every candidate (pure): the asked-for
+ * node, else the most advanced promotable one. Force lifts the data-at-risk gates only: the node must still
+ * be a live replica (HEALTHY, LAGGING or STALLED, reported within `heartbeatTimeoutSeconds`) that is not
+ * marked noPromote and reports an applied position. Undefined `candidate`: nothing may be promoted, and why.
+ */
+export function forcedCandidate(
+  nodes: readonly NodeState[],
+  failedPrimaryId: string,
+  config: ReadonlyMap<string, NodeFailoverConfig>,
+  policy: Policy,
+  now: number,
+  requested?: string,
+): { readonly candidate?: string; readonly reason: string } {
+  const timeoutMs = policy.heartbeatTimeoutSeconds * 1000;
+  const why = (node: NodeState): string | undefined => {
+    if (node.nodeId === failedPrimaryId) return 'is the failed primary';
+    if (node.role !== 'replica') return `is not a replica (role ${node.role})`;
+    if (config.get(node.nodeId)?.noPromote) return 'is marked noPromote';
+    if (!ELIGIBLE.has(node.status) || now - node.lastHeartbeatAt > timeoutMs)
+      return `is ${node.status}, last reported ${Math.round((now - node.lastHeartbeatAt) / 1000)}s ago: not reachable`;
+    if (!applied(node)) return 'reports no applied position';
+    return undefined;
+  };
+  if (requested !== undefined) {
+    const node = nodes.find((n) => n.nodeId === requested);
+    if (node === undefined) return { reason: `${requested} is not a node of the cluster` };
+    const problem = why(node);
+    return problem === undefined
+      ? { candidate: requested, reason: `${requested} was asked for` }
+      : { reason: `${requested} ${problem}: force does not lift that` };
+  }
+  const promotable = nodes
+    .filter((n) => why(n) === undefined)
+    .sort((a, b) => {
+      const pa = applied(a);
+      const pb = applied(b);
+      const order = pa && pb ? comparePositions(pb, pa) : undefined;
+      if (order !== undefined && order !== 0) return order;
+      const priority = (config.get(b.nodeId)?.priority ?? 0) - (config.get(a.nodeId)?.priority ?? 0);
+      return priority !== 0 ? priority : a.nodeId.localeCompare(b.nodeId);
+    });
+  const best = promotable[0];
+  return best === undefined
+    ? {
+        reason: 'no live replica that may be promoted (force does not lift noPromote or an unreachable node)',
+      }
+    : { candidate: best.nodeId, reason: `${best.nodeId} is the most advanced promotable replica` };
 }

@@ -112,6 +112,11 @@ export interface OperatorRequest {
   readonly to?: string;
   /** Plan only: nothing is touched. */
   readonly dryRun?: boolean;
+  /**
+   * A manual failover only: promote even a candidate the data-at-risk gates refuse, and ignore the failover
+   * cooldown (fencing is never skipped); the data at risk is stated, recorded and announced.
+   */
+  readonly force?: boolean;
 }
 
 export interface Incident {
@@ -132,6 +137,11 @@ export interface Incident {
   readonly revision: number;
   /** Times the node went bad again within the cooldown and this incident was reopened. */
   readonly flaps: number;
+  /**
+   * Runs an operator started again on this incident (a manual failover taking it over, `recover`): each
+   * gets an execution name of its own (deployed Step Functions never reuse a name). @default 0
+   */
+  readonly attempt?: number;
   readonly timeline: readonly TimelineEntry[];
   readonly runbook?: RunbookName;
   /** What an operator asked for, on an incident an operator opened (switchover, rejoin, rebuild): who, why, which node. */
@@ -151,6 +161,8 @@ export interface Incident {
     readonly atRisk?: readonly DataAtRisk[];
     /** One line: the chosen candidate's data at risk. */
     readonly dataAtRisk?: string;
+    /** A manual failover with `force` that promoted a candidate the gates refused: who, why, what it overrode. */
+    readonly forced?: { readonly by: string; readonly reason: string; readonly overrode: string };
   };
   /** Set when an operator closed the incident (`ack`): who, why, when. */
   readonly acknowledged?: { readonly by: string; readonly reason: string; readonly at: number };
@@ -220,10 +232,12 @@ export function incidentIdFor(t: Pick<Transition, 'clusterId' | 'nodeId' | 'vers
 
 /**
  * The Step Functions execution name of the incident's runbook run: the incident id, so a repeated start
- * never runs it twice; a reopened (flapping) incident's new run gets its own name.
+ * never runs it twice; a reopened (flapping) incident's new run gets its own name, and so does each run an
+ * operator started again on it (`-a<attempt>`).
  */
-export function executionNameFor(incident: Pick<Incident, 'incidentId' | 'flaps'>): string {
-  return incident.flaps === 0 ? incident.incidentId : `${incident.incidentId}-r${incident.flaps}`;
+export function executionNameFor(incident: Pick<Incident, 'incidentId' | 'flaps' | 'attempt'>): string {
+  const base = incident.flaps === 0 ? incident.incidentId : `${incident.incidentId}-r${incident.flaps}`;
+  return (incident.attempt ?? 0) === 0 ? base : `${base}-a${incident.attempt}`;
 }
 
 /**

@@ -31,6 +31,16 @@ const SwitchoverBody = z.strictObject({
   dryRun: z.boolean().optional(),
 });
 
+const FailoverBody = z.strictObject({
+  reason: RequiredReason,
+  /** The replica to promote; absent: the runbook's choice (the most advanced eligible replica). */
+  to: NodeId.optional(),
+  /** Promote even a candidate the data-at-risk gates refuse, and ignore the cooldown; fencing still holds. */
+  force: z.boolean().optional(),
+  /** Plan only: answer what the runbook would do now, write nothing. */
+  dryRun: z.boolean().optional(),
+});
+
 /** One operation of the operator API. */
 export interface OperatorRoute<Path extends string = string, Body extends z.ZodType = z.ZodType> {
   readonly method: 'POST';
@@ -62,6 +72,12 @@ export const OPERATOR_ROUTES = {
     ReasonBody,
     'close an open, refused or FAILED incident as acknowledged (clears a DATA_LOSS hold)',
   ),
+  // Routes under one resource stay together: API Gateway builds the resource tree in this order.
+  recover: route(
+    '/incidents/{clusterId}/{incidentId}/recover',
+    ReasonBody,
+    "re-run a FAILED or stuck incident's runbook from its start with fresh evidence (a half-done failover finishes)",
+  ),
   unlock: route(
     '/clusters/{clusterId}/unlock',
     UnlockBody,
@@ -81,6 +97,11 @@ export const OPERATOR_ROUTES = {
     '/clusters/{clusterId}/switchover',
     SwitchoverBody,
     'move the primary role to a replica with no acknowledged write lost (the primary-switchover runbook)',
+  ),
+  failover: route(
+    '/clusters/{clusterId}/failover',
+    FailoverBody,
+    "fail a DEAD primary over now, in any mode, as the operator's decision (force: past the data-at-risk gates; fencing always holds)",
   ),
   rejoin: route(
     '/clusters/{clusterId}/nodes/{nodeId}/rejoin',

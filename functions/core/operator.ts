@@ -149,14 +149,15 @@ export interface EpochRecord {
 export function failoverEpoch(state: RunbookState, incident: Incident | undefined, at: number): EpochRecord {
   if (!state.candidate || state.epoch === undefined)
     throw new Error('failoverEpoch: no candidate or epoch in the state');
-  const cause = `${state.nodeId} was ${state.kind ?? 'DEAD'}`;
+  const asked = state.runbook === 'primary-failover' ? state.requested : undefined;
+  const cause = `${asked ? `manual failover: ${asked.reason ?? 'no reason'}; ` : ''}${state.nodeId} was ${state.kind ?? 'DEAD'}`;
   return {
     clusterId: state.clusterId,
     epoch: state.epoch,
     primaryNodeId: state.candidate,
     previousPrimaryNodeId: state.nodeId,
     at,
-    by: `runbook ${state.runbook} (execution ${state.executionName})`,
+    by: `${asked ? `${asked.by} through ` : ''}runbook ${state.runbook} (execution ${state.executionName})`,
     incidentId: state.incidentId,
     why: incident?.plan?.reason ? `${cause}; ${incident.plan.reason}` : cause,
     ...(incident?.plan?.dataAtRisk ? { dataAtRisk: incident.plan.dataAtRisk } : {}),

@@ -45,6 +45,18 @@ export interface ClusterRecoveryState {
 
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 900;
 
+/**
+ * What an operator's request lifts, the request being the decision: a manual failover
+ * (functions/core/manual-failover.ts) is not held by a pause, and with `force` not by the failover cooldown
+ * either (maintenance and another failover's lock still hold it); a rejoin or rebuild of one node
+ * (functions/core/rejoin.ts) is held by neither a pause nor maintenance.
+ */
+export interface LockRequest {
+  readonly ignorePause?: boolean;
+  readonly ignoreMaintenance?: boolean;
+  readonly ignoreCooldown?: boolean;
+}
+
 export type LockVerdict =
   | { readonly ok: true }
   /** `until`: when the block ends by itself (cooldown, maintenance); absent when another run holds the lock. */
@@ -59,7 +71,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * - maintenance blocks every runbook until it ends;
  * - a pause (`pause` by an operator) blocks every runbook until `resume`: the run re-arms and looks again,
  *   so a dead primary's failover waits, never dropped;
- * - an operator's rejoin or rebuild (`requested`) is blocked by neither: the operator decided;
+ * - an operator's request lifts what its `LockRequest` says: a manual failover is not held by a pause, a
+ *   rejoin or rebuild by neither a pause nor maintenance (the operator decided);
  * - a failover preempts a replica recovery (a replica restart must never hold what a failover needs); any
  *   other holder blocks;
  * - the cooldown (`recoveryBlockSeconds` after the last failover) blocks failovers and switchovers only: demoting a returning
@@ -70,17 +83,20 @@ export function lockVerdict(
   incidentId: string,
   now: number,
   runbook: RunbookName = 'primary-failover',
-  /** An operator's rejoin or rebuild: neither maintenance nor a pause blocks it (the request is the decision). */
-  requested = false,
+  request: LockRequest = {},
 ): LockVerdict {
-  if (!requested && cluster.maintenanceUntil !== undefined && cluster.maintenanceUntil > now) {
+  if (
+    !request.ignoreMaintenance &&
+    cluster.maintenanceUntil !== undefined &&
+    cluster.maintenanceUntil > now
+  ) {
     return {
       ok: false,
       until: cluster.maintenanceUntil,
       reason: `cluster in maintenance until ${iso(cluster.maintenanceUntil)} (by ${cluster.maintenanceBy ?? 'unknown'}: ${cluster.maintenanceReason ?? 'no reason'})`,
     };
   }
-  if (!requested && cluster.pausedBy !== undefined) {
+  if (cluster.pausedBy !== undefined && !request.ignorePause) {
     return {
       ok: false,
       reason: `automation paused by ${cluster.pausedBy}: ${cluster.pausedReason ?? 'no reason'} (since ${iso(cluster.pausedAt ?? 0)}; resume ends it)`,
@@ -96,7 +112,12 @@ export function lockVerdict(
   }
   const cooldownEnds =
     (cluster.lastRecoveryAt ?? Number.NEGATIVE_INFINITY) + cluster.policy.recoveryBlockSeconds * 1000;
-  if (runbook !== 'replica-recovery' && cluster.lockIncidentId !== incidentId && cooldownEnds > now) {
+  if (
+    runbook !== 'replica-recovery' &&
+    !request.ignoreCooldown &&
+    cluster.lockIncidentId !== incidentId &&
+    cooldownEnds > now
+  ) {
     return {
       ok: false,
       until: cooldownEnds,

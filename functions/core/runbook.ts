@@ -151,8 +151,11 @@ export interface RunbookState {
   actedAt?: number;
   /** replica-recovery: rebuild attempts so far (at most one). */
   escalations?: number;
-  /** What the operator asked for (who, why; a switchover's node to promote and dry run); absent: automatic. */
-  requested?: { by: string; reason?: string; to?: string; dryRun?: boolean };
+  /**
+   * What an operator asked for (who, why, the node to promote, dry run): a switchover, a rejoin or rebuild, or a manual failover
+   * (then also `force`: the data-at-risk gates and the cooldown do not refuse it; fencing still holds).
+   */
+  requested?: { by: string; reason?: string; to?: string; dryRun?: boolean; force?: boolean };
   /** primary-switchover: the old primary's position once it stopped taking writes. */
   finalPosition?: string;
   /** primary-switchover: when catching up is given up (epoch ms). */

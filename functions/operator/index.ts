@@ -18,6 +18,7 @@ const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
 const signingSecretArn = process.env.SLACK_SIGNING_SECRET_ARN;
 const switchoverArn = process.env.SWITCHOVER_STATE_MACHINE_ARN;
+const failoverArn = process.env.FAILOVER_STATE_MACHINE_ARN;
 const recoveryArn = process.env.RECOVERY_STATE_MACHINE_ARN;
 const recovery = new RecoveryStore(client, tableName);
 
@@ -58,6 +59,19 @@ export const handler = createHandler(
           nodeRequests: {
             incidents: new DynamoIncidentStore(client, tableName),
             launcher: new StepFunctionsLauncher(sfn, { 'replica-recovery': recoveryArn }),
+          },
+        }
+      : {}),
+    ...(failoverArn && recoveryArn && switchoverArn
+      ? {
+          // Manual failovers and `recover` start any runbook.
+          runbooks: {
+            incidents: new DynamoIncidentStore(client, tableName),
+            launcher: new StepFunctionsLauncher(sfn, {
+              'primary-failover': failoverArn,
+              'replica-recovery': recoveryArn,
+              'primary-switchover': switchoverArn,
+            }),
           },
         }
       : {}),

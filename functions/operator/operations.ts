@@ -20,6 +20,7 @@ import {
 } from '../core/operator';
 import { type Caller, type OperationResult, type Operations, OperatorError } from '../core/operator-routes';
 import { decide, type SlackAction, type TaskTokens } from './approval';
+import { failoverOperation, type RunbookStarterDeps, recoverOperation } from './failover';
 import { type NodeRequestDeps, nodeRequestOperation } from './node-requests';
 import { switchoverOperation } from './switchover';
 
@@ -28,7 +29,15 @@ export interface OperatorDeps {
   readonly recovery: Pick<RecoveryStore, 'findIncident' | 'getCluster'>;
   readonly store: Pick<
     OperatorStore,
-    'clusterExists' | 'pause' | 'resume' | 'releaseLock' | 'saveIncident' | 'noteOnIncident' | 'logRequest'
+    | 'clusterExists'
+    | 'pause'
+    | 'resume'
+    | 'releaseLock'
+    | 'saveIncident'
+    | 'noteOnIncident'
+    | 'putIncident'
+    | 'log'
+    | 'logRequest'
   >;
   readonly nodes: Pick<NodeStateStore, 'loadCluster' | 'putNode'>;
   /** Hands a decision back to a runbook waiting for approval. */
@@ -42,6 +51,8 @@ export interface OperatorDeps {
   readonly switchover?: SwitchoverStarterDeps;
   /** What starting a rejoin or rebuild needs beyond the above (absent: the API refuses them). */
   readonly nodeRequests?: Pick<NodeRequestDeps, 'incidents' | 'launcher'>;
+  /** What starting a manual failover or re-running a runbook needs (absent: the API refuses both). */
+  readonly runbooks?: RunbookStarterDeps;
 }
 
 const refuse = (refusal: Refusal | undefined): void => {
@@ -135,6 +146,8 @@ export function createOperations(deps: OperatorDeps): Operations {
     switchover: (request) => switchoverOperation(deps.switchover, request),
     rejoin: (request) => nodeRequestOperation(nodeRequestDeps, 'rejoin', request),
     rebuild: (request) => nodeRequestOperation(nodeRequestDeps, 'rebuild', request),
+    failover: (request) => failoverOperation(deps, request),
+    recover: (request) => recoverOperation(deps, request),
     approve: (request) => decision(true, request),
     reject: (request) => decision(false, request),
 

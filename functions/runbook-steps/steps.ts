@@ -3,17 +3,24 @@ import type { Log } from '../adapters/log';
 import type { NodeStateStore } from '../adapters/node-state-store';
 import type { Notifier } from '../adapters/notifier';
 import type { RecoveryStore } from '../adapters/recovery-store';
-import { chooseCandidate, type NodeFailoverConfig } from '../core/candidate';
+import { chooseCandidate, forcedCandidate, type NodeFailoverConfig } from '../core/candidate';
 import { primaryEvidence } from '../core/evidence';
 import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../core/hooks';
 import { HookFailedError } from '../core/hooks';
 import type { Incident } from '../core/incidents';
+import { halfDoneBy, lockRequestOf } from '../core/manual-failover';
 import { type NodeState, withTransition } from '../core/node-state';
 import { runbookNotification } from '../core/notification';
 import { failoverEpoch } from '../core/operator';
 import type { Policy } from '../core/policy';
 import type { Engine } from '../core/position';
-import { assertEpoch, type ClusterRecoveryState, lockVerdict, rearmSeconds } from '../core/recovery';
+import {
+  assertEpoch,
+  type ClusterRecoveryState,
+  type LockRequest,
+  lockVerdict,
+  rearmSeconds,
+} from '../core/recovery';
 import { nodeRequestContextOf, planRebuild, planRejoin, rejoinPrimary } from '../core/rejoin';
 import {
   type HookAction,
@@ -104,7 +111,7 @@ function expectedStatus(state: RunbookState): string {
 }
 
 /** A replica-recovery run an operator asked for (`rejoin`, `rebuild`): its incident has no LATEST pointer. */
-function requested(state: RunbookState): boolean {
+function nodeRequested(state: RunbookState): boolean {
   return state.runbook === 'replica-recovery' && state.requested !== undefined;
 }
 
@@ -122,7 +129,7 @@ function targetPrimary(
   cluster: ClusterRecoveryState,
   nodes: ReadonlyMap<string, NodeState>,
 ): string | undefined {
-  if (!requested(state)) return cluster.primaryNodeId;
+  if (!nodeRequested(state)) return cluster.primaryNodeId;
   return rejoinPrimary(nodeRequestContextOf(state.clusterId, cluster, nodes, state.incidentId), state.nodeId);
 }
 
@@ -235,6 +242,17 @@ export function createSteps(deps: StepDeps) {
 
   const switchover = (state: RunbookState) => state.runbook === 'primary-switchover';
 
+  /** A manual failover's request (an operator asked: it is the decision), undefined for an automatic run. */
+  const failoverRequest = (state: RunbookState) =>
+    state.runbook === 'primary-failover' ? state.requested : undefined;
+
+  /**
+   * Whether this failover's incident already moved the epoch and still holds the lock: a run started again
+   * (`recover`) on a half-done failover, which goes on from where it stopped instead of starting anew.
+   */
+  const resuming = (state: RunbookState, cluster: ClusterRecoveryState) =>
+    state.runbook === 'primary-failover' && halfDoneBy(cluster) === state.incidentId;
+
   /** The switchover rules' view of the cluster, leaving out the lock `incidentId` itself holds. */
   const switchoverContext = async (state: RunbookState) => {
     const [cluster, snapshot] = await Promise.all([
@@ -266,7 +284,7 @@ export function createSteps(deps: StepDeps) {
     const detail = `stopped: the cluster lock now belongs to ${cluster.lockIncidentId ?? 'nobody'} (${cluster.lockRunbook ?? 'released'}); a failover takes precedence, it repoints this node`;
     // An operator's request has no node transition to close its incident: it ends here, saying why.
     await record(state, 'preempted', detail, {
-      ...(requested(state)
+      ...(nodeRequested(state)
         ? { notify: true, change: { outcome: detail, state: 'RESOLVED', resolvedAt: deps.clock() } }
         : {}),
     });
@@ -375,12 +393,16 @@ export function createSteps(deps: StepDeps) {
         approvalTimeoutSeconds: cluster.approvalTimeoutSeconds,
         verifyAfterSeconds: deps.verifyAfterSeconds ?? 30,
       };
-      if (requested(state)) return reverifyRequest(state, base, cluster, snapshot.nodes, incident);
+      if (nodeRequested(state)) return reverifyRequest(state, base, cluster, snapshot.nodes, incident);
       let problem: string | undefined;
+      const resumed = resuming(state, cluster);
       if (!node) problem = `node ${state.nodeId} is unknown`;
       else if (incident !== undefined && incident.state !== 'OPEN')
         problem = `incident ${state.incidentId} is ${incident.state}`;
-      else if (state.runbook === 'primary-failover') {
+      else if (resumed) {
+        // Half done: this incident fenced the old primary and moved the epoch. Stopping now would leave the
+        // cluster without a primary; Fence asks the old primary itself again before anything else.
+      } else if (state.runbook === 'primary-failover') {
         const evidence = primaryEvidence(node, [...snapshot.nodes.values()], snapshot.policy, now);
         if (evidence.kind === 'recovered') problem = evidence.reason;
         else if (evidence.kind === 'alive') {
@@ -394,18 +416,31 @@ export function createSteps(deps: StepDeps) {
         }
       } else if (node.status !== expectedStatus(state))
         problem = `${state.nodeId} is ${node.status} now, no longer ${expectedStatus(state)}`;
-      if (cluster.mode === 'off') problem = 'the cluster mode is off';
+      // An operator's failover request is the decision, in any mode; so is resuming a half-done failover.
+      if (cluster.mode === 'off' && failoverRequest(state) === undefined && !resumed)
+        problem = 'the cluster mode is off';
       if (problem) {
         await record(state, 'aborted', `re-verification failed: ${problem}; nothing done`, { notify: true });
         return { ...base, next: 'abort', outcome: `aborted: ${problem}` };
       }
-      await record(state, 'verified', `re-verified with fresh state: ${node?.statusReason ?? ''}`);
+      await record(
+        state,
+        'verified',
+        resumed
+          ? `resuming the failover this incident began: it moved the epoch to ${cluster.epoch} and holds the lock; ${state.nodeId} is ${node?.status ?? 'unknown'} (it is asked again before anything is done)`
+          : `re-verified with fresh state: ${node?.statusReason ?? ''}`,
+      );
       return { ...base, next: 'proceed' };
     },
 
     async takeLock(state) {
       const now = deps.clock();
       const cluster = await deps.recovery.getCluster(state.clusterId);
+      // What the operator's request lifts: a rejoin or rebuild is held by neither a pause nor maintenance,
+      // a manual failover by no pause (and with force no cooldown).
+      const lift: LockRequest = nodeRequested(state)
+        ? { ignorePause: true, ignoreMaintenance: true }
+        : lockRequestOf(failoverRequest(state));
       if (
         await deps.recovery.takeLock(
           state.clusterId,
@@ -413,7 +448,7 @@ export function createSteps(deps: StepDeps) {
           now,
           cluster.policy.recoveryBlockSeconds,
           state.runbook,
-          requested(state),
+          lift,
         )
       ) {
         const preempted =
@@ -424,7 +459,7 @@ export function createSteps(deps: StepDeps) {
         return { ...state, next: 'locked', epoch: cluster.epoch };
       }
       const fresh = await deps.recovery.getCluster(state.clusterId);
-      const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook, requested(state));
+      const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook, lift);
       const reason = verdict.ok ? 'the lock changed hands while it was taken' : verdict.reason;
       if (switchover(state)) {
         // An operator's request is not queued behind a recovery or the cooldown: it is refused, now.
@@ -454,34 +489,102 @@ export function createSteps(deps: StepDeps) {
       ]);
       const config = new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n]));
       const nodes = [...snapshot.nodes.values()];
-      const choice = chooseCandidate(nodes, state.nodeId, config, snapshot.policy, deps.clock());
-      const repoint = nodes
-        .filter((n) => n.nodeId !== state.nodeId && n.nodeId !== choice.candidate && n.role !== 'primary')
-        .filter((n) => ['HEALTHY', 'LAGGING', 'STALLED'].includes(n.status))
-        .map((n) => n.nodeId)
-        .sort();
+      const repointAround = (candidate: string | undefined) =>
+        nodes
+          .filter((n) => n.nodeId !== state.nodeId && n.nodeId !== candidate && n.role !== 'primary')
+          .filter((n) => ['HEALTHY', 'LAGGING', 'STALLED'].includes(n.status))
+          .map((n) => n.nodeId)
+          .sort();
+      if (resuming(state, cluster)) {
+        // The candidate was chosen (and maybe promoted and recorded) before the epoch moved: the run goes on
+        // with that one; promoting another now could make two primaries.
+        const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
+        const candidate =
+          cluster.primaryNodeId !== undefined && cluster.primaryNodeId !== state.nodeId
+            ? cluster.primaryNodeId
+            : incident?.plan?.candidate;
+        if (candidate === undefined)
+          throw new Error(
+            `chooseCandidate: incident ${state.incidentId} moved the epoch but recorded no candidate: a human must look`,
+          );
+        const repoint = repointAround(candidate);
+        await record(
+          state,
+          'plan',
+          `resuming with ${candidate}, chosen before the epoch moved to ${cluster.epoch}${cluster.primaryNodeId === candidate ? ' (already recorded as the primary)' : ''}; repoint ${repoint.join(', ') || 'no other replica'}`,
+          { once: `resume-${candidate}` },
+        );
+        return { ...state, candidate, repoint, next: 'auto' };
+      }
+      const requested = failoverRequest(state);
+      const choice = chooseCandidate(
+        nodes,
+        state.nodeId,
+        config,
+        snapshot.policy,
+        deps.clock(),
+        requested?.to,
+      );
+      // A forced manual failover promotes a candidate the gates refused: the loss is stated, recorded, announced.
+      const forced =
+        choice.candidate === undefined && requested?.force
+          ? forcedCandidate(nodes, state.nodeId, config, snapshot.policy, deps.clock(), requested.to)
+          : undefined;
+      const candidate = choice.candidate ?? forced?.candidate;
+      const risk = choice.atRisk.find((r) => r.nodeId === candidate);
+      const dataAtRisk =
+        forced?.candidate !== undefined
+          ? `FORCED by ${requested?.by ?? 'unknown'} (${requested?.reason ?? 'no reason'}), overriding: ${choice.reason}; data at risk if ${forced.candidate} is promoted: ${risk?.text ?? 'unknown'}`
+          : choice.dataAtRisk;
+      const repoint = repointAround(candidate);
+      const reason = forced?.candidate !== undefined ? `forced: ${forced.reason}` : choice.reason;
       const plan = {
-        ...(choice.candidate ? { candidate: choice.candidate } : {}),
+        ...(candidate ? { candidate } : {}),
         rejected: choice.rejected,
         repoint,
-        reason: choice.reason,
+        reason,
         atRisk: choice.atRisk,
-        ...(choice.dataAtRisk ? { dataAtRisk: choice.dataAtRisk } : {}),
+        ...(dataAtRisk ? { dataAtRisk } : {}),
+        ...(forced?.candidate !== undefined
+          ? {
+              forced: {
+                by: requested?.by ?? 'unknown',
+                reason: requested?.reason ?? 'no reason',
+                overrode: choice.reason,
+              },
+            }
+          : {}),
       };
       const rejected = choice.rejected.map((r) => `${r.nodeId}: ${r.reason}`);
-      const detail = choice.candidate
-        ? `plan: ${choice.reason}; ${choice.dataAtRisk ?? 'data at risk unknown'}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
-        : choice.reason;
+      const refusal =
+        forced !== undefined && forced.candidate === undefined
+          ? `${choice.reason}; forced: ${forced.reason}`
+          : choice.reason;
+      const detail = candidate
+        ? `plan: ${reason}; ${dataAtRisk ?? 'data at risk unknown'}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
+        : refusal;
       // Recorded (with the plan on the incident) once per distinct choice: a re-armed run that finds another
       // candidate, or one at last, records the plan it acts on.
-      await record(state, 'plan', detail, { change: { plan }, once: choice.candidate ?? 'none' });
-      if (!choice.candidate) return { ...state, next: 'no-candidate', outcome: choice.reason };
-      // A mode turned off since ReVerify touches nothing: it is recorded as a dry run.
+      await record(state, 'plan', detail, { change: { plan }, once: candidate ?? 'none' });
+      if (forced?.candidate !== undefined)
+        await record(state, 'forced', `failover forced: ${dataAtRisk}`, {
+          notify: true,
+          once: forced.candidate,
+        });
+      if (!candidate) return { ...state, next: 'no-candidate', outcome: refusal };
+      // An operator's request is the decision (no approval); a mode turned off since ReVerify touches nothing:
+      // it is recorded as a dry run.
       return {
         ...state,
-        candidate: choice.candidate,
+        candidate,
         repoint,
-        next: cluster.mode === 'off' ? 'dry-run' : cluster.mode,
+        next: requested
+          ? requested.dryRun
+            ? 'dry-run'
+            : 'auto'
+          : cluster.mode === 'off'
+            ? 'dry-run'
+            : cluster.mode,
       };
     },
 
@@ -566,12 +669,16 @@ export function createSteps(deps: StepDeps) {
         deps.nodes.loadCluster(state.clusterId),
       ]);
       const old = snapshot.nodes.get(state.nodeId);
+      const resumed = resuming(state, cluster);
       const stop = async (
         step: 'aborted-alive' | 'fence-refused',
         detail: string,
         retryAfterSeconds: number,
         notify: boolean,
       ) => {
+        // Half done (the epoch moved, maybe a candidate promoted): the lock stays held for a human.
+        if (resumed)
+          throw new Error(`${detail}; the failover is half done (epoch ${cluster.epoch}): a human must look`);
         await deps.recovery.releaseLock(state.clusterId, state.incidentId);
         await record(state, step, `${detail}; the lock is released, looking again in ${retryAfterSeconds}s`, {
           notify,
@@ -584,8 +691,9 @@ export function createSteps(deps: StepDeps) {
           retryAfterSeconds,
         };
       };
-      // 1. Fresh evidence: the DEAD verdict must still hold (an approval may have come minutes later).
-      if (old) {
+      // 1. Fresh evidence: the DEAD verdict must still hold (an approval may have come minutes later). A
+      // resumed run fenced the node already (FENCED): the server's own answer below decides.
+      if (old && !resumed) {
         const evidence = primaryEvidence(old, [...snapshot.nodes.values()], snapshot.policy, now);
         if (evidence.kind !== 'dead') {
           return stop(
@@ -625,13 +733,16 @@ export function createSteps(deps: StepDeps) {
           true,
         );
       }
-      // 3. The fencing token moves exactly once, before anything is promoted.
-      const epoch = await deps.recovery.bumpEpoch(
-        state.clusterId,
-        state.incidentId,
-        state.epoch ?? cluster.epoch,
-        state.nodeId,
-      );
+      // 3. The fencing token moves exactly once, before anything is promoted (a resumed run's incident
+      // moved it already: it goes on under that epoch).
+      const epoch = resumed
+        ? cluster.epoch
+        : await deps.recovery.bumpEpoch(
+            state.clusterId,
+            state.incidentId,
+            state.epoch ?? cluster.epoch,
+            state.nodeId,
+          );
       const next = { ...state, epoch };
       // 4. A hook acts outside the database when the node could not be asked, or when one is configured.
       let result: HookResult | undefined;
@@ -764,7 +875,7 @@ export function createSteps(deps: StepDeps) {
           ? `switched over: ${state.candidate} is the primary at epoch ${state.epoch} (it had applied ${state.nodeId}'s final position ${state.finalPosition ?? '?'} before its promotion: no acknowledged write lost); ${state.outcome ?? `${state.nodeId} follows it`}${state.repoint?.length ? `; ${state.repoint.join(', ')} repointed` : ''}`
           : paged
             ? `${state.outcome}: the incident stays open for a human`
-            : requested(state)
+            : nodeRequested(state)
               ? `${expectedStatus(state) === 'REBUILD' ? 'rebuilt' : 'rejoined'}: ${state.nodeId} replicates from ${targetPrimary(state, await deps.recovery.getCluster(state.clusterId), (await deps.nodes.loadCluster(state.clusterId)).nodes) ?? 'the primary'} (asked by ${state.requested?.by ?? 'an operator'})`
               : `recovered: ${state.nodeId} is applying changes again`;
       await record(state, 'completed', detail, {

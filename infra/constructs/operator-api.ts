@@ -40,8 +40,8 @@ export interface OperatorApiProps {
   readonly tableKey?: IKey;
   /**
    * The runbook state machines by runbook name (Runbooks.failover, .recovery, .switchover): the API answers
-   * their waiting approvals, sees / stops their executions (`unlock --force`) and starts switchovers (and
-   * replica-recovery runs for an operator's rejoin / rebuild).
+   * their waiting approvals, sees / stops their executions (`unlock --force`, a manual failover taking over a
+   * run) and starts them (switchover, failover, recover, and replica-recovery for a rejoin / rebuild).
    */
   readonly runbooks: Readonly<Record<RunbookName, IStateMachine>>;
   /** The alerts topic (Notifications.topic): every operator action is announced there. */
@@ -98,7 +98,7 @@ export interface OperatorApiProps {
  * (ERROR), X-Ray, request validation, stage throttling.
  *
  * The operator function reads and writes the table (GetItem, Query, PutItem, UpdateItem), publishes to the
- * alerts topic, answers the task tokens of the given state machines and describes / stops their
+ * alerts topic, answers the task tokens of the given state machines, starts, describes and stops their
  * executions, nothing else.
  */
 export class OperatorApi extends Construct {
@@ -135,11 +135,11 @@ export class OperatorApi extends Construct {
       );
     if (props.slackAllowedUserIds !== undefined && props.slackAllowedUserIds.length > 0)
       this.operatorFunction.fn.addEnvironment('SLACK_ALLOWED_USER_IDS', props.slackAllowedUserIds.join(','));
+    // Switchovers, manual failovers, `recover` (which re-runs any runbook) and rejoin / rebuild (replica-recovery)
+    // start executions.
     this.operatorFunction.bindStateMachines({
       SWITCHOVER_STATE_MACHINE_ARN: props.runbooks['primary-switchover'],
-    });
-    // An operator's rejoin / rebuild of a node runs as a replica-recovery.
-    this.operatorFunction.bindStateMachines({
+      FAILOVER_STATE_MACHINE_ARN: props.runbooks['primary-failover'],
       RECOVERY_STATE_MACHINE_ARN: props.runbooks['replica-recovery'],
     });
     if (props.slackSigningSecretArn !== undefined) {

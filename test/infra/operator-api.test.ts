@@ -78,13 +78,18 @@ describe('the operator function', () => {
       ['states:DescribeExecution', 'states:StopExecution'],
       ['states:StartExecution'],
       ['states:StartExecution'],
+      ['states:StartExecution'],
     ]);
     expect(JSON.stringify(states[1]?.resources)).toMatch(
       /:execution:ReplicaSentinel-primary-failover:\*".*:execution:ReplicaSentinel-replica-recovery:\*".*:execution:ReplicaSentinel-primary-switchover:\*"/,
     );
-    // It starts switchovers, and replica recoveries (an operator's rejoin or rebuild), never failovers.
-    expect(states[2]?.resources).toEqual([{ Ref: baseIds.switchover }]);
-    expect(states[3]?.resources).toEqual([{ Ref: baseIds.recovery }]);
+    // It starts switchovers, manual failovers, re-runs (recover) of the three runbooks and
+    // replica recoveries (an operator's rejoin or rebuild), nothing else.
+    expect(states.slice(2).map((s) => s.resources)).toEqual([
+      [{ Ref: baseIds.switchover }],
+      [{ Ref: baseIds.failover }],
+      [{ Ref: baseIds.recovery }],
+    ]);
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
         effect: 'Allow',
