@@ -312,7 +312,7 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
           probes: {
             configText: file.text,
             clusterIds: config.clusters.map((cluster) => cluster.id),
-            intervalSeconds: probe.intervalSeconds,
+            heartbeatIntervalsSeconds: targets.map((target) => target.intervalSeconds),
             secrets: targets.flatMap((target) => {
               const cluster = config.clusters.find((c) => c.id === target.clusterId);
               return cluster?.credentialsSecretArn !== undefined

@@ -97,7 +97,7 @@ function configFor(clusterId: string): ClusterConfig {
       `      - { id: r2, url: "${replica.endpoint.url}", priority: 5 }`,
       `      - { id: ghost, url: "redis://127.0.0.1:${ghostPort}" }`,
       'probe:',
-      '  intervalSeconds: 10',
+      '  enabled: true',
     ].join('\n'),
     'probe-test.yaml',
     { target: 'deployed', probedEngines: PROBED_ENGINES },
@@ -128,7 +128,7 @@ function probeHandler(
         ).text,
       ...overrides,
     },
-    { intervalSeconds: 10, windowSeconds: 10 },
+    { roundSeconds: 10, windowSeconds: 10 },
     { logger: silent('probe'), sleep: async () => undefined },
   );
   return { stream, invoke: () => handler({}, context) };
@@ -266,7 +266,7 @@ describe('the probe function on a Redis whose password is rotated', () => {
         `      - { id: r1, url: "redis://127.0.0.1:${locked.primary.port}" }`,
         `      - { id: ghost, url: "redis://127.0.0.1:${ghostPort}" }`,
         'probe:',
-        '  intervalSeconds: 10',
+        '  enabled: true',
       ].join('\n'),
       'probe-rotation.yaml',
       { target: 'deployed', probedEngines: PROBED_ENGINES },
