@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -7,6 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { keys, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { matchesFilter } from '../../local/event-filter';
+import { type RedisTopology, startRedisTopology } from '../../local/redis-servers';
 import { StreamPoller } from '../../local/stream-poller';
 import { loadEvent } from '../fixtures/events';
 import { ALL_OPTIONS_CONTEXT, type TestApp, testApp } from '../infra/support';
@@ -36,6 +39,9 @@ let aws: Awaited<ReturnType<typeof startAwsStandIn>> | undefined;
 let slack: Awaited<ReturnType<typeof startWebhookServer>> | undefined;
 let certificate: Awaited<ReturnType<typeof selfSignedCertificate>> | undefined;
 let poller: StreamPoller | undefined;
+let redis: RedisTopology | undefined;
+let configDirectory: string | undefined;
+const PROBED_CLUSTER = 'rehearsal-probed';
 let functions: { id: string; service: string; entry: string; env: Record<string, string> }[] = [];
 
 /**
@@ -54,8 +60,10 @@ function standIn(value: unknown, refs: Record<string, string>): string {
       return v.Ref === 'AWS::Region' ? 'us-east-1' : v.Ref === 'AWS::AccountId' ? '123456789012' : 'aws';
     return `arn:aws:states:us-east-1:123456789012:stateMachine:${v.Ref}`;
   }
-  if (Array.isArray(v['Fn::GetAtt']))
-    return `arn:aws:lambda:us-east-1:123456789012:function:${String(v['Fn::GetAtt'][0])}`;
+  if (Array.isArray(v['Fn::GetAtt'])) {
+    const [id, attribute] = v['Fn::GetAtt'] as [string, string];
+    return refs[`${id}.${attribute}`] ?? `arn:aws:lambda:us-east-1:123456789012:function:${id}`;
+  }
   if (Array.isArray(v['Fn::Join'])) {
     const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
     return parts.map((part) => standIn(part, refs)).join(separator);
@@ -73,9 +81,28 @@ beforeAll(async () => {
   aws = await startAwsStandIn({ [SLACK_SECRET_ARN]: slack.url });
   poller = new StreamPoller(localEndpoint(), table.tableName);
   await poller.start('TRIM_HORIZON');
+  // The probe function's configuration: one Redis cluster of real servers, probed by the probe bundle.
+  redis = await startRedisTopology({ replicas: 1, prefix: 'bundles' });
+  configDirectory = mkdtempSync(join(tmpdir(), 'replica-sentinel-bundles-'));
+  const config = join(configDirectory, 'clusters.yaml');
+  writeFileSync(
+    config,
+    [
+      'clusters:',
+      `  - id: ${PROBED_CLUSTER}`,
+      '    engine: redis',
+      '    mode: dry-run',
+      '    nodes:',
+      `      - { id: r1, url: "${redis.primary.endpoint.url}" }`,
+      `      - { id: r2, url: "${redis.replicas[0]?.endpoint.url}" }`,
+      'probe:',
+      '  enabled: true',
+      '',
+    ].join('\n'),
+  );
   app = testApp({
     bundling: true,
-    context: { changeStreams: 'true', slackWebhookSecretArn: SLACK_SECRET_ARN },
+    context: { changeStreams: 'true', slackWebhookSecretArn: SLACK_SECRET_ARN, config },
   });
   type Resource = { Type: string; Properties?: Record<string, unknown> };
   const template = Template.fromStack(app.stack).toJSON() as { Resources: Record<string, Resource> };
@@ -85,6 +112,8 @@ beforeAll(async () => {
       refs[id] = table.tableName;
     else if (r.Type === 'AWS::SQS::Queue') refs[id] = aws.queueUrl(id);
     else if (r.Type === 'AWS::SNS::Topic') refs[id] = `arn:aws:sns:us-east-1:123456789012:${id}`;
+    else if (r.Type === 'AWS::Kinesis::Stream')
+      refs[`${id}.Arn`] = `arn:aws:kinesis:us-east-1:123456789012:stream/${id}`;
   }
   // A bundled function's code is the asset `asset.<hash>` of the cloud assembly, uploaded as `<hash>.zip`.
   const assetOf = (r: Resource) =>
@@ -94,7 +123,23 @@ beforeAll(async () => {
     .map(([id, r]) => {
       const variables = ((r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ??
         {}) as Record<string, unknown>;
-      const env = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, standIn(v, refs)]));
+      // A layer is extracted under /opt: paths there are read from the layer's staged asset directory.
+      const layer = (r.Properties?.Layers as { Ref?: string }[] | undefined)?.[0]?.Ref;
+      const layerContent = layer
+        ? (template.Resources[layer]?.Properties?.Content as { S3Key?: string } | undefined)
+        : undefined;
+      const layerDirectory = layerContent?.S3Key
+        ? join(app?.outdir ?? '', `asset.${layerContent.S3Key.replace(/\.zip$/, '')}`)
+        : undefined;
+      const env = Object.fromEntries(
+        Object.entries(variables).map(([k, v]) => {
+          const value = standIn(v, refs);
+          return [
+            k,
+            layerDirectory && value.startsWith('/opt/') ? join(layerDirectory, value.slice(5)) : value,
+          ];
+        }),
+      );
       return {
         id,
         service: env.POWERTOOLS_SERVICE_NAME ?? id,
@@ -107,8 +152,9 @@ beforeAll(async () => {
 afterAll(async () => {
   app?.cleanup();
   poller?.close();
-  await Promise.all([table?.drop(), aws?.close(), slack?.close()]);
+  await Promise.all([table?.drop(), aws?.close(), slack?.close(), redis?.stop()]);
   certificate?.remove();
+  if (configDirectory) rmSync(configDirectory, { recursive: true, force: true });
 });
 
 /** The function of the template whose service is `service`. */
@@ -183,6 +229,21 @@ console.log(${JSON.stringify(RESULT)} + JSON.stringify(answer));`,
   return JSON.parse(line.slice(RESULT.length)) as { result?: unknown; error?: string };
 }
 
+/** The event an EventBridge schedule rule delivers to its target. */
+function scheduledEvent(rule: string) {
+  return {
+    version: '0',
+    id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    region: 'us-east-1',
+    resources: [`arn:aws:events:us-east-1:123456789012:rule/ReplicaSentinel-${rule}`],
+    detail: {},
+  };
+}
+
 /** Polls `check` until it returns a value, for at most `ms` (a generous deadline, never a fixed sleep). */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
   const until = Date.now() + ms;
@@ -203,6 +264,7 @@ describe('the bundles cdk deploy uploads', () => {
         'notify-slack',
         'on-transition',
         'operator',
+        'probe',
         'runbook-steps',
         'sweep',
       ]),
@@ -225,6 +287,31 @@ describe('a rehearsal: each bundle on the events AWS delivers, one child process
     seq: 1,
     observedAt: new Date(now).toISOString(),
     ...extra,
+  });
+
+  it("probe: the scheduler's event probes the configured Redis pair and puts the heartbeats on the stream, which ingest-heartbeat takes", async () => {
+    const before = aws?.calls.length ?? 0;
+
+    // Act: one round (too little time left in the invocation to wait for the next one).
+    const answer = await invoke('probe', scheduledEvent('Probes-Schedule'), 12_000);
+
+    // Assess
+    expect(answer).toEqual({ result: { rounds: 1, heartbeats: 2, unreachable: [] } });
+    const puts = (aws?.calls.slice(before) ?? []).filter((c) => c.service === 'kinesis');
+    expect(puts.map((c) => c.action)).toEqual(['PutRecords']);
+    const sent = (puts[0]?.params.Records ?? []) as { Data: string; PartitionKey: string }[];
+    expect(sent.map((r) => r.PartitionKey)).toEqual(['r1', 'r2']);
+    // The same records, as Lambda delivers them from the stream, into the ingest bundle.
+    const delivered = await invoke(
+      'ingest-heartbeat',
+      kinesisEvent(sent.map((r) => kinesisRecord(Buffer.from(r.Data, 'base64'), r.PartitionKey))),
+    );
+    expect(delivered).toEqual({ result: { batchItemFailures: [] } });
+    expect(await table?.getNode(PROBED_CLUSTER, 'r1')).toMatchObject({ role: 'primary', status: 'HEALTHY' });
+    expect(await table?.getNode(PROBED_CLUSTER, 'r2')).toMatchObject({ role: 'replica', sourceNodeId: 'r1' });
+    // The function applied the file to the cluster's item at its first invocation.
+    const meta = (await table?.clusterItems(PROBED_CLUSTER))?.find((item) => item.SK === keys.clusterMetaSk);
+    expect(meta).toMatchObject({ mode: 'dry-run', engine: 'redis' });
   });
 
   it('ingest-heartbeat: a Kinesis batch with bad records among good ones writes the good ones and quarantines exactly the bad ones', async () => {
@@ -301,17 +388,7 @@ describe('a rehearsal: each bundle on the events AWS delivers, one child process
   });
 
   it("sweep: the scheduler's event marks the overdue nodes SILENT", async () => {
-    const scheduled = {
-      version: '0',
-      id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
-      account: '123456789012',
-      time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      region: 'us-east-1',
-      resources: ['arn:aws:events:us-east-1:123456789012:rule/ReplicaSentinel-Sweep'],
-      detail: {},
-    };
+    const scheduled = scheduledEvent('Detector-Sweep');
     // Each invocation sweeps once (too little time left to wait for the next sweep of its window); the
     // nodes fall due 2 s after their heartbeat.
     const silent = await eventually(async () => {
@@ -376,7 +453,8 @@ describe('a rehearsal: each bundle on the events AWS delivers, one child process
     const posts = slack?.received.slice(before).map((r) => JSON.stringify(r.body)) ?? [];
     expect(posts).toHaveLength(2);
     expect(posts[0]).toContain(clusterId);
-    expect(posts[1]).toMatch(/ALARM|OK/);
+    expect(posts[1]).toContain('ReplicaSentinel-ObservabilitySweepNotRunning8F2D1C4B-1QW2E3R4T5Y6');
+    expect(posts[1]).toContain('ALARM');
   });
 
   it('operator: API Gateway proxy requests get the right status (pause: 200 and recorded; an unknown incident: 404)', async () => {

@@ -1,26 +1,35 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 /** One call the stand-in received: the service, the operation and its parameters as the SDK sent them. */
 export interface StandInCall {
-  readonly service: 'sqs' | 'sns' | 'sfn' | 'secretsmanager';
+  readonly service: 'sqs' | 'sns' | 'sfn' | 'secretsmanager' | 'kinesis';
   readonly action: string;
   readonly params: Record<string, unknown>;
 }
 
 /**
- * SQS, SNS, Step Functions and Secrets Manager on 127.0.0.1, for running the deployed bundles in a child
+ * SQS, SNS, Step Functions, Secrets Manager and Kinesis (PutRecords) on 127.0.0.1, for running the deployed bundles in a child
  * process: the AWS SDK in the bundle is pointed here by the SDK's own per-service endpoint variables
  * ({@link endpointEnv}), so nothing in the functions changes. It records every call ({@link calls}) and
  * answers with the smallest valid response: SendMessageBatch succeeds for every entry (with the MD5 the SDK
  * checks), Publish and StartExecution return ids, GetSecretValue returns `secrets[SecretId]` (unknown: the
- * service's ResourceNotFoundException), SendTaskSuccess/SendTaskFailure return nothing.
+ * service's ResourceNotFoundException), SendTaskSuccess/SendTaskFailure return nothing, PutRecords takes every
+ * record.
  */
 export async function startAwsStandIn(secrets: Record<string, string> = {}) {
   const calls: StandInCall[] = [];
   let executions = 0;
-  const server: Server = createServer((req, res) => {
+  const listener = (
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+  ): void => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -67,6 +76,20 @@ export async function startAwsStandIn(secrets: Record<string, string> = {}) {
             startDate: Date.now() / 1000,
           });
         } else json(200, {});
+      } else if (prefix === 'Kinesis_20131202') {
+        calls.push({ service: 'kinesis', action, params });
+        const records = (params.Records ?? []) as unknown[];
+        json(
+          200,
+          {
+            FailedRecordCount: 0,
+            Records: records.map((_, i) => ({
+              SequenceNumber: `${calls.length}${String(i).padStart(6, '0')}`,
+              ShardId: 'shardId-000000000000',
+            })),
+          },
+          'application/x-amz-json-1.1',
+        );
       } else if (prefix === 'secretsmanager') {
         calls.push({ service: 'secretsmanager', action, params });
         const id = String(params.SecretId ?? '');
@@ -89,10 +112,17 @@ export async function startAwsStandIn(secrets: Record<string, string> = {}) {
         }
       } else json(400, { __type: 'UnknownOperationException', message: `no stand-in for ${target}` });
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  };
+  const server: Server = createServer(listener);
+  // The Kinesis client speaks HTTP/2 only (cleartext here).
+  const http2 = createHttp2Server(listener);
+  await Promise.all([
+    new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)),
+    new Promise<void>((resolve) => http2.listen(0, '127.0.0.1', resolve)),
+  ]);
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  const http2Url = `http://127.0.0.1:${(http2.address() as AddressInfo).port}`;
   return {
     url,
     calls,
@@ -102,10 +132,15 @@ export async function startAwsStandIn(secrets: Record<string, string> = {}) {
       AWS_ENDPOINT_URL_SNS: url,
       AWS_ENDPOINT_URL_SFN: url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: url,
+      AWS_ENDPOINT_URL_KINESIS: http2Url,
     },
     /** A queue URL of this stand-in (an SQS client sends to the queue URL's host). */
     queueUrl: (name: string) => `${url}/123456789012/${name}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      Promise.all([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        new Promise<void>((resolve) => http2.close(() => resolve())),
+      ]).then(() => undefined),
   };
 }
 
