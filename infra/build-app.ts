@@ -292,7 +292,9 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     const problem = sweepIntervalProblem(sweepIntervalSeconds, policies[c]?.heartbeatTimeoutSeconds ?? 0);
     if (problem !== undefined)
       throw new Error(
-        `context value sweepIntervalSeconds (${sweepIntervalSeconds}) is too slow for ${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`,
+        options.sweepIntervalSeconds === undefined
+          ? `${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`
+          : `context value sweepIntervalSeconds (${sweepIntervalSeconds}) is too slow for ${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`,
       );
   });
   return {

@@ -30,6 +30,7 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import { z } from 'zod';
+import { MIN_SWEEP_INTERVAL_SECONDS, sweepIntervalProblem } from './cadence';
 import type { NodeFailoverConfig } from './candidate';
 import type { ClusterHooks, NodeEndpoint } from './hooks';
 import type { ClusterMode } from './incidents';
@@ -683,6 +684,7 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
     }
   });
   issues.push(...probeIssues(raw, options));
+  if (deployed) issues.push(...deployedSweepIssues(raw));
   issues.push(...secretKeyIssues(raw));
   issues.push(...networkIssues(raw));
   if (deployed && options.region !== undefined) issues.push(...regionIssues(raw, options.region));
@@ -780,6 +782,28 @@ function secretKeyIssues(raw: Record<string, unknown>): PathIssue[] {
       path: [...path, key],
       message: `is the KMS key of ${secret}, which is not given`,
     }));
+}
+
+/**
+ * The deployed sweep runs at most every MIN_SWEEP_INTERVAL_SECONDS and must run at least twice per
+ * heartbeat timeout (core/cadence.ts): a written heartbeatTimeoutSeconds below twice that floor cannot be
+ * honored by a deployed stack (locally, `local up --sweep-interval` can sweep faster).
+ */
+function deployedSweepIssues(raw: Record<string, unknown>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  listOf(raw.clusters).forEach((cluster, c) => {
+    if (!isRecord(cluster) || !isRecord(cluster.policy)) return;
+    const timeout = cluster.policy.heartbeatTimeoutSeconds;
+    if (typeof timeout !== 'number' || !(timeout > 0)) return;
+    const problem = sweepIntervalProblem(MIN_SWEEP_INTERVAL_SECONDS, timeout);
+    if (problem === undefined) return;
+    issues.push({
+      severity: 'error',
+      path: ['clusters', c, 'policy', 'heartbeatTimeoutSeconds'],
+      message: `${problem} at the fastest a deployed stack sweeps: use at least ${2 * MIN_SWEEP_INTERVAL_SECONDS} s`,
+    });
+  });
+  return issues;
 }
 
 /** The probe section against the clusters: names that exist, engines that can be probed, a useful interval. */

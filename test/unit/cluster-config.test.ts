@@ -827,6 +827,23 @@ describe("probe cadence: one knob, the clusters' heartbeatIntervalSeconds", () =
   });
 });
 
+describe('the deployed sweep cadence', () => {
+  const fast = redisCluster(
+    ['    policy:', '      heartbeatIntervalSeconds: 0.5', '      heartbeatTimeoutSeconds: 1.5'].join('\n'),
+  );
+
+  it('refuses for a deployed stack a heartbeatTimeoutSeconds under twice its 1 s sweep floor, at that field', () => {
+    expect(problemsOf(fast, 'clusters.yaml', 'deployed')).toEqual([
+      'clusters.yaml:11:32: clusters[0].policy.heartbeatTimeoutSeconds: heartbeatTimeoutSeconds (1.5) needs a silence sweep at least every 0.75 s, and the sweep runs every 1 s at the fastest a deployed stack sweeps: use at least 2 s',
+    ]);
+    expect(checkClusterConfig(fast.replace('1.5', '2'), { target: 'deployed' }).errors).toEqual([]);
+  });
+
+  it('accepts it locally, where the sweep can run faster (local up --sweep-interval)', () => {
+    expect(checkClusterConfig(fast).errors).toEqual([]);
+  });
+});
+
 describe('probe rounds (core/probe-cadence.ts)', () => {
   it('allows the divisors of a minute and whole minutes up to an hour, nothing else', () => {
     const allowed = Array.from({ length: 3601 }, (_, i) => i).filter(
