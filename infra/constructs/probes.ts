@@ -178,12 +178,11 @@ export class Probes extends Construct {
 
     // A retry would overlap the next invocation, which comes within a minute.
     fn.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    const description =
+      `replica-sentinel: invokes the probe function every minute (rounds every ${this.roundSeconds} s; ` +
+      `clusters probed every ${intervals.join(', ')} s, their heartbeatIntervalSeconds)`;
     this.rule = new Rule(this, 'Schedule', {
-      description:
-        `replica-sentinel: invokes the probe function every minute (rounds every ${this.roundSeconds} s; clusters probed every ${intervals.join(', ')} s, their heartbeatIntervalSeconds)`.slice(
-          0,
-          512,
-        ),
+      description: description.slice(0, 512), // the longest description a rule takes
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(fn.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
     });
