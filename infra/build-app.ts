@@ -292,7 +292,9 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
     const problem = sweepIntervalProblem(sweepIntervalSeconds, policies[c]?.heartbeatTimeoutSeconds ?? 0);
     if (problem !== undefined)
       throw new Error(
-        `context value sweepIntervalSeconds (${sweepIntervalSeconds}) is too slow for ${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`,
+        options.sweepIntervalSeconds === undefined
+          ? `${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`
+          : `context value sweepIntervalSeconds (${sweepIntervalSeconds}) is too slow for ${file.path}: clusters[${c}].policy.heartbeatTimeoutSeconds (cluster ${cluster.id}): ${problem}`,
       );
   });
   return {
@@ -312,7 +314,7 @@ function withConfigFile(options: ContextOptions, file: ConfigFile | undefined): 
           probes: {
             configText: file.text,
             clusterIds: config.clusters.map((cluster) => cluster.id),
-            intervalSeconds: probe.intervalSeconds,
+            heartbeatIntervalsSeconds: targets.map((target) => target.intervalSeconds),
             secrets: targets.flatMap((target) => {
               const cluster = config.clusters.find((c) => c.id === target.clusterId);
               return cluster?.credentialsSecretArn !== undefined

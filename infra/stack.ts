@@ -117,7 +117,7 @@ export interface ReplicaSentinelStackProps extends StackProps {
   readonly probes?: {
     readonly configText: string;
     readonly clusterIds: readonly string[];
-    readonly intervalSeconds: number;
+    readonly heartbeatIntervalsSeconds: readonly number[];
     readonly secrets: readonly SecretGrant[];
   };
   /**

@@ -30,16 +30,18 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import { z } from 'zod';
+import { MIN_SWEEP_INTERVAL_SECONDS, sweepIntervalProblem } from './cadence';
 import type { NodeFailoverConfig } from './candidate';
 import type { ClusterHooks, NodeEndpoint } from './hooks';
 import type { ClusterMode } from './incidents';
-import { POLICY_DEFAULTS, type PolicyOverrides, PolicyOverridesSchema } from './policy';
+import { POLICY_DEFAULTS, type PolicyOverrides, PolicyOverridesSchema, resolvePolicy } from './policy';
 import { ENGINES, type Engine } from './position';
 import {
   deadlineProblem,
   defaultProbeDeadlineSeconds,
   heartbeatTimeoutProblem,
-  type ProbeCadence,
+  probeIntervalProblem,
+  probeRoundSeconds,
 } from './probe-cadence';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, type FencingMode } from './recovery';
 import { HOOK_ACTIONS } from './runbook';
@@ -240,10 +242,11 @@ const NotificationsSchema = z.strictObject({
     .optional(),
 });
 
-/** The shortest interval of the probe function (its rounds run inside one-minute invocations). */
-export const MIN_PROBE_INTERVAL_SECONDS = 5;
-/** @default of `probe.intervalSeconds`: the default `heartbeatIntervalSeconds` of the policy. */
-export const DEFAULT_PROBE_INTERVAL_SECONDS = 10;
+/** What `probe.intervalSeconds` (removed: a second knob for the same thing) says when a file still has it. */
+export const REMOVED_PROBE_INTERVAL_MESSAGE =
+  'was removed: the probe function probes each cluster every policy.heartbeatIntervalSeconds of that ' +
+  'cluster (the one cadence knob, which watch follows too); delete this line and set heartbeatIntervalSeconds ' +
+  "in the clusters' policy instead";
 
 const AwsId = (prefix: string, what: string) =>
   z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), {
@@ -276,28 +279,14 @@ const NetworkSchema = z.strictObject({
 const ProbeSchema = z.strictObject({
   /** Deploy the probe function. @default true (a `probe` section turns it on; `enabled: false` keeps the settings but deploys nothing) */
   enabled: z.boolean().default(true),
-  /**
-   * Seconds between two probe rounds: a divisor of 60 from 5 to 30 (rounds inside each one-minute
-   * invocation, since schedules fire at most once a minute), or a whole number of minutes up to 60.
-   *
-   * @default 10
-   */
-  intervalSeconds: z
-    .number()
-    .int()
-    .min(MIN_PROBE_INTERVAL_SECONDS)
-    .max(3600)
-    .refine((s) => (s < 60 ? 60 % s === 0 : s % 60 === 0), {
-      message:
-        'must divide a minute (5, 6, 10, 12, 15, 20, 30) or be a whole number of minutes (60, 120, … 3600): ' +
-        'schedules fire once a minute at most and the function probes every intervalSeconds within the minute',
-    })
-    .default(DEFAULT_PROBE_INTERVAL_SECONDS),
+  /** Removed: see {@link REMOVED_PROBE_INTERVAL_MESSAGE}. */
+  intervalSeconds: z.undefined({ error: REMOVED_PROBE_INTERVAL_MESSAGE }).optional(),
   /**
    * How long each node has to answer in a round, from the round's start; a node that does not is reported
-   * unreachable (for itself only) and its connection closed. Must be less than `intervalSeconds`.
+   * unreachable (for itself only) and its connection closed. Must be less than the time between two rounds
+   * (the greatest common divisor of the probed clusters' `heartbeatIntervalSeconds` and 60).
    *
-   * @default min(5, 0.8 × intervalSeconds) (core/probe-cadence.ts)
+   * @default min(5, 0.8 × the time between two rounds) (core/probe-cadence.ts)
    */
   deadlineSeconds: z.number().positive().finite().optional(),
   /** Ids of the clusters to probe. @default - every cluster whose engine has a built-in probe */
@@ -695,6 +684,7 @@ function crossFieldIssues(raw: unknown, options: ParseClusterConfigOptions): Pat
     }
   });
   issues.push(...probeIssues(raw, options));
+  if (deployed) issues.push(...deployedSweepIssues(raw));
   issues.push(...secretKeyIssues(raw));
   issues.push(...networkIssues(raw));
   if (deployed && options.region !== undefined) issues.push(...regionIssues(raw, options.region));
@@ -794,6 +784,28 @@ function secretKeyIssues(raw: Record<string, unknown>): PathIssue[] {
     }));
 }
 
+/**
+ * The deployed sweep runs at most every MIN_SWEEP_INTERVAL_SECONDS and must run at least twice per
+ * heartbeat timeout (core/cadence.ts): a written heartbeatTimeoutSeconds below twice that floor cannot be
+ * honored by a deployed stack (locally, `local up --sweep-interval` can sweep faster).
+ */
+function deployedSweepIssues(raw: Record<string, unknown>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  listOf(raw.clusters).forEach((cluster, c) => {
+    if (!isRecord(cluster) || !isRecord(cluster.policy)) return;
+    const timeout = cluster.policy.heartbeatTimeoutSeconds;
+    if (typeof timeout !== 'number' || !(timeout > 0)) return;
+    const problem = sweepIntervalProblem(MIN_SWEEP_INTERVAL_SECONDS, timeout);
+    if (problem === undefined) return;
+    issues.push({
+      severity: 'error',
+      path: ['clusters', c, 'policy', 'heartbeatTimeoutSeconds'],
+      message: `${problem} at the fastest a deployed stack sweeps: use at least ${2 * MIN_SWEEP_INTERVAL_SECONDS} s`,
+    });
+  });
+  return issues;
+}
+
 /** The probe section against the clusters: names that exist, engines that can be probed, a useful interval. */
 function probeIssues(raw: Record<string, unknown>, options: ParseClusterConfigOptions): PathIssue[] {
   const probe = raw.probe;
@@ -839,46 +851,83 @@ function probeIssues(raw: Record<string, unknown>, options: ParseClusterConfigOp
       });
     }
   }
-  const interval =
-    typeof probe.intervalSeconds === 'number' ? probe.intervalSeconds : DEFAULT_PROBE_INTERVAL_SECONDS;
-  if (!(interval > 0)) return issues; // reported by the schema
-  const cadence: ProbeCadence = {
-    intervalSeconds: interval,
-    deadlineSeconds:
-      typeof probe.deadlineSeconds === 'number' && probe.deadlineSeconds > 0
-        ? probe.deadlineSeconds
-        : defaultProbeDeadlineSeconds(interval),
-  };
-  const tooLong = deadlineProblem(cadence);
+  // One cadence knob: each probed cluster is probed every heartbeatIntervalSeconds of its policy.
+  const probedClusters = clusters
+    .map((cluster, c) => {
+      const policy = isRecord(cluster.policy) ? cluster.policy : {};
+      const writtenInterval = typeof policy.heartbeatIntervalSeconds === 'number';
+      const writtenTimeout = typeof policy.heartbeatTimeoutSeconds === 'number';
+      return {
+        cluster,
+        c,
+        writtenInterval,
+        writtenTimeout,
+        interval: writtenInterval
+          ? (policy.heartbeatIntervalSeconds as number)
+          : POLICY_DEFAULTS.heartbeatIntervalSeconds,
+        timeout: writtenTimeout
+          ? (policy.heartbeatTimeoutSeconds as number)
+          : POLICY_DEFAULTS.heartbeatTimeoutSeconds,
+      };
+    })
+    .filter(({ cluster }) => probed.has(cluster.id));
+  let schedulable = true;
+  for (const { c, interval } of probedClusters) {
+    if (!(interval > 0)) return issues; // reported by the schema
+    const problem = probeIntervalProblem(interval);
+    if (problem === undefined) continue;
+    schedulable = false;
+    issues.push({
+      severity: 'error',
+      path: ['clusters', c, 'policy', 'heartbeatIntervalSeconds'],
+      message: problem,
+    });
+  }
+  if (!schedulable) return issues;
+  const roundSeconds = probeRoundSeconds(probedClusters.map(({ interval }) => interval));
+  const deadlineSeconds =
+    typeof probe.deadlineSeconds === 'number' && probe.deadlineSeconds > 0
+      ? probe.deadlineSeconds
+      : defaultProbeDeadlineSeconds(roundSeconds);
+  const tooLong = deadlineProblem({ intervalSeconds: roundSeconds, deadlineSeconds });
   if (tooLong !== undefined) {
     issues.push({ severity: 'error', path: ['probe', 'deadlineSeconds'], message: tooLong });
     return issues;
   }
-  clusters.forEach((cluster, c) => {
-    if (!probed.has(cluster.id)) return;
-    const policy = isRecord(cluster.policy) ? cluster.policy : {};
-    const written = typeof policy.heartbeatTimeoutSeconds === 'number';
-    const timeout = written
-      ? (policy.heartbeatTimeoutSeconds as number)
-      : POLICY_DEFAULTS.heartbeatTimeoutSeconds;
-    const problem = heartbeatTimeoutProblem(cadence, timeout);
-    if (problem === undefined) return;
+  for (const { cluster, c, interval, timeout, writtenInterval, writtenTimeout } of probedClusters) {
+    const problem = heartbeatTimeoutProblem({ intervalSeconds: interval, deadlineSeconds }, timeout);
+    if (problem === undefined) continue;
+    const field = writtenTimeout || !writtenInterval ? 'heartbeatTimeoutSeconds' : 'heartbeatIntervalSeconds';
     issues.push(
-      written
-        ? { severity: 'error', path: ['clusters', c, 'policy', 'heartbeatTimeoutSeconds'], message: problem }
+      writtenTimeout || writtenInterval
+        ? { severity: 'error', path: ['clusters', c, 'policy', field], message: problem }
         : {
             severity: 'error',
-            path: ['probe', 'intervalSeconds'],
+            path: ['probe', 'deadlineSeconds'],
             message: `cluster ${String(cluster.id)} (clusters[${c}]): ${problem}`,
           },
     );
-  });
+  }
   return issues;
 }
 
-/** The per-node deadline of the probe function: `probe.deadlineSeconds`, else derived from the interval. */
-export function probeDeadlineSeconds(probe: ProbeConfig): number {
-  return probe.deadlineSeconds ?? defaultProbeDeadlineSeconds(probe.intervalSeconds);
+/**
+ * When the probe function runs its rounds: every `roundSeconds` (the greatest common divisor of the probed
+ * clusters' `heartbeatIntervalSeconds` and 60), each node given `deadlineSeconds` (`probe.deadlineSeconds`,
+ * else derived from `roundSeconds`). A validated configuration's targets always fit.
+ */
+export function probeSchedule(
+  targets: readonly Pick<ProbeTargetConfig, 'intervalSeconds'>[],
+  probe: ProbeConfig,
+): {
+  readonly roundSeconds: number;
+  readonly deadlineSeconds: number;
+} {
+  const roundSeconds = probeRoundSeconds(targets.map((target) => target.intervalSeconds));
+  return {
+    roundSeconds,
+    deadlineSeconds: probe.deadlineSeconds ?? defaultProbeDeadlineSeconds(roundSeconds),
+  };
 }
 
 /** One cluster as the probe function sees it: what to probe, and the secret with its database login. */
@@ -888,6 +937,8 @@ export interface ProbeTargetConfig {
   readonly nodes: readonly NodeEndpoint[];
   /** The cluster's `credentialsSecretArn`, else the probe section's; absent: the URL's user name only. */
   readonly credentialsSecretArn?: string;
+  /** Seconds between two probes of the cluster: its policy's `heartbeatIntervalSeconds`. */
+  readonly intervalSeconds: number;
 }
 
 /**
@@ -908,6 +959,7 @@ export function probeTargets(config: ClusterConfig, probedEngines: readonly Engi
         clusterId: cluster.id,
         engine: cluster.engine,
         nodes: cluster.nodes.map((node) => ({ nodeId: node.id, url: node.url })),
+        intervalSeconds: resolvePolicy(cluster.policy).heartbeatIntervalSeconds,
         ...(secretArn === undefined ? {} : { credentialsSecretArn: secretArn }),
       };
     });

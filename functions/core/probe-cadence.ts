@@ -61,3 +61,49 @@ export function heartbeatTimeoutProblem(
 function round3(seconds: number): number {
   return Math.round(seconds * 1000) / 1000;
 }
+
+/**
+ * The probe function's schedule (issue 13, item 7: one cadence knob). It is invoked every minute (the finest
+ * schedule EventBridge has) and, inside the minute, runs a round every {@link probeRoundSeconds}; each round
+ * probes the clusters whose `heartbeatIntervalSeconds` is due at it ({@link probeDue}). So a cluster's
+ * interval must fall on rounds that repeat every minute: a whole divisor of 60 (1, 2, 3, 4, 5, 6, 10, 12,
+ * 15, 20, 30) or a whole number of minutes up to an hour.
+ */
+export const MAX_PROBED_HEARTBEAT_INTERVAL_SECONDS = 3600;
+
+/** Why the probe function cannot probe a cluster every `intervalSeconds`, or `undefined` when it can. */
+export function probeIntervalProblem(intervalSeconds: number): string | undefined {
+  const fits =
+    Number.isInteger(intervalSeconds) &&
+    intervalSeconds >= 1 &&
+    intervalSeconds <= MAX_PROBED_HEARTBEAT_INTERVAL_SECONDS &&
+    (intervalSeconds < 60 ? 60 % intervalSeconds === 0 : intervalSeconds % 60 === 0);
+  if (fits) return undefined;
+  return (
+    `heartbeatIntervalSeconds (${intervalSeconds}) cannot be honored by the probe function, which runs ` +
+    'rounds inside one-minute invocations: use a whole divisor of a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, ' +
+    '20, 30) or a whole number of minutes (60, 120, … 3600)'
+  );
+}
+
+/**
+ * Seconds between two rounds of the probe function for clusters probed every `intervalsSeconds`: their
+ * greatest common divisor with 60 (so rounds repeat every minute). Every interval must pass
+ * {@link probeIntervalProblem}; 60 when there is none.
+ */
+export function probeRoundSeconds(intervalsSeconds: readonly number[]): number {
+  return intervalsSeconds.reduce(gcd, 60);
+}
+
+/**
+ * Whether a cluster probed every `intervalSeconds` is due at the round numbered `slot`, rounds being
+ * `roundSeconds` apart and numbered from the epoch (slot × roundSeconds = the round's time in epoch
+ * seconds, rounded): the same rounds are due whichever invocation runs them.
+ */
+export function probeDue(slot: number, roundSeconds: number, intervalSeconds: number): boolean {
+  return (slot * roundSeconds) % intervalSeconds === 0;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}

@@ -3,6 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { errorMessage } from '../adapters/hooks/connection';
+import { probeDue } from '../core/probe-cadence';
 import { type ProbeFailure, type ProbeRoundDeps, probeRound } from './probe';
 
 export interface ProbeHandlerDeps extends Omit<ProbeRoundDeps, 'logger' | 'clock'> {
@@ -15,13 +16,18 @@ export interface ProbeHandlerDeps extends Omit<ProbeRoundDeps, 'logger' | 'clock
 }
 
 export interface ProbeSchedule {
-  /** Seconds between two rounds. */
-  readonly intervalSeconds: number;
-  /** The period of the schedule: one invocation probes every `intervalSeconds` for this long. */
+  /**
+   * Seconds between two rounds (core/cluster-config.ts `probeSchedule`: the greatest common divisor of the
+   * targets' `intervalSeconds` and 60). A round probes the targets due at it (core/probe-cadence.ts
+   * `probeDue`), so each cluster is probed every `intervalSeconds` of its own.
+   */
+  readonly roundSeconds: number;
+  /** The period of the schedule: one invocation runs a round every `roundSeconds` for this long. */
   readonly windowSeconds: number;
 }
 
 export interface ProbeInvocationReport {
+  /** Rounds that probed at least one cluster. */
   readonly rounds: number;
   readonly heartbeats: number;
   readonly unreachable: readonly string[];
@@ -44,8 +50,10 @@ export class ProbeRunError extends Error {
 }
 
 /**
- * The probe handler, invoked by a schedule (at most once a minute): it probes every configured cluster
- * every `intervalSeconds` for one `windowSeconds` window and returns before the next invocation. Failures
+ * The probe handler, invoked by a schedule (at most once a minute): for one `windowSeconds` window it runs a
+ * round every `roundSeconds`, each probing the clusters whose `intervalSeconds` is due, and returns before
+ * the next invocation. Rounds are numbered from the epoch (the round's nominal time ÷ `roundSeconds`,
+ * rounded), so that the same rounds are due whichever invocation runs them. Failures
  * do not stop the window (the next round may succeed); they are logged as they happen and the invocation
  * then fails with a {@link ProbeRunError} naming them, so that the function's Errors metric shows them.
  */
@@ -57,7 +65,8 @@ export function createHandler(
   const logger = options.logger ?? new Logger({ serviceName: 'probe' });
   const clock = options.clock ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const rounds = Math.max(1, Math.floor(schedule.windowSeconds / schedule.intervalSeconds));
+  const roundMs = schedule.roundSeconds * 1000;
+  const rounds = Math.max(1, Math.floor(schedule.windowSeconds / schedule.roundSeconds));
   let applied: Promise<string> | undefined;
 
   return middy(async (_event: unknown, context: Context): Promise<ProbeInvocationReport> => {
@@ -75,12 +84,19 @@ export function createHandler(
     let done = 0;
     let heartbeats = 0;
     const unreachable = new Set<string>();
-    for (; done < rounds; done++) {
-      const wait = started + done * schedule.intervalSeconds * 1000 - clock();
+    for (let round = 0; round < rounds; round++) {
+      const due = started + round * roundMs;
+      const slot = Math.round(due / roundMs);
+      const targets = deps.targets.filter((target) =>
+        probeDue(slot, schedule.roundSeconds, target.intervalSeconds),
+      );
+      if (targets.length === 0) continue;
+      const wait = due - clock();
       // Leave before the timeout rather than be cut off in the middle of a round.
       if (wait > 0 && context.getRemainingTimeInMillis() < wait + 10_000) break;
       if (wait > 0) await sleep(wait);
-      const report = await probeRound({ ...deps, logger, clock });
+      done++;
+      const report = await probeRound({ ...deps, targets, logger, clock });
       heartbeats += report.heartbeats;
       for (const node of report.unreachable) unreachable.add(node);
       for (const failure of report.failures) logger.error('probe round failure', { ...failure });

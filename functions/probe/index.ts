@@ -7,7 +7,7 @@ import { applyClusterConfig } from '../adapters/cluster-config-store';
 import { requireEnv } from '../adapters/env';
 import { cachedSecretValue, secretsManagerSecretValue } from '../adapters/hooks';
 import { PROBED_ENGINES } from '../adapters/probes';
-import { parseClusterConfig, probeDeadlineSeconds, probeTargets } from '../core/cluster-config';
+import { parseClusterConfig, probeSchedule, probeTargets } from '../core/cluster-config';
 import { createHandler } from './handler';
 import { secretLogins } from './probe';
 import { kinesisPublisher } from './publisher';
@@ -26,10 +26,13 @@ const config = parseClusterConfig(readFileSync(configFile, 'utf8'), configFile, 
   probedEngines: PROBED_ENGINES,
   ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
 });
-const intervalSeconds = config.probe?.intervalSeconds;
-if (intervalSeconds === undefined || !config.probe?.enabled) {
+if (config.probe === undefined || !config.probe.enabled) {
   throw new Error(`${configFile}: the probe function needs an enabled probe section`);
 }
+const targets = probeTargets(config, PROBED_ENGINES);
+// One cadence knob: each cluster is probed every heartbeatIntervalSeconds of its policy, in rounds every
+// roundSeconds (validated with every probed cluster's heartbeatTimeoutSeconds: core/probe-cadence.ts).
+const { roundSeconds, deadlineSeconds } = probeSchedule(targets, config.probe);
 // Secrets are read at most every 5 minutes, and once more after a server refuses the login (a rotation);
 // never logged.
 const secretValue = cachedSecretValue(secretsManagerSecretValue(new SecretsManagerClient({})));
@@ -38,10 +41,9 @@ let lastSeq = 0;
 
 export const handler = createHandler(
   {
-    targets: probeTargets(config, PROBED_ENGINES),
+    targets,
     observerId: config.probe.observerId ?? DEFAULT_OBSERVER_ID,
-    // Validated against the interval and every probed cluster's heartbeatTimeoutSeconds (probe-cadence.ts).
-    deadlineMs: probeDeadlineSeconds(config.probe) * 1000,
+    deadlineMs: deadlineSeconds * 1000,
     ...secretLogins(secretValue),
     publish: kinesisPublisher(new Kinesis({}), requireEnv('HEARTBEAT_STREAM_ARN')),
     seq: () => {
@@ -53,6 +55,7 @@ export const handler = createHandler(
       (await applyClusterConfig(client, tableName, config, Date.now(), { findClustersNotInFile: false }))
         .text,
   },
-  { intervalSeconds, windowSeconds: Math.max(60, intervalSeconds) },
+  // Invoked every minute (infra/constructs/probes.ts); rounds repeat every minute since roundSeconds divides 60.
+  { roundSeconds, windowSeconds: 60 },
   { logger },
 );

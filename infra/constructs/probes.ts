@@ -13,6 +13,7 @@ import { Architecture, Code, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambd
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { keys } from '../../functions/adapters/table-definition';
+import { probeIntervalProblem, probeRoundSeconds } from '../../functions/core/probe-cadence';
 import { functionEntry } from '../paths';
 import { importVpcPlacement, type NetworkIds, type SecretGrant, SentinelFunction } from './sentinel-function';
 
@@ -47,8 +48,11 @@ export interface ProbesProps {
   readonly configText: string;
   /** The ids of every cluster in the file: the function may update exactly their items. */
   readonly clusterIds: readonly string[];
-  /** Seconds between two probe rounds: a divisor of 60 from 5 to 30, or a whole number of minutes. */
-  readonly intervalSeconds: number;
+  /**
+   * The probed clusters' `heartbeatIntervalSeconds` (one cadence knob): the function probes each cluster
+   * every its own interval, each a whole divisor of 60 or a whole number of minutes up to 3600.
+   */
+  readonly heartbeatIntervalsSeconds: readonly number[];
   /**
    * The secrets with the probes' database logins (complete ARNs, and their KMS keys where they have one):
    * the function may read exactly these.
@@ -82,8 +86,9 @@ export interface ProbesProps {
  *   no size limit (environment variables hold 4 KB in all), no runtime call or extra permission (unlike an
  *   SSM parameter), and a changed file publishes a new layer version, so the function's new containers read
  *   it and apply it to the table at their first invocation (`applyClusterConfig`).
- * - Schedule: an EventBridge rule every minute (the finest rate; every N minutes for an interval of N
- *   minutes); each invocation probes every `intervalSeconds` for the minute (timeout 90 s). A failed
+ * - Schedule: an EventBridge rule every minute (the finest rate); each invocation runs a round every
+ *   `roundSeconds` for the minute (the greatest common divisor of the clusters' `heartbeatIntervalSeconds`
+ *   and 60), each round probing the clusters due at it (timeout 90 s). A failed
  *   invocation is not retried, the next one comes within a minute; its error is in the logs and the
  *   function's Errors metric.
  * - Permissions, nothing else: `kinesis:PutRecords` on the heartbeats stream and `kms:GenerateDataKey` on
@@ -98,17 +103,19 @@ export class Probes extends Construct {
   public readonly configLayer: LayerVersion;
   /** The schedule that invokes {@link probeFunction}. */
   public readonly rule: Rule;
+  /** Seconds between two probe rounds inside an invocation (the function derives the same from the file). */
+  public readonly roundSeconds: number;
 
   constructor(scope: Construct, id: string, props: ProbesProps) {
     super(scope, id);
-    const { intervalSeconds } = props;
-    if (
-      intervalSeconds < 60 ? 60 % intervalSeconds !== 0 || intervalSeconds < 5 : intervalSeconds % 60 !== 0
-    ) {
-      throw new Error(
-        `${this.node.path}: intervalSeconds must divide a minute (5 to 30) or be a whole number of minutes, got ${intervalSeconds}`,
-      );
+    const intervals = [...new Set(props.heartbeatIntervalsSeconds)].sort((a, b) => a - b);
+    if (intervals.length === 0) throw new Error(`${this.node.path}: heartbeatIntervalsSeconds is empty`);
+    for (const interval of intervals) {
+      const problem = probeIntervalProblem(interval);
+      if (problem !== undefined) throw new Error(`${this.node.path}: ${problem}`);
     }
+    /** Seconds between two rounds of an invocation. */
+    this.roundSeconds = probeRoundSeconds(intervals);
     if (props.secrets.some(({ arn }) => !/^arn:aws[a-z-]*:secretsmanager:.*-[A-Za-z0-9]{6}$/.test(arn))) {
       throw new Error(
         `${this.node.path}: secrets must be complete secret ARNs (with the 6-character suffix)`,
@@ -171,10 +178,12 @@ export class Probes extends Construct {
 
     // A retry would overlap the next invocation, which comes within a minute.
     fn.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
-    const minutes = Math.max(1, intervalSeconds / 60);
+    const description =
+      `replica-sentinel: invokes the probe function every minute (rounds every ${this.roundSeconds} s; ` +
+      `clusters probed every ${intervals.join(', ')} s, their heartbeatIntervalSeconds)`;
     this.rule = new Rule(this, 'Schedule', {
-      description: `replica-sentinel: invokes the probe function every ${minutes === 1 ? 'minute' : `${minutes} minutes`} (it probes every ${intervalSeconds} s)`,
-      schedule: Schedule.rate(Duration.minutes(minutes)),
+      description: description.slice(0, 512), // the longest description a rule takes
+      schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(fn.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
     });
   }

@@ -347,7 +347,7 @@ describe('one network for the probe and runbook-steps', () => {
     '    fencing: trust-quorum',
     '    nodes: [{ id: r1, url: "redis://10.0.1.1:6379" }, { id: r2, url: "redis://10.0.1.2:6379" }]',
     'probe:',
-    '  intervalSeconds: 10',
+    '  enabled: true',
   ];
   const write = (name: string, lines: string[]) => {
     const path = join(directory, name);

@@ -105,9 +105,12 @@ describe('the probe function from the example configuration (cdk deploy -c confi
     expect(staged.map((file) => readFileSync(file, 'utf8'))).toEqual([readFileSync(EXAMPLE, 'utf8')]);
   });
 
-  it('invokes it every minute from an EventBridge rule (it probes every 10 s within the minute)', () => {
+  it("invokes it every minute from an EventBridge rule, rounds following the clusters' heartbeatIntervalSeconds", () => {
+    expect(t.stack.probes?.roundSeconds).toBe(5);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
+      Description:
+        'replica-sentinel: invokes the probe function every minute (rounds every 5 s; clusters probed every 5, 10 s, their heartbeatIntervalSeconds)',
       Targets: [{ Arn: arnOf(fnId), RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 } }],
     });
     template.hasResourceProperties('AWS::Lambda::Permission', {
@@ -200,18 +203,19 @@ describe('the probe function is opt-in', () => {
     });
   });
 
-  it('runs outside a VPC when the probe section has no network, every N minutes for an interval of N minutes', () => {
+  it('runs outside a VPC when the probe section has no network, every minute for an interval of N minutes', () => {
     const { stack } = build({
       config: configFile('minutes.yaml', [
         ...REDIS_CLUSTER,
-        '    policy: { heartbeatTimeoutSeconds: 600 }',
+        '    policy: { heartbeatIntervalSeconds: 120, heartbeatTimeoutSeconds: 600 }',
         'probe:',
-        '  intervalSeconds: 120',
+        '  enabled: true',
       ]),
     });
     if (stack.probes === undefined) throw new Error('no probe function');
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
+    expect(stack.probes.roundSeconds).toBe(60);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     const fn = logicalIdOfConstruct(stack, stack.probes.probeFunction.fn);
     expect(resources(template)[fn]?.Properties?.VpcConfig).toBeUndefined();
     expect(statementsOfFunction(template, fn)).toContainEqual({
@@ -229,8 +233,8 @@ describe('a broken configuration file fails the synth', () => {
   it('names the file, line, column and field of each problem', () => {
     const path = configFile('broken.yaml', [
       ...REDIS_CLUSTER,
+      '    policy: { heartbeatIntervalSeconds: 7, heartbeatTimeoutSeconds: 60 }',
       'probe:',
-      '  intervalSeconds: 7',
       '  network:',
       '    vpcId: vpc-123',
       '    subnetIds: [subnet-0123456789abcdef0]',
@@ -238,7 +242,7 @@ describe('a broken configuration file fails the synth', () => {
     ]);
     expect(build(path)).toThrow(
       `context value config: ${path} is not a valid configuration:\n` +
-        `${path}:9:20: probe.intervalSeconds: must divide a minute (5, 6, 10, 12, 15, 20, 30) or be a whole number of minutes (60, 120, … 3600): schedules fire once a minute at most and the function probes every intervalSeconds within the minute\n` +
+        `${path}:8:41: clusters[0].policy.heartbeatIntervalSeconds: heartbeatIntervalSeconds (7) cannot be honored by the probe function, which runs rounds inside one-minute invocations: use a whole divisor of a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or a whole number of minutes (60, 120, … 3600)\n` +
         `${path}:11:12: probe.network.vpcId: must be a VPC id (vpc-…, 8 or 17 hex digits)`,
     );
   });

@@ -6,7 +6,12 @@ import { applyClusterConfig } from '../../functions/adapters/cluster-config-stor
 import { cachedSecretValue } from '../../functions/adapters/hooks';
 import { PROBED_ENGINES } from '../../functions/adapters/probes';
 import { keys, TABLE } from '../../functions/adapters/table-definition';
-import { type ClusterConfig, parseClusterConfig, probeTargets } from '../../functions/core/cluster-config';
+import {
+  type ClusterConfig,
+  parseClusterConfig,
+  probeSchedule,
+  probeTargets,
+} from '../../functions/core/cluster-config';
 import { createHandler as createIngestHandler } from '../../functions/ingest-heartbeat/handler';
 import { createHandler, type ProbeHandlerDeps, ProbeRunError } from '../../functions/probe/handler';
 import { secretLogins } from '../../functions/probe/probe';
@@ -97,7 +102,7 @@ function configFor(clusterId: string): ClusterConfig {
       `      - { id: r2, url: "${replica.endpoint.url}", priority: 5 }`,
       `      - { id: ghost, url: "redis://127.0.0.1:${ghostPort}" }`,
       'probe:',
-      '  intervalSeconds: 10',
+      '  enabled: true',
     ].join('\n'),
     'probe-test.yaml',
     { target: 'deployed', probedEngines: PROBED_ENGINES },
@@ -128,7 +133,7 @@ function probeHandler(
         ).text,
       ...overrides,
     },
-    { intervalSeconds: 10, windowSeconds: 10 },
+    { roundSeconds: 10, windowSeconds: 10 },
     { logger: silent('probe'), sleep: async () => undefined },
   );
   return { stream, invoke: () => handler({}, context) };
@@ -223,6 +228,77 @@ describe('the probe function on a real Redis primary and replica, into the real 
   });
 });
 
+describe("the probe function's rounds follow each cluster's heartbeatIntervalSeconds", () => {
+  it('probes a 1 s cluster at every round and a 3 s cluster at every third, numbered from the epoch', async () => {
+    // Prepare: two clusters on the real Redis pair, rounds every second (their gcd with 60) for 6 s.
+    const config = parseClusterConfig(
+      [
+        'clusters:',
+        ...[
+          ['cadence-fast', '{ heartbeatIntervalSeconds: 1, heartbeatTimeoutSeconds: 3 }'],
+          ['cadence-slow', '{ heartbeatIntervalSeconds: 3, heartbeatTimeoutSeconds: 9 }'],
+        ].flatMap(([id, policy]) => [
+          `  - id: ${id}`,
+          '    engine: redis',
+          '    mode: dry-run',
+          `    policy: ${policy}`,
+          '    nodes:',
+          `      - { id: r1, url: "${redis.primary.endpoint.url}" }`,
+          `      - { id: r2, url: "${redis.replicas[0]?.endpoint.url}" }`,
+        ]),
+        'probe:',
+        '  enabled: true',
+      ].join('\n'),
+      'cadence.yaml',
+      { target: 'deployed', probedEngines: PROBED_ENGINES },
+    );
+    const targets = probeTargets(config, PROBED_ENGINES);
+    const schedule = config.probe && probeSchedule(targets, config.probe);
+    expect(schedule).toEqual({ roundSeconds: 1, deadlineSeconds: 0.8 });
+    // The invocation starts 1 s after a multiple of 3 s: rounds 1..6 after it, the slow cluster due at 2 and 5.
+    let now = Math.ceil(Date.now() / 3000) * 3000 + 1000;
+    const started = now;
+    const stream = new InProcessStream(table);
+    const handler = createHandler(
+      {
+        targets,
+        observerId: OBSERVER,
+        credentials: async () => undefined,
+        publish: kinesisPublisher(stream, STREAM_ARN, { sleep: async () => undefined }),
+        seq: () => ++seq,
+        applyConfig: async () => 'not applied in this test',
+      },
+      { roundSeconds: 1, windowSeconds: 6 },
+      {
+        logger: silent('probe'),
+        clock: () => now,
+        sleep: async (ms) => {
+          now += ms;
+        },
+      },
+    );
+
+    // Act
+    const report = await handler({}, context);
+
+    // Assess: 6 rounds; each round's call names the clusters due, at the second it was due.
+    expect(report).toEqual({ rounds: 6, heartbeats: 6 * 2 + 2 * 2, unreachable: [] });
+    const rounds = stream.calls.map((call) =>
+      call.Records.map((record) => {
+        const hb = JSON.parse(Buffer.from(record.Data).toString('utf8'));
+        return `${(Math.floor(Date.parse(hb.observedAt) / 1000) * 1000 - started) / 1000}s ${hb.clusterId}/${hb.nodeId}`;
+      }),
+    );
+    expect(rounds).toEqual(
+      [0, 1, 2, 3, 4, 5].map((second) => [
+        `${second}s cadence-fast/r1`,
+        `${second}s cadence-fast/r2`,
+        ...(second === 2 || second === 5 ? [`${second}s cadence-slow/r1`, `${second}s cadence-slow/r2`] : []),
+      ]),
+    );
+  });
+});
+
 describe('the probe function on a Redis whose password is rotated', () => {
   const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cache-login-AbCdEf';
   let locked: RedisTopology;
@@ -266,7 +342,7 @@ describe('the probe function on a Redis whose password is rotated', () => {
         `      - { id: r1, url: "redis://127.0.0.1:${locked.primary.port}" }`,
         `      - { id: ghost, url: "redis://127.0.0.1:${ghostPort}" }`,
         'probe:',
-        '  intervalSeconds: 10',
+        '  enabled: true',
       ].join('\n'),
       'probe-rotation.yaml',
       { target: 'deployed', probedEngines: PROBED_ENGINES },

@@ -90,7 +90,9 @@ describe('probe deadlines: one frozen Redis node does not silence the others', (
     const { startedAt, report } = await whileFrozen(frozen, async () => {
       const startedAt = Date.now();
       const report = await probeRound({
-        targets: [{ clusterId: target.clusterId, engine: target.engine, nodes: target.nodes }],
+        targets: [
+          { clusterId: target.clusterId, engine: target.engine, nodes: target.nodes, intervalSeconds: 10 },
+        ],
         observerId: 'probe-deadline',
         credentials: async () => undefined,
         publish: async (heartbeats) => {

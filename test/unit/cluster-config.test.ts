@@ -6,11 +6,17 @@ import {
   checkClusterConfig,
   networkOf,
   parseClusterConfig,
-  probeDeadlineSeconds,
+  probeSchedule,
+  probeTargets,
   RUNTIME_FIELDS,
   toClusterItems,
 } from '../../functions/core/cluster-config';
-import { defaultProbeDeadlineSeconds } from '../../functions/core/probe-cadence';
+import {
+  defaultProbeDeadlineSeconds,
+  probeDue,
+  probeIntervalProblem,
+  probeRoundSeconds,
+} from '../../functions/core/probe-cadence';
 import { loadConfigFixture } from '../fixtures/config';
 
 /** The problems of `text` as the thrown error lists them, one string per line. */
@@ -647,7 +653,7 @@ describe('fencing and the fenceUnreachable hook', () => {
   });
 });
 
-describe('probe cadence: deadline and heartbeat timeout', () => {
+describe("probe cadence: one knob, the clusters' heartbeatIntervalSeconds", () => {
   /** redisCluster with a probe section and optional policy lines. */
   const probed = (probe: string[], policy: string[] = []) =>
     [
@@ -659,46 +665,213 @@ describe('probe cadence: deadline and heartbeat timeout', () => {
       'probe:',
       ...probe,
     ].join('\n');
+  /** Two probed clusters with these policies (flow style), and a probe section. */
+  const twoProbed = (first: string, second: string, probe: string[] = ['  enabled: true']) =>
+    [
+      'clusters:',
+      '  - id: fast',
+      '    engine: redis',
+      `    policy: ${first}`,
+      '    nodes: [{ id: r1, url: "redis://127.0.0.1:7000" }, { id: r2, url: "redis://127.0.0.1:7001" }]',
+      '  - id: slow',
+      '    engine: redis',
+      `    policy: ${second}`,
+      '    nodes: [{ id: r1, url: "redis://127.0.0.1:7100" }, { id: r2, url: "redis://127.0.0.1:7101" }]',
+      'probe:',
+      ...probe,
+    ].join('\n');
+  const scheduleOf = (text: string) => {
+    const config = parseClusterConfig(text, 'clusters.yaml', { target: 'deployed' });
+    if (config.probe === undefined) throw new Error('no probe section');
+    const targets = probeTargets(config, ['redis']);
+    return {
+      targets: targets.map((t) => [t.clusterId, t.intervalSeconds]),
+      ...probeSchedule(targets, config.probe),
+    };
+  };
 
-  it('accepts the defaults: rounds every 10 s, 5 s per node, a 30 s timeout', () => {
+  it('accepts the defaults: each cluster probed every 10 s, rounds every 10 s, 5 s per node, a 30 s timeout', () => {
     // Act
     const check = checkClusterConfig(probed(['  enabled: true']));
 
     // Assess
     expect(check.errors).toEqual([]);
-    expect(check.config?.probe && probeDeadlineSeconds(check.config.probe)).toBe(5);
+    expect(scheduleOf(probed(['  enabled: true']))).toEqual({
+      targets: [['cache-redis', 10]],
+      roundSeconds: 10,
+      deadlineSeconds: 5,
+    });
+  });
+
+  it('probes each cluster at its own heartbeatIntervalSeconds, in rounds at their greatest common divisor', () => {
+    expect(
+      scheduleOf(
+        twoProbed(
+          '{ heartbeatIntervalSeconds: 1, heartbeatTimeoutSeconds: 3 }',
+          '{ heartbeatIntervalSeconds: 15 }',
+        ),
+      ),
+    ).toEqual({
+      targets: [
+        ['fast', 1],
+        ['slow', 15],
+      ],
+      roundSeconds: 1,
+      deadlineSeconds: 0.8,
+    });
+    expect(
+      scheduleOf(
+        twoProbed(
+          '{ heartbeatIntervalSeconds: 12 }',
+          '{ heartbeatIntervalSeconds: 120, heartbeatTimeoutSeconds: 600 }',
+        ),
+      ),
+    ).toEqual({
+      targets: [
+        ['fast', 12],
+        ['slow', 120],
+      ],
+      roundSeconds: 12,
+      deadlineSeconds: 5,
+    });
+  });
+
+  it('refuses a file that still has probe.intervalSeconds, naming the field and what to set instead', () => {
+    expect(problemsOf(probed(['  intervalSeconds: 10']))).toEqual([
+      "clusters.yaml:11:20: probe.intervalSeconds: was removed: the probe function probes each cluster every policy.heartbeatIntervalSeconds of that cluster (the one cadence knob, which watch follows too); delete this line and set heartbeatIntervalSeconds in the clusters' policy instead",
+    ]);
+  });
+
+  it.each([7, 0.5, 45, 90, 7200])(
+    'refuses a probed cluster whose heartbeatIntervalSeconds (%p) the probe rounds cannot honor, at that field',
+    (interval) => {
+      expect(
+        problemsOf(
+          probed(
+            ['  enabled: true'],
+            [`      heartbeatIntervalSeconds: ${interval}`, '      heartbeatTimeoutSeconds: 100000'],
+          ),
+        ),
+      ).toEqual([
+        `clusters.yaml:11:33: clusters[0].policy.heartbeatIntervalSeconds: heartbeatIntervalSeconds (${interval}) cannot be honored by the probe function, which runs rounds inside one-minute invocations: use a whole divisor of a minute (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or a whole number of minutes (60, 120, … 3600)`,
+      ]);
+    },
+  );
+
+  it('accepts any heartbeatIntervalSeconds for a cluster the probe function does not probe (watch honors it)', () => {
+    const text = [probed(['  clusters: [cache-redis]']), '']
+      .join('\n')
+      .replace(
+        'clusters:\n  - id: cache-redis',
+        [
+          'clusters:',
+          '  - id: self-reporting',
+          '    engine: redis',
+          '    policy: { heartbeatIntervalSeconds: 0.5, heartbeatTimeoutSeconds: 2 }',
+          '    nodes: [{ id: s1, url: "redis://127.0.0.1:7200" }, { id: s2, url: "redis://127.0.0.1:7201" }]',
+          '  - id: cache-redis',
+        ].join('\n'),
+      );
+    expect(checkClusterConfig(text).errors).toEqual([]);
   });
 
   it('refuses a written heartbeatTimeoutSeconds not above the interval plus the deadline, at the timeout', () => {
-    expect(problemsOf(probed(['  intervalSeconds: 10'], ['      heartbeatTimeoutSeconds: 15']))).toEqual([
+    expect(problemsOf(probed(['  enabled: true'], ['      heartbeatTimeoutSeconds: 15']))).toEqual([
       "clusters.yaml:11:32: clusters[0].policy.heartbeatTimeoutSeconds: heartbeatTimeoutSeconds (15) must be greater than the probe interval plus the probe deadline (10 + 5 = 15 s): a healthy node's probe heartbeats can be that far apart, so a shorter timeout marks it SILENT",
     ]);
     expect(
-      checkClusterConfig(probed(['  intervalSeconds: 10'], ['      heartbeatTimeoutSeconds: 15.5'])).errors,
+      checkClusterConfig(probed(['  enabled: true'], ['      heartbeatTimeoutSeconds: 15.5'])).errors,
     ).toEqual([]);
   });
 
-  it('refuses an interval whose rounds the default timeout cannot honor, at the interval, naming the cluster', () => {
-    expect(problemsOf(probed(['  intervalSeconds: 30']))).toEqual([
-      "clusters.yaml:11:20: probe.intervalSeconds: cluster cache-redis (clusters[0]): heartbeatTimeoutSeconds (30) must be greater than the probe interval plus the probe deadline (30 + 5 = 35 s): a healthy node's probe heartbeats can be that far apart, so a shorter timeout marks it SILENT",
+  it('refuses a written interval the default timeout cannot honor, at the interval', () => {
+    expect(
+      problemsOf(
+        probed(
+          ['  enabled: true'],
+          ['      heartbeatIntervalSeconds: 20', '      heartbeatTimeoutSeconds: 25'],
+        ),
+      ),
+    ).toEqual([
+      "clusters.yaml:12:32: clusters[0].policy.heartbeatTimeoutSeconds: heartbeatTimeoutSeconds (25) must be greater than the probe interval plus the probe deadline (20 + 5 = 25 s): a healthy node's probe heartbeats can be that far apart, so a shorter timeout marks it SILENT",
+    ]);
+    expect(problemsOf(probed(['  enabled: true'], ['      heartbeatIntervalSeconds: 30']))).toEqual([
+      'clusters.yaml:11:7: clusters[0].policy.heartbeatTimeoutSeconds: must be greater than heartbeatIntervalSeconds (30), or every node would be silent between two heartbeats',
+      "clusters.yaml:11:33: clusters[0].policy.heartbeatIntervalSeconds: heartbeatTimeoutSeconds (30) must be greater than the probe interval plus the probe deadline (30 + 5 = 35 s): a healthy node's probe heartbeats can be that far apart, so a shorter timeout marks it SILENT",
     ]);
   });
 
-  it('uses a written deadline in the rule, and refuses one that does not fit in the interval', () => {
+  it('uses a written deadline in the rule, and refuses one that does not fit between two rounds', () => {
     // A shorter deadline lets a shorter timeout through: 10 + 2 = 12 < 13.
-    const short = checkClusterConfig(
-      probed(['  intervalSeconds: 10', '  deadlineSeconds: 2'], ['      heartbeatTimeoutSeconds: 13']),
-    );
-    expect(short.errors).toEqual([]);
-    expect(short.config?.probe && probeDeadlineSeconds(short.config.probe)).toBe(2);
+    const short = probed(['  deadlineSeconds: 2'], ['      heartbeatTimeoutSeconds: 13']);
+    expect(checkClusterConfig(short).errors).toEqual([]);
+    expect(scheduleOf(short)).toMatchObject({ roundSeconds: 10, deadlineSeconds: 2 });
 
-    expect(problemsOf(probed(['  intervalSeconds: 10', '  deadlineSeconds: 10']))).toEqual([
-      'clusters.yaml:12:20: probe.deadlineSeconds: the probe deadline (10 s) must be less than the interval between probe rounds (10 s): every node must be answered or given up on before the next round starts',
+    expect(problemsOf(probed(['  deadlineSeconds: 10']))).toEqual([
+      'clusters.yaml:11:20: probe.deadlineSeconds: the probe deadline (10 s) must be less than the interval between probe rounds (10 s): every node must be answered or given up on before the next round starts',
+    ]);
+    // Rounds follow the fastest cluster: 2 s is too long for rounds every second.
+    expect(
+      problemsOf(
+        twoProbed('{ heartbeatIntervalSeconds: 1, heartbeatTimeoutSeconds: 5 }', '{}', [
+          '  deadlineSeconds: 2',
+        ]),
+      ),
+    ).toEqual([
+      'clusters.yaml:11:20: probe.deadlineSeconds: the probe deadline (2 s) must be less than the interval between probe rounds (1 s): every node must be answered or given up on before the next round starts',
     ]);
   });
 
-  it('derives the deadline as min(5 s, 80 % of the interval)', () => {
+  it('derives the deadline as min(5 s, 80 % of the time between rounds)', () => {
     expect([0.5, 1, 5, 6, 10, 60].map(defaultProbeDeadlineSeconds)).toEqual([0.4, 0.8, 4, 4.8, 5, 5]);
+  });
+});
+
+describe('the deployed sweep cadence', () => {
+  const fast = redisCluster(
+    ['    policy:', '      heartbeatIntervalSeconds: 0.5', '      heartbeatTimeoutSeconds: 1.5'].join('\n'),
+  );
+
+  it('refuses for a deployed stack a heartbeatTimeoutSeconds under twice its 1 s sweep floor, at that field', () => {
+    expect(problemsOf(fast, 'clusters.yaml', 'deployed')).toEqual([
+      'clusters.yaml:11:32: clusters[0].policy.heartbeatTimeoutSeconds: heartbeatTimeoutSeconds (1.5) needs a silence sweep at least every 0.75 s, and the sweep runs every 1 s at the fastest a deployed stack sweeps: use at least 2 s',
+    ]);
+    expect(checkClusterConfig(fast.replace('1.5', '2'), { target: 'deployed' }).errors).toEqual([]);
+  });
+
+  it('accepts it locally, where the sweep can run faster (local up --sweep-interval)', () => {
+    expect(checkClusterConfig(fast).errors).toEqual([]);
+  });
+});
+
+describe('probe rounds (core/probe-cadence.ts)', () => {
+  it('allows the divisors of a minute and whole minutes up to an hour, nothing else', () => {
+    const allowed = Array.from({ length: 3601 }, (_, i) => i).filter(
+      (s) => probeIntervalProblem(s) === undefined,
+    );
+    expect(allowed.filter((s) => s < 60)).toEqual([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30]);
+    expect(allowed.filter((s) => s >= 60)).toEqual(Array.from({ length: 60 }, (_, i) => (i + 1) * 60));
+    expect(probeIntervalProblem(2.5)).toContain('heartbeatIntervalSeconds (2.5) cannot be honored');
+  });
+
+  it('runs rounds at the greatest common divisor of the intervals and 60', () => {
+    expect([[10], [1, 15], [12, 20], [120, 180], [15, 600], []].map(probeRoundSeconds)).toEqual([
+      10, 1, 4, 60, 15, 60,
+    ]);
+  });
+
+  it('makes each cluster due every its interval, whichever round a minute starts at', () => {
+    // Rounds every 5 s, numbered from the epoch; over two minutes from any start, a 15 s cluster is due
+    // every third round and a 120 s one once.
+    for (const start of [0, 7, 1_000_003]) {
+      const slots = Array.from({ length: 24 }, (_, i) => start + i);
+      const every15 = slots.filter((slot) => probeDue(slot, 5, 15));
+      expect(every15.slice(1).map((slot, i) => slot - (every15[i] as number))).toEqual(
+        Array(every15.length - 1).fill(3),
+      );
+      expect(slots.filter((slot) => probeDue(slot, 5, 120))).toHaveLength(1);
+      expect(slots.filter((slot) => probeDue(slot, 5, 5))).toEqual(slots);
+    }
   });
 });
 
