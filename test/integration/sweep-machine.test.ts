@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Context } from 'aws-lambda';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
@@ -123,13 +123,16 @@ function machineRunner(table: TestTable, machine: ReturnType<typeof synthesizedS
 }
 
 describe('the synthesized sweep state machine driving the sweep handler on DynamoDB Local', () => {
+  // A table per test: a sweep sweeps the whole table, and each test counts what its sweeps marked.
   let table: TestTable;
   let machine: ReturnType<typeof synthesizedSweepMachine>;
-  beforeAll(async () => {
-    table = await createTestTable('sweep-machine');
+  beforeAll(() => {
     machine = synthesizedSweepMachine();
   }, 300_000);
-  afterAll(async () => {
+  beforeEach(async () => {
+    table = await createTestTable('sweep-machine');
+  });
+  afterEach(async () => {
     await table.drop();
   });
 
@@ -215,18 +218,22 @@ describe('the synthesized sweep state machine driving the sweep handler on Dynam
     const window = await run(w0, (index) => index === 1);
 
     expect(window.status).toBe('FAILED');
-    expect(window.error).toMatchObject({ Error: 'SweepFailed' });
+    expect(window.error).toMatchObject({ name: 'SweepFailed' });
     // The first attempt and two retries.
     expect(window.attempts).toEqual([0, 1, 1, 1]);
+    // The sendMessage task's parameters: the queue is the sweep dead-letter queue of the template.
     expect(window.deadLetters).toEqual([
       {
-        reason: expect.stringMatching(/^sweep failed after its retries/),
-        execution: 'arn:aws:states:us-east-1:123456789012:express:sweep:test',
-        sweep: expect.objectContaining({
-          windowStart: new Date(w0).toISOString(),
-          index: 1,
-          error: { Error: 'ThrottlingException', Cause: expect.stringContaining('sweep of slot 1 failed') },
-        }),
+        QueueUrl: expect.stringMatching(/\/DetectorSweepDeadLetters[0-9A-F]{8}$/),
+        MessageBody: {
+          reason: expect.stringMatching(/^sweep failed after its retries/),
+          execution: 'arn:aws:states:us-east-1:123456789012:express:sweep:test',
+          sweep: expect.objectContaining({
+            windowStart: new Date(w0).toISOString(),
+            index: 1,
+            error: { Error: 'ThrottlingException', Cause: expect.stringContaining('sweep of slot 1 failed') },
+          }),
+        },
       },
     ]);
     expect((await table.getNode('failed', 'n0'))?.status).toBe('HEALTHY');
