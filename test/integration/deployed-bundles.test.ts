@@ -11,7 +11,7 @@ import { createTestTable, localEndpoint, type TestTable } from '../support/dynam
  * esbuild bundle (the asset it uploads) is imported in its own Node.js process with the environment the
  * template gives that function (references to other resources replaced by stand-ins, the table by a table
  * of DynamoDB Local). Every bundle must load; ingest-heartbeat's must also take a real Kinesis event and
- * write the node to the table.
+ * write the node to the table, and sweep's must sweep once per invocation and answer the next slot.
  */
 const run = promisify(execFile);
 let app: TestApp | undefined;
@@ -162,5 +162,33 @@ console.log(JSON.stringify(result));`,
       role: 'primary',
       engine: 'postgresql',
     });
+  });
+
+  it("sweep's bundle sweeps once per invocation and answers its window's next slot, as the sweep machine invokes it", async () => {
+    const fn = functions.find((f) => f.service === 'sweep');
+    if (fn === undefined) throw new Error('no sweep function in the template');
+    expect(fn.env.SWEEP_INTERVAL_SECONDS).toBe('10');
+    // A window that begins in an hour: however slow this machine, no slot has passed, so each answer is the
+    // slot after the one swept (no timing in the test).
+    const windowStart = new Date(Date.now() + 3_600_000).toISOString();
+    const out = await inBundle(
+      fn,
+      `const context = { functionName: 'sweep', awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 60000 };
+const first = await handler({ windowStart: ${JSON.stringify(windowStart)} }, context);
+const second = await handler(first, context);
+console.log(JSON.stringify([first, second]));`,
+    );
+    const [first, second] = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as Array<
+      Record<string, unknown>
+    >;
+    const slot = (k: number) => new Date(Date.parse(windowStart) + k * 10_000).toISOString();
+    expect(first).toMatchObject({
+      windowStart,
+      index: 1,
+      at: slot(1),
+      done: false,
+      swept: { index: 0, lostRaces: 0 },
+    });
+    expect(second).toMatchObject({ windowStart, index: 2, at: slot(2), done: false, swept: { index: 1 } });
   });
 });
