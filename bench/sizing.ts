@@ -20,7 +20,9 @@ import { DynamoFleetCensus } from '../functions/adapters/fleet-census';
 import { recordBytes } from '../functions/adapters/kinesis';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import { TABLE } from '../functions/adapters/table-definition';
+import { sweepsPerWindow } from '../functions/core/sweep-window';
 import { createHandler } from '../functions/ingest-heartbeat/handler';
+import { createHandler as createSweepHandler } from '../functions/sweep/handler';
 import { sweepOnce } from '../functions/sweep/sweep';
 import { SWEEP_MEMORY_MB } from '../infra/constructs/detector';
 import { createNodeStateTable, LOCAL_AWS, startDynamoDbLocal } from '../local/dynamodb-local';
@@ -43,6 +45,9 @@ export const PRICES = {
   dynamoProvisionedWcuHour: 0.00065,
   dynamoProvisionedRcuHour: 0.00013,
   stepFunctionsTransitionsPerThousand: 0.025,
+  stepFunctionsExpressRequestsPerMillion: 1.0,
+  /** Express duration, first tier (up to 1,000 GB-hours a month), billed per 100 ms in 64 MB steps. */
+  stepFunctionsExpressGbSecond: 0.00001667,
 } as const;
 
 const SECONDS_PER_MONTH = 30 * 24 * 3600;
@@ -98,11 +103,18 @@ export interface Measured {
   sweepRequests: number;
   /** Wall time of that sweep on DynamoDB Local (an upper bound of the function's time). */
   sweepMs: number;
+  /**
+   * One invocation of the real sweep handler (middleware, one sweep, the next slot) on an empty table: the
+   * median of SWEEP_INVOCATIONS, warm. The fixed part of every sweep invocation's billed duration.
+   */
+  sweepInvocationMs: number;
   /** The fleet census (NodesByStatus), once per sweep invocation: read units per node counted. */
   censusReadUnitsPerNode: number;
 }
 
 const CENSUS_FLEET = 10_000;
+/** Warm invocations of the sweep handler timed on an empty table. */
+const SWEEP_INVOCATIONS = 20;
 
 export async function measure(): Promise<Measured> {
   const ddb = await startDynamoDbLocal({ readyTimeoutMs: 120_000 });
@@ -166,6 +178,25 @@ export async function measure(): Promise<Measured> {
     await new DynamoFleetCensus(swept.client, 'sizing-sweep').countByStatus(TABLE.sweepShards);
     const census = { ...swept.meter };
     swept.client.destroy();
+
+    // The sweep handler as the sweep state machine invokes it, once per slot, on a fleet of none.
+    await createNodeStateTable(ddb.endpoint, 'sizing-empty');
+    const emptyClient = documentClient({ ...LOCAL_AWS, endpoint: ddb.endpoint });
+    const emptyStore = new DynamoNodeStateStore(emptyClient, 'sizing-empty');
+    const sweepHandler = createSweepHandler(
+      { index: emptyStore, store: emptyStore, shards: TABLE.sweepShards },
+      { intervalSeconds: SWEEP_INTERVAL_SECONDS },
+      { logger: new Logger({ logLevel: 'SILENT' }) },
+    );
+    const invocationMs: number[] = [];
+    for (let i = 0; i < SWEEP_INVOCATIONS + 1; i++) {
+      const started = process.hrtime.bigint();
+      await sweepHandler({ index: 1 + (i % 4), windowStart: new Date().toISOString() }, context);
+      // The first is the cold one (module and connection set-up): not what a warm slot costs.
+      if (i > 0) invocationMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    emptyClient.destroy();
+    invocationMs.sort((a, b) => a - b);
     return {
       requestsPerHeartbeat: ingest.requests / steady.length,
       writeUnitsPerHeartbeat: ingest.writeUnits / steady.length,
@@ -178,6 +209,7 @@ export async function measure(): Promise<Measured> {
       sweepIndexReadUnits: Math.max(sweepMeter.indexReadUnits, sweepMeter.indexRequests * 0.5),
       sweepRequests: sweepMeter.requests,
       sweepMs,
+      sweepInvocationMs: invocationMs[Math.floor(invocationMs.length / 2)] ?? 0,
       censusReadUnitsPerNode: Math.max(census.readUnits, census.requests * 0.5) / CENSUS_FLEET,
     };
   } finally {
@@ -195,8 +227,12 @@ export interface SizingRow {
   ingestInvocations: number;
   ingestLambda: number;
   ingestBusy: number;
-  /** The sweep function. */
+  /** The sweep function: one invocation per slot (ceil(60 / P) a minute). */
   sweep: number;
+  /** The sweep state machine (Step Functions Express): one execution a minute, waiting between slots. */
+  sweepMachine: number;
+  /** For comparison: the sweep function held for the minute (until this change), instead of both lines above. */
+  sweepHeld: number;
   /** Share of a sweep period one sweep takes at the time measured on DynamoDB Local. */
   sweepBusy: number;
   dynamoWrites: number;
@@ -239,21 +275,29 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
   const ingestLambda =
     (ingestInvocations / 1e6) * p.lambdaRequestsPerMillion +
     ((ingestInvocations * batchMs) / 1000) * FUNCTION_MEMORY_GB * p.lambdaArmGbSecond;
-  // The sweep: one invocation a minute that sweeps every period and returns after its last sweep (it holds
-  // the function for the minute but one period), its time and reads growing with the fleet (every reporting
-  // node is a candidate; docs/SIZING.md).
+  // The sweep (docs/SIZING.md): the schedule starts one Express execution a minute, which invokes the sweep
+  // function once per slot and waits between slots; a sweep's time and reads grow with the fleet (every
+  // reporting node is a candidate).
+  const slots = sweepsPerWindow(SWEEP_INTERVAL_SECONDS);
   const sweepsPerMonth = SECONDS_PER_MONTH / SWEEP_INTERVAL_SECONDS;
   const scale = nodes / SWEPT_FLEET;
-  const sweepMs = SWEEP_BASE_MS + m.sweepMs * scale;
+  const sweepMs = m.sweepInvocationMs + m.sweepMs * scale;
   const sweepBusy = sweepMs / 1000 / SWEEP_INTERVAL_SECONDS;
-  const invocations = SECONDS_PER_MONTH / 60;
+  const executions = SECONDS_PER_MONTH / 60;
+  const sweep =
+    ((executions * slots) / 1e6) * p.lambdaRequestsPerMillion +
+    executions * slots * (Math.ceil(sweepMs) / 1000) * SWEEP_MEMORY_GB * p.lambdaArmGbSecond;
+  const sweepMachine =
+    (executions / 1e6) * p.stepFunctionsExpressRequestsPerMillion +
+    executions * expressSeconds(sweepMs, slots) * EXPRESS_MEMORY_GB * p.stepFunctionsExpressGbSecond;
+  // Until this change: one invocation a minute that swept every period and returned after its last sweep.
   const heldSeconds = Math.max(
     60 - SWEEP_INTERVAL_SECONDS + sweepMs / 1000,
     (60 / SWEEP_INTERVAL_SECONDS) * (sweepMs / 1000),
   );
-  const sweep =
-    (invocations / 1e6) * p.lambdaRequestsPerMillion +
-    invocations * heldSeconds * SWEEP_MEMORY_GB * p.lambdaArmGbSecond;
+  const sweepHeld =
+    (executions / 1e6) * p.lambdaRequestsPerMillion +
+    executions * heldSeconds * SWEEP_MEMORY_GB * p.lambdaArmGbSecond;
   const sweepRead = EMPTY_SWEEP_READ_UNITS + Math.max(0, m.sweepReadUnits - EMPTY_SWEEP_READ_UNITS) * scale;
   const sweepIndexRead =
     EMPTY_SWEEP_READ_UNITS + Math.max(0, m.sweepIndexReadUnits - EMPTY_SWEEP_READ_UNITS) * scale;
@@ -278,7 +322,7 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
   const stepFunctions =
     ((nodes * RUNBOOK_RUNS_PER_NODE_MONTH * TRANSITIONS_PER_RUN) / 1000) *
     p.stepFunctionsTransitionsPerThousand;
-  const common = kinesisProvisioned + ingestLambda + sweep + stepFunctions;
+  const common = kinesisProvisioned + ingestLambda + sweep + sweepMachine + stepFunctions;
   return {
     nodes,
     heartbeatsPerSecond: hbps,
@@ -290,6 +334,8 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
     ingestLambda,
     ingestBusy,
     sweep,
+    sweepMachine,
+    sweepHeld,
     sweepBusy,
     dynamoWrites,
     dynamoReads,
@@ -302,8 +348,29 @@ export function size(nodes: number, m: Measured, p = PRICES): SizingRow {
 
 /** A reporting node's index entry moves once a day (a bucket), 2 write units each time. */
 const BUCKET_MOVES_PER_NODE_MONTH = SECONDS_PER_MONTH / (TABLE.sweepBucketMs / 1000);
-/** Time of a sweep of an empty fleet (16 index queries): an assumption of 20 ms. */
-const SWEEP_BASE_MS = 20;
+/** An Express execution's memory, billed in 64 MB steps: the sweep machine's state is a few hundred bytes. */
+const EXPRESS_MEMORY_GB = 64 / 1024;
+/**
+ * Per slot, what an execution spends beyond the function's own time: the state transitions and Lambda's
+ * synchronous invoke round trip. An assumption (Step Functions publishes none): 50 ms.
+ */
+const SLOT_OVERHEAD_MS = 50;
+
+/**
+ * Billed seconds of one sweep execution: its slots every P seconds from the start, the last one's sweep,
+ * rounded up to 100 ms. Sweeps slower than P fold the slots that passed (functions/core/sweep-window.ts): the
+ * execution then sweeps back to back until the minute is over.
+ */
+export function expressSeconds(
+  sweepMs: number,
+  slots: number,
+  intervalSeconds = SWEEP_INTERVAL_SECONDS,
+): number {
+  const perSlot = (sweepMs + SLOT_OVERHEAD_MS) / 1000;
+  const seconds =
+    perSlot < intervalSeconds ? (slots - 1) * intervalSeconds + perSlot : Math.ceil(60 / perSlot) * perSlot;
+  return Math.ceil(seconds * 10) / 10;
+}
 
 const usd = (n: number) => `$${n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2)}`;
 const count = (n: number) =>
@@ -322,29 +389,39 @@ export function fixedCost(m: Measured, p = PRICES): { onDemandTable: number; pro
   return { onDemandTable: r.totalOnDemandTable, provisionedTable: r.totalProvisionedTable };
 }
 
+/** The fixed cost with the sweep function held for the minute (the model before the sweep machine). */
+export function fixedCostHeld(m: Measured, p = PRICES): { onDemandTable: number; provisionedTable: number } {
+  const r = size(0, m, p);
+  const swap = r.sweepHeld - r.sweep - r.sweepMachine;
+  return { onDemandTable: r.totalOnDemandTable + swap, provisionedTable: r.totalProvisionedTable + swap };
+}
+
 export function report(m: Measured, fleets = FLEETS): string {
   const lines = [
     'Measured (real handlers, DynamoDB Local, this run):',
     `  ingest, steady state: ${m.requestsPerHeartbeat.toFixed(2)} DynamoDB requests, ${m.writeUnitsPerHeartbeat.toFixed(2)} write units and ${m.readUnitsPerHeartbeat.toFixed(2)} read units per heartbeat; ${Math.round(m.recordBytes)} bytes per Kinesis record; ${Math.round(m.msPerBatch)} ms per ${BATCH}-record batch`,
     `  write units per heartbeat with the sweep index's daily bucket move amortized: ${amortizedWriteUnits(m).toFixed(4)}`,
     `  sweep of a ${SWEPT_FLEET.toLocaleString('en-US')}-node fleet, nothing overdue: ${m.sweepReadUnits.toFixed(1)} read units (${m.sweepIndexReadUnits.toFixed(1)} from the index) in ${m.sweepRequests} requests, ${Math.round(m.sweepMs)} ms`,
+    `  one sweep invocation (the handler, warm, empty table; median of ${SWEEP_INVOCATIONS}): ${m.sweepInvocationMs.toFixed(1)} ms; an Express execution a minute at P = ${SWEEP_INTERVAL_SECONDS} s is billed ${expressSeconds(m.sweepInvocationMs, sweepsPerWindow(SWEEP_INTERVAL_SECONDS)).toFixed(1)} s (${sweepsPerWindow(SWEEP_INTERVAL_SECONDS)} slots, ${SLOT_OVERHEAD_MS} ms assumed per slot beyond the function)`,
     `  fleet census (once a minute): ${(m.censusReadUnitsPerNode * 1000).toFixed(2)} read units per 1,000 nodes`,
     '',
     `Per month (30 days), ${HEARTBEAT_SECONDS} s heartbeats, sweep every ${SWEEP_INTERVAL_SECONDS} s, us-east-1 list prices; heartbeat stream provisioned, no change-events stream:`,
     '',
-    '| nodes | heartbeats/s | shards | Kinesis provisioned | (Kinesis on-demand) | ingest Lambda | ingest busy (per shard) | sweep Lambda | sweep busy | DynamoDB on-demand writes | DynamoDB on-demand reads | DynamoDB provisioned (auto scaling) | Step Functions | total, on-demand table | total, provisioned table | per node, provisioned table |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| nodes | heartbeats/s | shards | Kinesis provisioned | (Kinesis on-demand) | ingest Lambda | ingest busy (per shard) | sweep Lambda | sweep machine (Express) | (sweep held, before) | sweep busy | DynamoDB on-demand writes | DynamoDB on-demand reads | DynamoDB provisioned (auto scaling) | Step Functions | total, on-demand table | total, provisioned table | per node, provisioned table |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const n of fleets) {
     const r = size(n, m);
     lines.push(
-      `| ${n.toLocaleString('en-US')} | ${count(r.heartbeatsPerSecond)} | ${r.shards} | ${usd(r.kinesisProvisioned)} | ${usd(r.kinesisOnDemand)} | ${usd(r.ingestLambda)} | ${(r.ingestBusy * 100).toFixed(0)}% | ${usd(r.sweep)} | ${(r.sweepBusy * 100).toFixed(0)}% | ${usd(r.dynamoWrites)} | ${usd(r.dynamoReads)} | ${usd(r.dynamoProvisioned)} | ${usd(r.stepFunctions)} | ${usd(r.totalOnDemandTable)} | ${usd(r.totalProvisionedTable)} | ${usd(r.totalProvisionedTable / n)} |`,
+      `| ${n.toLocaleString('en-US')} | ${count(r.heartbeatsPerSecond)} | ${r.shards} | ${usd(r.kinesisProvisioned)} | ${usd(r.kinesisOnDemand)} | ${usd(r.ingestLambda)} | ${(r.ingestBusy * 100).toFixed(0)}% | ${usd(r.sweep)} | ${usd(r.sweepMachine)} | ${usd(r.sweepHeld)} | ${(r.sweepBusy * 100).toFixed(0)}% | ${usd(r.dynamoWrites)} | ${usd(r.dynamoReads)} | ${usd(r.dynamoProvisioned)} | ${usd(r.stepFunctions)} | ${usd(r.totalOnDemandTable)} | ${usd(r.totalProvisionedTable)} | ${usd(r.totalProvisionedTable / n)} |`,
     );
   }
   const fixed = fixedCost(m);
+  const held = fixedCostHeld(m);
   lines.push(
     '',
     `Fixed cost (a deployed stack, no traffic): ${usd(fixed.onDemandTable)} a month with the on-demand table, ${usd(fixed.provisionedTable)} with the provisioned table at its minimum (1 unit each way, table and index).`,
+    `  with the sweep held for the minute instead (before the sweep machine): ${usd(held.onDemandTable)} / ${usd(held.provisionedTable)}; the sweep alone: ${usd(size(0, m).sweepHeld)} held → ${usd(size(0, m).sweep + size(0, m).sweepMachine)} (${usd(size(0, m).sweepMachine)} Express + ${usd(size(0, m).sweep)} Lambda).`,
   );
   return lines.join('\n');
 }
@@ -394,6 +471,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const fixed = fixedCost(measured);
   console.log(
     `  fixed cost a month: ${usd(oldFixed)} → ${usd(fixed.onDemandTable)} (on-demand table), ${usd(fixed.provisionedTable)} (provisioned table)`,
+  );
+  console.log(
+    `  of which the sweep: ${usd(size(0, measured).sweepHeld)} held for the minute → ${usd(size(0, measured).sweep + size(0, measured).sweepMachine)} with the sweep machine (fixed cost with the held sweep: ${usd(fixedCostHeld(measured).onDemandTable)})`,
   );
   for (const n of FLEETS) {
     const now = size(n, measured);

@@ -177,7 +177,7 @@ export class ReplicaSentinelStack extends Stack {
   public readonly ingest: Ingest;
   /** The alerts topic and its Slack deliveries. */
   public readonly notifications: Notifications;
-  /** The sweep and on-transition functions, the sweep schedule and their queues. */
+  /** The sweep and on-transition functions, the sweep schedule and state machine, and their queues. */
   public readonly detector: Detector;
   /** The recovery state machines and the runbook-steps function. */
   public readonly runbooks: Runbooks;
@@ -328,6 +328,7 @@ export class ReplicaSentinelStack extends Stack {
         ReplicaRecovery: this.runbooks.recovery,
         PrimarySwitchover: this.runbooks.switchover,
       },
+      sweepStateMachine: this.detector.sweepStateMachine,
     });
 
     if (removalPolicy === RemovalPolicy.DESTROY) RemovalPolicies.of(this).destroy();

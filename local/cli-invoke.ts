@@ -13,20 +13,20 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBStreamSchema } from '@aws-lambda-powertools/parser/schemas/dynamodb';
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { KinesisDataStreamSchema } from '@aws-lambda-powertools/parser/schemas/kinesis';
 import type { Context, DynamoDBStreamEvent, KinesisStreamEvent } from 'aws-lambda';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DynamoIncidentStore } from '../functions/adapters/incident-store';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import type { RunbookLauncher } from '../functions/adapters/runbooks';
 import { TABLE } from '../functions/adapters/table-definition';
+import { sweepIntervalSeconds } from '../functions/core/cadence';
 import { executionNameFor } from '../functions/core/incidents';
 import type { ChatbotNotification } from '../functions/core/notification';
 import { createHandler as createChangeStream } from '../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeat } from '../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../functions/on-transition/handler';
-import { createHandler as createSweep } from '../functions/sweep/handler';
+import { createHandler as createSweep, SweepInvocationSchema } from '../functions/sweep/handler';
 import { resolveTable, TARGET_OPTIONS, targetHelp, UsageError } from './cli-common';
 import { MemoryQuarantine } from './memory-quarantine';
 
@@ -41,15 +41,13 @@ prints its response (batchItemFailures) and the records it quarantined (sequence
               ingest-change-stream   a Kinesis event of change events (ours or Debezium's)
               on-transition          a DynamoDB stream event of the node-state table; the notifications
                                      are printed, the runbook hand-offs printed and not started
-              sweep                  a scheduled event (EventBridge); one sweep of the overdue nodes
+              sweep                  the sweep state machine's input ({ windowStart, index }); one sweep
+                                     of the overdue nodes, answered with the window's next slot
   --event F   the event file (JSON, in the shape AWS delivers; examples in local/events/)
   --json      one JSON document: { function, event, response, quarantined, notifications, runbooks }
 ${targetHelp()}
 
 Exit code 0 when the handler returned (partial failures included), 1 when it threw, 2 on bad usage.`;
-
-/** EventBridge Scheduler sends the target's input (nothing configured: an empty object); rules send an event. */
-const ScheduledEventSchema = z.union([EventBridgeSchema, z.object({}).strict()]);
 
 interface FunctionSpec {
   readonly what: string;
@@ -60,7 +58,7 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
   'ingest-heartbeat': { what: 'a Kinesis event', schema: KinesisDataStreamSchema },
   'ingest-change-stream': { what: 'a Kinesis event', schema: KinesisDataStreamSchema },
   'on-transition': { what: 'a DynamoDB stream event', schema: DynamoDBStreamSchema },
-  sweep: { what: 'a scheduled event', schema: ScheduledEventSchema },
+  sweep: { what: "the sweep state machine's input", schema: SweepInvocationSchema.strict() },
 };
 
 /** The first problems of a schema check, each with the path of the field it is about. */
@@ -175,10 +173,10 @@ export async function invokeCommand(args: string[], env: NodeJS.ProcessEnv, io: 
       );
       response = await handler(event as DynamoDBStreamEvent, context);
     } else {
-      // One sweep: the invocation's window is one interval long.
+      // One sweep, as the sweep state machine invokes it; the next slot follows the default cadence.
       const handler = createSweep(
         { index: store, store, shards: TABLE.sweepShards },
-        { intervalSeconds: 60, windowSeconds: 60 },
+        { intervalSeconds: sweepIntervalSeconds([]) },
         { logger },
       );
       response = await handler(event, context);

@@ -5,7 +5,9 @@
  *   or an array) and reach the ingest handlers as Kinesis events;
  * - the table stream is polled through the DynamoDB Streams API, filtered like the CDK event source mapping,
  *   and handed to on-transition;
- * - the sweep runs on a timer;
+ * - the sweep handler is invoked on a timer, one sweep per invocation as the sweep state machine invokes it
+ *   in AWS (the machine's Wait is the timer here: its period follows the clusters' policies, and may be
+ *   under a second for tests);
  * - runbooks run from the synthesized state machines (local/runbook-runner.ts) with the real steps and hooks;
  * - the operator API's routes (functions/core/operator-routes.ts: approve, reject and the other operator
  *   actions) are served on the same port, the caller being `local:<x-replica-sentinel-user header>`;
@@ -40,7 +42,7 @@ import { createHandler as createOnTransition } from '../functions/on-transition/
 import { transitionOf } from '../functions/on-transition/transition';
 import { createOperations } from '../functions/operator/operations';
 import { createHandler as createSteps } from '../functions/runbook-steps/handler';
-import { sweepOnce } from '../functions/sweep/sweep';
+import { createHandler as createSweepHandler } from '../functions/sweep/handler';
 import {
   createNodeStateTable,
   type DynamoDbLocal,
@@ -223,12 +225,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   // Unless given, the sweep period follows the clusters' policies (functions/core/cadence.ts), read
   // again before each sweep: a cluster applied by `watch` with a short timeout is swept at its pace.
+  // Each tick is one invocation of the deployed handler in a window of its own (`{}`: it begins now);
+  // the next slot it answers is for the state machine, which the timer stands in for.
   let sweepPeriodMs = options.sweepIntervalMs ?? sweepIntervalSeconds([]) * 1000;
+  const sweep = createSweepHandler(
+    { index: store, store, shards: TABLE.sweepShards },
+    { intervalSeconds: sweepIntervalSeconds([]) },
+    { logger },
+  );
   const stopSweep = loop(
     'sweep',
     () => sweepPeriodMs,
     async () => {
-      await sweepOnce({ index: store, store, logger, shards: TABLE.sweepShards }, Date.now());
+      await sweep({}, context('sweep'));
       if (options.sweepIntervalMs === undefined)
         sweepPeriodMs = sweepIntervalSeconds(await clusterPolicies(client, tableName)) * 1000;
     },

@@ -12,14 +12,15 @@ const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
 const store = new DynamoNodeStateStore(client, tableName, logger);
 const intervalSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? '10');
-if (!(intervalSeconds >= 1 && intervalSeconds <= 60)) {
+if (!(Number.isInteger(intervalSeconds) && intervalSeconds >= 1 && intervalSeconds <= 60)) {
   throw new Error(
-    `SWEEP_INTERVAL_SECONDS must be between 1 and 60, got '${process.env.SWEEP_INTERVAL_SECONDS}'`,
+    `SWEEP_INTERVAL_SECONDS must be an integer from 1 to 60, got '${process.env.SWEEP_INTERVAL_SECONDS}'`,
   );
 }
 
+/** One sweep per invocation; the sweep state machine (infra/constructs/detector.ts) invokes it once per slot. */
 export const handler = createHandler(
   { index: store, store, shards: TABLE.sweepShards, census: new DynamoFleetCensus(client, tableName) },
-  { intervalSeconds, windowSeconds: 60 },
+  { intervalSeconds },
   { logger, metrics: emfMetrics('sweep') },
 );

@@ -49,6 +49,12 @@ export interface ObservabilityProps {
   /** The runbook state machines: failed executions alarmed, outcomes graphed. */
   readonly stateMachines: Readonly<Record<string, IStateMachine>>;
   /**
+   * The sweep state machine (Detector.sweepStateMachine): failed, timed-out or aborted executions alarmed.
+   *
+   * @default - none
+   */
+  readonly sweepStateMachine?: IStateMachine;
+  /**
    * Stream iterator age above which ingestion is falling behind.
    *
    * @default Duration.minutes(5)
@@ -102,6 +108,8 @@ function appSearch(metricName: string, dimensions: readonly string[], statistic:
  * - `SweepNotRunning`: no SweepRuns for `sweepMissingAfter`; missing data is BREACHING, since a sweep that
  *   never starts publishes nothing;
  * - `<runbook>ExecutionsFailed`: a runbook execution failed, timed out or was aborted;
+ * - `SweepExecutionsFailed`: a sweep execution failed, timed out or was aborted (the rest of its minute was
+ *   not swept; a failed sweep is also in the sweep dead-letter queue);
  * - `<function>Errors`: a function invocation failed.
  */
 export class Observability extends Construct {
@@ -166,6 +174,25 @@ export class Observability extends Construct {
       comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
       missing: TreatMissingData.BREACHING,
     });
+
+    if (props.sweepStateMachine !== undefined) {
+      const machine = props.sweepStateMachine;
+      alarm(
+        'SweepExecutionsFailed',
+        'a sweep execution failed, timed out or was aborted: the rest of its minute was not swept',
+        new MathExpression({
+          expression: 'failed + timedOut + aborted',
+          usingMetrics: {
+            failed: machine.metricFailed({ statistic: 'Sum', period: FIVE_MINUTES }),
+            timedOut: machine.metricTimedOut({ statistic: 'Sum', period: FIVE_MINUTES }),
+            aborted: machine.metricAborted({ statistic: 'Sum', period: FIVE_MINUTES }),
+          },
+          label: 'sweep executions failed',
+          period: FIVE_MINUTES,
+        }),
+        { threshold: 1 },
+      );
+    }
 
     const executions = Object.entries(props.stateMachines).flatMap(([name, machine], i) => {
       // Ids must be unique across the expressions of one graph.

@@ -28,6 +28,10 @@ let ids: {
   topicKey: string;
   detectorKey: string;
   sweepFunction: string;
+  sweepMachine: string;
+  sweepMachineRole: string;
+  sweepLogs: string;
+  logKey: string;
   onTransitionFunction: string;
   schedule: string;
   scheduleRole: string;
@@ -49,6 +53,10 @@ beforeAll(() => {
     topicKey: id(notifications.key),
     detectorKey: id(detector.key),
     sweepFunction: id(detector.sweepFunction.fn),
+    sweepMachine: id(detector.sweepStateMachine),
+    sweepMachineRole: id(detector.sweepStateMachine.role),
+    sweepLogs: id(detector.sweepLogs),
+    logKey: id(detector.sweepFunction.logKey),
     onTransitionFunction: id(detector.onTransitionFunction.fn),
     schedule: id(detector.schedule),
     scheduleRole: id(detector.scheduleRole),
@@ -75,10 +83,11 @@ describe('the sweep schedule', () => {
     });
   });
 
-  it('targets the sweep function with its own role, a retry policy within the minute and a DLQ', () => {
+  it('starts the sweep state machine with its scheduled time, its own role, retries within the minute and a DLQ', () => {
     expect(resources(template)[ids.schedule]?.Properties?.Target).toEqual({
-      Arn: arnOf(ids.sweepFunction),
+      Arn: { Ref: ids.sweepMachine },
       RoleArn: arnOf(ids.scheduleRole),
+      Input: JSON.stringify({ windowStart: '<aws.scheduler.scheduled-time>' }),
       RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
       DeadLetterConfig: { Arn: arnOf(ids.sweepDeadLetterQueue) },
     });
@@ -118,11 +127,11 @@ describe('the sweep schedule', () => {
     });
   });
 
-  it('lets its role invoke the sweep function only (no version wildcard) and send to the DLQ', () => {
+  it('lets its role start the sweep state machine only and send to the DLQ', () => {
     const statements = statementsOfRole(template, ids.scheduleRole);
     expect(statements).toEqual(
       expect.arrayContaining([
-        { effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [arnOf(ids.sweepFunction)] },
+        { effect: 'Allow', actions: ['states:StartExecution'], resources: [{ Ref: ids.sweepMachine }] },
         { effect: 'Allow', actions: ['sqs:SendMessage'], resources: [arnOf(ids.sweepDeadLetterQueue)] },
         {
           effect: 'Allow',
@@ -141,8 +150,106 @@ describe('the sweep schedule', () => {
   });
 });
 
+/** The sweep machine's definition, its CloudFormation tokens replaced by their logical ids. */
+function sweepDefinition(): {
+  StartAt: string;
+  TimeoutSeconds: number;
+  States: Record<string, Record<string, unknown>>;
+} {
+  const definition = resources(template)[ids.sweepMachine]?.Properties?.DefinitionString as
+    | { 'Fn::Join': [string, unknown[]] }
+    | undefined;
+  if (definition === undefined) throw new Error('the sweep machine has no DefinitionString');
+  const parts = definition['Fn::Join'][1];
+  const text = parts
+    .map((p) => {
+      if (typeof p === 'string') return p;
+      const token = p as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+      return token.Ref !== undefined ? `<Ref:${token.Ref}>` : `<GetAtt:${token['Fn::GetAtt']?.join('.')}>`;
+    })
+    .join('');
+  return JSON.parse(text);
+}
+
+describe('the sweep state machine', () => {
+  it('is an EXPRESS machine, traced, logging ERROR with execution data to its own KMS-encrypted log group', () => {
+    expect(resources(template)[ids.sweepMachine]?.Properties).toMatchObject({
+      StateMachineType: 'EXPRESS',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ERROR',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: arnOf(ids.sweepLogs) } }],
+      },
+    });
+    expect(resources(template)[ids.sweepLogs]?.Properties).toMatchObject({
+      KmsKeyId: arnOf(ids.logKey),
+      RetentionInDays: 30,
+    });
+  });
+
+  it('invokes the sweep once per slot and waits for the answered slot in a Wait state, until done', () => {
+    const definition = sweepDefinition();
+    expect(definition.StartAt).toBe('SweepOnce');
+    // Express allows 5 minutes; one window is one minute.
+    expect(definition.TimeoutSeconds).toBe(240);
+    const states = definition.States;
+    expect(states.SweepOnce).toMatchObject({
+      Type: 'Task',
+      Resource: `<GetAtt:${ids.sweepFunction}.Arn>`,
+      Next: 'WindowDone',
+      Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 2 }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailedSweep' }],
+    });
+    // The state is the payload, the answer the next state.
+    expect(states.SweepOnce?.Parameters).toBeUndefined();
+    expect(states.SweepOnce?.ResultPath).toBeUndefined();
+    expect(states.WindowDone).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: 'Done' }],
+      Default: 'WaitForNextSlot',
+    });
+    expect(states.WaitForNextSlot).toEqual({ Type: 'Wait', TimestampPath: '$.at', Next: 'SweepOnce' });
+    expect(states.Done).toEqual({ Type: 'Succeed' });
+  });
+
+  it('records a sweep that failed after its retries in the sweep DLQ, then fails the execution', () => {
+    const states = sweepDefinition().States;
+    expect(states.RecordFailedSweep).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:<Ref:AWS::Partition>:states:::sqs:sendMessage',
+      ResultPath: null,
+      Next: 'SweepFailed',
+      Parameters: {
+        QueueUrl: `<Ref:${ids.sweepDeadLetterQueue}>`,
+        MessageBody: { 'execution.$': '$$.Execution.Id', 'sweep.$': '$' },
+      },
+    });
+    expect(states.SweepFailed).toMatchObject({ Type: 'Fail', Error: 'SweepFailed' });
+  });
+
+  it('may invoke the sweep function only (no version wildcard) and send to the DLQ, nothing else but logs and X-Ray', () => {
+    const statements = statementsOfRole(template, ids.sweepMachineRole);
+    expect(statements.filter((s) => !same(s.resources, ['*']))).toEqual([
+      { effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [arnOf(ids.sweepFunction)] },
+      { effect: 'Allow', actions: ['sqs:SendMessage'], resources: [arnOf(ids.sweepDeadLetterQueue)] },
+      {
+        effect: 'Allow',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [arnOf(ids.detectorKey)],
+      },
+    ]);
+    expect(
+      statements
+        .filter((s) => same(s.resources, ['*']))
+        .flatMap((s) => s.actions)
+        .every((a) => /^(logs|xray):/.test(a)),
+    ).toBe(true);
+  });
+});
+
 describe('the sweep function', () => {
-  it('sweeps every 10 s by default and has time for a 60-second window (timeout above 60 s)', () => {
+  it('sweeps once per invocation, every 10 s by default (its window math), with a timeout of 60 s', () => {
     const properties = resources(template)[ids.sweepFunction]?.Properties;
     expect(properties).toMatchObject({
       Runtime: 'nodejs24.x',
@@ -156,23 +263,19 @@ describe('the sweep function', () => {
         },
       },
     });
-    expect(properties?.Timeout).toBeGreaterThan(60);
-    expect(properties?.Timeout).toBe(90);
-    // It idles most of the minute between sweeps: half the default memory, half the fixed cost.
+    expect(properties?.Timeout).toBe(60);
     expect(properties?.MemorySize).toBe(256);
   });
 
-  it('is not retried when an invocation fails; the failure goes to the sweep dead-letter queue', () => {
-    const config = logicalIdOf(template, 'AWS::Lambda::EventInvokeConfig', (p) =>
-      same(p.FunctionName, { Ref: ids.sweepFunction }),
-    );
-    expect(resources(template)[config]?.Properties).toEqual({
-      FunctionName: { Ref: ids.sweepFunction },
-      Qualifier: '$LATEST',
-      MaximumRetryAttempts: 0,
-      MaximumEventAgeInSeconds: 60,
-      DestinationConfig: { OnFailure: { Destination: arnOf(ids.sweepDeadLetterQueue) } },
-    });
+  it('is invoked by the sweep state machine only: no asynchronous invoke configuration, no schedule', () => {
+    expect(
+      Object.values(resources(template)).filter(
+        (r) =>
+          r.Type === 'AWS::Lambda::EventInvokeConfig' &&
+          same(r.Properties?.FunctionName, { Ref: ids.sweepFunction }),
+      ),
+    ).toEqual([]);
+    expect(JSON.stringify(resources(template)[ids.schedule])).not.toContain(ids.sweepFunction);
   });
 
   it('may read and conditionally write the table, and only Query the sweep index', () => {

@@ -98,6 +98,8 @@ const DETECTOR_ACKNOWLEDGEMENTS = [
   'Detector/Failures AwsSolutions-SQS3',
   'Detector/SweepDeadLetters AwsSolutions-SQS3',
   'Detector/Sweep/Role AwsSolutions-IAM5[Resource::*]',
+  'Detector/SweepMachine AwsSolutions-SF1',
+  'Detector/SweepMachine/Role AwsSolutions-IAM5[Resource::*]',
   'Detector/OnTransition/Role AwsSolutions-IAM5[Resource::*]',
 ];
 

@@ -124,6 +124,30 @@ describe('the Observability construct in the stack with every option', () => {
     }
   });
 
+  it('alarms when a sweep execution fails, times out or is aborted', () => {
+    const props = alarmNamed('SweepExecutionsFailed');
+    expect(props).toMatchObject({ Threshold: 1, TreatMissingData: 'notBreaching', EvaluationPeriods: 1 });
+    const metrics = props.Metrics as Array<{
+      Expression?: string;
+      MetricStat?: { Metric: Props; Period: number };
+    }>;
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe('failed + timedOut + aborted');
+    const stats = metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat] : []));
+    expect(stats.map((m) => m.Metric.MetricName).sort()).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    for (const stat of stats) {
+      expect(stat.Metric.Dimensions).toEqual([
+        {
+          Name: 'StateMachineArn',
+          Value: { Ref: logicalIdOfConstruct(app.stack, app.stack.detector.sweepStateMachine) },
+        },
+      ]);
+    }
+  });
+
   it('alarms on the errors of every function of the stack', () => {
     const functions = Object.entries(all)
       .filter(([, r]) => r.Type === 'AWS::Lambda::Function')

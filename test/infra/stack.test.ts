@@ -286,9 +286,9 @@ describe('Ingest functions', () => {
       t.stack.operatorApi.api.node.findChild('CloudWatchRole'),
     );
     const roles = Object.entries(resources(template)).filter(([, r]) => r.Type === 'AWS::IAM::Role');
-    // ingest-heartbeat, ingest-change-stream, sweep, on-transition, the sweep schedule's role, runbook-steps,
-    // operator, the three state machines, and API Gateway's account CloudWatch role
-    expect(roles).toHaveLength(11);
+    // ingest-heartbeat, ingest-change-stream, sweep, on-transition, the sweep schedule's role, the sweep state
+    // machine, runbook-steps, operator, the three runbook state machines, and API Gateway's account CloudWatch role
+    expect(roles).toHaveLength(12);
     for (const [id, role] of roles.filter(([id]) => id !== apiGatewayAccountRole)) {
       expect([id, role.Properties?.ManagedPolicyArns]).toEqual([id, undefined]);
     }

@@ -114,14 +114,18 @@ describe('replica-sentinel invoke FUNCTION --event FILE on a DynamoDB Local tabl
     expect(again).toMatchObject({ response: { batchItemFailures: [] }, notifications: [], runbooks: [] });
   });
 
-  it('runs one sweep on a scheduled event: nodes whose heartbeats stopped are marked SILENT', async () => {
+  it("runs one sweep on the sweep machine's input: nodes whose heartbeats stopped are marked SILENT", async () => {
     await invoke('ingest-heartbeat', EVENTS.heartbeats);
 
     const result = await invoke('sweep', EVENTS.sweep);
 
-    const response = result.response as { sweeps: number; reports: { transitions: { nodeId: string }[] }[] };
-    expect(response.sweeps).toBe(1);
-    expect(response.reports[0]?.transitions.map((t) => t.nodeId).sort()).toEqual(['pg-1', 'pg-2']);
+    // The example's window is long past: its slots are over, the machine would end here.
+    expect(result.response).toEqual({
+      windowStart: '2026-11-22T23:05:00.000Z',
+      index: 0,
+      done: true,
+      swept: { index: 0, at: expect.any(String), overdue: 2, marked: 2, lostRaces: 0 },
+    });
     expect(await table.getNode('example-pg', 'pg-1')).toMatchObject({ status: 'SILENT' });
     expect(await table.getNode('example-pg', 'pg-2')).toMatchObject({ status: 'SILENT' });
   });
@@ -153,7 +157,18 @@ describe('replica-sentinel invoke FUNCTION --event FILE on a DynamoDB Local tabl
       ['invoke', '--event', EVENTS.heartbeats],
       'invoke: give the function to run (ingest-heartbeat, ingest-change-stream, on-transition, sweep)',
     ],
-    ['no event file', ['invoke', 'sweep'], 'invoke sweep: --event FILE is required (a scheduled event)'],
+    [
+      'no event file',
+      ['invoke', 'sweep'],
+      "invoke sweep: --event FILE is required (the sweep state machine's input)",
+    ],
+    [
+      'a Kinesis event given to sweep',
+      ['invoke', 'sweep', '--event', EVENTS.heartbeats],
+      expect.stringMatching(
+        /^--event: local\/events\/ingest-heartbeat\.json is not the sweep state machine's input for sweep: \(top level\): Unrecognized key/,
+      ),
+    ],
     [
       'an unreadable event file',
       ['invoke', 'sweep', '--event', 'local/events/nope.json'],

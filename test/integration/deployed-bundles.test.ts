@@ -29,7 +29,8 @@ import { startWebhookServer } from '../support/webhook-server';
  * the table by a table of DynamoDB Local, queues, topics, state machines and secrets by a stand-in on
  * 127.0.0.1 (test/support/aws-stand-in.ts) that the bundle's AWS SDK reaches through the SDK's own
  * AWS_ENDPOINT_URL_<SERVICE> variables, and the Slack webhook by an HTTPS stand-in. Every bundle must load
- * and take the events AWS delivers to it, in their real shape, and do its work: a rehearsal of a deployment.
+ * and take the events AWS delivers to it, in their real shape, and do its work: a rehearsal of a deployment
+ * (sweep's: one sweep per invocation of the sweep machine, answering the next slot).
  */
 const run = promisify(execFile);
 const SLACK_SECRET_ARN = ALL_OPTIONS_CONTEXT.slackWebhookSecretArn;
@@ -386,12 +387,11 @@ describe('a rehearsal: each bundle on the events AWS delivers, one child process
     expect(heads).toHaveLength(1);
   });
 
-  it("sweep: the scheduler's event marks the overdue nodes SILENT", async () => {
-    const scheduled = scheduledEvent('Detector-Sweep');
-    // Each invocation sweeps once (too little time left to wait for the next sweep of its window); the
-    // nodes fall due 2 s after their heartbeat.
+  it("sweep: the sweep machine's invocation (the schedule's window start) marks the overdue nodes SILENT", async () => {
+    // What the schedule gives the sweep machine and the machine passes on to its first invocation: the
+    // window's start. Each invocation sweeps once; the nodes fall due 2 s after their heartbeat.
     const silent = await eventually(async () => {
-      const answer = await invoke('sweep', scheduled, 8_000);
+      const answer = await invoke('sweep', { windowStart: new Date().toISOString() }, 8_000);
       expect(answer.error).toBeUndefined();
       const nodes = await Promise.all(['pg-1', 'pg-2'].map((n) => table?.getNode(clusterId, n)));
       return nodes.every((n) => n?.status === 'SILENT') ? nodes : undefined;
@@ -531,5 +531,33 @@ describe('a rehearsal: each bundle on the events AWS delivers, one child process
 
     expect(answer.error).toBeUndefined();
     expect(answer.result).toMatchObject({ ...state, next: 'proceed', mode: 'auto' });
+  });
+
+  it("sweep's bundle sweeps once per invocation and answers its window's next slot, as the sweep machine invokes it", async () => {
+    const fn = functions.find((f) => f.service === 'sweep');
+    if (fn === undefined) throw new Error('no sweep function in the template');
+    expect(fn.env.SWEEP_INTERVAL_SECONDS).toBe('10');
+    // A window that begins in an hour: however slow this machine, no slot has passed, so each answer is the
+    // slot after the one swept (no timing in the test).
+    const windowStart = new Date(Date.now() + 3_600_000).toISOString();
+    const out = await inBundle(
+      fn,
+      `const context = { functionName: 'sweep', awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 60000 };
+const first = await handler({ windowStart: ${JSON.stringify(windowStart)} }, context);
+const second = await handler(first, context);
+console.log(JSON.stringify([first, second]));`,
+    );
+    const [first, second] = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as Array<
+      Record<string, unknown>
+    >;
+    const slot = (k: number) => new Date(Date.parse(windowStart) + k * 10_000).toISOString();
+    expect(first).toMatchObject({
+      windowStart,
+      index: 1,
+      at: slot(1),
+      done: false,
+      swept: { index: 0, lostRaces: 0 },
+    });
+    expect(second).toMatchObject({ windowStart, index: 2, at: slot(2), done: false, swept: { index: 1 } });
   });
 });

@@ -94,7 +94,7 @@ describe('metrics of the real handlers on DynamoDB Local', () => {
         shards: TABLE.sweepShards,
         census: new DynamoFleetCensus(table.client, table.tableName),
       },
-      { intervalSeconds: 60, windowSeconds: 60 },
+      { intervalSeconds: 10 },
       { logger: silent, metrics, clock: () => now },
     );
 
@@ -106,6 +106,13 @@ describe('metrics of the real handlers on DynamoDB Local', () => {
     expect(metrics.values('NodesByStatus', { Status: 'SILENT' })).toEqual([2]);
     expect(metrics.values('NodesByStatus', { Status: 'HEALTHY' })).toEqual([1]);
     expect(metrics.values('NodesByStatus', { Status: 'DEAD' })).toEqual([0]);
+
+    // The window's next slot sweeps again but counts the fleet only once a minute (on slot 0).
+    const first = await sweep({ windowStart: new Date(now).toISOString() }, context);
+    expect(first).toMatchObject({ index: 1, done: false });
+    await sweep(first, context);
+    expect(metrics.total('SweepRuns')).toBe(3);
+    expect(metrics.values('NodesByStatus', { Status: 'SILENT' })).toEqual([2, 2]);
   });
 
   it('still sweeps, and publishes no census, when the census read is throttled', async () => {
@@ -131,12 +138,12 @@ describe('metrics of the real handlers on DynamoDB Local', () => {
         shards: TABLE.sweepShards,
         census: new DynamoFleetCensus(censusClient, table.tableName),
       },
-      { intervalSeconds: 60, windowSeconds: 60 },
+      { intervalSeconds: 10 },
       { logger: silent, metrics, clock: () => now },
     );
     try {
       const result = await sweep({}, context);
-      expect(result.sweeps).toBe(1);
+      expect(result.swept).toMatchObject({ index: 0, overdue: 1, marked: 1 });
       expect(faults.total()).toBeGreaterThan(0);
       expect(metrics.total('SweepRuns')).toBe(1);
       expect(metrics.values('NodesByStatus', { Status: 'HEALTHY' })).toEqual([]);
