@@ -29,7 +29,7 @@ import {
   parseDocument,
   type Node as YamlNode,
 } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { NodeFailoverConfig } from './candidate';
 import type { ClusterHooks, NodeEndpoint } from './hooks';
 import type { ClusterMode } from './incidents';

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Template } from 'aws-cdk-lib/assertions';
+import { type TemplateFunction, templateFunctions } from '../../infra/template-functions';
 import { type TestApp, testApp } from '../infra/support';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 
@@ -16,58 +16,12 @@ import { createTestTable, localEndpoint, type TestTable } from '../support/dynam
 const run = promisify(execFile);
 let app: TestApp | undefined;
 let table: TestTable | undefined;
-let functions: { id: string; service: string; entry: string; env: Record<string, string> }[] = [];
-
-/**
- * A template value as a string: a reference to the table is our table; any other reference, attribute or
- * substitution a stand-in ARN of the right shape; joins joined.
- */
-function standIn(value: unknown, tableId: string, tableName: string): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  const v = value as Record<string, unknown>;
-  if (typeof v.Ref === 'string') {
-    if (v.Ref === tableId) return tableName;
-    if (v.Ref.startsWith('AWS::'))
-      return v.Ref === 'AWS::Region' ? 'us-east-1' : v.Ref === 'AWS::AccountId' ? '123456789012' : 'aws';
-    return `arn:aws:states:us-east-1:123456789012:stateMachine:${v.Ref}`;
-  }
-  if (Array.isArray(v['Fn::GetAtt']))
-    return `arn:aws:lambda:us-east-1:123456789012:function:${String(v['Fn::GetAtt'][0])}`;
-  if (Array.isArray(v['Fn::Join'])) {
-    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map((part) => standIn(part, tableId, tableName)).join(separator);
-  }
-  if (typeof v['Fn::Sub'] === 'string') return v['Fn::Sub'].replace(/\$\{[^}]+\}/g, 'stand-in');
-  return 'stand-in';
-}
+let functions: TemplateFunction[] = [];
 
 beforeAll(async () => {
   table = await createTestTable('bundles');
   app = testApp({ bundling: true });
-  type Resource = { Type: string; Properties?: Record<string, unknown> };
-  const template = Template.fromStack(app.stack).toJSON() as { Resources: Record<string, Resource> };
-  const tableId = Object.entries(template.Resources).find(
-    ([, r]) => r.Type === 'AWS::DynamoDB::GlobalTable' || r.Type === 'AWS::DynamoDB::Table',
-  )?.[0];
-  // A bundled function's code is the asset `asset.<hash>` of the cloud assembly, uploaded as `<hash>.zip`.
-  const assetOf = (r: Resource) =>
-    String((r.Properties?.Code as { S3Key?: unknown })?.S3Key ?? '').replace(/\.zip$/, '');
-  functions = Object.entries(template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && assetOf(r) !== '')
-    .map(([id, r]) => {
-      const variables = ((r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ??
-        {}) as Record<string, unknown>;
-      const env = Object.fromEntries(
-        Object.entries(variables).map(([k, v]) => [k, standIn(v, tableId ?? '', table?.tableName ?? '')]),
-      );
-      return {
-        id,
-        service: env.POWERTOOLS_SERVICE_NAME ?? id,
-        entry: join(app?.outdir ?? '', `asset.${assetOf(r)}`, 'index.mjs'),
-        env,
-      };
-    });
+  functions = templateFunctions(Template.fromStack(app.stack).toJSON(), app.outdir, table.tableName);
 }, 600_000);
 
 afterAll(async () => {
