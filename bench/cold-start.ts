@@ -12,8 +12,8 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type TemplateFunction, templateFunctions } from '../infra/template-functions';
@@ -66,7 +66,7 @@ async function synthesize(tree: string): Promise<Built> {
   return { functions: templateFunctions(template, outdir, 'cold-start-table'), tree, outdir };
 }
 
-/** Bytes of a bundle's code: its JavaScript files (entry and chunks), without source maps. */
+/** Bytes of all of a bundle's code: its JavaScript files (entry and chunks), without source maps. */
 function bundleBytes(fn: TemplateFunction): number {
   let bytes = 0;
   const walk = (dir: string) => {
@@ -80,36 +80,69 @@ function bundleBytes(fn: TemplateFunction): number {
   return bytes;
 }
 
-/** Milliseconds from `import()` of the bundle to its handler, in a fresh Node.js process. */
-async function importMs(fn: TemplateFunction, tree: string): Promise<number> {
-  const script = [
+/**
+ * Bytes of the code a cold start reads: the entry and the chunks it imports statically, transitively
+ * (`import … from "./chunk.mjs"`; not the `import("./chunk.mjs")` that run on demand).
+ */
+function initBytes(fn: TemplateFunction): number {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const code = readFileSync(file, 'utf8');
+    for (const match of code.matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+\.mjs)"/g)) {
+      visit(join(dirname(file), match[1] ?? ''));
+    }
+  };
+  visit(fn.entry);
+  return [...seen].reduce((sum, file) => sum + statSync(file).size, 0);
+}
+
+/** One import of a bundle: wall-clock and CPU (user + system) milliseconds. */
+interface ImportTime {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+/** The script a fresh process runs: import the bundle, check its handler, print both times. */
+const IMPORT_SCRIPT = (entryUrl: string) =>
+  [
     'const t0 = performance.now();',
-    `const m = await import(${JSON.stringify(pathToFileURL(fn.entry).href)});`,
-    'const ms = performance.now() - t0;',
+    'const c0 = process.cpuUsage();',
+    `const m = await import(${JSON.stringify(entryUrl)});`,
+    'const wallMs = performance.now() - t0;',
+    'const cpu = process.cpuUsage(c0);',
     "if (typeof m.handler !== 'function') { console.error('no handler'); process.exit(3); }",
-    'process.stdout.write(`\\nCOLD-START ${ms}\\n`);',
+    "process.stdout.write('\\nCOLD-START ' + JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\\n');",
   ].join('\n');
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-    env: {
-      PATH: process.env.PATH,
-      ...fn.env,
-      // The probe's configuration file comes in a layer (/opt/…) in AWS: here, the one it was synthesized from.
-      ...(fn.env.CLUSTER_CONFIG_FILE === undefined
-        ? {}
-        : { CLUSTER_CONFIG_FILE: join(tree, 'examples', 'replica-sentinel.yaml') }),
-      AWS_REGION: 'eu-west-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_LAMBDA_FUNCTION_NAME: fn.service,
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.service}`,
-      POWERTOOLS_METRICS_DISABLED: 'true',
+
+/** Milliseconds from `import()` of the bundle to its handler, in a fresh Node.js process. */
+async function importTime(fn: TemplateFunction, tree: string): Promise<ImportTime> {
+  const { stdout } = await run(
+    process.execPath,
+    ['--input-type=module', '-e', IMPORT_SCRIPT(pathToFileURL(fn.entry).href)],
+    {
+      env: {
+        PATH: process.env.PATH,
+        ...fn.env,
+        // The probe's configuration file comes in a layer (/opt/…) in AWS: here, the one it was synthesized from.
+        ...(fn.env.CLUSTER_CONFIG_FILE === undefined
+          ? {}
+          : { CLUSTER_CONFIG_FILE: join(tree, 'examples', 'replica-sentinel.yaml') }),
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_LAMBDA_FUNCTION_NAME: fn.service,
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.service}`,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+      },
+      timeout: 120_000,
+      maxBuffer: 16 << 20,
     },
-    timeout: 120_000,
-    maxBuffer: 16 << 20,
-  });
+  );
   const line = stdout.split('\n').find((l) => l.startsWith('COLD-START '));
   if (line === undefined) throw new Error(`${fn.service}: the bundle did not report its import time`);
-  return Number(line.slice('COLD-START '.length));
+  return JSON.parse(line.slice('COLD-START '.length)) as ImportTime;
 }
 
 function median(values: readonly number[]): number {
@@ -128,7 +161,11 @@ export async function benchColdStart(options: readonly string[]): Promise<BenchR
   const runs = runsFrom(options);
   const built: Built[] = [];
   try {
-    console.error('cold-start: synthesizing ours and the baseline with bundling …');
+    const load = () =>
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ');
+    console.error(`cold-start: load average ${load()}; synthesizing ours and the baseline with bundling …`);
     built.push(await synthesize(REPO_ROOT));
     built.push(await synthesize(baselineTree(COLD_START_BASELINE_COMMIT)));
     const [ours, baseline] = built as [Built, Built];
@@ -140,18 +177,28 @@ export async function benchColdStart(options: readonly string[]): Promise<BenchR
         console.error(`cold-start: ${fn.service} has no baseline bundle; skipped`);
         continue;
       }
-      const oursMs: number[] = [];
-      const baseMs: number[] = [];
+      const oursTimes: ImportTime[] = [];
+      const baseTimes: ImportTime[] = [];
       for (let i = 0; i < runs; i++) {
-        oursMs.push(await importMs(fn, ours.tree));
-        baseMs.push(await importMs(base, baseline.tree));
+        oursTimes.push(await importTime(fn, ours.tree));
+        baseTimes.push(await importTime(base, baseline.tree));
       }
+      const wall = (times: ImportTime[]) => times.map((t) => t.wallMs);
+      const cpu = (times: ImportTime[]) => times.map((t) => t.cpuMs);
       const scenario = `${fn.service} (${label})`;
       rows.push(
         {
           benchmark: 'cold-start',
           scenario,
-          metric: 'bundle bytes',
+          metric: 'bytes read at init',
+          ours: initBytes(fn),
+          baseline: initBytes(base),
+          better: 'lower',
+        },
+        {
+          benchmark: 'cold-start',
+          scenario,
+          metric: 'bundle bytes (all chunks)',
           ours: bundleBytes(fn),
           baseline: bundleBytes(base),
           better: 'lower',
@@ -160,20 +207,28 @@ export async function benchColdStart(options: readonly string[]): Promise<BenchR
           benchmark: 'cold-start',
           scenario,
           metric: `import ms (median of ${runs})`,
-          ours: median(oursMs),
-          baseline: median(baseMs),
+          ours: median(wall(oursTimes)),
+          baseline: median(wall(baseTimes)),
           better: 'lower',
         },
         {
           benchmark: 'cold-start',
           scenario,
           metric: 'import ms (p95)',
-          ours: p95(oursMs),
-          baseline: p95(baseMs),
+          ours: p95(wall(oursTimes)),
+          baseline: p95(wall(baseTimes)),
+          better: 'lower',
+        },
+        {
+          benchmark: 'cold-start',
+          scenario,
+          metric: 'import CPU ms (median)',
+          ours: median(cpu(oursTimes)),
+          baseline: median(cpu(baseTimes)),
           better: 'lower',
         },
       );
-      console.error(`cold-start: ${fn.service} done`);
+      console.error(`cold-start: ${fn.service} done (load average ${load()})`);
     }
     return rows;
   } finally {
