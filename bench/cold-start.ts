@@ -13,9 +13,10 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { filesReadAtInit } from '../infra/bundling';
 import { type TemplateFunction, templateFunctions } from '../infra/template-functions';
 import { baselineTree, REPO_ROOT } from './baseline';
 import type { BenchRow } from './table';
@@ -80,22 +81,9 @@ function bundleBytes(fn: TemplateFunction): number {
   return bytes;
 }
 
-/**
- * Bytes of the code a cold start reads: the entry and the chunks it imports statically, transitively
- * (`import … from "./chunk.mjs"`; not the `import("./chunk.mjs")` that run on demand).
- */
+/** Bytes of the code a cold start reads (infra/bundling.ts `filesReadAtInit`). */
 function initBytes(fn: TemplateFunction): number {
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const code = readFileSync(file, 'utf8');
-    for (const match of code.matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+\.mjs)"/g)) {
-      visit(join(dirname(file), match[1] ?? ''));
-    }
-  };
-  visit(fn.entry);
-  return [...seen].reduce((sum, file) => sum + statSync(file).size, 0);
+  return filesReadAtInit(fn.entry).reduce((sum, file) => sum + statSync(file).size, 0);
 }
 
 /** One import of a bundle: wall-clock and CPU (user + system) milliseconds. */

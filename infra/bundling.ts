@@ -8,8 +8,9 @@
  * split (it writes one `--outfile`), so the asset is built here with esbuild's API, locally, and
  * `SentinelFunction` hands it to NodejsFunction as its `code`.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { AssetHashType, DockerImage, type ILocalBundling } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
 import type { BuildOptions } from 'esbuild';
@@ -75,4 +76,21 @@ export function functionCode(entry: string): Code {
       local: new EsbuildBundling(relative(REPO_ROOT, entry)),
     },
   });
+}
+
+/**
+ * The files of a bundle that a cold start reads: the entry and the chunks it imports statically, transitively
+ * (`import … from "./chunk.mjs"`; not the `import("./chunk.mjs")` that run on demand).
+ */
+export function filesReadAtInit(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const match of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+\.mjs)"/g)) {
+      visit(join(dirname(file), match[1] ?? ''));
+    }
+  };
+  visit(entry);
+  return [...seen];
 }
