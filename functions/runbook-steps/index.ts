@@ -13,7 +13,7 @@ const logger = new Logger({ serviceName: 'runbook-steps' });
 const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
 const secretValue = secretsManagerSecretValue(secretsManagerClient());
-// Lambda and SSM hooks are the exception: their SDK packages load when a cluster's hook first needs them.
+// The Lambda and SSM clients serve hooks of those types only: imported and built when one first runs.
 const lambda = lazy(async () => new (await import('@aws-sdk/client-lambda')).Lambda({}));
 const ssm = lazy(async () => new (await import('@aws-sdk/client-ssm')).SSM({}));
 // Database credentials for the built-in hooks ({"username","password"} in Secrets Manager): the cluster's
