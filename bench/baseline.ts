@@ -2,7 +2,8 @@
  * The baseline the benchmarks compare against: the sources of commit `BASELINE_COMMIT` (before the cost
  * work of issue 14), extracted with `git archive` into `<os tmpdir>/replica-sentinel-baseline-<commit>` (once;
  * kept for the next run; outside the checkout, so that jest never sees its tests) with this checkout's node_modules linked in, so that `npm run sizing` and `npm run bench -- cold-start`
- * measure today's code and the baseline's in the same run, on the same machine.
+ * measure today's code and the baseline's in the same run, on the same machine (cold-start extracts its own
+ * commit, `COLD_START_BASELINE_COMMIT` in bench/cold-start.ts, the same way).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -3,6 +3,7 @@
  * one table of ratios against the baselines measured in the same run. Options (e.g. `--runs 3`) go to the
  * benchmarks that take them. See bench/README.md.
  */
+import { benchColdStart } from './cold-start';
 import { benchDetection } from './detection';
 import { benchIngest } from './ingest';
 import { benchSweep } from './sweep';
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, (options: readonly string[]) => Promise<BenchRo
   ingest: benchIngest,
   sweep: benchSweep,
   detection: benchDetection,
+  'cold-start': benchColdStart,
 };
 
 const argv = process.argv.slice(2);

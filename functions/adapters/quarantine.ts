@@ -1,4 +1,5 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type ClientSource, clientOf } from './clients';
 
 /** A record that can never be processed, with everything needed to find and replay it. */
 export interface QuarantinedRecord {
@@ -76,17 +77,21 @@ export function truncateData(
     : { data: base64, dataBytes, dataTruncated: false };
 }
 
-/** The quarantine SQS queue. */
+/** The quarantine SQS queue (the SQS package is loaded on the first record sent: clients.ts). */
 export class SqsQuarantine implements Quarantine {
   constructor(
-    private readonly client: SQSClient,
+    private readonly client: ClientSource<SQSClient>,
     private readonly queueUrl: string,
   ) {}
 
   async send(records: readonly QuarantinedRecord[]): Promise<QuarantineFailure | undefined> {
     for (const { start, bodies } of chunkBodies(records.map(sqsSafeJson))) {
       try {
-        const result = await this.client.send(
+        const [client, { SendMessageBatchCommand }] = await Promise.all([
+          clientOf(this.client),
+          import('@aws-sdk/client-sqs'),
+        ]);
+        const result = await client.send(
           new SendMessageBatchCommand({
             QueueUrl: this.queueUrl,
             Entries: bodies.map((body, i) => ({

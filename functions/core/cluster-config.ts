@@ -29,7 +29,7 @@ import {
   parseDocument,
   type Node as YamlNode,
 } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MIN_SWEEP_INTERVAL_SECONDS, sweepIntervalProblem } from './cadence';
 import type { NodeFailoverConfig } from './candidate';
 import type { ClusterHooks, NodeEndpoint } from './hooks';

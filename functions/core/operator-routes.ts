@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The operator API as one typed table (docs/DESIGN.md §5): each operation's HTTP method, path pattern

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRecordError } from './errors';
 import { ENGINES, type Engine, positionError } from './position';
 

@@ -1,7 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { documentClient } from '../adapters/clients';
+import { documentClient, sfnClient, snsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { DynamoIncidentStore } from '../adapters/incident-store';
 import { emfMetrics } from '../adapters/metrics';
@@ -21,8 +19,8 @@ export const handler = createHandler(
   {
     incidents: new DynamoIncidentStore(client, tableName),
     nodes: new DynamoNodeStateStore(client, tableName, logger),
-    notifier: new SnsNotifier(new SNSClient({}), topicArn),
-    runbooks: new StepFunctionsLauncher(new SFNClient({}), {
+    notifier: new SnsNotifier(snsClient(), topicArn),
+    runbooks: new StepFunctionsLauncher(sfnClient(), {
       'primary-failover': requireEnv('FAILOVER_STATE_MACHINE_ARN'),
       'replica-recovery': requireEnv('RECOVERY_STATE_MACHINE_ARN'),
     }),

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Kinesis } from '@aws-sdk/client-kinesis';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { documentClient } from '../adapters/clients';
+import { documentClient, secretsManagerClient } from '../adapters/clients';
 import { applyClusterConfig } from '../adapters/cluster-config-store';
 import { requireEnv } from '../adapters/env';
 import { cachedSecretValue, secretsManagerSecretValue } from '../adapters/hooks';
@@ -35,7 +34,7 @@ const targets = probeTargets(config, PROBED_ENGINES);
 const { roundSeconds, deadlineSeconds } = probeSchedule(targets, config.probe);
 // Secrets are read at most every 5 minutes, and once more after a server refuses the login (a rotation);
 // never logged.
-const secretValue = cachedSecretValue(secretsManagerSecretValue(new SecretsManagerClient({})));
+const secretValue = cachedSecretValue(secretsManagerSecretValue(secretsManagerClient()));
 // Strictly increasing per observer across invocations and containers: the clock, bumped when called twice.
 let lastSeq = 0;
 

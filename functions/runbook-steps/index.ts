@@ -1,9 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Lambda } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSM } from '@aws-sdk/client-ssm';
-import { documentClient } from '../adapters/clients';
+import { documentClient, lazy, secretsManagerClient, snsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { lambdaInvoker, secretsManagerSecretValue, ssmAutomationStarter } from '../adapters/hooks';
 import { emfMetrics } from '../adapters/metrics';
@@ -16,7 +12,10 @@ import { createHandler } from './handler';
 const logger = new Logger({ serviceName: 'runbook-steps' });
 const client = documentClient();
 const tableName = requireEnv('TABLE_NAME');
-const secretValue = secretsManagerSecretValue(new SecretsManagerClient({}));
+const secretValue = secretsManagerSecretValue(secretsManagerClient());
+// The Lambda and SSM clients serve hooks of those types only: imported and built when one first runs.
+const lambda = lazy(async () => new (await import('@aws-sdk/client-lambda')).Lambda({}));
+const ssm = lazy(async () => new (await import('@aws-sdk/client-ssm')).SSM({}));
 // Database credentials for the built-in hooks ({"username","password"} in Secrets Manager): the cluster's
 // own credentialsSecretArn (its META item), else the stack's databaseSecretArn, else the node URL's user.
 const databaseSecretArn = process.env.DATABASE_SECRET_ARN;
@@ -31,11 +30,13 @@ export const handler = createHandler(
         clusterSecretArn: clusterSecretArnFromTable(client, tableName),
         ...(databaseSecretArn ? { defaultSecretArn: databaseSecretArn } : {}),
       }),
-      invokeLambda: lambdaInvoker(new Lambda({})),
-      startAutomation: ssmAutomationStarter(new SSM({})),
+      invokeLambda: lambdaInvoker({ invoke: async (input) => (await lambda()).invoke(input) }),
+      startAutomation: ssmAutomationStarter({
+        startAutomationExecution: async (input) => (await ssm()).startAutomationExecution(input),
+      }),
       secretValue,
     }),
-    notifier: new SnsNotifier(new SNSClient({}), requireEnv('ALERTS_TOPIC_ARN')),
+    notifier: new SnsNotifier(snsClient(), requireEnv('ALERTS_TOPIC_ARN')),
     clock: Date.now,
   },
   { logger, metrics: emfMetrics('runbook-steps') },

@@ -24,12 +24,7 @@ import {
   SystemLogLevel,
   Tracing,
 } from 'aws-cdk-lib/aws-lambda';
-import {
-  LogLevel as EsbuildLogLevel,
-  NodejsFunction,
-  OutputFormat,
-  SourceMapMode,
-} from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -37,7 +32,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { idempotencyPartitionKey } from '../../functions/adapters/table-definition';
-import { LOCK_FILE, REPO_ROOT } from '../paths';
+import { BUNDLE_HANDLER, functionCode } from '../bundling';
 
 /** How a function uses the node-state table: read only, or read and conditional writes. */
 export type TableAccess = 'R' | 'RW';
@@ -268,7 +263,8 @@ export function createLogsKey(scope: Construct, id: string): Key {
 
 /**
  * The house Lambda function (docs/CONVENTIONS.md): a `NodejsFunction` on Node.js 24 / arm64 with X-Ray
- * tracing, an ESM bundle with source maps and the locked AWS SDK inside, a dedicated KMS-encrypted log
+ * tracing, an ESM bundle with source maps and the locked AWS SDK inside, split so that what the code imports
+ * on demand is read on demand (infra/bundling.ts), a dedicated KMS-encrypted log
  * group with retention, and its own role that holds no AWS managed policy: it may write to its own log
  * group and to X-Ray, and gets everything else through the `bind*` methods (least privilege).
  *
@@ -314,10 +310,7 @@ export class SentinelFunction extends Construct implements IGrantable {
     }
 
     this.fn = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: LOCK_FILE,
+      handler: BUNDLE_HANDLER,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
@@ -345,24 +338,8 @@ export class SentinelFunction extends Construct implements IGrantable {
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? id,
         POWERTOOLS_LOG_LEVEL: logLevel,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies bundled into an ESM file still call require(); give them one.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        // Bundle the AWS SDK too: the deployed code runs the SDK version package-lock.json pins and
-        // the tests ran, not whatever the runtime ships.
-        externalModules: [],
-        bundleAwsSDK: true,
-        // esbuild's per-file size table on every synth and test run is noise; warnings still print.
-        logLevel: EsbuildLogLevel.WARNING,
-      },
+      // esbuild with code splitting (infra/bundling.ts): NodejsFunction's own bundling writes one file.
+      code: functionCode(props.entry),
     });
 
     if (props.vpc !== undefined) {

@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { TABLE } from '../../functions/adapters/table-definition';
+import { filesReadAtInit } from '../../infra/bundling';
+import { templateFunctions } from '../../infra/template-functions';
 import {
   arnOf,
   bundledEntries,
@@ -321,6 +324,33 @@ describe('Ingest functions', () => {
       expect(code.startsWith("import { createRequire } from 'node:module';")).toBe(true);
       // Bundled, not left to the runtime: no bare import of an @aws-sdk package remains.
       expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
+    }
+  });
+
+  it('splits each bundle: a cold start reads no database driver, runbook-steps has each in a chunk of its own', () => {
+    // A string each driver's code holds: pg's SCRAM login, mysql2's default auth plugin, node-redis' RESP3.
+    const DRIVERS = { pg: 'SCRAM-SHA-256', mysql2: 'caching_sha2_password', redis: 'RESP3' };
+    const functions = templateFunctions(template.toJSON(), t.outdir, 'table');
+    const driversIn = (files: readonly string[]) => {
+      const code = files.map((file) => readFileSync(file, 'utf8')).join('\n');
+      return Object.entries(DRIVERS)
+        .filter(([, marker]) => code.includes(marker))
+        .map(([driver]) => driver);
+    };
+    for (const fn of functions) {
+      expect([fn.service, driversIn(filesReadAtInit(fn.entry))]).toEqual([fn.service, []]);
+    }
+    const steps = functions.find((fn) => fn.service === 'runbook-steps');
+    if (steps === undefined) throw new Error('no runbook-steps function');
+    const chunks = readdirSync(join(steps.assetDir, 'chunks'))
+      .filter((name) => name.endsWith('.mjs'))
+      .map((name) => join(steps.assetDir, 'chunks', name));
+    for (const driver of Object.keys(DRIVERS)) {
+      // Exactly one chunk holds the driver: loaded when a cluster of its engine needs it, alone.
+      expect([driver, chunks.filter((chunk) => driversIn([chunk]).includes(driver)).length]).toEqual([
+        driver,
+        1,
+      ]);
     }
   });
 });

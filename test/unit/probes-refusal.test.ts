@@ -1,8 +1,9 @@
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { ErrorReply } from 'redis';
 import { cachedSecretValue } from '../../functions/adapters/hooks/aws';
 import { NodeUnreachableError } from '../../functions/adapters/hooks/connection';
+import { loadDriver } from '../../functions/adapters/hooks/drivers';
 import { probeFrontends, refusalOf } from '../../functions/adapters/probes/index';
 import { HookFailedError } from '../../functions/core/hooks';
 
@@ -30,6 +31,12 @@ function socketError(code: string): Error {
 }
 
 describe('refusalOf', () => {
+  // A driver's errors come from its connections, which load it first (hooks/drivers.ts); so here.
+  beforeAll(async () => {
+    await loadDriver('pg');
+    await loadDriver('redis');
+  });
+
   it.each([
     [new ErrorReply('WRONGPASS invalid username-password pair or user is disabled.'), 'authentication'],
     [new ErrorReply('NOAUTH Authentication required.'), 'authentication'],

@@ -5,8 +5,9 @@
  * @aws-sdk/client-lambda nor @aws-sdk/client-ssm is a dependency of this module: pass the aggregated client
  * (`new Lambda({})`, `new SSM({})`) or `{ invoke: (input) => client.send(new InvokeCommand(input)) }`.
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { HookFailedError, type HookRequest } from '../../core/hooks';
+import { type ClientSource, clientOf } from '../clients';
 import type { DbCredentials } from './connection';
 
 /** Invokes a Lambda hook with the request and resolves with its decoded answer (`undefined` when empty). */
@@ -79,9 +80,13 @@ export function ssmAutomationStarter(api: SsmAutomationApi): StartAutomation {
 }
 
 /** A {@link SecretValue} reading SecretString from Secrets Manager. */
-export function secretsManagerSecretValue(client: SecretsManagerClient): SecretValue {
+export function secretsManagerSecretValue(client: ClientSource<SecretsManagerClient>): SecretValue {
   return async (secretArn) => {
-    const output = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    const [secrets, { GetSecretValueCommand }] = await Promise.all([
+      clientOf(client),
+      import('@aws-sdk/client-secrets-manager'),
+    ]);
+    const output = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
     if (output.SecretString === undefined) {
       throw new HookFailedError(
         `Secret ${secretArn} has no SecretString (binary secrets are not supported).`,

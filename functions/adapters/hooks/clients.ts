@@ -1,12 +1,14 @@
 /**
  * Opening a connection to a database node, shared by the built-in hooks and the probes: one place for
  * the drivers' timeouts, default users, credentials and the "was it reachable at all" classification
- * ({@link connectOrClassify}). The caller closes what it gets.
+ * ({@link connectOrClassify}). The caller closes what it gets. Each driver is loaded on its first connection
+ * (drivers.ts).
  */
-import mysql from 'mysql2/promise';
-import pg from 'pg';
-import { createClient, type RedisClientType } from 'redis';
+import type mysql from 'mysql2/promise';
+import type pg from 'pg';
+import type { RedisClientType } from 'redis';
 import { CONNECT_TIMEOUT_MS, connectOrClassify, type DbCredentials, type HostPort } from './connection';
+import { loadDriver } from './drivers';
 
 export type RedisConnection = RedisClientType;
 
@@ -40,6 +42,7 @@ export function connectRedis(
   options: ClientOptions,
 ): Promise<RedisConnection> {
   return connectOrClassify(node, async () => {
+    const { createClient } = await loadDriver('redis');
     const client: RedisConnection = createClient({
       socket: {
         host: node.host,
@@ -67,7 +70,8 @@ export function connectPostgres(
   options: ClientOptions,
 ): Promise<pg.Client> {
   return connectOrClassify(node, async () => {
-    const client = new pg.Client({
+    const pgDriver = await loadDriver('pg');
+    const client = new pgDriver.Client({
       host: node.host,
       port: node.port,
       user: creds?.username ?? POSTGRES_DEFAULT_USER,
@@ -103,8 +107,9 @@ export async function connectMysql(
   creds: DbCredentials | undefined,
   options: { readonly signal?: AbortSignal } = {},
 ): Promise<mysql.Connection> {
+  const mysqlDriver = await loadDriver('mysql');
   const connection = await connectOrClassify(node, () =>
-    mysql.createConnection({
+    mysqlDriver.createConnection({
       host: node.host,
       port: node.port,
       user: creds?.username ?? 'root',

@@ -4,7 +4,7 @@
  * twice does no harm, and closes its connection. Without a user in the credentials, hooks log in as
  * `postgres`, to the URL's database or `postgres`.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { HookFailedError, type HookRequest, type HookResult, type NodeEndpoint } from '../../core/hooks';
 import { NotYetPrimaryError } from '../../core/runbook';
 import { connectPostgres, POSTGRES_DEFAULT_USER } from './clients';
@@ -55,7 +55,7 @@ async function scalar<T>(client: pg.Client, sql: string, timeoutMs = STATEMENT_T
 
 const inRecovery = (client: pg.Client) => scalar<boolean>(client, 'SELECT pg_is_in_recovery() AS value');
 const setting = (client: pg.Client, name: string) =>
-  scalar<string>(client, `SELECT current_setting(${pg.escapeLiteral(name)}) AS value`);
+  scalar<string>(client, `SELECT current_setting(${client.escapeLiteral(name)}) AS value`);
 
 async function reload(client: pg.Client): Promise<void> {
   await client.query('SELECT pg_reload_conf()');
@@ -162,7 +162,7 @@ async function repoint(request: HookRequest, creds: DbCredentials | undefined): 
       next.set('user', creds?.username ?? POSTGRES_DEFAULT_USER);
     if (creds?.password !== undefined) next.set('password', creds.password);
     if (!next.has('application_name')) next.set('application_name', request.target.nodeId);
-    await client.query(`ALTER SYSTEM SET primary_conninfo = ${pg.escapeLiteral(formatConninfo(next))}`);
+    await client.query(`ALTER SYSTEM SET primary_conninfo = ${client.escapeLiteral(formatConninfo(next))}`);
     await reload(client);
     const from = current.has('host')
       ? `${current.get('host')}:${current.get('port') ?? DEFAULT_PORT}`

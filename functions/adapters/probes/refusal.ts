@@ -12,10 +12,12 @@
  *   1226).
  * Everything else (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENOTFOUND, a closed socket, a connect or
  * statement timeout, a {@link NodeUnreachableError}) means the node could not be reached.
+ *
+ * The driver classes are read from the drivers already loaded (hooks/drivers.ts): an error of a driver
+ * that was never loaded cannot have come from a connection, and reading it loads nothing (issue 14).
  */
-import pg from 'pg';
-import { ErrorReply } from 'redis';
 import { NodeUnreachableError } from '../hooks/connection';
+import { loadedDriver } from '../hooks/drivers';
 
 /** Why a server that answered refused the probe. `authentication`: the login was refused. */
 export type RefusalKind = 'authentication' | 'too-many-connections' | 'server-error';
@@ -61,12 +63,14 @@ export function refusalOf(error: unknown): Refusal | undefined {
 }
 
 function driverRefusal(e: Error): Refusal | undefined {
-  if (e instanceof ErrorReply) {
+  const redis = loadedDriver('redis');
+  if (redis !== undefined && e instanceof redis.ErrorReply) {
     if (REDIS_AUTH.test(e.message)) return { kind: 'authentication', reason: e.message };
     if (REDIS_TOO_MANY.test(e.message)) return { kind: 'too-many-connections', reason: e.message };
     return { kind: 'server-error', reason: e.message };
   }
-  if (e instanceof pg.DatabaseError) {
+  const pg = loadedDriver('pg');
+  if (pg !== undefined && e instanceof pg.DatabaseError) {
     const reason = `${e.message} (SQLSTATE ${e.code ?? '?'})`;
     if (PG_AUTH.has(e.code ?? '')) return { kind: 'authentication', reason };
     if (PG_TOO_MANY.has(e.code ?? '')) return { kind: 'too-many-connections', reason };
