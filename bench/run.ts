@@ -6,12 +6,14 @@
 import { benchDetection } from './detection';
 import { benchIngest } from './ingest';
 import { benchSweep } from './sweep';
+import { benchSwitchover } from './switchover';
 import { type BenchRow, printTable } from './table';
 
 const BENCHMARKS: Record<string, (options: readonly string[]) => Promise<BenchRow[]>> = {
   ingest: benchIngest,
   sweep: benchSweep,
   detection: benchDetection,
+  switchover: benchSwitchover,
 };
 
 const argv = process.argv.slice(2);

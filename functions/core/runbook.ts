@@ -9,6 +9,7 @@
  * from which the CDK states are built and the tests' expected paths derived.
  */
 import type { ClusterMode, IncidentKind, RunbookName } from './incidents';
+import type { Engine } from './position';
 
 export const RUNBOOK_ACTIONS = [
   'reverify',
@@ -141,6 +142,11 @@ export interface RunbookState {
   escalations?: number;
   /** primary-switchover: what the operator asked for (who, why, the node to promote, dry run). */
   requested?: { by: string; reason?: string; to?: string; dryRun?: boolean };
+  /**
+   * primary-switchover: the cluster's engine, noted by the Check (a cluster's nodes share one engine), so that
+   * the steps inside the write pause do not query the node items for it before every hook.
+   */
+  engine?: Engine;
   /** primary-switchover: the old primary's position once it stopped taking writes. */
   finalPosition?: string;
   /** primary-switchover: when catching up is given up (epoch ms). */
