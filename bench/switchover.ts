@@ -195,6 +195,8 @@ export async function benchSwitchover(args: readonly string[] = []): Promise<Ben
   if (engines.length === 0)
     throw new Error(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
 
+  /** The runbook's step records of each of our runs (step → when it was recorded), by engine. */
+  const stepTimes: Record<string, Map<string, number>[]> = {};
   const children: number[] = [];
   const writers = new Set<Writer>();
   const stop = stopOnSignals({
@@ -236,6 +238,7 @@ export async function benchSwitchover(args: readonly string[] = []): Promise<Ben
     to: ServerNode,
     writing: () => Promise<Writer>,
   ): Promise<{ writer: Writer; startedAt: number; stopWatch: () => Promise<void> }> {
+    const stepsOf = (stepTimes[engine] ??= []);
     const local = await localStack();
     const clusterId = `bench-switchover-${engine}-${run}`;
     const client = documentClient({ ...LOCAL_AWS, endpoint: local.dynamodbEndpoint });
@@ -302,6 +305,7 @@ export async function benchSwitchover(args: readonly string[] = []): Promise<Ben
         { timeoutMs: 120_000, intervalMs: POLL_MS, signal },
       );
       if (!outcome.startsWith('switched over')) throw new Error(`ours run ${run}: ${outcome}`);
+      stepsOf.push(new Map(steps.map((s) => [s.step, s.at])));
       console.error(
         `  ours run ${run} (${engine}) steps: ${steps.map((s) => `${s.step} +${s.at - startedAt}`).join(', ')}`,
       );
@@ -510,7 +514,22 @@ export async function benchSwitchover(args: readonly string[] = []): Promise<Ben
         row(`acknowledged writes lost (of ${ourAcked} / ${acked})`, ourLost, lost),
       );
     }
-    lines.push('');
+    // Where our window goes: the time between the records of the steps that run while writes are stopped.
+    const pairs = [
+      ['AwaitCatchUp', 'writes-stopped', 'caught-up'],
+      ['Promote', 'caught-up', 'promoted'],
+      ['UpdateCluster', 'promoted', 'cluster-updated'],
+      ['DemoteOld', 'cluster-updated', 'old-primary'],
+    ] as const;
+    const spans = pairs.map(([name, from, to]) => {
+      const ms = (stepTimes[engine] ?? []).flatMap((times) => {
+        const a = times.get(from);
+        const b = times.get(to);
+        return a === undefined || b === undefined ? [] : [b - a];
+      });
+      return ms.length === 0 ? `${name} -` : `${name} ${medianAndP95(ms).median} ms`;
+    });
+    lines.push(`  ours, median time of each step after writes stopped: ${spans.join(', ')}`, '');
   };
 
   try {
