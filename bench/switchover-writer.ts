@@ -4,7 +4,8 @@
  * writes keys (Redis `SET bench:<seq> 1`) or rows (PostgreSQL `INSERT`) 1, 2, 3… one at a time, as fast as
  * the server answers, to the node it found writable. On a refused or failed write (an error reply such as
  * READONLY, a read-only transaction, a dropped connection) it looks for the writable node again, asking
- * every node in turn (Redis `ROLE` master; PostgreSQL out of recovery and not read-only), and goes on there.
+ * every node in turn (Redis `ROLE` master; PostgreSQL out of recovery and not read-only) on a connection it
+ * keeps open to each node (as a client library's pool does), and goes on there.
  *
  * It records every write: when it was sent, and when it was acknowledged (and by which port) or failed. On
  * the message `stop` it finishes the write in flight, sends the record to its parent and exits.
@@ -34,7 +35,9 @@ export interface WriterRecord {
   readonly failed: [number, number, number][];
 }
 
-interface Session {
+/** One connection to a node, kept open: the writer asks it whether it is writable and writes through it. */
+interface Connection {
+  writable(): Promise<boolean>;
   write(seq: number): Promise<void>;
   close(): void;
 }
@@ -47,75 +50,77 @@ let running = true;
 const STOP_GRACE_MS = 30_000;
 let seq = 0;
 
-const redisWriter = {
-  async writable(node: WriterNode): Promise<boolean> {
-    const client = createClient({ socket: { host: node.host, port: node.port, reconnectStrategy: false } });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
+async function redisConnection(node: WriterNode): Promise<Connection> {
+  const client = createClient({
+    socket: { host: node.host, port: node.port, reconnectStrategy: false },
+    disableOfflineQueue: true,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  return {
+    async writable() {
       const role = (await client.sendCommand(['ROLE'])) as unknown[];
       return role[0] === 'master';
-    } finally {
-      client.destroy();
-    }
-  },
-  async open(node: WriterNode): Promise<Session> {
-    const client = createClient({
-      socket: { host: node.host, port: node.port, reconnectStrategy: false },
-      disableOfflineQueue: true,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return {
-      async write(n) {
-        const reply: unknown = await client.sendCommand(['SET', `bench:${n}`, '1']);
-        if (reply !== 'OK') throw new Error(`SET answered ${String(reply)}`);
-      },
-      close: () => client.destroy(),
-    };
-  },
-};
+    },
+    async write(n) {
+      const reply: unknown = await client.sendCommand(['SET', `bench:${n}`, '1']);
+      if (reply !== 'OK') throw new Error(`SET answered ${String(reply)}`);
+    },
+    close: () => client.destroy(),
+  };
+}
 
-const postgresWriter = {
-  async connect(node: WriterNode): Promise<pg.Client> {
-    const client = new pg.Client({
-      host: node.host,
-      port: node.port,
-      user: 'postgres',
-      database: 'postgres',
-      connectionTimeoutMillis: 2000,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  },
-  async writable(node: WriterNode): Promise<boolean> {
-    const client = await postgresWriter.connect(node);
-    try {
+async function postgresConnection(node: WriterNode): Promise<Connection> {
+  const client = new pg.Client({
+    host: node.host,
+    port: node.port,
+    user: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  const insert = `INSERT INTO ${config.table ?? 'bench_switchover'} (seq) VALUES ($1)`;
+  return {
+    async writable() {
       const { rows } = await client.query<{ recovery: boolean; ro: string }>(
         "SELECT pg_is_in_recovery() AS recovery, current_setting('default_transaction_read_only') AS ro",
       );
       return rows[0]?.recovery === false && rows[0]?.ro === 'off';
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  },
-  async open(node: WriterNode): Promise<Session> {
-    const client = await postgresWriter.connect(node);
-    const text = `INSERT INTO ${config.table ?? 'bench_switchover'} (seq) VALUES ($1)`;
-    return {
-      async write(n) {
-        await client.query(text, [n]);
-      },
-      close: () => void client.end().catch(() => undefined),
-    };
-  },
-};
+    },
+    async write(n) {
+      await client.query(insert, [n]);
+    },
+    close: () => void client.end().catch(() => undefined),
+  };
+}
 
-const driver = config.engine === 'redis' ? redisWriter : postgresWriter;
+const connect = config.engine === 'redis' ? redisConnection : postgresConnection;
+/** The open connection of each node (by port); one that failed is closed and opened again when needed. */
+const connections = new Map<number, Connection>();
 
+async function connection(node: WriterNode): Promise<Connection> {
+  const open = connections.get(node.port);
+  if (open !== undefined) return open;
+  const fresh = await connect(node);
+  connections.set(node.port, fresh);
+  return fresh;
+}
+
+function drop(node: WriterNode): void {
+  connections.get(node.port)?.close();
+  connections.delete(node.port);
+}
+
+/** Asks every node in turn on its kept connection; a connection that fails is dropped. */
 async function findWritable(): Promise<WriterNode | undefined> {
-  for (const node of config.nodes) if (await driver.writable(node).catch(() => false)) return node;
+  for (const node of config.nodes) {
+    try {
+      if (await (await connection(node)).writable()) return node;
+    } catch {
+      drop(node);
+    }
+  }
   return undefined;
 }
 
@@ -123,24 +128,21 @@ async function run(): Promise<void> {
   while (running) {
     const target = await findWritable();
     if (target === undefined) continue; // every node asked, none writable: ask again at once
-    const session = await driver.open(target).catch(() => undefined);
+    const session = connections.get(target.port);
     if (session === undefined) continue;
-    try {
-      while (running) {
-        const n = ++seq;
-        const sentAt = Date.now();
-        try {
-          await session.write(n);
-        } catch {
-          failed.push([n, sentAt, Date.now()]);
-          break;
-        }
-        acked.push([n, sentAt, Date.now(), target.port]);
+    while (running) {
+      const n = ++seq;
+      const sentAt = Date.now();
+      try {
+        await session.write(n);
+      } catch {
+        failed.push([n, sentAt, Date.now()]);
+        break;
       }
-    } finally {
-      session.close();
+      acked.push([n, sentAt, Date.now(), target.port]);
     }
   }
+  for (const node of config.nodes) drop(node);
 }
 
 const loop = run();
