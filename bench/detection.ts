@@ -22,7 +22,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../local/dynamodb-local';
 import { DEMO_POLICY, runRedisDemo } from '../local/redis-demo';
-import { follows, redisInfo, redisNode, startRedisTopology } from '../local/redis-servers';
+import {
+  follows,
+  type RedisTopology,
+  redisInfo,
+  redisNode,
+  startRedisTopology,
+} from '../local/redis-servers';
 import {
   commandOnPath,
   LOOPBACK,
@@ -73,14 +79,27 @@ function sentinelCommand(conf: string): [string, string[]] {
   return [server, [conf, '--sentinel']];
 }
 
-/** One Sentinel failover: a fresh topology, three sentinels, SIGKILL of the primary; ms until confirmed. */
-async function sentinelFailover(run: number, signal: AbortSignal): Promise<number> {
-  const redis = await startRedisTopology({ replicas: 2, prefix: `sentinel${run}-redis` });
+/** Sentinels watching a Redis topology, ready; `stop()` stops them and removes their directories. */
+export interface Sentinels {
+  readonly nodes: readonly ServerNode[];
+  stop(): Promise<void>;
+}
+
+/**
+ * {@link SENTINELS} sentinels monitoring `redis.primary` as `primary` (quorum {@link QUORUM},
+ * down-after-milliseconds {@link DOWN_AFTER_MS}), each in its own directory on a free loopback port; resolves
+ * once every sentinel sees every replica and the other sentinels (hello messages every 2 s).
+ */
+export async function startSentinels(
+  redis: RedisTopology,
+  prefix: string,
+  signal: AbortSignal,
+): Promise<Sentinels> {
   const sentinels = new ProcessGroup();
   try {
     const nodes: ServerNode[] = [];
     for (let i = 1; i <= SENTINELS; i++) {
-      const nodeId = `sentinel${run}-${i}`;
+      const nodeId = `${prefix}-${i}`;
       const dir = sentinels.dir(nodeId, undefined);
       const port = await freePort();
       // Sentinel rewrites its configuration file: it lives in the sentinel's own directory.
@@ -102,19 +121,33 @@ async function sentinelFailover(run: number, signal: AbortSignal): Promise<numbe
       const managed = sentinels.start(nodeId, command, args, { dir, owner: undefined });
       nodes.push(redisNode(nodeId, port, managed.pid, dir));
     }
-    // Ready: every sentinel sees both replicas and the other sentinels (hello messages every 2 s).
+    const replicas = redis.replicas.length;
     await waitFor(
       'the sentinels to discover the replicas and each other',
       async () => {
         for (const sentinel of nodes) {
           // master0:name=primary,status=ok,address=127.0.0.1:P,slaves=2,sentinels=3
           const master = (await redisInfo(sentinel, 'sentinel')).get('master0') ?? '';
-          if (!master.includes(',slaves=2,') || !master.endsWith(`,sentinels=${SENTINELS}`)) return false;
+          if (!master.includes(`,slaves=${replicas},`) || !master.endsWith(`,sentinels=${SENTINELS}`))
+            return false;
         }
         return true;
       },
       { timeoutMs: 60_000, intervalMs: 200, signal },
     );
+    return { nodes, stop: () => sentinels.stop() };
+  } catch (error) {
+    await sentinels.stop();
+    throw error;
+  }
+}
+
+/** One Sentinel failover: a fresh topology, three sentinels, SIGKILL of the primary; ms until confirmed. */
+async function sentinelFailover(run: number, signal: AbortSignal): Promise<number> {
+  const redis = await startRedisTopology({ replicas: 2, prefix: `sentinel${run}-redis` });
+  let sentinels: Sentinels | undefined;
+  try {
+    sentinels = await startSentinels(redis, `sentinel${run}`, signal);
     await redis.kill(redis.primary);
     const killAt = Date.now();
     let promoted: ServerNode | undefined;
@@ -136,7 +169,7 @@ async function sentinelFailover(run: number, signal: AbortSignal): Promise<numbe
     console.error(`  sentinel run ${run}: ${promoted?.nodeId} promoted and followed after ${elapsed} ms`);
     return elapsed;
   } finally {
-    await sentinels.stop();
+    await sentinels?.stop();
     await redis.stop();
   }
 }

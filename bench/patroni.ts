@@ -43,8 +43,9 @@ export interface PatroniSettings {
   readonly retryTimeoutSeconds: number;
 }
 
-interface PatroniNode {
+export interface PatroniNode {
   readonly name: string;
+  readonly host: string;
   readonly port: number;
   readonly apiPort: number;
   readonly dataDir: string;
@@ -60,27 +61,62 @@ async function answers(node: PatroniNode, path: string): Promise<boolean> {
   return response?.status === 200;
 }
 
+/** A running Patroni pair: its etcd, the leader and the streaming standby. */
+export interface PatroniPair {
+  readonly leader: PatroniNode;
+  readonly standby: PatroniNode;
+  /** The Patroni configuration file of a node (what `patronictl -c` takes). */
+  config(node: PatroniNode): string;
+  /** The scope (Patroni's cluster name). */
+  readonly scope: string;
+  /** The nodes' logs' ends on stderr (before the directories go). */
+  dumpLogs(): void;
+  /** Stops Patroni (it stops its PostgreSQL), then any postmaster left, etcd; removes the directories. */
+  stop(): Promise<void>;
+}
+
 /**
- * One Patroni failover: etcd, a Patroni pair (the leader bootstraps with initdb, the other clones it), then
- * SIGKILL of the leader's host processes (its Patroni and every PostgreSQL process, so nothing restarts it):
- * ms until the other node is a writable primary (polled every `pollMs`).
+ * etcd and a Patroni pair on free loopback ports (the leader bootstraps with initdb, the other clones it),
+ * resolved once the standby streams from the leader with no lag. On failure whatever started is stopped.
  */
-export async function patroniFailover(
+export async function startPatroniPair(
   run: number,
   settings: PatroniSettings,
-  pollMs: number,
   signal: AbortSignal,
-): Promise<number> {
+  prefix = 'patroni',
+): Promise<PatroniPair> {
   const owner = runAs('postgres');
   const group = new ProcessGroup();
   const nodes: PatroniNode[] = [];
+  const configs = new Map<PatroniNode, string>();
+  const scope = `bench-${run}`;
+  const dumpLogs = () => {
+    for (const node of nodes) {
+      const log = existsSync(node.process.log) ? readFileSync(node.process.log, 'utf8') : '';
+      console.error(`  ${node.name} log (end):\n${log.split('\n').slice(-15).join('\n')}`);
+    }
+  };
+  const stop = async () => {
+    // Patroni stops its PostgreSQL on SIGTERM; a postmaster left behind (Patroni killed first) by its id.
+    const postmasters = nodes.map((node) => ({ node, pid: postmasterPid(node.dataDir) }));
+    await Promise.all(
+      nodes
+        .filter((node) => !exited(node.process))
+        .map((node) => endProcess(node.process, 'SIGTERM', 10_000)),
+    );
+    for (const { node, pid } of postmasters) {
+      if (pid !== undefined && isAlive(pid)) await killPostgresProcesses(pid);
+      sysvSegmentRemover(node.dataDir)();
+    }
+    await group.stop();
+  };
   try {
-    const etcdDir = group.dir(`patroni${run}-etcd`, undefined);
+    const etcdDir = group.dir(`${prefix}${run}-etcd`, undefined);
     const [clientPort, peerPort] = [await freePort(), await freePort()];
     const client = `http://${LOOPBACK}:${clientPort}`;
     const peer = `http://${LOOPBACK}:${peerPort}`;
     const etcd = group.start(
-      `patroni${run}-etcd`,
+      `${prefix}${run}-etcd`,
       'etcd',
       [
         '--name=bench',
@@ -100,7 +136,7 @@ export async function patroniFailover(
     );
 
     const start = async (name: string): Promise<PatroniNode> => {
-      const dir = group.dir(`patroni${run}-${name}`, owner);
+      const dir = group.dir(`${prefix}${run}-${name}`, owner);
       const [port, apiPort] = [await freePort(), await freePort()];
       const dataDir = join(dir, 'data');
       const config = join(dir, 'patroni.yml');
@@ -108,7 +144,7 @@ export async function patroniFailover(
       writeFileSync(
         config,
         JSON.stringify({
-          scope: `bench-${run}`,
+          scope,
           name,
           log: { level: 'WARNING' },
           restapi: { listen: `${LOOPBACK}:${apiPort}`, connect_address: `${LOOPBACK}:${apiPort}` },
@@ -142,9 +178,10 @@ export async function patroniFailover(
         }),
       );
       if (owner !== undefined) chownSync(config, owner.uid, owner.gid);
-      const managed = group.start(`patroni${run}-${name}`, 'patroni', [config], { dir, owner });
-      const node = { name, port, apiPort, dataDir, process: managed };
+      const managed = group.start(`${prefix}${run}-${name}`, 'patroni', [config], { dir, owner });
+      const node = { name, host: LOOPBACK, port, apiPort, dataDir, process: managed };
       nodes.push(node);
+      configs.set(node, config);
       return node;
     };
 
@@ -162,11 +199,39 @@ export async function patroniFailover(
       intervalMs: 200,
       signal,
     });
+    return {
+      leader,
+      standby,
+      scope,
+      config: (node) => configs.get(node) ?? '',
+      dumpLogs,
+      stop,
+    };
+  } catch (error) {
+    dumpLogs();
+    await stop();
+    throw error;
+  }
+}
 
+/**
+ * One Patroni failover: etcd, a Patroni pair (the leader bootstraps with initdb, the other clones it), then
+ * SIGKILL of the leader's host processes (its Patroni and every PostgreSQL process, so nothing restarts it):
+ * ms until the other node is a writable primary (polled every `pollMs`).
+ */
+export async function patroniFailover(
+  run: number,
+  settings: PatroniSettings,
+  pollMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const pair = await startPatroniPair(run, settings, signal);
+  const { leader, standby } = pair;
+  try {
     const postmaster = postmasterPid(leader.dataDir);
     if (postmaster === undefined) throw new Error(`${leader.name}: no running postmaster`);
     const killAt = Date.now();
-    await group.kill(leader.process.pid);
+    await endProcess(leader.process, 'SIGKILL', 10_000);
     await killPostgresProcesses(postmaster);
     sysvSegmentRemover(leader.dataDir)();
     await waitFor(
@@ -179,23 +244,9 @@ export async function patroniFailover(
     return elapsed;
   } catch (error) {
     // The servers' own words, before their directories go.
-    for (const node of nodes) {
-      const log = existsSync(node.process.log) ? readFileSync(node.process.log, 'utf8') : '';
-      console.error(`  ${node.name} log (end):\n${log.split('\n').slice(-15).join('\n')}`);
-    }
+    pair.dumpLogs();
     throw error;
   } finally {
-    // Patroni stops its PostgreSQL on SIGTERM; a postmaster left behind (Patroni killed first) by its id.
-    const postmasters = nodes.map((node) => ({ node, pid: postmasterPid(node.dataDir) }));
-    await Promise.all(
-      nodes
-        .filter((node) => !exited(node.process))
-        .map((node) => endProcess(node.process, 'SIGTERM', 10_000)),
-    );
-    for (const { node, pid } of postmasters) {
-      if (pid !== undefined && isAlive(pid)) await killPostgresProcesses(pid);
-      sysvSegmentRemover(node.dataDir)();
-    }
-    await group.stop();
+    await pair.stop();
   }
 }

@@ -7,12 +7,14 @@ import { benchColdStart } from './cold-start';
 import { benchDetection } from './detection';
 import { benchIngest } from './ingest';
 import { benchSweep } from './sweep';
+import { benchSwitchover } from './switchover';
 import { type BenchRow, printTable } from './table';
 
 const BENCHMARKS: Record<string, (options: readonly string[]) => Promise<BenchRow[]>> = {
   ingest: benchIngest,
   sweep: benchSweep,
   detection: benchDetection,
+  switchover: benchSwitchover,
   'cold-start': benchColdStart,
 };
 

@@ -9,6 +9,7 @@
  * from which the CDK states are built and the tests' expected paths derived.
  */
 import type { ClusterMode, IncidentKind, RunbookName } from './incidents';
+import type { Engine } from './position';
 
 export const RUNBOOK_ACTIONS = [
   'reverify',
@@ -152,10 +153,16 @@ export interface RunbookState {
   /** replica-recovery: rebuild attempts so far (at most one). */
   escalations?: number;
   /**
-   * What an operator asked for (who, why, the node to promote, dry run): a switchover, a rejoin or rebuild, or a manual failover
-   * (then also `force`: the data-at-risk gates and the cooldown do not refuse it; fencing still holds).
+   * What an operator asked for (who, why, the node to promote, dry run): a switchover, a rejoin or rebuild,
+   * or a manual failover (then also `force`: the data-at-risk gates and the cooldown do not refuse it;
+   * fencing still holds).
    */
   requested?: { by: string; reason?: string; to?: string; dryRun?: boolean; force?: boolean };
+  /**
+   * primary-switchover: the cluster's engine, noted by the Check (a cluster's nodes share one engine), so that
+   * the steps inside the write pause do not query the node items for it before every hook.
+   */
+  engine?: Engine;
   /** primary-switchover: the old primary's position once it stopped taking writes. */
   finalPosition?: string;
   /** primary-switchover: when catching up is given up (epoch ms). */

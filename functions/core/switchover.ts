@@ -18,8 +18,14 @@ import type { ClusterRecoveryState } from './recovery';
 export const SWITCHOVER_WRITE_PAUSE_SECONDS = 120;
 /** How long the candidate has to apply the old primary's final position before writes are restored. */
 export const SWITCHOVER_CATCH_UP_SECONDS = 20;
-/** How often the catch-up is looked at. */
+/**
+ * How long the catch-up step looks at the candidate itself, every {@link SWITCHOVER_CATCH_UP_POLL_MS}, before it
+ * hands over to the state machine's Wait (also this long): a candidate a few bytes behind when writes stop
+ * (the usual case) has caught up milliseconds later, and a Wait of a whole second would hold writes for it.
+ */
 export const SWITCHOVER_POLL_SECONDS = 1;
+/** The interval of the catch-up step's own looks at the candidate. */
+export const SWITCHOVER_CATCH_UP_POLL_MS = 10;
 
 /** What the rules need to know of the cluster. */
 export interface SwitchoverContext {

@@ -32,6 +32,7 @@ import {
 import {
   caughtUp,
   planSwitchover,
+  SWITCHOVER_CATCH_UP_POLL_MS,
   SWITCHOVER_CATCH_UP_SECONDS,
   SWITCHOVER_POLL_SECONDS,
   switchoverContextOf,
@@ -207,6 +208,13 @@ export function createSteps(deps: StepDeps) {
     return incident;
   };
 
+  /** The engine of `nodeId`: the one the switchover's Check noted, else from the node items. */
+  const engineOf = async (state: RunbookState, nodeId: string): Promise<Engine> => {
+    if (state.engine !== undefined) return state.engine;
+    const snapshot = await deps.nodes.loadCluster(state.clusterId);
+    return snapshot.nodes.get(nodeId)?.engine ?? [...snapshot.nodes.values()][0]?.engine ?? 'generic';
+  };
+
   const runHook = async (
     state: RunbookState,
     cluster: ClusterRecoveryState,
@@ -214,8 +222,7 @@ export function createSteps(deps: StepDeps) {
     target: string,
     primary: string | undefined,
   ): Promise<HookResult> => {
-    const nodes = await deps.nodes.loadCluster(state.clusterId);
-    const engine = nodes.nodes.get(target)?.engine ?? [...nodes.nodes.values()][0]?.engine ?? 'generic';
+    const engine = await engineOf(state, target);
     return deps.hooks.run(
       {
         action,
@@ -269,11 +276,6 @@ export function createSteps(deps: StepDeps) {
       change: { outcome: detail, state: 'RESOLVED', resolvedAt: deps.clock() },
     });
     return detail;
-  };
-
-  const engineOf = async (state: RunbookState, nodeId: string): Promise<Engine> => {
-    const snapshot = await deps.nodes.loadCluster(state.clusterId);
-    return snapshot.nodes.get(nodeId)?.engine ?? [...snapshot.nodes.values()][0]?.engine ?? 'generic';
   };
 
   /** A replica-recovery run whose lock a failover took: it stops, touching nothing more. */
@@ -784,7 +786,8 @@ export function createSteps(deps: StepDeps) {
           state.nodeId,
         );
         current = { ...state, epoch };
-        cluster = await deps.recovery.getCluster(state.clusterId);
+        // bumpEpoch wrote it on condition of this run's lock and the epoch it read: no need to read it back.
+        cluster = { ...cluster, epoch };
       }
       assertEpoch(cluster.epoch, current.epoch);
       if (!current.candidate) throw new Error('promote: no candidate in the state');
@@ -800,18 +803,24 @@ export function createSteps(deps: StepDeps) {
     async updateCluster(state) {
       if (!state.candidate || state.epoch === undefined)
         throw new Error('updateCluster: no candidate or epoch in the state');
-      await deps.recovery.setPrimary(state.clusterId, state.incidentId, state.epoch, state.candidate);
-      const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
-      await deps.recovery.recordEpoch(failoverEpoch(state, incident, deps.clock()));
+      // The two reads go along with the write of the new primary (a switchover's writes are stopped meanwhile).
+      const [, incident, snapshot] = await Promise.all([
+        deps.recovery.setPrimary(state.clusterId, state.incidentId, state.epoch, state.candidate),
+        deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt),
+        deps.nodes.loadCluster(state.clusterId),
+      ]);
       // Its node item says primary from now on, not only after its first report as one: a new primary killed
       // right after its promotion must be judged (and failed over) as a primary.
-      const promoted = (await deps.nodes.loadCluster(state.clusterId)).nodes.get(state.candidate);
-      if (promoted && promoted.role !== 'primary') {
-        // A conflict means a heartbeat wrote it first: that report says what the node is.
-        await deps.nodes.putNode(
-          withTransition({ ...promoted, role: 'primary', version: promoted.version + 1 }, promoted),
-        );
-      }
+      const promoted = snapshot.nodes.get(state.candidate);
+      await Promise.all([
+        deps.recovery.recordEpoch(failoverEpoch(state, incident, deps.clock())),
+        promoted && promoted.role !== 'primary'
+          ? // A conflict means a heartbeat wrote it first: that report says what the node is.
+            deps.nodes.putNode(
+              withTransition({ ...promoted, role: 'primary', version: promoted.version + 1 }, promoted),
+            )
+          : undefined,
+      ]);
       await record(state, 'cluster-updated', `primary is now ${state.candidate} at epoch ${state.epoch}`);
       return { ...state, next: 'done' };
     },
@@ -1044,7 +1053,8 @@ export function createSteps(deps: StepDeps) {
         `switchover asked by ${state.requested?.by ?? 'unknown'}${state.requested?.reason ? ` (${state.requested.reason})` : ''}: from ${state.nodeId} to ${plan.candidate}${state.requested?.dryRun ? ', dry run' : ''}`,
         { notify: true },
       );
-      return { ...base, candidate: plan.candidate, next: 'proceed' };
+      const engine = context.nodes.get(state.nodeId)?.engine;
+      return { ...base, candidate: plan.candidate, ...(engine ? { engine } : {}), next: 'proceed' };
     },
 
     async stopWrites(state) {
@@ -1054,14 +1064,21 @@ export function createSteps(deps: StepDeps) {
           `stopWrites: the cluster lock is held by ${cluster.lockIncidentId ?? 'nobody'}, not this switchover`,
         );
       if (!state.candidate) throw new Error('stopWrites: no candidate in the state');
-      const result = await runHook(state, cluster, 'stopWrites', state.nodeId, state.candidate);
+      // Asked before the writes stop: nothing but the servers is between the pause and the final position.
+      const engine = await engineOf(state, state.nodeId);
+      const result = await runHook(
+        { ...state, engine },
+        cluster,
+        'stopWrites',
+        state.nodeId,
+        state.candidate,
+      );
       const catchUpDeadline = deps.clock() + SWITCHOVER_CATCH_UP_SECONDS * 1000;
       if (result.status === 'started') {
         await record(state, 'writes-stopping', result.detail);
         return { ...afterHook(state, result, 'AwaitCatchUp'), catchUpDeadline };
       }
       // The final position is read after the writes stopped: every acknowledged write is at or before it.
-      const engine = await engineOf(state, state.nodeId);
       const finalPosition = await deps.hooks.replicationProgress(
         engine,
         endpoint(cluster, state.nodeId),
@@ -1075,18 +1092,29 @@ export function createSteps(deps: StepDeps) {
     },
 
     async awaitCatchUp(state) {
-      const now = deps.clock();
-      const cluster = await deps.recovery.getCluster(state.clusterId);
       if (!state.candidate) throw new Error('awaitCatchUp: no candidate in the state');
-      const engine = await engineOf(state, state.candidate);
+      const [cluster, engine] = await Promise.all([
+        deps.recovery.getCluster(state.clusterId),
+        engineOf(state, state.candidate),
+      ]);
       const finalPosition =
         state.finalPosition ??
         (await deps.hooks.replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId));
       if (finalPosition === undefined) throw new Error(`awaitCatchUp: ${state.nodeId} reports no position`);
-      const applied = await deps.hooks
-        .replicationProgress(engine, endpoint(cluster, state.candidate), state.clusterId)
-        .catch(() => undefined);
-      const verdict = applied === undefined ? false : caughtUp(engine, finalPosition, applied);
+      const candidate = endpoint(cluster, state.candidate);
+      // The candidate is asked every SWITCHOVER_CATCH_UP_POLL_MS for up to SWITCHOVER_POLL_SECONDS (counted in
+      // looks, not by the clock), then the state machine's Wait takes over until the deadline.
+      const looks = Math.ceil((SWITCHOVER_POLL_SECONDS * 1000) / SWITCHOVER_CATCH_UP_POLL_MS);
+      let applied: string | undefined;
+      let verdict: boolean | undefined = false;
+      for (let look = 1; ; look++) {
+        applied = await deps.hooks
+          .replicationProgress(engine, candidate, state.clusterId)
+          .catch(() => undefined);
+        verdict = applied === undefined ? false : caughtUp(engine, finalPosition, applied);
+        if (verdict !== false || look >= looks) break;
+        await new Promise((resolve) => setTimeout(resolve, SWITCHOVER_CATCH_UP_POLL_MS));
+      }
       if (verdict === true) {
         await record(
           state,
@@ -1095,6 +1123,7 @@ export function createSteps(deps: StepDeps) {
         );
         return { ...state, finalPosition, next: 'caught-up' };
       }
+      const now = deps.clock();
       const deadline = state.catchUpDeadline ?? now;
       if (verdict === undefined || now >= deadline) {
         const why =
