@@ -6,7 +6,7 @@
  * commit, `COLD_START_BASELINE_COMMIT` in bench/cold-start.ts, the same way).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,11 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export function baselineTree(commit = BASELINE_COMMIT): string {
   const dir = join(tmpdir(), `replica-sentinel-baseline-${commit}`);
   const marker = join(dir, '.extracted');
-  if (existsSync(marker)) return dir;
+  if (existsSync(marker)) {
+    // Kept from an earlier run, maybe of another checkout (since removed): link this checkout's modules.
+    linkModules(dir);
+    return dir;
+  }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const archive = execFileSync('git', ['archive', '--format=tar', commit], {
@@ -27,7 +31,24 @@ export function baselineTree(commit = BASELINE_COMMIT): string {
     maxBuffer: 1 << 30,
   });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  linkModules(dir);
   writeFileSync(marker, `${commit}\n`);
   return dir;
 }
+
+/** Points the baseline tree's node_modules at this checkout's. */
+function linkModules(dir: string): void {
+  const link = join(dir, 'node_modules');
+  const target = join(REPO_ROOT, 'node_modules');
+  if (lstatOrUndefined(link) !== undefined && readlinkSync(link) === target) return;
+  rmSync(link, { recursive: true, force: true });
+  symlinkSync(target, link);
+}
+
+const lstatOrUndefined = (path: string) => {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+};
