@@ -328,7 +328,8 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
         severity,
         role: t.role,
         engine: t.engine ?? latest.engine,
-        ...(startRunbook ? { runbook, outbox: { runbook } } : {}),
+        // A new runbook is automatic: an operator's request made for the previous one does not carry over.
+        ...(startRunbook ? { runbook, outbox: { runbook }, request: undefined } : {}),
       });
     }
     if (latest?.state === 'RESOLVED' && latest.resolvedAt !== undefined) {
@@ -341,6 +342,9 @@ export function decideIncident(t: Transition, ctx: TransitionContext): IncidentD
           state: 'OPEN',
           resolvedAt: undefined,
           flaps: latest.flaps + 1,
+          // Reopened by the node itself: whatever an operator asked of the earlier run (a manual failover's
+          // `to` and `force`) was a decision about then, not now.
+          request: undefined,
           ...(runbook ? { runbook, outbox: { runbook } } : { runbook: undefined }),
         });
       }

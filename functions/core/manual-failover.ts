@@ -65,7 +65,7 @@ export type ManualFailoverPlan =
  * - the primary (the recorded one, else the only node reporting primary) is DEAD on fresh evidence, the same
  *   judgement as the runbook's ReVerify (a primary that is alive or healthy is moved with `switchover`);
  * - the cluster is not in a maintenance window (clear it first), and no failover is half done (one moved
- *   the epoch and still holds the lock: `recover` it) nor held by another failover or switchover;
+ *   the epoch and still holds the lock: `recover` it; a half-done switchover: check the servers, `unlock`) nor held by another failover or switchover;
  * - `to`, when given, is a replica of the cluster with an endpoint, not noPromote, and reachable (neither
  *   DEAD nor SILENT). Whether its data at risk passes the gates is judged by the runbook on fresh state.
  * An open DEAD incident of that primary is taken over (its run stopped, a new one started on it with the
@@ -95,7 +95,10 @@ export function planManualFailover(
   const halfDone = halfDoneBy(cluster);
   if (halfDone !== undefined)
     return {
-      refused: `a failover is half done: incident ${halfDone} moved the epoch to ${cluster.epoch} and holds the lock: recover it (replica-sentinel recover ${halfDone})`,
+      refused:
+        cluster.lockRunbook === 'primary-switchover'
+          ? `a switchover is half done: incident ${halfDone} moved the epoch to ${cluster.epoch} and holds the lock: check the servers, then unlock (replica-sentinel unlock --cluster ${clusterId}) and ack it`
+          : `a failover is half done: incident ${halfDone} moved the epoch to ${cluster.epoch} and holds the lock: recover it (replica-sentinel recover ${halfDone})`,
       status: 409,
     };
   const evidence = primaryEvidence(old, [...nodes.values()], cluster.policy, now);
@@ -228,7 +231,7 @@ export function restartedIncident(
  */
 export function recoverRefusal(
   incident: Incident,
-  cluster: Pick<ClusterRecoveryState, 'lockIncidentId' | 'epochIncidentId' | 'lockRunbook'>,
+  cluster: Pick<ClusterRecoveryState, 'lockIncidentId' | 'epochIncidentId' | 'lockRunbook' | 'primaryNodeId'>,
   running: boolean,
 ): Refusal | undefined {
   if (incident.state === 'RESOLVED')
@@ -244,6 +247,16 @@ export function recoverRefusal(
   if (running)
     return {
       refused: `incident ${incident.incidentId}'s runbook is running (${executionNameFor(incident)}): use unlock --force or wait`,
+      status: 409,
+    };
+  if (
+    incident.runbook === 'primary-failover' &&
+    halfDoneBy(cluster) !== incident.incidentId &&
+    cluster.primaryNodeId !== undefined &&
+    cluster.primaryNodeId !== incident.nodeId
+  )
+    return {
+      refused: `${incident.nodeId} is no longer the recorded primary (${cluster.primaryNodeId} is): there is nothing to fail over; ack incident ${incident.incidentId} to close it`,
       status: 409,
     };
   if (incident.runbook === 'primary-switchover' && halfDoneBy(cluster) === incident.incidentId)

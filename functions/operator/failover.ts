@@ -45,7 +45,14 @@ async function restart(
   change: Parameters<typeof restartedIncident>[2] = {},
 ): Promise<{ next: Incident; note: string }> {
   let current: Incident | undefined = incident;
-  for (let attempt = 0; attempt < 5 && current !== undefined; attempt++) {
+  for (let tries = 0; tries < 5 && current !== undefined; tries++) {
+    // Another operator restarted it meanwhile (its run is the incident's now): starting a second run of
+    // the same incident would give two executions one lock and one epoch. Refused; nothing started.
+    if ((current.attempt ?? 0) !== (incident.attempt ?? 0))
+      throw new OperatorError(
+        `incident ${incident.incidentId} was restarted meanwhile (now ${executionNameFor(current)}): nothing started`,
+        409,
+      );
     const next = restartedIncident(current, action, change);
     if (await deps.store.putIncident(next, current.revision)) {
       await deps.store.log(action);

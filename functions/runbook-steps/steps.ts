@@ -7,7 +7,7 @@ import { chooseCandidate, forcedCandidate, type NodeFailoverConfig } from '../co
 import { primaryEvidence } from '../core/evidence';
 import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../core/hooks';
 import { HookFailedError } from '../core/hooks';
-import type { Incident } from '../core/incidents';
+import { executionNameFor, type Incident } from '../core/incidents';
 import { halfDoneBy, lockRequestOf } from '../core/manual-failover';
 import { type NodeState, withTransition } from '../core/node-state';
 import { runbookNotification } from '../core/notification';
@@ -114,6 +114,29 @@ function expectedStatus(state: RunbookState): string {
 /** A replica-recovery run an operator asked for (`rejoin`, `rebuild`): its incident has no LATEST pointer. */
 function nodeRequested(state: RunbookState): boolean {
   return state.runbook === 'replica-recovery' && state.requested !== undefined;
+}
+
+/**
+ * The execution that replaced this one on its incident (an operator's takeover or `recover` starts the
+ * incident's next attempt under a new execution name), or undefined while this run is the incident's own.
+ */
+function supersededBy(
+  state: RunbookState,
+  incident: Pick<Incident, 'incidentId' | 'flaps' | 'attempt'> | undefined,
+): string | undefined {
+  if (incident === undefined) return undefined;
+  const current = executionNameFor(incident);
+  return current === state.executionName ? undefined : current;
+}
+
+/**
+ * Why a failover of `state.nodeId` has nothing to fail over: another node is the recorded primary (a
+ * failover or switchover moved the role since this incident was opened). Undefined while it is the primary
+ * or none is recorded.
+ */
+function notThePrimary(state: RunbookState, cluster: ClusterRecoveryState): string | undefined {
+  if (cluster.primaryNodeId === undefined || cluster.primaryNodeId === state.nodeId) return undefined;
+  return `${state.nodeId} is no longer the recorded primary (${cluster.primaryNodeId} is, epoch ${cluster.epoch})`;
 }
 
 /** Whether the run is judged on the node's fresh reports (a rejoin, or an operator's rebuild). */
@@ -395,6 +418,13 @@ export function createSteps(deps: StepDeps) {
         approvalTimeoutSeconds: cluster.approvalTimeoutSeconds,
         verifyAfterSeconds: deps.verifyAfterSeconds ?? 30,
       };
+      // A run the operator restarted the incident under a newer execution (a manual failover taking it
+      // over, `recover`) must not act: the incident, the lock and the epoch are the new run's.
+      const superseded = supersededBy(state, incident);
+      if (superseded !== undefined) {
+        await record(state, 'aborted', `superseded by execution ${superseded}: this run stops, nothing done`);
+        return { ...base, next: 'abort', outcome: `aborted: superseded by execution ${superseded}` };
+      }
       if (nodeRequested(state)) return reverifyRequest(state, base, cluster, snapshot.nodes, incident);
       let problem: string | undefined;
       const resumed = resuming(state, cluster);
@@ -404,6 +434,8 @@ export function createSteps(deps: StepDeps) {
       else if (resumed) {
         // Half done: this incident fenced the old primary and moved the epoch. Stopping now would leave the
         // cluster without a primary; Fence asks the old primary itself again before anything else.
+      } else if (state.runbook === 'primary-failover' && notThePrimary(state, cluster) !== undefined) {
+        problem = notThePrimary(state, cluster);
       } else if (state.runbook === 'primary-failover') {
         const evidence = primaryEvidence(node, [...snapshot.nodes.values()], snapshot.policy, now);
         if (evidence.kind === 'recovered') problem = evidence.reason;
@@ -440,9 +472,12 @@ export function createSteps(deps: StepDeps) {
       const cluster = await deps.recovery.getCluster(state.clusterId);
       // What the operator's request lifts: a rejoin or rebuild is held by neither a pause nor maintenance,
       // a manual failover by no pause (and with force no cooldown).
-      const lift: LockRequest = nodeRequested(state)
-        ? { ignorePause: true, ignoreMaintenance: true }
-        : lockRequestOf(failoverRequest(state));
+      // Resuming a half-done failover (its own lock, the epoch moved) is not held either: the cluster may
+      // have no primary until it finishes.
+      const lift: LockRequest =
+        nodeRequested(state) || resuming(state, cluster)
+          ? { ignorePause: true, ignoreMaintenance: true }
+          : lockRequestOf(failoverRequest(state));
       if (
         await deps.recovery.takeLock(
           state.clusterId,
@@ -693,6 +728,21 @@ export function createSteps(deps: StepDeps) {
           retryAfterSeconds,
         };
       };
+      // 0. Still this run's to act on, and still the primary's failover (another run may have moved the
+      // primary role meanwhile). A superseded run neither releases the lock nor records an outcome: both
+      // belong to the run that superseded it.
+      const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
+      const superseded = supersededBy(state, incident);
+      if (superseded !== undefined)
+        return { ...state, next: 'abort', outcome: `aborted: superseded by execution ${superseded}` };
+      const moved = resumed ? undefined : notThePrimary(state, cluster);
+      if (moved !== undefined)
+        return stop(
+          'aborted-alive',
+          `not fenced: ${moved}; nothing done`,
+          aliveRetrySeconds(snapshot.policy),
+          true,
+        );
       // 1. Fresh evidence: the DEAD verdict must still hold (an approval may have come minutes later). A
       // resumed run fenced the node already (FENCED): the server's own answer below decides.
       if (old && !resumed) {

@@ -811,3 +811,67 @@ describe('split brain, wrong source and data loss incidents', () => {
     expect(decision).toMatchObject({ event: 'resolved', incident: { state: 'RESOLVED' } });
   });
 });
+
+describe("an operator's request does not outlive the run it was made for", () => {
+  const request = { by: 'local:sre', reason: 'host lost', to: 'r3', force: true };
+  const failover = (): Incident => ({
+    ...openIncident({ to: 'DEAD', role: 'primary', from: 'SILENT', nodeId: 'r1' }),
+    request,
+  });
+
+  it('a resolved manual failover reopened by its node (SPLIT_BRAIN) carries no request to replica-recovery', () => {
+    const resolved: Incident = { ...failover(), state: 'RESOLVED', resolvedAt: T0 + MINUTE, outbox: {} };
+    const { incident } = updated(
+      decideIncident(
+        transition({
+          to: 'SPLIT_BRAIN',
+          from: 'FENCED',
+          role: 'primary',
+          nodeId: 'r1',
+          version: 50,
+          at: T0 + 2 * MINUTE,
+        }),
+        ctx({ latest: resolved }),
+      ),
+    );
+    expect(incident).toMatchObject({ state: 'OPEN', runbook: 'replica-recovery' });
+    expect(incident.request).toBeUndefined();
+  });
+
+  it('a resolved manual failover reopened DEAD carries no force or target into the new run', () => {
+    const resolved: Incident = { ...failover(), state: 'RESOLVED', resolvedAt: T0 + MINUTE, outbox: {} };
+    const { incident } = updated(
+      decideIncident(
+        transition({
+          to: 'DEAD',
+          from: 'SILENT',
+          role: 'primary',
+          nodeId: 'r1',
+          version: 50,
+          at: T0 + 2 * MINUTE,
+        }),
+        ctx({ latest: resolved }),
+      ),
+    );
+    expect(incident).toMatchObject({ state: 'OPEN', runbook: 'primary-failover' });
+    expect(incident.request).toBeUndefined();
+  });
+
+  it('an open manual failover handed to another runbook drops the request; a note on the same run keeps it', () => {
+    const handed = updated(
+      decideIncident(
+        transition({ to: 'SPLIT_BRAIN', from: 'FENCED', role: 'primary', nodeId: 'r1', version: 50 }),
+        ctx({ latest: failover() }),
+      ),
+    ).incident;
+    expect(handed.runbook).toBe('replica-recovery');
+    expect(handed.request).toBeUndefined();
+    const noted = updated(
+      decideIncident(
+        transition({ to: 'DEAD', from: 'DEAD', role: 'primary', nodeId: 'r1', version: 50 }),
+        ctx({ latest: failover() }),
+      ),
+    ).incident;
+    expect(noted.request).toEqual(request);
+  });
+});

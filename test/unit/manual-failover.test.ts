@@ -83,6 +83,14 @@ describe('planManualFailover', () => {
     expect(plan({ cluster: half })).toMatchObject({
       refused: expect.stringMatching(/half done.*recover inc-9/),
     });
+    const halfSwitchover = clusterOf({
+      lockIncidentId: 'sw-1',
+      lockRunbook: 'primary-switchover',
+      epochIncidentId: 'sw-1',
+    });
+    expect(plan({ cluster: halfSwitchover })).toMatchObject({
+      refused: expect.stringMatching(/switchover is half done.*check the servers, then unlock/),
+    });
     const held = clusterOf({ lockIncidentId: 'inc-9', lockRunbook: 'primary-switchover' });
     expect(plan({ cluster: held })).toMatchObject({
       refused: expect.stringMatching(/holds the cluster lock/),
@@ -181,6 +189,22 @@ describe('restarting and recovering an incident', () => {
     expect(recoverRefusal(switchover, half, false)?.refused).toMatch(/not re-run/);
     expect(recoverRefusal({ ...openIncident, state: 'FAILED' }, clusterOf(), false)).toBeUndefined();
     expect(halfDoneBy(clusterOf({ lockIncidentId: 'x', epochIncidentId: 'x' }))).toBe('x');
+  });
+
+  it("refuses to re-run a failover of a node that is no longer the recorded primary, unless it is that run's own half-done one", () => {
+    const failed = { ...openIncident, state: 'FAILED' as const };
+    const moved = clusterOf({ primaryNodeId: 'r2', epoch: 5 });
+    expect(recoverRefusal(failed, moved, false)).toEqual({
+      refused: expect.stringMatching(/r1 is no longer the recorded primary \(r2 is\).*ack incident auto-1/),
+      status: 409,
+    });
+    const ownHalfDone = clusterOf({
+      primaryNodeId: 'r2',
+      lockIncidentId: 'auto-1',
+      epochIncidentId: 'auto-1',
+      lockRunbook: 'primary-failover',
+    });
+    expect(recoverRefusal(failed, ownHalfDone, false)).toBeUndefined();
   });
 });
 
