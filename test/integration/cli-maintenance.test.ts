@@ -1,17 +1,16 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { lsn, replicaHeartbeat } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
 const run = promisify(execFile);
-const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+const context = lambdaContext();
 
 /** Runs the real CLI entry (bin/replica-sentinel.js) as a user would. */
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -93,7 +92,7 @@ describe('replica-sentinel maintenance (the CLI) on DynamoDB Local', () => {
     const clusterId = 'cli-node';
     const ingest = createIngest(
       { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: new Logger({ logLevel: 'SILENT' }) },
+      { logger: silentLogger() },
     );
     const beat = (seq: number) =>
       ingest(

@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { ClusterConfigSchema } from '../../functions/core/cluster-config';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
@@ -10,10 +8,11 @@ import { type HeartbeatSink, watch } from '../../local/watch';
 import { cli } from '../support/cli';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 import { type RedisTopology, redisCommand, redisInfo, startRedisTopology, waitFor } from '../support/servers';
 
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+const silent = silentLogger();
+const context = lambdaContext();
 
 /**
  * `status` on real Redis servers probed by `watch`, their heartbeats folded by the real ingest-heartbeat

@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
@@ -19,9 +17,10 @@ import { cli } from '../support/cli';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { iso } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+const silent = silentLogger();
+const context = lambdaContext();
 const REPLID = 'c'.repeat(40);
 
 type ShownNode = { clusterId: string; nodeId: string; role: string; status: string; follows: string | null };

@@ -1,6 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context, KinesisStreamBatchResponse } from 'aws-lambda';
+import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createChangeHandler } from '../../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../../functions/ingest-heartbeat/handler';
@@ -8,9 +7,9 @@ import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { countCommands, createTestTable, type TestTable } from '../support/dynamodb';
 import { iso, lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const context = { functionName: 'ingest-change-stream', awsRequestId: 'test' } as Context;
-const silent = (serviceName: string) => new Logger({ serviceName, logLevel: 'SILENT' });
+const context = lambdaContext('ingest-change-stream');
 
 let table: TestTable;
 beforeAll(async () => {
@@ -53,11 +52,11 @@ function setup() {
   const quarantine = new MemoryQuarantine();
   const changes = createChangeHandler(
     { store: table.store, quarantine },
-    { logger: silent('ingest-change-stream'), clock: () => now },
+    { logger: silentLogger('ingest-change-stream'), clock: () => now },
   );
   const heartbeats = createHeartbeatHandler(
     { store: table.store, quarantine, sweepShards: TABLE.sweepShards },
-    { logger: silent('ingest-heartbeat'), clock: () => now },
+    { logger: silentLogger('ingest-heartbeat'), clock: () => now },
   );
   return {
     quarantine,

@@ -1,16 +1,16 @@
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context, KinesisStreamBatchResponse } from 'aws-lambda';
+import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler } from '../../functions/ingest-heartbeat/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { countCommands, createTestTable, type TestTable } from '../support/dynamodb';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord, redeliveryFrom } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const context = { functionName: 'ingest-heartbeat', awsRequestId: 'test' } as Context;
-const quietLogger = () => new Logger({ serviceName: 'ingest-heartbeat', logLevel: 'SILENT' });
+const context = lambdaContext('ingest-heartbeat');
+const quietLogger = () => silentLogger('ingest-heartbeat');
 
 let table: TestTable;
 

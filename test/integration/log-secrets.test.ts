@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context, SNSEvent } from 'aws-lambda';
+import type { SNSEvent } from 'aws-lambda';
 import { createHookRunner, localCredentials } from '../../functions/adapters/hooks/index';
 import { RecordingMetrics } from '../../functions/adapters/metrics';
 import { onceInTable } from '../../functions/adapters/once';
@@ -14,6 +14,7 @@ import { createHandler as createNotifySlack } from '../../functions/notify-slack
 import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
 
@@ -67,11 +68,7 @@ async function captured<T>(act: () => Promise<T>): Promise<{ output: string; res
   }
 }
 
-const context = {
-  functionName: 'log-secrets',
-  awsRequestId: 'log-secrets',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
+const context = lambdaContext('log-secrets', { awsRequestId: 'log-secrets' });
 
 function notificationEvent(nodeId: string): SNSEvent {
   const decision = decideIncident(

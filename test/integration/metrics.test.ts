@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { documentClient } from '../../functions/adapters/clients';
 import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
 import { RecordingMetrics } from '../../functions/adapters/metrics';
@@ -13,13 +11,10 @@ import { createTestTable, localEndpoint, type TestTable } from '../support/dynam
 import { injectFaults, throttlingError } from '../support/faults';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = {
-  functionName: 'test',
-  awsRequestId: 'test',
-  getRemainingTimeInMillis: () => 900_000,
-} as unknown as Context;
+const silent = silentLogger();
+const context = lambdaContext('test', { remainingMs: 900_000 });
 
 describe('metrics of the real handlers on DynamoDB Local', () => {
   let table: TestTable;

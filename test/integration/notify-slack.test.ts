@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context, SNSEvent } from 'aws-lambda';
+import type { SNSEvent } from 'aws-lambda';
 import { onceInTable } from '../../functions/adapters/once';
 import { SlackDeliveryError } from '../../functions/adapters/slack';
 import { decideIncident, type Incident } from '../../functions/core/incidents';
@@ -12,14 +12,11 @@ import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { loadEvent } from '../fixtures/events/index';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
 
-const context = {
-  functionName: 'notify-slack',
-  awsRequestId: 'test',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
+const context = lambdaContext('notify-slack');
 
 function openedIncident(nodeId: string): Incident {
   const decision = decideIncident(

@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { createClient } from 'redis';
 import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
 import { cachedSecretValue } from '../../functions/adapters/hooks';
@@ -20,16 +18,12 @@ import { freePort } from '../../local/dynamodb-local';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 import { type RedisTopology, startRedisTopology } from '../support/servers';
 
 const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:123456789012:stream/ReplicaSentinel-heartbeats';
 const OBSERVER = 'probe-test';
-const context = {
-  functionName: 'probe',
-  awsRequestId: 'test',
-  getRemainingTimeInMillis: () => 60_000,
-} as Context;
-const silent = (serviceName: string) => new Logger({ serviceName, logLevel: 'SILENT' });
+const context = lambdaContext('probe');
 
 type PutRecordsInput = Parameters<PutRecordsApi['putRecords']>[0];
 
@@ -48,7 +42,7 @@ class InProcessStream implements PutRecordsApi {
   constructor(table: TestTable) {
     this.ingest = createIngestHandler(
       { store: table.store, quarantine: this.quarantine, sweepShards: TABLE.sweepShards },
-      { logger: silent('ingest-heartbeat') },
+      { logger: silentLogger('ingest-heartbeat') },
     );
   }
 
@@ -134,7 +128,7 @@ function probeHandler(
       ...overrides,
     },
     { roundSeconds: 10, windowSeconds: 10 },
-    { logger: silent('probe'), sleep: async () => undefined },
+    { logger: silentLogger('probe'), sleep: async () => undefined },
   );
   return { stream, invoke: () => handler({}, context) };
 }
@@ -270,7 +264,7 @@ describe("the probe function's rounds follow each cluster's heartbeatIntervalSec
       },
       { roundSeconds: 1, windowSeconds: 6 },
       {
-        logger: silent('probe'),
+        logger: silentLogger('probe'),
         clock: () => now,
         sleep: async (ms) => {
           now += ms;

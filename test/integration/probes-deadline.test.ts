@@ -10,6 +10,7 @@ import type { HeartbeatInput } from '../../functions/core/wire';
 import { probeRound } from '../../functions/probe/probe';
 import { follows, startRedisServer } from '../../local/redis-servers';
 import { type ManagedProcess, ProcessGroup } from '../../local/server-processes';
+import { byNode, replicasReceiving, roundWhileFrozen } from '../support/probes';
 import {
   type RedisTopology,
   redisCommand,
@@ -25,22 +26,6 @@ const DEADLINE_MS = 1_500;
 const SLACK_MS = 1_000;
 
 let seq = 0;
-
-function byNode(heartbeats: readonly HeartbeatInput[], nodeId: string): HeartbeatInput {
-  const heartbeat = heartbeats.find((hb) => hb.nodeId === nodeId);
-  if (heartbeat === undefined) throw new Error(`no heartbeat for ${nodeId}`);
-  return heartbeat;
-}
-
-/** Freezes `node` for the duration of `work`, and always resumes it. */
-async function whileFrozen<T>(node: ServerNode, work: () => Promise<T>): Promise<T> {
-  process.kill(node.pid, 'SIGSTOP');
-  try {
-    return await work();
-  } finally {
-    process.kill(node.pid, 'SIGCONT');
-  }
-}
 
 describe('probe deadlines: one frozen Redis node does not silence the others', () => {
   let topology: RedisTopology;
@@ -60,13 +45,7 @@ describe('probe deadlines: one frozen Redis node does not silence the others', (
       engine: 'redis',
       nodes: [primary, frozen, healthy].map((node) => node.endpoint),
     };
-    await redisCommand(primary, ['SET', 'warm-up', '1']);
-    await waitFor('both replicas to receive the stream', async () => {
-      const values = await Promise.all(
-        topology.replicas.map((replica) => redisCommand(replica, ['GET', 'warm-up'])),
-      );
-      return values.every((value) => value === '1');
-    });
+    await replicasReceiving(topology);
   });
   afterAll(async () => {
     // Resume anything a failed test left frozen, so that stop() can end it.
@@ -87,9 +66,8 @@ describe('probe deadlines: one frozen Redis node does not silence the others', (
     const warnings: string[] = [];
 
     // Act: a whole round of the probe function, publication included
-    const { startedAt, report } = await whileFrozen(frozen, async () => {
-      const startedAt = Date.now();
-      const report = await probeRound({
+    const { result: report, startedAt } = await roundWhileFrozen(frozen, () =>
+      probeRound({
         targets: [
           { clusterId: target.clusterId, engine: target.engine, nodes: target.nodes, intervalSeconds: 10 },
         ],
@@ -103,9 +81,8 @@ describe('probe deadlines: one frozen Redis node does not silence the others', (
         seq: () => ++seq,
         logger: { ...silentLog, warn: (message) => warnings.push(message) },
         deadlineMs: DEADLINE_MS,
-      });
-      return { startedAt, report };
-    });
+      }),
+    );
 
     // Assess: one publication, within the deadline (plus scheduling slack) of the round's start
     expect(published).toHaveLength(1);
@@ -147,17 +124,19 @@ describe('probe deadlines: one frozen Redis node does not silence the others', (
     const warnings: string[] = [];
 
     // Act
-    const { startedAt, endedAt, heartbeats } = await whileFrozen(primary, async () => {
-      const startedAt = Date.now();
-      const heartbeats = await probeCluster(target, {
+    const {
+      result: heartbeats,
+      startedAt,
+      endedAt,
+    } = await roundWhileFrozen(primary, () =>
+      probeCluster(target, {
         observerId: 'probe-deadline',
         now: Date.now,
         seq: () => ++seq,
         log: { warn: (message) => warnings.push(message) },
         deadlineMs: DEADLINE_MS,
-      });
-      return { startedAt, endedAt: Date.now(), heartbeats };
-    });
+      }),
+    );
 
     // Assess
     expect(endedAt - startedAt).toBeLessThan(DEADLINE_MS + SLACK_MS);

@@ -1,24 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ProbeOptions, type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
+import { type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
 import { comparePositions, parsePosition } from '../../functions/core/position';
-import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
+import { parseHeartbeat } from '../../functions/core/wire';
 import { freePort } from '../../local/dynamodb-local';
+import { byNode, probeOptions, roundWhileFrozen } from '../support/probes';
 import { mysqlQuery, type PrimaryReplicaPair, startMariaDbPair, waitFor } from '../support/servers';
 
-let seq = 0;
-const warnings: string[] = [];
-const options: ProbeOptions = {
-  observerId: 'probe-test',
-  now: Date.now,
-  seq: () => ++seq,
-  log: { warn: (message) => warnings.push(message) },
-};
-
-function byNode(heartbeats: readonly HeartbeatInput[], nodeId: string): HeartbeatInput {
-  const heartbeat = heartbeats.find((hb) => hb.nodeId === nodeId);
-  if (heartbeat === undefined) throw new Error(`no heartbeat for ${nodeId}`);
-  return heartbeat;
-}
+const { options } = probeOptions();
 
 function gtidOrder(a: string | undefined, b: string | undefined): number | undefined {
   return comparePositions(parsePosition('mariadb', a ?? ''), parsePosition('mariadb', b ?? ''));
@@ -140,15 +128,11 @@ describe('the MariaDB probe on a real GTID primary and replica', () => {
 
   it('reports a frozen replica (SIGSTOP) unreachable at its deadline, and the primary on time', async () => {
     const deadlineMs = 1_500;
-    process.kill(pair.replica.pid, 'SIGSTOP');
-    let heartbeats: HeartbeatInput[];
-    const startedAt = Date.now();
-    try {
-      heartbeats = await probeCluster(target, { ...options, deadlineMs });
-    } finally {
-      process.kill(pair.replica.pid, 'SIGCONT');
-    }
-    const endedAt = Date.now();
+    const {
+      result: heartbeats,
+      startedAt,
+      endedAt,
+    } = await roundWhileFrozen(pair.replica, () => probeCluster(target, { ...options, deadlineMs }));
 
     // The deadline plus scheduling slack on a busy machine; the connect timeout alone would be 2.5 s.
     expect(endedAt - startedAt).toBeLessThan(deadlineMs + 1_000);

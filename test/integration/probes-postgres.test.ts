@@ -1,24 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ProbeOptions, type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
+import { type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
 import { comparePositions, parsePosition } from '../../functions/core/position';
 import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
 import { freePort } from '../../local/dynamodb-local';
+import { byNode, probeOptions, roundWhileFrozen } from '../support/probes';
 import { type PrimaryReplicaPair, pgQuery, startPostgresPair, waitFor } from '../support/servers';
 
-let seq = 0;
-const warnings: string[] = [];
-const options: ProbeOptions = {
-  observerId: 'probe-test',
-  now: Date.now,
-  seq: () => ++seq,
-  log: { warn: (message) => warnings.push(message) },
-};
-
-function byNode(heartbeats: readonly HeartbeatInput[], nodeId: string): HeartbeatInput {
-  const heartbeat = heartbeats.find((hb) => hb.nodeId === nodeId);
-  if (heartbeat === undefined) throw new Error(`no heartbeat for ${nodeId}`);
-  return heartbeat;
-}
+const { options } = probeOptions();
 
 function lsnOrder(a: string | undefined, b: string | undefined): number | undefined {
   return comparePositions(parsePosition('postgresql', a ?? ''), parsePosition('postgresql', b ?? ''));
@@ -154,15 +142,11 @@ describe('the PostgreSQL probe on a real primary and streaming replica', () => {
 
   it('reports a frozen primary (SIGSTOP) unreachable at its deadline, and the replica on time', async () => {
     const deadlineMs = 1_500;
-    process.kill(pair.primary.pid, 'SIGSTOP');
-    let heartbeats: HeartbeatInput[];
-    const startedAt = Date.now();
-    try {
-      heartbeats = await probeCluster(target, { ...options, deadlineMs });
-    } finally {
-      process.kill(pair.primary.pid, 'SIGCONT');
-    }
-    const endedAt = Date.now();
+    const {
+      result: heartbeats,
+      startedAt,
+      endedAt,
+    } = await roundWhileFrozen(pair.primary, () => probeCluster(target, { ...options, deadlineMs }));
 
     // The deadline plus scheduling slack on a busy machine; the connect timeout alone would be 2.5 s.
     expect(endedAt - startedAt).toBeLessThan(deadlineMs + 1_000);

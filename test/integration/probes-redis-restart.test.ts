@@ -1,10 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import {
-  HEARTBEAT_KEY,
-  type ProbeOptions,
-  type ProbeTarget,
-  probeCluster,
-} from '../../functions/adapters/probes/index';
+import { HEARTBEAT_KEY, type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
 import { applyHeartbeat } from '../../functions/core/detect';
 import type { NodeState } from '../../functions/core/node-state';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
@@ -12,6 +7,7 @@ import { type Heartbeat, type HeartbeatInput, parseHeartbeat } from '../../funct
 import { freePort } from '../../local/dynamodb-local';
 import { redisServerCommand } from '../../local/redis-servers';
 import { LOOPBACK, type ManagedProcess, ProcessGroup } from '../../local/server-processes';
+import { probeOptions } from '../support/probes';
 import { redisCommand, type ServerNode, waitFor } from '../support/servers';
 
 /**
@@ -19,14 +15,7 @@ import { redisCommand, type ServerNode, waitFor } from '../support/servers';
  * its keys under a new replication id at offset 0; without persistence it comes back empty. The probe's
  * key count (`datasetKeys`) tells the two apart, and the restart-empty rule with it.
  */
-let seq = 0;
-const warnings: string[] = [];
-const options: ProbeOptions = {
-  observerId: 'probe-restart-test',
-  now: Date.now,
-  seq: () => ++seq,
-  log: { warn: (message) => warnings.push(message) },
-};
+const { options, warnings } = probeOptions({ observerId: 'probe-restart-test' });
 
 /** One redis-server on a fixed port and directory, which can be SIGKILLed and started again as it was. */
 class RestartableRedis {

@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  HEARTBEAT_KEY,
-  type ProbeOptions,
-  type ProbeTarget,
-  probeCluster,
-} from '../../functions/adapters/probes/index';
+import { HEARTBEAT_KEY, type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
 import { comparePositions, parsePosition } from '../../functions/core/position';
-import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
+import { parseHeartbeat } from '../../functions/core/wire';
 import { freePort } from '../../local/dynamodb-local';
+import { byNode, probeOptions, replicasReceiving } from '../support/probes';
 import {
   type RedisTopology,
   redisCommand,
@@ -17,20 +13,7 @@ import {
   waitFor,
 } from '../support/servers';
 
-let seq = 0;
-const warnings: string[] = [];
-const options: ProbeOptions = {
-  observerId: 'probe-test',
-  now: Date.now,
-  seq: () => ++seq,
-  log: { warn: (message) => warnings.push(message) },
-};
-
-function byNode(heartbeats: readonly HeartbeatInput[], nodeId: string): HeartbeatInput {
-  const heartbeat = heartbeats.find((hb) => hb.nodeId === nodeId);
-  if (heartbeat === undefined) throw new Error(`no heartbeat for ${nodeId}`);
-  return heartbeat;
-}
+const { options, warnings } = probeOptions();
 
 /** The offset of a `replid:offset` position. */
 function offset(position: string | undefined): bigint {
@@ -56,14 +39,7 @@ describe('the Redis probe on a real primary and two replicas', () => {
       engine: 'redis',
       nodes: [primary, paused, healthy].map((node) => node.endpoint),
     };
-    // A replica is fed only after its first REPLCONF ACK (up to a second after the sync): wait for the stream.
-    await redisCommand(primary, ['SET', 'warm-up', '1']);
-    await waitFor('both replicas to receive the stream', async () => {
-      const values = await Promise.all(
-        topology.replicas.map((replica) => redisCommand(replica, ['GET', 'warm-up'])),
-      );
-      return values.every((value) => value === '1');
-    });
+    await replicasReceiving(topology);
   });
   afterAll(async () => {
     await topology?.stop();

@@ -17,6 +17,7 @@ import {
 } from '../../functions/adapters/probes/index';
 import type { NodeEndpoint } from '../../functions/core/hooks';
 import { freePort } from '../../local/dynamodb-local';
+import { probeOptions } from '../support/probes';
 import {
   mysqlQuery,
   type PrimaryReplicaPair,
@@ -32,16 +33,9 @@ import {
 const PASSWORD = 'right-pass-7f3a';
 const WRONG_PASSWORD = 'wrong-pass-91c2';
 
-let seq = 0;
-const warnings: string[] = [];
+const { options: probe, warnings } = probeOptions();
 const refusals: NodeRefusal[] = [];
-const options: ProbeOptions = {
-  observerId: 'probe-test',
-  now: Date.now,
-  seq: () => ++seq,
-  log: { warn: (message) => warnings.push(message) },
-  onRefused: (refusal) => refusals.push(refusal),
-};
+const options: ProbeOptions = { ...probe, onRefused: (refusal) => refusals.push(refusal) };
 
 beforeEach(() => {
   warnings.length = 0;

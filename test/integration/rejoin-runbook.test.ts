@@ -6,6 +6,7 @@ import type { HookRequest, HookResult, HookSpec } from '../../functions/core/hoo
 import type { Incident } from '../../functions/core/incidents';
 import type { NodeState } from '../../functions/core/node-state';
 import type { ApprovalDecision, RunbookState } from '../../functions/core/runbook';
+import { flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
 import { createOperations } from '../../functions/operator/operations';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import { runRunbook } from '../../local/runbook-runner';
@@ -113,7 +114,7 @@ describe('rejoin and rebuild runs', () => {
     const incident = started[0] as Incident;
     const result = await runRunbook('replica-recovery', runbookInput(incident), { steps, approvals: never });
 
-    expect(result.states).toEqual(['ReVerify', 'Done']);
+    expect(result.states).toEqual(flowPath(RECOVERY_FLOW, ['abort']));
     expect(hooks.calls).toEqual([]);
     const after = await recovery.getIncident('fixed', incident.incidentId, incident.openedAt);
     expect(after).toMatchObject({
@@ -153,16 +154,9 @@ describe('rejoin and rebuild runs', () => {
     const result = await runRunbook('replica-recovery', runbookInput(incident), { steps, approvals: never });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'rejoin', 'done', 'recovered']),
+    );
     expect(hooks.calls.map((c) => `${c.action} ${c.target} ← ${c.primary}`)).toEqual(['repoint r2 ← p1']);
     const after = await recovery.getIncident('asked', incident.incidentId, incident.openedAt);
     expect(after?.state).toBe('RESOLVED');
@@ -255,16 +249,9 @@ describe('rejoin and rebuild runs', () => {
 
     const result = await runRunbook('replica-recovery', runbookInput(incident), { steps, approvals: never });
 
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'Escalate',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'rebuild', 'rebuilt', 'recovered']),
+    );
     expect(hooks.calls.map((c) => `${c.action} ${c.target} ← ${c.primary} (${c.spec})`)).toEqual([
       'rebuild r2 ← p1 (lambda)',
     ]);

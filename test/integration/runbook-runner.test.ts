@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { RunbookName } from '../../functions/core/incidents';
 import { type ApprovalDecision, NotYetPrimaryError, type RunbookState } from '../../functions/core/runbook';
+import { FAILOVER_FLOW, flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
 import {
   loadRunbookDefinitions,
   RUNBOOK_STEPS_FUNCTION_ARN,
@@ -108,18 +109,9 @@ describe('primary-failover', () => {
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'Fence',
-      'Promote',
-      'UpdateCluster',
-      'Repoint',
-      'Verify',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'auto', 'done', 'done', 'done']),
+    );
     expect(script.actions()).toEqual([
       'reverify',
       'takeLock',
@@ -199,20 +191,19 @@ describe('primary-failover', () => {
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'Fence',
-      'Rearm',
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'Fence',
-      'Rearm',
-      'ReVerify',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, [
+        'proceed',
+        'locked',
+        'auto',
+        'refused',
+        'proceed',
+        'locked',
+        'auto',
+        'abort',
+        'abort',
+      ]),
+    );
   });
 
   it('waits and looks again when re-verification finds a DEAD primary that reported since', async () => {
@@ -225,7 +216,7 @@ describe('primary-failover', () => {
       approvals: never,
       ...fast,
     });
-    expect(result.states).toEqual(['ReVerify', 'Rearm', 'ReVerify', 'Done']);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['wait', 'abort']));
   });
 
   it('stops at Done when re-verification aborts', async () => {
@@ -234,7 +225,7 @@ describe('primary-failover', () => {
       approvals: never,
     });
 
-    expect(result.states).toEqual(['ReVerify', 'Done']);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['abort']));
   });
 
   it('records a dry run and releases the lock', async () => {
@@ -246,14 +237,7 @@ describe('primary-failover', () => {
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'RecordDryRun',
-      'ReleaseLock',
-      'Done',
-    ]);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'dry-run']));
   });
 
   it('fails over once approved, with the decision at $.approval', async () => {
@@ -275,20 +259,9 @@ describe('primary-failover', () => {
     );
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'RequestApproval',
-      'ApplyApproval',
-      'Fence',
-      'Promote',
-      'UpdateCluster',
-      'Repoint',
-      'Verify',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'approve', 'approved', 'done', 'done', 'done']),
+    );
     expect(script.calls.find((call) => call.action === 'applyApproval')?.state.approval).toEqual(decision);
   });
 
@@ -305,15 +278,7 @@ describe('primary-failover', () => {
       { steps: script.steps, approvals: async () => ({ approved: false, by: 'slack:dana' }) },
     );
 
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'RequestApproval',
-      'ApplyApproval',
-      'ReleaseLock',
-      'Done',
-    ]);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'approve', 'rejected']));
   });
 
   it('expires the request when nobody decides within approvalTimeoutSeconds (States.Timeout → Expired)', async () => {
@@ -376,18 +341,9 @@ describe('primary-failover', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(script.actions().filter((action) => action === 'verify')).toHaveLength(3);
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'Fence',
-      'Promote',
-      'UpdateCluster',
-      'Repoint',
-      'Verify',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'auto', 'done', 'done', 'done']),
+    );
   });
 
   it('retries a TransientError three times, then marks the runbook failed', async () => {
@@ -467,15 +423,9 @@ describe('primary-failover', () => {
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'NoCandidate',
-      'Rearm',
-      'ReVerify',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'no-candidate', 'refused', 'abort']),
+    );
   });
 
   it('waits for an SSM Automation hook, polling until Success, then resumes at $.resume', async () => {
@@ -601,16 +551,9 @@ describe('replica-recovery', () => {
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'auto', 'done', 'recovered']),
+    );
   });
 
   it('escalates when the replica did not recover, checks again after a rebuild, then pages', async () => {
@@ -627,20 +570,18 @@ describe('replica-recovery', () => {
     });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Escalate',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Escalate',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, [
+        'proceed',
+        'locked',
+        'auto',
+        'done',
+        'not-recovered',
+        'rebuilt',
+        'not-recovered',
+        'paged',
+      ]),
+    );
   });
 
   it('waits $.verifyAfterSeconds in WaitForProgress (Wait SecondsPath) when not overridden', async () => {
@@ -672,18 +613,9 @@ describe('replica-recovery', () => {
       ...fast,
     });
 
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RequestApproval',
-      'ApplyApproval',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'approve', 'approved', 'done', 'recovered']),
+    );
   });
 
   it('records a dry run in dry-run mode', async () => {
@@ -692,7 +624,7 @@ describe('replica-recovery', () => {
       approvals: never,
     });
 
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Mode', 'RecordDryRun', 'ReleaseLock', 'Done']);
+    expect(result.states).toEqual(flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'dry-run']));
   });
 
   it('resumes at WaitForProgress after a restartReplication SSM hook', async () => {

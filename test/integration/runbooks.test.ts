@@ -3,6 +3,7 @@ import { HookFailedError } from '../../functions/core/hooks';
 import type { NodeState } from '../../functions/core/node-state';
 import { lockVerdict } from '../../functions/core/recovery';
 import type { ApprovalDecision, RunbookState } from '../../functions/core/runbook';
+import { FAILOVER_FLOW, flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
 import { nodeItem } from '../../local/fleet';
 import { runRunbook } from '../../local/runbook-runner';
 import { createTestTable, type TestTable } from '../support/dynamodb';
@@ -65,18 +66,9 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
 
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'Fence',
-      'Promote',
-      'UpdateCluster',
-      'Repoint',
-      'Verify',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'auto', 'done', 'done', 'done']),
+    );
     // The built-in fence is the check on the old primary itself: its port refused the connection.
     expect(hooks.calls).toEqual([
       { action: 'serving', target: 'pg-1', epoch: -1 },
@@ -118,14 +110,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     });
     const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
 
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'RecordDryRun',
-      'ReleaseLock',
-      'Done',
-    ]);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'dry-run']));
     expect(hooks.calls).toEqual([]);
     const cluster = await recovery.getCluster('dry');
     expect(cluster).toMatchObject({ epoch: 7, primaryNodeId: 'pg-1' });
@@ -152,20 +137,9 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       },
       ...fast,
     });
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'RequestApproval',
-      'ApplyApproval',
-      'Fence',
-      'Promote',
-      'UpdateCluster',
-      'Repoint',
-      'Verify',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'approve', 'approved', 'done', 'done', 'done']),
+    );
     expect(tokens).toHaveLength(1);
     expect(hooks.count('promote')).toBe(1);
     const incident = await recovery.getIncident('approve-yes', input.incidentId, input.openedAt);
@@ -185,15 +159,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       approvals: async () => ({ approved: false, by: 'slack:dana', reason: 'maintenance planned' }),
       ...fast,
     });
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'ChooseCandidate',
-      'RequestApproval',
-      'ApplyApproval',
-      'ReleaseLock',
-      'Done',
-    ]);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['proceed', 'locked', 'approve', 'rejected']));
     expect(hooks.calls).toEqual([]);
     expect((await recovery.getCluster('approve-no')).epoch).toBe(7);
   });
@@ -505,7 +471,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
       }),
     );
     const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
-    expect(result.states).toEqual(['ReVerify', 'Done']);
+    expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['abort']));
     expect(result.output?.outcome).toMatch(/^aborted: pg-1 is HEALTHY, not dead/);
     expect(hooks.calls).toEqual([]);
   });
@@ -587,16 +553,9 @@ describe('replica-recovery', () => {
       approvals: never,
       waitTimeOverrides: { WaitForProgress: 0 },
     });
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'auto', 'done', 'recovered']),
+    );
     expect(hooks.calls).toEqual([
       { action: 'restartReplication', target: 'pg-2', primary: 'pg-1', epoch: 7 },
     ]);
@@ -619,17 +578,9 @@ describe('replica-recovery', () => {
       approvals: never,
       waitTimeOverrides: { WaitForProgress: 0 },
     });
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Escalate',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'auto', 'done', 'not-recovered', 'paged']),
+    );
     const incident = await recovery.getIncident('recover-page', input.incidentId, input.openedAt);
     expect(incident?.state).toBe('OPEN');
     expect(notifier.published.map((n) => n.metadata.eventType)).toEqual([
@@ -656,19 +607,9 @@ describe('replica-recovery', () => {
       approvals: never,
       waitTimeOverrides: { WaitForProgress: 0 },
     });
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Escalate',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'auto', 'done', 'not-recovered', 'rebuilt', 'recovered']),
+    );
     expect(hooks.calls.map((c) => [c.action, c.spec ?? 'builtin'])).toEqual([
       ['restartReplication', 'builtin'],
       ['rebuild', 'lambda'],
@@ -715,7 +656,7 @@ describe('replica-recovery', () => {
       waitTimeOverrides: { WaitForProgress: 0 },
     });
     expect(failoverTook).toBe(true);
-    expect(result.states).toEqual(['ReVerify', 'TakeLock', 'Mode', 'RestartReplication', 'Done']);
+    expect(result.states).toEqual(flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'auto', 'preempted']));
     expect(hooks.calls).toEqual([]);
     expect(await recovery.getCluster('preempt')).toMatchObject({
       lockIncidentId: 'failover-incident',
@@ -797,16 +738,9 @@ describe('replica-recovery', () => {
       waitTimeOverrides: { WaitForProgress: 0 },
     });
     expect(input.kind).toBe('SPLIT_BRAIN');
-    expect(result.states).toEqual([
-      'ReVerify',
-      'TakeLock',
-      'Mode',
-      'RestartReplication',
-      'WaitForProgress',
-      'VerifyProgress',
-      'Complete',
-      'Done',
-    ]);
+    expect(result.states).toEqual(
+      flowPath(RECOVERY_FLOW, ['proceed', 'locked', 'auto', 'done', 'recovered']),
+    );
     expect(hooks.calls).toEqual([{ action: 'fence', target: 'pg-2', primary: 'pg-1', epoch: 7 }]);
     const incident = await recovery.getIncident('split', input.incidentId, input.openedAt);
     expect(incident?.state).toBe('RESOLVED');

@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { nodeHash } from '../../functions/core/node-state';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
@@ -11,9 +9,10 @@ import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+const silent = silentLogger();
+const context = lambdaContext();
 const TIMEOUT_MS = DEFAULT_POLICY.heartbeatTimeoutSeconds * 1000;
 const INTERVAL_MS = DEFAULT_POLICY.heartbeatIntervalSeconds * 1000;
 const SWEEP_PERIOD_MS = 10_000;

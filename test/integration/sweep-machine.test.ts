@@ -1,7 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { Context } from 'aws-lambda';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
@@ -14,9 +12,10 @@ import { logicalIdOfConstruct, resources, testApp } from '../infra/support';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = { functionName: 'sweep', awsRequestId: 'test' } as Context;
+const silent = silentLogger();
+const context = lambdaContext('sweep');
 const TIMEOUT_MS = DEFAULT_POLICY.heartbeatTimeoutSeconds * 1000;
 type Json = Parameters<StateMachine['run']>[0];
 

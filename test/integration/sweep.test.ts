@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
@@ -9,10 +7,11 @@ import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
 const NOW = T0 + 3_600_000;
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+const silent = silentLogger();
+const context = lambdaContext();
 
 describe('the silence sweep on DynamoDB Local', () => {
   let table: TestTable;

@@ -1,7 +1,6 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context, DynamoDBBatchResponse } from 'aws-lambda';
+import type { DynamoDBBatchResponse } from 'aws-lambda';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import type { Incident } from '../../functions/core/incidents';
@@ -17,9 +16,10 @@ import { StreamPoller } from '../../local/stream-poller';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { iso, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
-const silent = new Logger({ logLevel: 'SILENT' });
-const context = { functionName: 'test', awsRequestId: 'test' } as Context;
+const silent = silentLogger();
+const context = lambdaContext();
 const OLD = '1'.repeat(40);
 const NEW = '2'.repeat(40);
 

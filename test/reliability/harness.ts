@@ -1,14 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import type { Quarantine, QuarantinedRecord, QuarantineFailure } from '../../functions/adapters/quarantine';
 import { StreamPoller } from '../../local/stream-poller';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { recordFigures } from './figures';
-
-export const silentLogger = () => new Logger({ logLevel: 'SILENT' });
-export const lambdaContext = (functionName: string): Context =>
-  ({ functionName, awsRequestId: 'reliability', getRemainingTimeInMillis: () => 60_000 }) as Context;
 
 /** Where a stream event source mapping sends what still fails after its retries (its on-failure destination). */
 export interface StreamFailure<R> {

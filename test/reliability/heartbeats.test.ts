@@ -21,13 +21,12 @@ import { localEndpoint } from '../support/dynamodb';
 import { seededRandom, throttleDynamoDb } from '../support/faults';
 import { iso, lsn, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord, type Payload } from '../support/kinesis';
+import { lambdaContext, silentLogger } from '../support/lambda';
 import {
   deliverStreamBatch,
   FlakyQuarantine,
-  lambdaContext,
   newStats,
   type StreamFailure,
-  silentLogger,
   streamTableFixture,
 } from './harness';
 

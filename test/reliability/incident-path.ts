@@ -15,7 +15,8 @@ import type { StreamPoller } from '../../local/stream-poller';
 import type { TestTable } from '../support/dynamodb';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
-import { deliverStreamBatch, lambdaContext, newStats, type StreamFailure, silentLogger } from './harness';
+import { lambdaContext, silentLogger } from '../support/lambda';
+import { deliverStreamBatch, newStats, type StreamFailure } from './harness';
 
 export const STATE_MACHINES = {
   'primary-failover': 'arn:aws:states:us-east-1:123456789012:stateMachine:replica-sentinel-primary-failover',

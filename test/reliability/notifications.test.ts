@@ -7,7 +7,8 @@ import { createHandler as createNotifySlack } from '../../functions/notify-slack
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { localEndpoint } from '../support/dynamodb';
 import { failFirstCalls } from '../support/faults';
-import { lambdaContext, silentLogger, streamTableFixture } from './harness';
+import { lambdaContext, silentLogger } from '../support/lambda';
+import { streamTableFixture } from './harness';
 import { incidentPath, sfnClient, snsClient } from './incident-path';
 import {
   type PublishedMessage,

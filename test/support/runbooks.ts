@@ -1,6 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
 import type { ServingAnswer } from '../../functions/adapters/hooks/serving';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
@@ -17,6 +15,7 @@ import type { RecoveryHooks } from '../../functions/runbook-steps/steps';
 import { nodeItem } from '../../local/fleet';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import type { TestTable } from './dynamodb';
+import { lambdaContext, silentLogger } from './lambda';
 
 /**
  * Database-side hooks that record what they were asked and do it on an in-memory model of the servers:
@@ -190,13 +189,9 @@ export function stepsFor(table: TestTable, hooks: RecoveryHooks, clock: () => nu
   const recovery = new RecoveryStore(table.client, table.tableName);
   const handler = createHandler(
     { recovery, nodes: table.store, hooks, notifier, clock, verifyAfterSeconds: 0 },
-    { logger: new Logger({ logLevel: 'SILENT' }) },
+    { logger: silentLogger() },
   );
-  const context = {
-    functionName: 'runbook-steps',
-    awsRequestId: 'test',
-    getRemainingTimeInMillis: () => 60_000,
-  } as Context;
+  const context = lambdaContext('runbook-steps');
   const steps = (payload: { action: string; state: RunbookState; taskToken?: string }) =>
     handler(payload as Parameters<typeof handler>[0], context) as Promise<RunbookState>;
   return { steps, notifier, recovery };

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from '@jest/globals';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Incident, TimelineEntry } from '../../functions/core/incidents';
 import type { ChatbotNotification } from '../../functions/core/notification';
 import type { ClusterRecoveryState } from '../../functions/core/recovery';
@@ -9,12 +8,13 @@ import type { ApprovalDecision } from '../../functions/core/runbook';
 import { parseSlackAction, verifySlackSignature } from '../../functions/operator/approval';
 import { createHandler } from '../../functions/operator/handler';
 import type { OperatorDeps } from '../../functions/operator/operations';
+import { lambdaContext, silentLogger } from '../support/lambda';
 
 const SECRET = 'slack-signing-secret';
 const NOW = 1_795_388_400_000;
 const sign = (timestamp: number, body: string) =>
   `v0=${createHmac('sha256', SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
-const context = { functionName: 'approval', awsRequestId: 'test' } as Context;
+const context = lambdaContext('approval');
 
 describe('Slack request signatures', () => {
   const body = 'payload=%7B%7D';
@@ -94,7 +94,7 @@ describe('the operator API handler', () => {
         slackSigningSecret: async () => SECRET,
         clock: () => NOW,
       },
-      { logger: new Logger({ logLevel: 'SILENT' }) },
+      { logger: silentLogger() },
     );
     const call = (event: Partial<APIGatewayProxyEvent>) =>
       handler(event as APIGatewayProxyEvent, context) as Promise<APIGatewayProxyResult>;

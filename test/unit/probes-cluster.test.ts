@@ -8,22 +8,11 @@ import {
 } from '../../functions/adapters/probes/index';
 import { ProbeDeadlineError, ProbeRound, type ProbeTarget } from '../../functions/adapters/probes/round';
 import { parseHeartbeat } from '../../functions/core/wire';
+import { probeOptions } from '../support/probes';
 
 const NOW = Date.parse('2026-11-22T23:00:01.250Z');
 
-function options() {
-  let seq = 0;
-  const warnings: string[] = [];
-  return {
-    warnings,
-    options: {
-      observerId: 'probe-a',
-      now: () => NOW,
-      seq: () => ++seq,
-      log: { warn: (message: string) => warnings.push(message) },
-    },
-  };
-}
+const options = () => probeOptions({ observerId: 'probe-a', now: () => NOW });
 
 const REDIS: ProbeTarget = {
   clusterId: 'cache-redis',

@@ -3,22 +3,11 @@ import { type FrontendRowSource, probeCluster, probeFrontends } from '../../func
 import type { ProbeTarget } from '../../functions/adapters/probes/round';
 import { parseHeartbeat } from '../../functions/core/wire';
 import { loadFrontendRows } from '../fixtures/probes/index';
+import { probeOptions } from '../support/probes';
 
 const NOW = Date.parse('2026-11-22T23:00:02.000Z');
 
-function options() {
-  let seq = 100;
-  const warnings: string[] = [];
-  return {
-    warnings,
-    options: {
-      observerId: 'probe-a',
-      now: () => NOW,
-      seq: () => ++seq,
-      log: { warn: (message: string) => warnings.push(message) },
-    },
-  };
-}
+const options = () => probeOptions({ observerId: 'probe-a', now: () => NOW, seqAfter: 100 });
 
 const DORIS: ProbeTarget = {
   clusterId: 'olap-doris',

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { postToSlack, retryAfterMs, SlackDeliveryError } from '../../functions/adapters/slack';
 
 const WEBHOOK = 'https://hooks.slack.com/services/T000/B000/SECRETxyz';
@@ -268,14 +268,24 @@ describe('postToSlack within the Lambda time left', () => {
   });
 
   it('gives an attempt no more than the time left, and makes none when nothing is left', async () => {
+    // 2.5 s left, less the 2 s margin (SlackPostOptions.remainingMs): the attempt's deadline is at most
+    // 0.5 s, far below the 10 s an attempt may take when time is plenty.
+    const left = 2_500;
+    const margin = 2_000;
+    const timeouts = jest.spyOn(AbortSignal, 'timeout');
+    try {
+      const slack = fakeSlack({ status: 200 });
+      await postToSlack(WEBHOOK, BODY, { ...slack, remainingMs: () => left });
+      expect(timeouts).toHaveBeenCalledTimes(1);
+      const deadline = timeouts.mock.calls[0]?.[0];
+      expect(deadline).toBeGreaterThan(0);
+      expect(deadline).toBeLessThanOrEqual(left - margin);
+      // The attempt is the one cut short by that deadline.
+      expect(slack.calls[0]?.init?.signal).toBe(timeouts.mock.results[0]?.value);
+    } finally {
+      timeouts.mockRestore();
+    }
     const slack = fakeSlack({ status: 200 });
-    let signal: AbortSignal | undefined;
-    const fetch: typeof globalThis.fetch = async (input, init) => {
-      signal = init?.signal ?? undefined;
-      return slack.fetch(input, init);
-    };
-    await postToSlack(WEBHOOK, BODY, { ...slack, fetch, remainingMs: () => 2_500 });
-    expect(signal).toBeDefined();
     const none = await failure(postToSlack(WEBHOOK, BODY, { ...slack, remainingMs: () => 1_500 }));
     expect(none.message).toBe('out of time after 0 attempts: none made');
   });

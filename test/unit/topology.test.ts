@@ -11,6 +11,7 @@ import {
 } from '../../functions/core/topology';
 import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
 import { iso, T0 } from '../support/heartbeats';
+import { storedNode } from '../support/node-states';
 
 const REPLID = 'a'.repeat(40);
 const NOW = T0 + 600_000;
@@ -22,25 +23,12 @@ function node(
   status: NodeStatus = 'HEALTHY',
   over: Partial<NodeState> = {},
 ): NodeState {
-  return {
-    clusterId: 'cache',
-    nodeId,
-    engine: 'redis',
-    role,
+  return storedNode(nodeId, role, NOW, {
     status,
-    statusSince: T0,
     statusReason: `${status} for the test`,
-    seq: 10,
-    lastHeartbeatAt: NOW - 2000,
-    lastProgressAt: NOW - 2000,
-    healthyStreak: 3,
-    observers: {},
-    deadlineAt: NOW + 28_000,
-    sweepShard: 'SHARD#01',
-    version: 7,
     ...(role === 'primary' ? { position: `${REPLID}:5000` } : { appliedPosition: `${REPLID}:5000` }),
     ...over,
-  };
+  });
 }
 
 function topology(nodes: NodeState[], over: Partial<Omit<Topology, 'nodes'>> = {}): Topology {
