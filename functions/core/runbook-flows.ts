@@ -236,9 +236,10 @@ type SwitchoverState =
  * primary-switchover: a planned move of the primary role with no acknowledged write lost. Check the
  * request on fresh state, take the lock (a running recovery or the cooldown refuses it: an operator's
  * request is not queued), choose or confirm the candidate, approval by mode, stop writes on the old
- * primary and note its final position, wait until the candidate has applied exactly that (not in time:
- * writes are restored and nothing else changes), then move the epoch and promote, record the new primary,
- * make the old primary follow it, repoint the others, verify a write round-trip.
+ * primary and note its final position, wait until the candidate has applied exactly that (not in time, or
+ * Promote finding the writes stopped too long: writes are restored and nothing else changes), then move the
+ * epoch and promote, record the new primary, make the old primary follow it, repoint the others, verify a
+ * write round-trip.
  */
 export const SWITCHOVER_FLOW: Flow<SwitchoverState> = {
   start: 'Check',
