@@ -21,13 +21,24 @@ type SingleNext = {
 /** Actions that branch on `next`. */
 type Branching = Exclude<RunbookAction, SingleNext | 'requestApproval' | 'markFailed'>;
 
+/**
+ * `next` values only one runbook's steps return: the other flows with that action need not route them (one
+ * returned anyway would go to MarkFailed, as any unrouted value). A switchover's Promote calls it off.
+ */
+interface OnlySomeFlows {
+  promote: 'called-off';
+}
+type OnlySome<A extends RunbookAction> = A extends keyof OnlySomeFlows ? OnlySomeFlows[A] : never;
+
 /** One state of a flow whose state names are `S`. */
 export type FlowState<S extends string> =
   | {
       [A in Branching]: {
         readonly type: 'task';
         readonly action: A;
-        readonly on: { readonly [N in ActionNext[A]]: S };
+        readonly on: { readonly [N in Exclude<ActionNext[A], OnlySome<A>>]: S } & {
+          readonly [N in OnlySome<A>]?: S;
+        };
         /** Retry NotYetPrimaryError (the promoted node does not report primary yet). */
         readonly retryNotYetPrimary?: true;
       };
@@ -225,9 +236,10 @@ type SwitchoverState =
  * primary-switchover: a planned move of the primary role with no acknowledged write lost. Check the
  * request on fresh state, take the lock (a running recovery or the cooldown refuses it: an operator's
  * request is not queued), choose or confirm the candidate, approval by mode, stop writes on the old
- * primary and note its final position, wait until the candidate has applied exactly that (not in time:
- * writes are restored and nothing else changes), then move the epoch and promote, record the new primary,
- * make the old primary follow it, repoint the others, verify a write round-trip.
+ * primary and note its final position, wait until the candidate has applied exactly that (not in time, or
+ * Promote finding the writes stopped too long: writes are restored and nothing else changes), then move the
+ * epoch and promote, record the new primary, make the old primary follow it, repoint the others, verify a
+ * write round-trip.
  */
 export const SWITCHOVER_FLOW: Flow<SwitchoverState> = {
   start: 'Check',
@@ -252,7 +264,11 @@ export const SWITCHOVER_FLOW: Flow<SwitchoverState> = {
       on: { approved: 'StopWrites', rejected: 'ReleaseLock' },
     },
     Expired: { type: 'task', action: 'recordExpired', goto: 'ReleaseLock' },
-    StopWrites: { type: 'task', action: 'stopWrites', on: { done: 'AwaitCatchUp', ssm: 'WaitForSsm' } },
+    StopWrites: {
+      type: 'task',
+      action: 'stopWrites',
+      on: { done: 'AwaitCatchUp', ssm: 'WaitForSsm', 'called-off': 'ResumeWrites' },
+    },
     AwaitCatchUp: {
       type: 'task',
       action: 'awaitCatchUp',
@@ -260,7 +276,11 @@ export const SWITCHOVER_FLOW: Flow<SwitchoverState> = {
     },
     WaitForCatchUp: { type: 'wait', secondsPath: '$.waitSeconds', goto: 'AwaitCatchUp' },
     ResumeWrites: { type: 'task', action: 'resumeWrites', goto: 'ReleaseLock' },
-    Promote: { type: 'task', action: 'promote', on: { done: 'UpdateCluster', ssm: 'WaitForSsm' } },
+    Promote: {
+      type: 'task',
+      action: 'promote',
+      on: { done: 'UpdateCluster', ssm: 'WaitForSsm', 'called-off': 'ResumeWrites' },
+    },
     UpdateCluster: { type: 'task', action: 'updateCluster', goto: 'DemoteOld' },
     DemoteOld: { type: 'task', action: 'demoteOld', on: { done: 'Repoint', ssm: 'WaitForSsm' } },
     Repoint: { type: 'task', action: 'repoint', on: { done: 'Verify', ssm: 'WaitForSsm' } },

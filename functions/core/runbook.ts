@@ -54,7 +54,8 @@ export interface ActionNext {
   applyApproval: 'approved' | 'rejected';
   recordExpired: 'done';
   fence: 'done' | 'ssm' | 'abort' | 'refused';
-  promote: 'done' | 'ssm';
+  /** `called-off`: a switchover's writes have been stopped too long to promote (SWITCHOVER_FLOW only). */
+  promote: 'done' | 'ssm' | 'called-off';
   repoint: 'done' | 'ssm';
   updateCluster: 'done';
   verify: 'done';
@@ -71,8 +72,11 @@ export interface ActionNext {
   markFailed: 'failed';
   /** primary-switchover: the operator's request still holds on fresh state. */
   checkSwitchover: 'proceed' | 'refused';
-  /** primary-switchover: the old primary takes no more writes; its final position is in the state. */
-  stopWrites: 'done' | 'ssm';
+  /**
+   * primary-switchover: the old primary takes no more writes; its final position is in the state
+   * (`called-off`: it could not be read, the writes are restored).
+   */
+  stopWrites: 'done' | 'ssm' | 'called-off';
   /** primary-switchover: the candidate has applied the final position, not yet, or not in time. */
   awaitCatchUp: 'caught-up' | 'waiting' | 'timed-out';
   /** primary-switchover: the old primary takes writes again (the switchover was called off). */
@@ -167,6 +171,8 @@ export interface RunbookState {
   finalPosition?: string;
   /** primary-switchover: when catching up is given up (epoch ms). */
   catchUpDeadline?: number;
+  /** primary-switchover: when StopWrites asked the old primary to stop taking writes (epoch ms). */
+  writesStoppedAt?: number;
   /** How long a Wait state waits before the step is tried again (set by the step that waits). */
   waitSeconds?: number;
   outcome?: string;

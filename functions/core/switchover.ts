@@ -26,6 +26,18 @@ export const SWITCHOVER_CATCH_UP_SECONDS = 20;
 export const SWITCHOVER_POLL_SECONDS = 1;
 /** The interval of the catch-up step's own looks at the candidate. */
 export const SWITCHOVER_CATCH_UP_POLL_MS = 10;
+/**
+ * The longest one look at the candidate waits for its answer: a hung or blackholed candidate costs a look
+ * this long, not a driver's connect and statement timeouts.
+ */
+export const SWITCHOVER_CATCH_UP_LOOK_MS = 1_000;
+/**
+ * The latest a switchover promotes, counted from when the old primary's writes stopped: half the Redis
+ * pause, so that the promotion, the record of the new primary and the old primary's demotion (REPLICAOF
+ * while still paused) have as long again before the pause ends by itself. Past it (a step that timed out
+ * and was retried), Promote calls the switchover off and the old primary gets its writes back.
+ */
+export const SWITCHOVER_PROMOTE_WITHIN_SECONDS = SWITCHOVER_WRITE_PAUSE_SECONDS / 2;
 
 /** What the rules need to know of the cluster. */
 export interface SwitchoverContext {
@@ -168,6 +180,42 @@ export function caughtUp(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Until when (epoch ms) the catch-up step started at `now` looks at the candidate itself before it hands
+ * over to the Wait state: {@link SWITCHOVER_POLL_SECONDS} of wall time, never past the catch-up deadline
+ * (it still makes one look when the deadline has passed).
+ */
+export function catchUpLooksUntil(now: number, catchUpDeadline: number | undefined): number {
+  return Math.min(now + SWITCHOVER_POLL_SECONDS * 1000, catchUpDeadline ?? now);
+}
+
+/** When the old primary's writes stopped: on record, else derived from the catch-up deadline (older runs). */
+function writesStoppedAt(pause: SwitchoverPause): number | undefined {
+  if (pause.writesStoppedAt !== undefined) return pause.writesStoppedAt;
+  return pause.catchUpDeadline === undefined
+    ? undefined
+    : pause.catchUpDeadline - SWITCHOVER_CATCH_UP_SECONDS * 1000;
+}
+
+/** What a switchover's state says of its write pause. */
+export interface SwitchoverPause {
+  readonly writesStoppedAt?: number;
+  readonly catchUpDeadline?: number;
+}
+
+/**
+ * Why a switchover must no longer promote its candidate at `now` (its writes have been stopped longer than
+ * {@link SWITCHOVER_PROMOTE_WITHIN_SECONDS}, or when they stopped is not known), or undefined while it may.
+ */
+export function promoteTooLate(pause: SwitchoverPause, now: number): string | undefined {
+  const stoppedAt = writesStoppedAt(pause);
+  if (stoppedAt === undefined)
+    return 'when the writes stopped is not on record, so the promotion cannot be shown to end before the write pause does';
+  const held = now - stoppedAt;
+  if (held <= SWITCHOVER_PROMOTE_WITHIN_SECONDS * 1000) return undefined;
+  return `writes had been stopped for ${Math.round(held / 1000)}s when the candidate was to be promoted, longer than the ${SWITCHOVER_PROMOTE_WITHIN_SECONDS}s a switchover promotes within (a Redis write pause ends by itself after ${SWITCHOVER_WRITE_PAUSE_SECONDS}s)`;
 }
 
 /** The incident a switchover request opens: the record its runbook works on (pure). */

@@ -1,3 +1,4 @@
+import { errorMessage, withDeadline } from '../adapters/hooks/connection';
 import type { ServingAnswer } from '../adapters/hooks/serving';
 import type { Log } from '../adapters/log';
 import type { NodeStateStore } from '../adapters/node-state-store';
@@ -30,8 +31,11 @@ import {
   type StepResult,
 } from '../core/runbook';
 import {
+  catchUpLooksUntil,
   caughtUp,
   planSwitchover,
+  promoteTooLate,
+  SWITCHOVER_CATCH_UP_LOOK_MS,
   SWITCHOVER_CATCH_UP_POLL_MS,
   SWITCHOVER_CATCH_UP_SECONDS,
   SWITCHOVER_POLL_SECONDS,
@@ -829,6 +833,19 @@ export function createSteps(deps: StepDeps) {
           throw new Error(
             `promote: the cluster lock is held by ${cluster.lockIncidentId ?? 'nobody'}, not this switchover`,
           );
+        // Writes stopped too long ago (a step timed out and was retried): the promotion and the old primary's
+        // demotion might not end before a Redis pause does. Called off, unless this run already moved the
+        // epoch (a retried Promote): then the candidate may be promoted already, and only going on is safe.
+        const tooLate =
+          cluster.epochIncidentId === state.incidentId ? undefined : promoteTooLate(state, deps.clock());
+        if (tooLate !== undefined) {
+          await record(
+            state,
+            'promote-refused',
+            `${state.candidate ?? 'the candidate'} not promoted: ${tooLate}`,
+          );
+          return { ...state, next: 'called-off', outcome: tooLate };
+        }
         const epoch = await deps.recovery.bumpEpoch(
           state.clusterId,
           state.incidentId,
@@ -1116,6 +1133,8 @@ export function createSteps(deps: StepDeps) {
       if (!state.candidate) throw new Error('stopWrites: no candidate in the state');
       // Asked before the writes stop: nothing but the servers is between the pause and the final position.
       const engine = await engineOf(state, state.nodeId);
+      // Taken before the hook acts: the pause is never older than this says (Promote's bound counts from it).
+      const writesStoppedAt = deps.clock();
       const result = await runHook(
         { ...state, engine },
         cluster,
@@ -1126,19 +1145,26 @@ export function createSteps(deps: StepDeps) {
       const catchUpDeadline = deps.clock() + SWITCHOVER_CATCH_UP_SECONDS * 1000;
       if (result.status === 'started') {
         await record(state, 'writes-stopping', result.detail);
-        return { ...afterHook(state, result, 'AwaitCatchUp'), catchUpDeadline };
+        return { ...afterHook(state, result, 'AwaitCatchUp'), catchUpDeadline, writesStoppedAt };
       }
       // The final position is read after the writes stopped: every acknowledged write is at or before it.
-      const finalPosition = await deps.hooks.replicationProgress(
-        engine,
-        endpoint(cluster, state.nodeId),
-        state.clusterId,
-      );
-      if (finalPosition === undefined) throw new Error(`stopWrites: ${state.nodeId} reports no position`);
+      // Without it the switchover cannot go on: called off (writes restored), never left with writes stopped.
+      let problem = 'it reports none';
+      const finalPosition = await deps.hooks
+        .replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId)
+        .catch((error: unknown) => {
+          problem = errorMessage(error);
+          return undefined;
+        });
+      if (finalPosition === undefined) {
+        const why = `the final position of ${state.nodeId} could not be read once its writes stopped (${problem})`;
+        await record(state, 'writes-stopped', `${result.detail} ${why}.`);
+        return { ...state, catchUpDeadline, writesStoppedAt, next: 'called-off', outcome: why };
+      }
       await record(state, 'writes-stopped', `${result.detail} Final position ${finalPosition}.`, {
         notify: true,
       });
-      return { ...state, finalPosition, catchUpDeadline, next: 'done' };
+      return { ...state, finalPosition, catchUpDeadline, writesStoppedAt, next: 'done' };
     },
 
     async awaitCatchUp(state) {
@@ -1152,17 +1178,26 @@ export function createSteps(deps: StepDeps) {
         (await deps.hooks.replicationProgress(engine, endpoint(cluster, state.nodeId), state.clusterId));
       if (finalPosition === undefined) throw new Error(`awaitCatchUp: ${state.nodeId} reports no position`);
       const candidate = endpoint(cluster, state.candidate);
-      // The candidate is asked every SWITCHOVER_CATCH_UP_POLL_MS for up to SWITCHOVER_POLL_SECONDS (counted in
-      // looks, not by the clock), then the state machine's Wait takes over until the deadline.
-      const looks = Math.ceil((SWITCHOVER_POLL_SECONDS * 1000) / SWITCHOVER_CATCH_UP_POLL_MS);
+      // The candidate is asked every SWITCHOVER_CATCH_UP_POLL_MS, each answer awaited at most
+      // SWITCHOVER_CATCH_UP_LOOK_MS, and no new look starts after SWITCHOVER_POLL_SECONDS of wall time or past
+      // the catch-up deadline; then the state machine's Wait takes over until the deadline. A hung candidate
+      // costs a second per invocation, never the Lambda's timeout (a retry would outlast a Redis pause).
+      const looksUntil = catchUpLooksUntil(deps.clock(), state.catchUpDeadline);
       let applied: string | undefined;
+      let problem: string | undefined;
       let verdict: boolean | undefined = false;
-      for (let look = 1; ; look++) {
-        applied = await deps.hooks
-          .replicationProgress(engine, candidate, state.clusterId)
-          .catch(() => undefined);
+      for (;;) {
+        problem = undefined;
+        applied = await withDeadline(
+          deps.hooks.replicationProgress(engine, candidate, state.clusterId),
+          SWITCHOVER_CATCH_UP_LOOK_MS,
+          () => new Error(`${state.candidate} gave no answer within ${SWITCHOVER_CATCH_UP_LOOK_MS} ms`),
+        ).catch((error: unknown) => {
+          problem = errorMessage(error);
+          return undefined;
+        });
         verdict = applied === undefined ? false : caughtUp(engine, finalPosition, applied);
-        if (verdict !== false || look >= looks) break;
+        if (verdict !== false || deps.clock() >= looksUntil) break;
         await new Promise((resolve) => setTimeout(resolve, SWITCHOVER_CATCH_UP_POLL_MS));
       }
       if (verdict === true) {
@@ -1179,7 +1214,7 @@ export function createSteps(deps: StepDeps) {
         const why =
           verdict === undefined
             ? `${state.candidate}'s position ${applied} cannot be compared with ${state.nodeId}'s final position ${finalPosition} (another replication history)`
-            : `${state.candidate} had applied ${applied ?? 'nothing it could report'}, not ${state.nodeId}'s final position ${finalPosition}, after ${SWITCHOVER_CATCH_UP_SECONDS}s`;
+            : `${state.candidate} had applied ${applied ?? `nothing it could report (${problem ?? 'no position'})`}, not ${state.nodeId}'s final position ${finalPosition}, after ${SWITCHOVER_CATCH_UP_SECONDS}s`;
         await record(state, 'catch-up-timed-out', why);
         return { ...state, finalPosition, next: 'timed-out', outcome: why };
       }
@@ -1243,7 +1278,7 @@ export function createSteps(deps: StepDeps) {
         switchover(state) &&
         !fenced &&
         cluster.lockIncidentId === state.incidentId &&
-        state.finalPosition !== undefined
+        (state.finalPosition !== undefined || state.writesStoppedAt !== undefined)
       ) {
         restored = await runHook(state, cluster, 'resumeWrites', state.nodeId, undefined)
           .then((r) => ` ${r.detail}`)

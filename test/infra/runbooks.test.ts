@@ -441,6 +441,24 @@ describe('the primary-failover flow', () => {
   });
 });
 
+describe('the primary-switchover flow', () => {
+  it('restores writes whenever it is called off after StopWrites: no final position, not caught up, too late to promote', () => {
+    const s = switchover().States;
+    expect(branches(s.StopWritesOutcome)).toEqual({
+      done: 'AwaitCatchUp',
+      ssm: 'WaitForSsm',
+      'called-off': 'ResumeWrites',
+    });
+    expect(branches(s.AwaitCatchUpOutcome)).toMatchObject({ 'timed-out': 'ResumeWrites' });
+    expect(branches(s.PromoteOutcome)).toEqual({
+      done: 'UpdateCluster',
+      ssm: 'WaitForSsm',
+      'called-off': 'ResumeWrites',
+    });
+    expect(transitions(switchover()).ResumeWrites).toEqual(['ReleaseLock']);
+  });
+});
+
 describe('the replica-recovery flow', () => {
   it('routes every step as the contract says, on $.next and $.mode', () => {
     const s = recovery().States;
