@@ -562,7 +562,9 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     // The plan on record is the latest choice, and every change of choice is on the record.
     expect(failed?.plan?.candidate).toBe('pg-3');
     expect(
-      failed?.runbookSteps?.filter((s) => s.step === 'plan').map((s) => /repoint ([\w-]+)/.exec(s.detail)?.[1]),
+      failed?.runbookSteps
+        ?.filter((s) => s.step === 'plan')
+        .map((s) => /repoint ([\w-]+)/.exec(s.detail)?.[1]),
     ).toEqual(['pg-2', 'pg-3', 'pg-2']);
 
     // A late write of the stopped choice (Y) on the plan must not steer the resumed run: it resumes with
