@@ -62,6 +62,7 @@ export class RecoveryStore {
         ? { lockRunbook: item.lockRunbook }
         : {}),
       ...(typeof item.epochIncidentId === 'string' ? { epochIncidentId: item.epochIncidentId } : {}),
+      ...(typeof item.epochCandidate === 'string' ? { epochCandidate: item.epochCandidate } : {}),
       fencing: item.fencing === 'trust-quorum' ? 'trust-quorum' : 'strict',
       ...(typeof item.lastRecoveryAt === 'number' ? { lastRecoveryAt: item.lastRecoveryAt } : {}),
       ...(typeof item.maintenanceUntil === 'number' ? { maintenanceUntil: item.maintenanceUntil } : {}),
@@ -175,21 +176,24 @@ export class RecoveryStore {
   }
 
   /**
-   * The fencing step: epoch + 1, only while `incidentId` holds the lock and the epoch is still `expected`.
-   * Idempotent for a retried step: if this incident already moved it to expected + 1, resolves that.
+   * The fencing step: epoch + 1, only while `incidentId` holds the lock and the epoch is still `expected`,
+   * recording in the same write the `candidate` the epoch moves for (`epochCandidate`: the only node this
+   * failover may promote). Idempotent for a retried step: if this incident already moved it to expected + 1
+   * for the same candidate, resolves that; for another candidate (a stopped run's late step) it throws.
    */
   async bumpEpoch(
     clusterId: string,
     incidentId: string,
     expected: number,
     fencedNodeId: string,
+    candidate: string,
   ): Promise<number> {
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-          UpdateExpression: 'SET #epoch = :next, #fencedBy = :me, #fenced = :node',
+          UpdateExpression: 'SET #epoch = :next, #fencedBy = :me, #fenced = :node, #for = :candidate',
           ConditionExpression:
             '#lock = :me AND ((attribute_not_exists(#epoch) AND :expected = :zero) OR #epoch = :expected)',
           ExpressionAttributeNames: {
@@ -197,6 +201,7 @@ export class RecoveryStore {
             '#lock': 'lockIncidentId',
             '#fencedBy': 'epochIncidentId',
             '#fenced': 'fencedNodeId',
+            '#for': 'epochCandidate',
           },
           ExpressionAttributeValues: {
             ':next': expected + 1,
@@ -204,6 +209,7 @@ export class RecoveryStore {
             ':expected': expected,
             ':zero': 0,
             ':node': fencedNodeId,
+            ':candidate': candidate,
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -218,8 +224,12 @@ export class RecoveryStore {
           ConsistentRead: true,
         }),
       );
-      if (cluster.Item?.epochIncidentId === incidentId && cluster.Item.epoch === expected + 1)
-        return expected + 1;
+      if (cluster.Item?.epochIncidentId === incidentId && cluster.Item.epoch === expected + 1) {
+        if (cluster.Item.epochCandidate === candidate) return expected + 1;
+        throw new Error(
+          `cannot fence for ${candidate}: this incident moved the epoch to ${expected + 1} for ${cluster.Item.epochCandidate ?? 'an unrecorded candidate'}`,
+        );
+      }
       throw new Error(
         `cannot fence: the lock or the epoch changed (epoch ${cluster.Item?.epoch}, lock ${cluster.Item?.lockIncidentId})`,
       );
@@ -353,6 +363,23 @@ export class RecoveryStore {
       if (!incident) throw new Error(`incident ${incidentId} of ${clusterId} does not exist`);
       return { incident, fresh: false };
     }
+  }
+
+  /**
+   * Writes the failover plan on the incident, on every look (not once per key like `recordStep`): the plan
+   * on record is always the latest choice, whatever was chosen before.
+   */
+  async setPlan(clusterId: string, incidentId: string, openedAt: number, plan: Incident['plan'], at: number) {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: incidentKey(clusterId, incidentId, openedAt),
+        UpdateExpression: 'SET #plan = :plan, #rev = #rev + :one, #upd = :at',
+        ConditionExpression: 'attribute_exists(#rev)',
+        ExpressionAttributeNames: { '#plan': 'plan', '#rev': 'revision', '#upd': 'updatedAt' },
+        ExpressionAttributeValues: { ':plan': plan, ':one': 1, ':at': at },
+      }),
+    );
   }
 
   /**

@@ -513,6 +513,7 @@ export const CONFIG_OWNED_FIELDS = [
 export const RUNTIME_FIELDS = [
   'epoch',
   'epochIncidentId',
+  'epochCandidate',
   'fencedNodeId',
   'primaryNodeId',
   'lockIncidentId',

@@ -145,10 +145,23 @@ export interface EpochRecord {
   readonly dataAtRisk?: string;
 }
 
+/**
+ * The incident's plan if it is the plan for `candidate`, else undefined: a plan written for another choice
+ * (an earlier look, a stopped run's late step) says nothing true about the candidate promoted.
+ */
+export function planFor(
+  incident: Pick<Incident, 'plan'> | undefined,
+  candidate: string | undefined,
+): Incident['plan'] {
+  const plan = incident?.plan;
+  return candidate !== undefined && plan?.candidate === candidate ? plan : undefined;
+}
+
 /** The epoch a failover's UpdateCluster records: the dead primary, the plan, its data at risk. */
 export function failoverEpoch(state: RunbookState, incident: Incident | undefined, at: number): EpochRecord {
   if (!state.candidate || state.epoch === undefined)
     throw new Error('failoverEpoch: no candidate or epoch in the state');
+  const plan = planFor(incident, state.candidate);
   const asked = state.runbook === 'primary-failover' ? state.requested : undefined;
   const cause = `${asked ? `manual failover: ${asked.reason ?? 'no reason'}; ` : ''}${state.nodeId} was ${state.kind ?? 'DEAD'}`;
   return {
@@ -159,8 +172,8 @@ export function failoverEpoch(state: RunbookState, incident: Incident | undefine
     at,
     by: `${asked ? `${asked.by} through ` : ''}runbook ${state.runbook} (execution ${state.executionName})`,
     incidentId: state.incidentId,
-    why: incident?.plan?.reason ? `${cause}; ${incident.plan.reason}` : cause,
-    ...(incident?.plan?.dataAtRisk ? { dataAtRisk: incident.plan.dataAtRisk } : {}),
+    why: plan?.reason ? `${cause}; ${plan.reason}` : cause,
+    ...(plan?.dataAtRisk ? { dataAtRisk: plan.dataAtRisk } : {}),
   };
 }
 

@@ -24,6 +24,11 @@ export interface ClusterRecoveryState {
   readonly lockRunbook?: RunbookName;
   /** The incident whose failover moved the epoch last. */
   readonly epochIncidentId?: string;
+  /**
+   * The candidate that incident moved the epoch for, written in the same conditional update as the epoch:
+   * the only node its failover may promote (Promote and a resumed run use it, not the incident's plan).
+   */
+  readonly epochCandidate?: string;
   /** @default 'strict' */
   readonly fencing: FencingMode;
   readonly lastRecoveryAt?: number;

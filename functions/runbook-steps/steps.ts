@@ -12,7 +12,7 @@ import { executionNameFor, type Incident } from '../core/incidents';
 import { halfDoneBy, lockRequestOf } from '../core/manual-failover';
 import { type NodeState, withTransition } from '../core/node-state';
 import { runbookNotification } from '../core/notification';
-import { failoverEpoch } from '../core/operator';
+import { failoverEpoch, planFor } from '../core/operator';
 import type { Policy } from '../core/policy';
 import type { Engine } from '../core/position';
 import {
@@ -70,6 +70,7 @@ export interface StepDeps {
     | 'setPrimary'
     | 'recordEpoch'
     | 'recordStep'
+    | 'setPlan'
     | 'getIncident'
   >;
   readonly nodes: Pick<NodeStateStore, 'loadCluster' | 'putNode'>;
@@ -524,9 +525,10 @@ export function createSteps(deps: StepDeps) {
 
     async chooseCandidate(state) {
       if (switchover(state)) return chooseSwitchoverCandidate(state);
-      const [cluster, snapshot] = await Promise.all([
+      const [cluster, snapshot, incident] = await Promise.all([
         deps.recovery.getCluster(state.clusterId),
         deps.nodes.loadCluster(state.clusterId),
+        deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt),
       ]);
       const config = new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n]));
       const nodes = [...snapshot.nodes.values()];
@@ -537,13 +539,13 @@ export function createSteps(deps: StepDeps) {
           .map((n) => n.nodeId)
           .sort();
       if (resuming(state, cluster)) {
-        // The candidate was chosen (and maybe promoted and recorded) before the epoch moved: the run goes on
-        // with that one; promoting another now could make two primaries.
-        const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
+        // The candidate the epoch moved for (recorded with the epoch, maybe promoted and recorded since): the
+        // run goes on with that one; promoting another now could make two primaries. The plan is read only for
+        // an epoch moved before the epoch recorded its candidate.
         const candidate =
           cluster.primaryNodeId !== undefined && cluster.primaryNodeId !== state.nodeId
             ? cluster.primaryNodeId
-            : incident?.plan?.candidate;
+            : (cluster.epochCandidate ?? incident?.plan?.candidate);
         if (candidate === undefined)
           throw new Error(
             `chooseCandidate: incident ${state.incidentId} moved the epoch but recorded no candidate: a human must look`,
@@ -604,14 +606,19 @@ export function createSteps(deps: StepDeps) {
       const detail = candidate
         ? `plan: ${reason}; ${dataAtRisk ?? 'data at risk unknown'}; repoint ${repoint.join(', ') || 'no other replica'}${rejected.length ? `; not chosen — ${rejected.join('; ')}` : ''}`
         : refusal;
-      // Recorded (with the plan on the incident) once per distinct choice: a re-armed run that finds another
-      // candidate, or one at last, records the plan it acts on.
-      await record(state, 'plan', detail, { change: { plan }, once: candidate ?? 'none' });
+      // The plan on the incident is written on every look: it is always the latest choice (X, then Y, then X
+      // again is X). The step is recorded when the choice changes (keyed by the choice and the one before it),
+      // so a run re-armed for hours does not grow the record; a forced choice is recorded and announced the
+      // same way, so the candidate acted on always has its forced record.
+      const previous = incident?.plan?.candidate;
+      const once =
+        candidate === previous
+          ? `${candidate ?? 'none'}`
+          : `${candidate ?? 'none'}/after-${previous ?? 'none'}`;
+      await deps.recovery.setPlan(state.clusterId, state.incidentId, state.openedAt, plan, deps.clock());
+      await record(state, 'plan', detail, { once });
       if (forced?.candidate !== undefined)
-        await record(state, 'forced', `failover forced: ${dataAtRisk}`, {
-          notify: true,
-          once: forced.candidate,
-        });
+        await record(state, 'forced', `failover forced: ${dataAtRisk}`, { notify: true, once });
       if (!candidate) return { ...state, next: 'no-candidate', outcome: refusal };
       // An operator's request is the decision (no approval); a mode turned off since ReVerify touches nothing:
       // it is recorded as a dry run.
@@ -652,7 +659,7 @@ export function createSteps(deps: StepDeps) {
     async requestApproval(state, taskToken) {
       if (!taskToken) throw new Error('requestApproval needs the task token ($$.Task.Token)');
       const incident = await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt);
-      const risk = incident?.plan?.dataAtRisk;
+      const risk = planFor(incident, state.candidate)?.dataAtRisk;
       const what =
         state.runbook === 'primary-failover'
           ? `promote ${state.candidate} and repoint ${state.repoint?.join(', ') || 'no other replica'}${risk ? ` (${risk})` : ''}`
@@ -791,6 +798,8 @@ export function createSteps(deps: StepDeps) {
       }
       // 3. The fencing token moves exactly once, before anything is promoted (a resumed run's incident
       // moved it already: it goes on under that epoch).
+      // The epoch records the candidate it moves for, in the same write: Promote and a resumed run use that.
+      if (!state.candidate) throw new Error('fence: no candidate in the state');
       const epoch = resumed
         ? cluster.epoch
         : await deps.recovery.bumpEpoch(
@@ -798,6 +807,7 @@ export function createSteps(deps: StepDeps) {
             state.incidentId,
             state.epoch ?? cluster.epoch,
             state.nodeId,
+            state.candidate,
           );
       const next = { ...state, epoch };
       // 4. A hook acts outside the database when the node could not be asked, or when one is configured.
@@ -846,18 +856,26 @@ export function createSteps(deps: StepDeps) {
           );
           return { ...state, next: 'called-off', outcome: tooLate };
         }
+        if (!state.candidate) throw new Error('promote: no candidate in the state');
         const epoch = await deps.recovery.bumpEpoch(
           state.clusterId,
           state.incidentId,
           state.epoch ?? cluster.epoch,
           state.nodeId,
+          state.candidate,
         );
         current = { ...state, epoch };
         // bumpEpoch wrote it on condition of this run's lock and the epoch it read: no need to read it back.
-        cluster = { ...cluster, epoch };
+        cluster = { ...cluster, epoch, epochCandidate: state.candidate };
       }
       assertEpoch(cluster.epoch, current.epoch);
       if (!current.candidate) throw new Error('promote: no candidate in the state');
+      // Only the candidate the epoch moved for may be promoted (unset only for an epoch moved before it was
+      // recorded): a run holding another choice fails here, the lock held, and `recover` resumes with it.
+      if (cluster.epochCandidate !== undefined && cluster.epochCandidate !== current.candidate)
+        throw new Error(
+          `promote: the epoch ${cluster.epoch} was moved for ${cluster.epochCandidate}, not ${current.candidate}: refusing to promote ${current.candidate}`,
+        );
       const result = await runHook(current, cluster, 'promote', current.candidate, undefined);
       await record(
         current,
@@ -942,8 +960,10 @@ export function createSteps(deps: StepDeps) {
       const failover = state.runbook === 'primary-failover';
       const paged = state.outcome?.startsWith('paged') === true;
       const risk = failover
-        ? (await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt))?.plan
-            ?.dataAtRisk
+        ? planFor(
+            await deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt),
+            state.candidate,
+          )?.dataAtRisk
         : undefined;
       const detail = failover
         ? `recovered: ${state.candidate} promoted at epoch ${state.epoch}${state.repoint?.length ? `, ${state.repoint.join(', ')} repointed` : ''}; ${state.nodeId} fenced${risk ? `; ${risk}` : ''}`

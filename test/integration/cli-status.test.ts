@@ -94,7 +94,7 @@ describe('replica-sentinel status: the replication tree, on states written by th
     // r1 becomes the recorded primary at epoch 1 the way a failover records it: lock, epoch, primary, release.
     const recovery = new RecoveryStore(table.client, table.tableName);
     expect(await recovery.takeLock('topo', 'setup', start, 3600)).toBe(true);
-    await recovery.bumpEpoch('topo', 'setup', 0, 'r0');
+    await recovery.bumpEpoch('topo', 'setup', 0, 'r0', 'r1');
     await recovery.setPrimary('topo', 'setup', 1, 'r1');
     await recovery.releaseLock('topo', 'setup');
 

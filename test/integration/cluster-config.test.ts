@@ -46,7 +46,7 @@ describe('applyClusterConfig on DynamoDB Local', () => {
         TableName: table.tableName,
         Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
         UpdateExpression:
-          'SET epoch = :epoch, epochIncidentId = :inc, fencedNodeId = :old, primaryNodeId = :primary, ' +
+          'SET epoch = :epoch, epochIncidentId = :inc, epochCandidate = :primary, fencedNodeId = :old, primaryNodeId = :primary, ' +
           'lockIncidentId = :inc, lockSince = :since, lastRecoveryAt = :last, maintenanceUntil = :until, ' +
           'maintenanceBy = :by, maintenanceReason = :why, maintenanceLog = :log',
         ExpressionAttributeValues: {
@@ -130,6 +130,7 @@ describe('applyClusterConfig on DynamoDB Local', () => {
     expect(await recovery.getCluster('orders-pg')).toMatchObject({
       epoch: 5,
       primaryNodeId: 'pg-2',
+      epochCandidate: 'pg-2',
       lockIncidentId: 'inc-7',
       lockSince: T0 + 1_000,
       lastRecoveryAt: T0 - 86_400_000,
@@ -139,7 +140,7 @@ describe('applyClusterConfig on DynamoDB Local', () => {
       mode: 'approve',
     });
     // The fencing token still moves from where the runbook left it.
-    expect(await recovery.bumpEpoch('orders-pg', 'inc-7', 5, 'pg-2')).toBe(6);
+    expect(await recovery.bumpEpoch('orders-pg', 'inc-7', 5, 'pg-2', 'pg-3')).toBe(6);
   });
 
   it('applies a changed mode, policy and node list, and removes a setting the file no longer has', async () => {

@@ -1,6 +1,10 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HookFailedError } from '../../functions/core/hooks';
+import type { ServingAnswer } from '../../functions/adapters/hooks/serving';
+import { keys } from '../../functions/adapters/table-definition';
+import { HookFailedError, type NodeEndpoint } from '../../functions/core/hooks';
 import type { NodeState } from '../../functions/core/node-state';
+import type { Engine } from '../../functions/core/position';
 import { lockVerdict } from '../../functions/core/recovery';
 import type { ApprovalDecision, RunbookState } from '../../functions/core/runbook';
 import { FAILOVER_FLOW, flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
@@ -486,6 +490,100 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     expect(result.states).toEqual(flowPath(FAILOVER_FLOW, ['abort']));
     expect(result.output?.outcome).toMatch(/^aborted: pg-1 is HEALTHY, not dead/);
     expect(hooks.calls).toEqual([]);
+  });
+
+  it('promotes the candidate the epoch moved for after choices X, Y, X with fence refusals; a resume promotes X only', async () => {
+    // Fence is refused twice (the old primary cannot be proven fenced); between the looks the replicas'
+    // positions change, so the choice goes pg-3 (X), pg-2 (Y), pg-3 (X) again. The third look fences, moves
+    // the epoch and fails in Promote: the run stops half done, the lock held.
+    const clusterId = 'x-y-x';
+    const applied = (nodeId: string, position: string) =>
+      table.client.send(
+        new UpdateCommand({
+          TableName: table.tableName,
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.nodeSk(nodeId) },
+          UpdateExpression: 'SET appliedPosition = :p',
+          ExpressionAttributeValues: { ':p': position },
+        }),
+      );
+    class Looks extends ScriptedHooks {
+      looks = 0;
+      override async serving(engine: Engine, endpoint: NodeEndpoint): Promise<ServingAnswer> {
+        this.looks++;
+        if (this.looks === 1) await applied('pg-2', '0/4F80'); // Y leads at the next look
+        if (this.looks === 2) await applied('pg-3', '0/4FF0'); // X leads again
+        if (this.looks <= 2) this.servingStates.set('pg-1', 'unknown');
+        else this.servingStates.delete('pg-1');
+        return super.serving(engine, endpoint);
+      }
+    }
+    const hooks = new Looks();
+    hooks.failOn.set('promote', new HookFailedError('REPLICAOF NO ONE failed: connection reset'));
+    const { input, steps, recovery } = await failover(clusterId, { clusterId }, hooks);
+    const first = await runRunbook('primary-failover', input, {
+      steps,
+      approvals: never,
+      waitTimeOverrides: { ...fast.waitTimeOverrides, Rearm: 0 },
+    });
+    expect(first.status).toBe('FAILED');
+    expect(first.states.filter((s) => s === 'ChooseCandidate')).toHaveLength(3);
+    expect(hooks.calls.filter((c) => c.action === 'promote').map((c) => c.target)).toEqual(['pg-3']);
+    const cluster = await recovery.getCluster(clusterId);
+    expect(cluster).toMatchObject({
+      epoch: 8,
+      epochIncidentId: input.incidentId,
+      epochCandidate: 'pg-3',
+      lockIncidentId: input.incidentId,
+      primaryNodeId: 'pg-1',
+    });
+    const failed = await recovery.getIncident(clusterId, input.incidentId, input.openedAt);
+    // The plan on record is the latest choice, and every change of choice is on the record.
+    expect(failed?.plan?.candidate).toBe('pg-3');
+    expect(
+      failed?.runbookSteps
+        ?.filter((s) => s.step === 'plan')
+        .map((s) => /repoint ([\w-]+)/.exec(s.detail)?.[1]),
+    ).toEqual(['pg-2', 'pg-3', 'pg-2']);
+
+    // A late write of the stopped choice (Y) on the plan must not steer the resumed run: it resumes with
+    // the candidate recorded with the epoch.
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: {
+          PK: keys.clusterPk(clusterId),
+          SK: keys.incidentSk(new Date(input.openedAt).toISOString(), input.incidentId),
+        },
+        UpdateExpression: 'SET #state = :open, #plan.candidate = :y',
+        ExpressionAttributeNames: { '#state': 'state', '#plan': 'plan' },
+        ExpressionAttributeValues: { ':open': 'OPEN', ':y': 'pg-2' },
+      }),
+    );
+    // Promote refuses a candidate other than the epoch's, whoever asks.
+    await expect(
+      steps({
+        action: 'promote',
+        state: { ...input, executionName: `${input.executionName}-late`, candidate: 'pg-2', epoch: 8 },
+      }),
+    ).rejects.toThrow(/the epoch 8 was moved for pg-3, not pg-2/);
+    hooks.failOn.delete('promote');
+    const resumed = await runRunbook(
+      'primary-failover',
+      { ...input, executionName: `${input.executionName}-a2` },
+      { steps, approvals: never, ...fast },
+    );
+    expect(resumed.status).toBe('SUCCEEDED');
+    expect(hooks.calls.filter((c) => c.action === 'promote').map((c) => c.target)).toEqual(['pg-3', 'pg-3']);
+    expect(await recovery.getCluster(clusterId)).toMatchObject({ epoch: 8, primaryNodeId: 'pg-3' });
+    const [epoch] = await recovery.epochs(clusterId);
+    expect(epoch).toMatchObject({ epoch: 8, primaryNodeId: 'pg-3', previousPrimaryNodeId: 'pg-1' });
+    // The tampered plan names pg-2: the epoch history does not state pg-2's data at risk for pg-3.
+    expect(epoch?.dataAtRisk).toBeUndefined();
+    expect(epoch?.why).not.toMatch(/pg-2/);
+    const done = await recovery.getIncident(clusterId, input.incidentId, input.openedAt);
+    expect(done?.runbookSteps?.find((s) => s.step === 'completed')?.detail).toMatch(
+      /^recovered: pg-3 promoted at epoch 8, pg-2 repointed; pg-1 fenced$/,
+    );
   });
 
   it('lets exactly one of 20 concurrent failovers of a cluster act: one promotion, the epoch moved once', async () => {
