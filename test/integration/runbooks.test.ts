@@ -492,6 +492,47 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     expect(hooks.calls).toEqual([]);
   });
 
+  it('a run superseded on its incident (an operator restarted it as its next attempt) stops without touching the lock', async () => {
+    const { input, steps, hooks, recovery } = await failover('superseded');
+    // As a takeover or `recover` leaves it: the incident's next attempt, whose run holds the lock now.
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: {
+          PK: keys.clusterPk('superseded'),
+          SK: keys.incidentSk(new Date(input.openedAt).toISOString(), input.incidentId),
+        },
+        UpdateExpression: 'SET #attempt = :one',
+        ExpressionAttributeNames: { '#attempt': 'attempt' },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { PK: keys.clusterPk('superseded'), SK: keys.clusterMetaSk },
+        UpdateExpression: 'SET lockIncidentId = :me, lockRunbook = :runbook',
+        ExpressionAttributeValues: { ':me': input.incidentId, ':runbook': 'primary-failover' },
+      }),
+    );
+
+    const stale = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+    // A late Fence of the stale run (a step already in flight) stops too, before anything is asked or moved.
+    const fence = (await steps({ action: 'fence', state: { ...input, candidate: 'pg-3' } })) as RunbookState;
+
+    expect(stale.states).toEqual(flowPath(FAILOVER_FLOW, ['abort']));
+    expect(stale.output?.outcome).toBe(`aborted: superseded by execution ${input.incidentId}-a1`);
+    expect(fence).toMatchObject({
+      next: 'abort',
+      outcome: `aborted: superseded by execution ${input.incidentId}-a1`,
+    });
+    expect(hooks.calls).toEqual([]);
+    expect(await recovery.getCluster('superseded')).toMatchObject({
+      lockIncidentId: input.incidentId,
+      epoch: 7,
+    });
+  });
+
   it('promotes the candidate the epoch moved for after choices X, Y, X with fence refusals; a resume promotes X only', async () => {
     // Fence is refused twice (the old primary cannot be proven fenced); between the looks the replicas'
     // positions change, so the choice goes pg-3 (X), pg-2 (Y), pg-3 (X) again. The third look fences, moves
@@ -554,9 +595,10 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
           PK: keys.clusterPk(clusterId),
           SK: keys.incidentSk(new Date(input.openedAt).toISOString(), input.incidentId),
         },
-        UpdateExpression: 'SET #state = :open, #plan.candidate = :y',
-        ExpressionAttributeNames: { '#state': 'state', '#plan': 'plan' },
-        ExpressionAttributeValues: { ':open': 'OPEN', ':y': 'pg-2' },
+        // As `recover` leaves it: open again, its next attempt (the resumed execution is `<incident>-a2`).
+        UpdateExpression: 'SET #state = :open, #plan.candidate = :y, #attempt = :attempt',
+        ExpressionAttributeNames: { '#state': 'state', '#plan': 'plan', '#attempt': 'attempt' },
+        ExpressionAttributeValues: { ':open': 'OPEN', ':y': 'pg-2', ':attempt': 2 },
       }),
     );
     // Promote refuses a candidate other than the epoch's, whoever asks.
