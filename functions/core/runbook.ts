@@ -143,6 +143,11 @@ export interface RunbookState {
   repoint?: string[];
   /** Replicas the Repoint step has handled (repointed, started an SSM run for, or failed and recorded). */
   repointed?: string[];
+  /**
+   * primary-failover: the node of the replica recovery whose lock TakeLock took over; it is not promoted (a
+   * rebuild hook may be wiping it).
+   */
+  preemptedNodeId?: string;
   /** How long Rearm waits before looking again (set by the step that re-arms the run). */
   retryAfterSeconds?: number;
   epoch?: number;

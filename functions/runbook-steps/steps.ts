@@ -72,6 +72,7 @@ export interface StepDeps {
     | 'recordStep'
     | 'setPlan'
     | 'getIncident'
+    | 'findIncident'
   >;
   readonly nodes: Pick<NodeStateStore, 'loadCluster' | 'putNode'>;
   readonly hooks: RecoveryHooks;
@@ -493,12 +494,24 @@ export function createSteps(deps: StepDeps) {
           lift,
         )
       ) {
-        const preempted =
+        const holder =
           cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== state.incidentId
-            ? ` (preempting replica recovery ${cluster.lockIncidentId})`
-            : '';
-        await record(state, 'locked', `took the cluster lock (epoch ${cluster.epoch})${preempted}`);
-        return { ...state, next: 'locked', epoch: cluster.epoch };
+            ? await deps.recovery.findIncident(state.clusterId, cluster.lockIncidentId)
+            : undefined;
+        const preempted = cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== state.incidentId;
+        await record(
+          state,
+          'locked',
+          `took the cluster lock (epoch ${cluster.epoch})${preempted ? ` (preempting replica recovery ${cluster.lockIncidentId}${holder ? ` of ${holder.nodeId}: it is not promoted, a rebuild may be wiping it` : ''})` : ''}`,
+        );
+        // The node a preempted replica recovery was acting on is not a candidate: its run may have started a
+        // rebuild hook that is wiping it (preemption stops the run between steps, not a hook under way).
+        return {
+          ...state,
+          next: 'locked',
+          epoch: cluster.epoch,
+          ...(holder ? { preemptedNodeId: holder.nodeId } : {}),
+        };
       }
       const fresh = await deps.recovery.getCluster(state.clusterId);
       const verdict = lockVerdict(fresh, state.incidentId, now, state.runbook, lift);
@@ -531,9 +544,13 @@ export function createSteps(deps: StepDeps) {
         deps.recovery.getIncident(state.clusterId, state.incidentId, state.openedAt),
       ]);
       const config = new Map<string, NodeFailoverConfig>(cluster.nodes.map((n) => [n.nodeId, n]));
-      const nodes = [...snapshot.nodes.values()];
+      const all = [...snapshot.nodes.values()];
+      // Not promoted: the node of the replica recovery this failover preempted (TakeLock); repointed as usual.
+      const nodes = all.filter(
+        (n) => n.nodeId !== state.preemptedNodeId || state.preemptedNodeId === undefined,
+      );
       const repointAround = (candidate: string | undefined) =>
-        nodes
+        all
           .filter((n) => n.nodeId !== state.nodeId && n.nodeId !== candidate && n.role !== 'primary')
           .filter((n) => ['HEALTHY', 'LAGGING', 'STALLED'].includes(n.status))
           .map((n) => n.nodeId)

@@ -492,6 +492,26 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
     expect(hooks.calls).toEqual([]);
   });
 
+  it('does not promote the node of the replica recovery it preempts (a rebuild may be wiping it): the next best is', async () => {
+    const { input, steps, hooks } = await failover('preempts-rebuild');
+    const rebuild = await openIncident(table, 'preempts-rebuild', 'pg-3', 'replica', 'STALLED', Date.now());
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { PK: keys.clusterPk('preempts-rebuild'), SK: keys.clusterMetaSk },
+        UpdateExpression: 'SET lockIncidentId = :holder, lockRunbook = :runbook',
+        ExpressionAttributeValues: { ':holder': rebuild.incidentId, ':runbook': 'replica-recovery' },
+      }),
+    );
+
+    const result = await runRunbook('primary-failover', input, { steps, approvals: never, ...fast });
+
+    expect(result.status).toBe('SUCCEEDED');
+    // pg-3 is the most advanced (it is promoted when nothing holds it: the first test of this file).
+    expect(hooks.calls.filter((c) => c.action === 'promote').map((c) => c.target)).toEqual(['pg-2']);
+    expect(result.output?.preemptedNodeId).toBe('pg-3');
+  });
+
   it('a run superseded on its incident (an operator restarted it as its next attempt) stops without touching the lock', async () => {
     const { input, steps, hooks, recovery } = await failover('superseded');
     // As a takeover or `recover` leaves it: the incident's next attempt, whose run holds the lock now.
