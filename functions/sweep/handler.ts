@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FleetCensus } from '../adapters/fleet-census';
 import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
 import type { NodeStatus } from '../core/node-state';
