@@ -1,7 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { NodeEndpoint } from '../core/hooks';
+import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../core/hooks';
 import type { Engine } from '../core/position';
-import type { RecoveryHooks } from '../runbook-steps/steps';
 import {
   type CredentialsSource,
   createHookRunner,
@@ -12,8 +11,29 @@ import {
   urlCredentials,
   verifyPrimary,
 } from './hooks';
-import { servingState } from './hooks/serving';
+import { type ServingAnswer, servingState } from './hooks/serving';
 import { keys } from './table-definition';
+
+/**
+ * What the runbook steps need to act on the servers: the contract this file implements for AWS and local mode
+ * (functions/adapters/hooks), and the tests' scripted hooks implement too.
+ */
+export interface RecoveryHooks {
+  run(request: HookRequest, spec: HookSpec | undefined): Promise<HookResult>;
+  /** Resolves when the node reports itself primary and writable; throws NotYetPrimaryError otherwise. */
+  verifyPrimary(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<void>;
+  /**
+   * Asks the node itself, under a hard deadline, whether it takes writes now (the Fence precondition).
+   * Never throws: no answer is `unknown`, a refused connection `not-serving`.
+   */
+  serving(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<ServingAnswer>;
+  /** The node's applied replication position, in the project's position format. */
+  replicationProgress(
+    engine: Engine,
+    endpoint: NodeEndpoint,
+    clusterId?: string,
+  ): Promise<string | undefined>;
+}
 
 /**
  * The hooks the runbook steps use: the dispatching runner (built-in, Lambda, HTTPS, SSM) plus the checks,

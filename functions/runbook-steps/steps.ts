@@ -1,12 +1,12 @@
 import { errorMessage, withDeadline } from '../adapters/hooks/connection';
-import type { ServingAnswer } from '../adapters/hooks/serving';
 import type { Log } from '../adapters/log';
 import type { NodeStateStore } from '../adapters/node-state-store';
 import type { Notifier } from '../adapters/notifier';
+import type { RecoveryHooks } from '../adapters/recovery-hooks';
 import type { RecoveryStore } from '../adapters/recovery-store';
 import { chooseCandidate, forcedCandidate, type NodeFailoverConfig } from '../core/candidate';
 import { primaryEvidence } from '../core/evidence';
-import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../core/hooks';
+import type { HookResult, NodeEndpoint } from '../core/hooks';
 import { HookFailedError } from '../core/hooks';
 import { executionNameFor, type Incident } from '../core/incidents';
 import { halfDoneBy, lockRequestOf } from '../core/manual-failover';
@@ -41,24 +41,6 @@ import {
   SWITCHOVER_POLL_SECONDS,
   switchoverContextOf,
 } from '../core/switchover';
-
-/** What the steps need to act on the servers (functions/adapters/hooks in AWS and locally). */
-export interface RecoveryHooks {
-  run(request: HookRequest, spec: HookSpec | undefined): Promise<HookResult>;
-  /** Resolves when the node reports itself primary and writable; throws NotYetPrimaryError otherwise. */
-  verifyPrimary(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<void>;
-  /**
-   * Asks the node itself, under a hard deadline, whether it takes writes now (the Fence precondition).
-   * Never throws: no answer is `unknown`, a refused connection `not-serving`.
-   */
-  serving(engine: Engine, endpoint: NodeEndpoint, clusterId?: string): Promise<ServingAnswer>;
-  /** The node's applied replication position, in the project's position format. */
-  replicationProgress(
-    engine: Engine,
-    endpoint: NodeEndpoint,
-    clusterId?: string,
-  ): Promise<string | undefined>;
-}
 
 export interface StepDeps {
   readonly recovery: Pick<

@@ -1,6 +1,7 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ServingAnswer } from '../../functions/adapters/hooks/serving';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
+import type { RecoveryHooks } from '../../functions/adapters/recovery-hooks';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
 import { runbookInput } from '../../functions/adapters/sfn-launcher';
 import { keys } from '../../functions/adapters/table-definition';
@@ -11,7 +12,6 @@ import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { Engine } from '../../functions/core/position';
 import { NotYetPrimaryError, type RunbookState } from '../../functions/core/runbook';
 import { createHandler } from '../../functions/runbook-steps/handler';
-import type { RecoveryHooks } from '../../functions/runbook-steps/steps';
 import { nodeItem } from '../../local/fleet';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import type { TestTable } from './dynamodb';
