@@ -4,9 +4,9 @@
  * and print how (exit 0 when failed over / recovered / dry run, 1 otherwise).
  */
 import { parseArgs } from 'node:util';
-import { RecoveryStore } from '../functions/adapters/recovery-store';
 import type { OperationResult } from '../functions/core/operator-routes';
-import { resolveTable, UsageError } from './cli-common';
+import { UsageError } from './cli-common';
+import { followIncident, printStarted } from './cli-follow';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
 const TARGET = `Target: --stack NAME / --api-url URL (deployed: signed with your AWS credentials), else the local stack
@@ -61,28 +61,26 @@ interface Followed {
 }
 
 /** Follows the run `started` names on its incident; prints how it ended; the exit code. */
-async function follow(
+function follow(
   started: OperationResult,
   clusterId: string,
-  values: Parameters<typeof resolveTable>[0] & { json?: boolean },
+  values: Parameters<typeof followIncident>[2],
   env: NodeJS.ProcessEnv,
   io: { out: (text: string) => void },
 ): Promise<number> {
-  const { client, tableName } = await resolveTable(values, env);
-  const store = new RecoveryStore(client, tableName);
   const execution = String(started.executionName);
-  const deadline = Date.now() + WAIT_DEADLINE_MS;
-  for (;;) {
-    const incident = (await store.getIncident(
-      clusterId,
-      String(started.incidentId),
-      Number(started.openedAt),
-    )) as Followed | undefined;
-    const last = incident?.runbookSteps?.filter((s) => s.execution === execution).at(-1);
-    const ended =
-      last !== undefined &&
-      (SUCCESS_STEPS.has(last.step) || STOP_STEPS.has(last.step) || last.step.startsWith('waiting'));
-    if (ended || (incident !== undefined && incident.state !== 'OPEN' && last !== undefined)) {
+  return followIncident<Followed>(
+    started,
+    clusterId,
+    values,
+    env,
+    (incident) => {
+      const last = incident?.runbookSteps?.filter((s) => s.execution === execution).at(-1);
+      const ended =
+        last !== undefined &&
+        (SUCCESS_STEPS.has(last.step) || STOP_STEPS.has(last.step) || last.step.startsWith('waiting'));
+      if (!ended && !(incident !== undefined && incident.state !== 'OPEN' && last !== undefined))
+        return undefined;
       const ok = last !== undefined && SUCCESS_STEPS.has(last.step);
       const outcome = last?.detail ?? incident?.outcome ?? incident?.state ?? 'unknown';
       const risk = incident?.plan?.dataAtRisk;
@@ -103,13 +101,10 @@ async function follow(
           io.out(`the incident stays open: replica-sentinel incident show ${started.incidentId}`);
       }
       return ok ? 0 : 1;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${execution} still running after 15 minutes: see replica-sentinel incident show ${started.incidentId}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+    },
+    execution,
+    WAIT_DEADLINE_MS,
+  );
 }
 
 export async function failoverCommand(
@@ -148,11 +143,7 @@ export async function failoverCommand(
     values,
     env,
   );
-  if (values['dry-run'] || values['no-wait'] || values['api-url'] !== undefined) {
-    io.out(values.json ? JSON.stringify(started) : started.message);
-    return 0;
-  }
-  if (!values.json) io.out(started.message);
+  if (printStarted(started, values, io, values['dry-run'] === true)) return 0;
   return follow(started, values.cluster, values, env, io);
 }
 
@@ -188,10 +179,6 @@ export async function recoverCommand(
     values,
     env,
   );
-  if (values['no-wait'] || values['api-url'] !== undefined) {
-    io.out(values.json ? JSON.stringify(started) : started.message);
-    return 0;
-  }
-  if (!values.json) io.out(started.message);
+  if (printStarted(started, values, io)) return 0;
   return follow(started, values.cluster, values, env, io);
 }

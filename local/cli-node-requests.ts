@@ -5,8 +5,8 @@
  * its outcome printed (exit 1 when it paged, failed or was stopped).
  */
 import { parseArgs } from 'node:util';
-import { RecoveryStore } from '../functions/adapters/recovery-store';
-import { resolveTable, UsageError } from './cli-common';
+import { UsageError } from './cli-common';
+import { followIncident, printStarted } from './cli-follow';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
 const TARGET = `Target: --stack NAME / --api-url URL (deployed: signed with your AWS credentials), else the local stack
@@ -74,35 +74,21 @@ export async function nodeRequestCommand(
     values,
     env,
   );
-  if (values['no-wait'] || values['api-url'] !== undefined) {
-    io.out(values.json ? JSON.stringify(started) : started.message);
-    return 0;
-  }
-  if (!values.json) io.out(started.message);
-  const { client, tableName } = await resolveTable(values, env);
-  try {
-    const store = new RecoveryStore(client, tableName);
-    const deadline = Date.now() + WAIT_DEADLINE_MS;
-    for (;;) {
-      const incident = (await store.getIncident(
-        values.cluster,
-        String(started.incidentId),
-        Number(started.openedAt),
-      )) as ({ state: string; outcome?: string } & Record<string, unknown>) | undefined;
+  if (printStarted(started, values, io)) return 0;
+  return followIncident<{ state: string; outcome?: string } & Record<string, unknown>>(
+    started,
+    values.cluster,
+    values,
+    env,
+    (incident) => {
       // A page leaves the incident open for a human: that is an end too.
       const paged = incident?.outcome?.startsWith('paged') === true;
-      if (incident !== undefined && (incident.state !== 'OPEN' || paged)) {
-        const outcome = incident.outcome ?? incident.state;
-        io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
-        return incident.state === 'RESOLVED' && /^(rejoined|rebuilt|nothing to do)/.test(outcome) ? 0 : 1;
-      }
-      if (Date.now() > deadline)
-        throw new Error(
-          `${command} ${started.incidentId} still running after 30 minutes: see replica-sentinel incident show ${started.incidentId}`,
-        );
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  } finally {
-    client.destroy();
-  }
+      if (incident === undefined || (incident.state === 'OPEN' && !paged)) return undefined;
+      const outcome = incident.outcome ?? incident.state;
+      io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
+      return incident.state === 'RESOLVED' && /^(rejoined|rebuilt|nothing to do)/.test(outcome) ? 0 : 1;
+    },
+    `${command} ${started.incidentId}`,
+    WAIT_DEADLINE_MS,
+  );
 }

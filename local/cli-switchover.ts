@@ -4,8 +4,8 @@
  * and prints how it ended (exit 1 when it was refused, called off or failed).
  */
 import { parseArgs } from 'node:util';
-import { RecoveryStore } from '../functions/adapters/recovery-store';
-import { resolveTable, UsageError } from './cli-common';
+import { UsageError } from './cli-common';
+import { followIncident, printStarted } from './cli-follow';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
 export const SWITCHOVER_HELP = `Usage: replica-sentinel switchover --cluster ID --reason TEXT [--to NODE] [--dry-run] [--no-wait] [--json] [target]
@@ -57,30 +57,20 @@ export async function switchoverCommand(
     values,
     env,
   );
-  if (values['no-wait'] || values['api-url'] !== undefined) {
-    io.out(values.json ? JSON.stringify(started) : started.message);
-    return 0;
-  }
-  if (!values.json) io.out(started.message);
-  const { client, tableName } = await resolveTable(values, env);
-  const store = new RecoveryStore(client, tableName);
-  const deadline = Date.now() + WAIT_DEADLINE_MS;
-  for (;;) {
-    const incident = (await store.getIncident(
-      values.cluster,
-      String(started.incidentId),
-      Number(started.openedAt),
-    )) as ({ state: string; outcome?: string } & Record<string, unknown>) | undefined;
-    if (incident !== undefined && incident.state !== 'OPEN') {
+  if (printStarted(started, values, io)) return 0;
+  return followIncident<{ state: string; outcome?: string } & Record<string, unknown>>(
+    started,
+    values.cluster,
+    values,
+    env,
+    (incident) => {
+      if (incident === undefined || incident.state === 'OPEN') return undefined;
       const outcome = incident.outcome ?? incident.state;
       io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
       // It did not happen (refused on fresh state, called off, rejected, failed): exit 1.
       return /^(switched over|dry run)/.test(outcome) ? 0 : 1;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `switchover ${started.incidentId} still running after 15 minutes: see replica-sentinel incident ${started.incidentId}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+    },
+    `switchover ${started.incidentId}`,
+    WAIT_DEADLINE_MS,
+  );
 }
