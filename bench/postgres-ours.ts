@@ -6,7 +6,7 @@
  * the Patroni baseline is.
  */
 import { documentClient } from '../functions/adapters/clients';
-import { ClusterConfigSchema } from '../functions/core/cluster-config';
+import { ClusterConfigSchema } from '../functions/core/config/schema';
 import type { NodeState } from '../functions/core/node-state';
 import { LOCAL_AWS } from '../local/dynamodb-local';
 import { startLocalStack } from '../local/local-stack';

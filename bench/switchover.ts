@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { documentClient } from '../functions/adapters/clients';
-import { ClusterConfigSchema } from '../functions/core/cluster-config';
+import { ClusterConfigSchema } from '../functions/core/config/schema';
 import type { Engine } from '../functions/core/position';
 import { LOCAL_AWS } from '../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../local/local-stack';

@@ -4,14 +4,10 @@ import { App, type AppProps, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROBED_ENGINES } from '../functions/adapters/probes';
 import { sweepIntervalSeconds as sweepIntervalFor, sweepIntervalProblem } from '../functions/core/cadence';
-import {
-  type ClusterConfig,
-  ClusterConfigError,
-  networkOf,
-  parseClusterConfig,
-  probeTargets,
-  ROLE_ARN_PATTERN,
-} from '../functions/core/cluster-config';
+import { networkOf, probeTargets } from '../functions/core/config/deployed-stack';
+import { parseClusterConfig } from '../functions/core/config/parse';
+import { ClusterConfigError } from '../functions/core/config/problems';
+import { type ClusterConfig, ROLE_ARN_PATTERN } from '../functions/core/config/schema';
 import { resolvePolicy } from '../functions/core/policy';
 import { hasPrivateAddress } from '../functions/core/private-address';
 import type { StreamCapacity } from './constructs/ingest';

@@ -176,7 +176,7 @@ async function watchCommand(
   }
   if (!values.config) throw new UsageError('--config is required (a clusters.yaml file)');
   const { readFile } = await import('node:fs/promises');
-  const { parseClusterConfig } = await import('../functions/core/cluster-config');
+  const { parseClusterConfig } = await import('../functions/core/config/parse');
   const { hasProbe } = await import('../functions/adapters/probes');
   const text = await readFile(values.config, 'utf8').catch(() => {
     throw new UsageError(`--config: cannot read ${values.config}`);

@@ -20,7 +20,7 @@
  */
 import { parseArgs } from 'node:util';
 import { documentClient } from '../functions/adapters/clients';
-import { parseClusterConfig } from '../functions/core/cluster-config';
+import { parseClusterConfig } from '../functions/core/config/parse';
 import type { Incident, RunbookStepEntry, Transition } from '../functions/core/incidents';
 import type { PolicyOverrides } from '../functions/core/policy';
 import type { HeartbeatInput } from '../functions/core/wire';

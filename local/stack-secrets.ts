@@ -1,4 +1,4 @@
-import type { ClusterConfig } from '../functions/core/cluster-config';
+import type { ClusterConfig } from '../functions/core/config/schema';
 
 /** The name of a secret from its complete ARN (`arn:…:secret:<name>-AbCdEf`). */
 function secretName(arn: string): string {

@@ -10,7 +10,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { applyClusterConfig } from '../functions/adapters/cluster-config-store';
 import { localCredentials } from '../functions/adapters/hooks';
 import { probeCluster } from '../functions/adapters/probes';
-import type { ClusterConfig } from '../functions/core/cluster-config';
+import type { ClusterConfig } from '../functions/core/config/schema';
 import { resolvePolicy } from '../functions/core/policy';
 import { defaultProbeDeadlineSeconds } from '../functions/core/probe-cadence';
 import type { HeartbeatInput } from '../functions/core/wire';

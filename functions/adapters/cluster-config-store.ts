@@ -1,11 +1,7 @@
 import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type ClusterConfig,
-  type ClusterItemConfig,
-  CONFIG_OWNED_FIELDS,
-  toClusterItems,
-} from '../core/cluster-config';
+import type { ClusterConfig } from '../core/config/schema';
 import { type Policy, PolicyOverridesSchema, resolvePolicy } from '../core/policy';
+import { type ClusterItemConfig, CONFIG_OWNED_FIELDS, toClusterItems } from './cluster-items';
 import { mapWithLimit } from './concurrency';
 import { keys } from './table-definition';
 

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { CLUSTER_MODES } from '../core/cluster-config';
+import { CLUSTER_MODES } from '../core/config/schema';
 import { type ClusterMode, executionNameFor, type RunbookName } from '../core/incidents';
 import type { NodeState } from '../core/node-state';
 import type { Policy } from '../core/policy';

@@ -17,7 +17,7 @@ export interface ProbeHandlerDeps extends Omit<ProbeRoundDeps, 'logger' | 'clock
 
 export interface ProbeSchedule {
   /**
-   * Seconds between two rounds (core/cluster-config.ts `probeSchedule`: the greatest common divisor of the
+   * Seconds between two rounds (core/config/deployed-stack.ts `probeSchedule`: the greatest common divisor of the
    * targets' `intervalSeconds` and 60). A round probes the targets due at it (core/probe-cadence.ts
    * `probeDue`), so each cluster is probed every `intervalSeconds` of its own.
    */

@@ -12,7 +12,7 @@ import { readDbCredentials } from '../adapters/hooks';
 import { errorMessage } from '../adapters/hooks/connection';
 import type { Log } from '../adapters/log';
 import { type NodeRefusal, probeCluster } from '../adapters/probes';
-import type { ProbeTargetConfig } from '../core/cluster-config';
+import type { ProbeTargetConfig } from '../core/config/deployed-stack';
 import type { HeartbeatInput } from '../core/wire';
 import type { HeartbeatPublisher } from './publisher';
 

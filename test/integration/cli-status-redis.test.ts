@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TABLE } from '../../functions/adapters/table-definition';
-import { ClusterConfigSchema } from '../../functions/core/cluster-config';
+import { ClusterConfigSchema } from '../../functions/core/config/schema';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { follows } from '../../local/redis-servers';

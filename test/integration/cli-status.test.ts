@@ -3,7 +3,7 @@ import { applyClusterConfig } from '../../functions/adapters/cluster-config-stor
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
 import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
-import { parseClusterConfig } from '../../functions/core/cluster-config';
+import { parseClusterConfig } from '../../functions/core/config/parse';
 import type { Incident } from '../../functions/core/incidents';
 import type { HeartbeatInput } from '../../functions/core/wire';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';

@@ -4,7 +4,7 @@ import { applyClusterConfig } from '../../functions/adapters/cluster-config-stor
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
 import { keys } from '../../functions/adapters/table-definition';
-import { parseClusterConfig } from '../../functions/core/cluster-config';
+import { parseClusterConfig } from '../../functions/core/config/parse';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { ClusterRecoveryState } from '../../functions/core/recovery';
 import { loadConfigFixture } from '../fixtures/config';

@@ -6,7 +6,7 @@ import {
   clusterSecretArnFromTable,
   recoveryHooks,
 } from '../../functions/adapters/recovery-hooks';
-import { parseClusterConfig } from '../../functions/core/cluster-config';
+import { parseClusterConfig } from '../../functions/core/config/parse';
 import type { HookRequest } from '../../functions/core/hooks';
 import { NotYetPrimaryError } from '../../functions/core/runbook';
 import { createTestTable, type TestTable } from '../support/dynamodb';

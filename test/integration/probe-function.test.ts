@@ -4,12 +4,9 @@ import { applyClusterConfig } from '../../functions/adapters/cluster-config-stor
 import { cachedSecretValue } from '../../functions/adapters/hooks';
 import { PROBED_ENGINES } from '../../functions/adapters/probes';
 import { keys, TABLE } from '../../functions/adapters/table-definition';
-import {
-  type ClusterConfig,
-  parseClusterConfig,
-  probeSchedule,
-  probeTargets,
-} from '../../functions/core/cluster-config';
+import { probeSchedule, probeTargets } from '../../functions/core/config/deployed-stack';
+import { parseClusterConfig } from '../../functions/core/config/parse';
+import type { ClusterConfig } from '../../functions/core/config/schema';
 import { createHandler as createIngestHandler } from '../../functions/ingest-heartbeat/handler';
 import { createHandler, type ProbeHandlerDeps, ProbeRunError } from '../../functions/probe/handler';
 import { secretLogins } from '../../functions/probe/probe';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { parseClusterConfig } from '../../functions/core/cluster-config';
+import { parseClusterConfig } from '../../functions/core/config/parse';
 import type { Transition } from '../../functions/core/incidents';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';

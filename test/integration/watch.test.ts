@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { ClusterConfigSchema } from '../../functions/core/cluster-config';
+import { ClusterConfigSchema } from '../../functions/core/config/schema';
 import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { type HeartbeatSink, localSink, watch } from '../../local/watch';

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, expect } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { ClusterConfigSchema } from '../../functions/core/cluster-config';
+import { ClusterConfigSchema } from '../../functions/core/config/schema';
 import { executionNameFor, type Incident } from '../../functions/core/incidents';
 import type { NodeState, NodeStatus } from '../../functions/core/node-state';
 import type { PolicyOverrides } from '../../functions/core/policy';

@@ -1,16 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  type ClusterConfig,
-  ClusterConfigError,
-  CONFIG_OWNED_FIELDS,
-  checkClusterConfig,
-  networkOf,
-  parseClusterConfig,
-  probeSchedule,
-  probeTargets,
-  RUNTIME_FIELDS,
-  toClusterItems,
-} from '../../functions/core/cluster-config';
+import { CONFIG_OWNED_FIELDS, RUNTIME_FIELDS, toClusterItems } from '../../functions/adapters/cluster-items';
+import { networkOf, probeSchedule, probeTargets } from '../../functions/core/config/deployed-stack';
+import { checkClusterConfig, parseClusterConfig } from '../../functions/core/config/parse';
+import { ClusterConfigError } from '../../functions/core/config/problems';
+import type { ClusterConfig } from '../../functions/core/config/schema';
 import {
   defaultProbeDeadlineSeconds,
   probeDue,

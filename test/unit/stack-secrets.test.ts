@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseClusterConfig } from '../../functions/core/cluster-config';
+import { parseClusterConfig } from '../../functions/core/config/parse';
 import { secretsOutsidePrefix } from '../../local/stack-secrets';
 
 const SECRET = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`;

@@ -1,5 +1,5 @@
 import { documentClient } from '../../../functions/adapters/clients';
-import { ClusterConfigSchema } from '../../../functions/core/cluster-config';
+import { ClusterConfigSchema } from '../../../functions/core/config/schema';
 import { executionNameFor, type Incident } from '../../../functions/core/incidents';
 import type { NodeState } from '../../../functions/core/node-state';
 import type { ChatbotNotification } from '../../../functions/core/notification';
