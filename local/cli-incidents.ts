@@ -96,7 +96,7 @@ function clusterIncidents(client: DynamoDBDocumentClient, tableName: string, clu
       new QueryCommand({
         TableName: tableName,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
-        ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':incident': 'INCIDENT#' },
+        ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':incident': keys.incidentPrefix },
         ScanIndexForward: false,
         ExclusiveStartKey: startKey,
       }),
@@ -252,7 +252,7 @@ async function findIncident(
       const { Item } = await client.send(
         new GetCommand({
           TableName: tableName,
-          Key: { PK: keys.clusterPk(clusterId), SK: keys.incidentSk(iso(openedAt), incidentId) },
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.incidentSkOf({ openedAt, incidentId }) },
         }),
       );
       if (Item) return strip(Item);

@@ -122,7 +122,6 @@ export async function clusterIdsInTable(
   tableName: string,
 ): Promise<string[]> {
   const ids = new Set<string>();
-  const prefix = keys.clusterPk('');
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await client.send(
@@ -131,12 +130,13 @@ export async function clusterIdsInTable(
         ProjectionExpression: '#pk',
         FilterExpression: '#sk = :meta OR begins_with(#sk, :node)',
         ExpressionAttributeNames: { '#pk': 'PK', '#sk': 'SK' },
-        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk, ':node': keys.nodeSk('') },
+        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk, ':node': keys.nodePrefix },
         ExclusiveStartKey: startKey,
       }),
     );
     for (const row of page.Items ?? []) {
-      if (typeof row.PK === 'string' && row.PK.startsWith(prefix)) ids.add(row.PK.slice(prefix.length));
+      const id = typeof row.PK === 'string' ? keys.clusterIdOfPk(row.PK) : undefined;
+      if (id !== undefined) ids.add(id);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);

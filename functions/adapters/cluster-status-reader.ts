@@ -69,9 +69,6 @@ function pauseOf(item: Record<string, unknown>): ClusterPause | undefined {
   return undefined;
 }
 
-/** The sort-key prefix of incident items, from the key builder (an empty opening time and id). */
-const INCIDENT_PREFIX = keys.incidentSk('', '').slice(0, -1);
-
 /**
  * Reads what `status` shows, through the node-state store and the table's key builders (docs/DESIGN.md §3):
  * per cluster one GetItem of the cluster item, the store's paginated read of the node items, and one
@@ -163,7 +160,7 @@ export class ClusterStatusReader {
           },
           ExpressionAttributeValues: {
             ':pk': keys.clusterPk(clusterId),
-            ':incident': INCIDENT_PREFIX,
+            ':incident': keys.incidentPrefix,
             ':open': 'OPEN',
             ...(lockIncidentId === undefined ? {} : { ':lock': lockIncidentId }),
           },

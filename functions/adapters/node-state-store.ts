@@ -67,9 +67,6 @@ export function nodeItem(state: NodeState): Record<string, unknown> {
   };
 }
 
-const NODE_PREFIX = 'NODE#';
-const SOURCE_PREFIX = 'SOURCE#';
-
 function versionCondition(
   version: number,
 ): Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
@@ -124,10 +121,10 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
         if (sk === keys.clusterMetaSk) {
           policyOverrides = item.policy;
           meta = item;
-        } else if (sk.startsWith(NODE_PREFIX)) {
+        } else if (sk.startsWith(keys.nodePrefix)) {
           const node = stripKeys<NodeState>(item);
           nodes.set(node.nodeId, node);
-        } else if (sk.startsWith(SOURCE_PREFIX)) sourceHeads.push(String(item.position));
+        } else if (sk.startsWith(keys.sourcePrefix)) sourceHeads.push(String(item.position));
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
@@ -201,7 +198,7 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
             '#node': 'nodeId',
             '#deadline': 'deadlineAt',
           },
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':node': NODE_PREFIX },
+          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':node': keys.nodePrefix },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),

@@ -24,7 +24,7 @@ const isConditionFailure = (error: unknown) =>
 
 const incidentKey = (clusterId: string, incidentId: string, openedAt: number) => ({
   PK: keys.clusterPk(clusterId),
-  SK: keys.incidentSk(new Date(openedAt).toISOString(), incidentId),
+  SK: keys.incidentSkOf({ openedAt, incidentId }),
 });
 
 /**
@@ -283,7 +283,7 @@ export class RecoveryStore {
           FilterExpression: 'incidentId = :id',
           ExpressionAttributeValues: {
             ':pk': keys.clusterPk(clusterId),
-            ':prefix': 'INCIDENT#',
+            ':prefix': keys.incidentPrefix,
             ':id': incidentId,
           },
           ConsistentRead: true,
@@ -413,7 +413,7 @@ export class RecoveryStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :epoch)',
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':epoch': 'EPOCH#' },
+          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':epoch': keys.epochPrefix },
           ExclusiveStartKey: startKey,
         }),
       );
