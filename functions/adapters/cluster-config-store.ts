@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type ClusterConfig,
   type ClusterItemConfig,
@@ -7,6 +7,7 @@ import {
 } from '../core/cluster-config';
 import { type Policy, PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { mapWithLimit } from './concurrency';
+import { scanPages } from './paginate';
 import { keys } from './table-definition';
 
 /** What applying a configuration file did to the table. Cluster ids are sorted. */
@@ -122,24 +123,19 @@ export async function clusterIdsInTable(
   tableName: string,
 ): Promise<string[]> {
   const ids = new Set<string>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        ProjectionExpression: '#pk',
-        FilterExpression: '#sk = :meta OR begins_with(#sk, :node)',
-        ExpressionAttributeNames: { '#pk': 'PK', '#sk': 'SK' },
-        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk, ':node': keys.nodePrefix },
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const pages = scanPages(client, {
+    TableName: tableName,
+    ProjectionExpression: '#pk',
+    FilterExpression: '#sk = :meta OR begins_with(#sk, :node)',
+    ExpressionAttributeNames: { '#pk': 'PK', '#sk': 'SK' },
+    ExpressionAttributeValues: { ':meta': keys.clusterMetaSk, ':node': keys.nodePrefix },
+  });
+  for await (const page of pages) {
     for (const row of page.Items ?? []) {
       const id = typeof row.PK === 'string' ? keys.clusterIdOfPk(row.PK) : undefined;
       if (id !== undefined) ids.add(id);
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   return [...ids].sort();
 }
 
@@ -149,24 +145,19 @@ export async function clusterIdsInTable(
  */
 export async function clusterPolicies(client: DynamoDBDocumentClient, tableName: string): Promise<Policy[]> {
   const policies: Policy[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        ProjectionExpression: '#policy',
-        FilterExpression: '#sk = :meta',
-        ExpressionAttributeNames: { '#sk': 'SK', '#policy': 'policy' },
-        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk },
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const pages = scanPages(client, {
+    TableName: tableName,
+    ProjectionExpression: '#policy',
+    FilterExpression: '#sk = :meta',
+    ExpressionAttributeNames: { '#sk': 'SK', '#policy': 'policy' },
+    ExpressionAttributeValues: { ':meta': keys.clusterMetaSk },
+  });
+  for await (const page of pages) {
     for (const row of page.Items ?? []) {
       const parsed = PolicyOverridesSchema.safeParse(row.policy ?? {});
       policies.push(resolvePolicy(parsed.success ? parsed.data : {}));
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   return policies;
 }
 
