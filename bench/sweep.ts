@@ -5,9 +5,9 @@
  * ones. Counts come from DynamoDB's own answers (ScannedCount, ConsumedCapacity), not timings.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../functions/adapters/clients';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
+import { scanPages } from '../functions/adapters/paginate';
 import { TABLE } from '../functions/adapters/table-definition';
 import { sweepOnce } from '../functions/sweep/sweep';
 import { createNodeStateTable, LOCAL_AWS, startDynamoDbLocal } from '../local/dynamodb-local';
@@ -52,20 +52,13 @@ async function naiveSweep(
   now: number,
 ): Promise<number> {
   let found = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: '#type = :node AND #deadline <= :now',
-        ExpressionAttributeNames: { '#type': 'type', '#deadline': 'deadlineAt' },
-        ExpressionAttributeValues: { ':node': 'node', ':now': now },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    found += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const pages = scanPages(client, {
+    TableName: tableName,
+    FilterExpression: '#type = :node AND #deadline <= :now',
+    ExpressionAttributeNames: { '#type': 'type', '#deadline': 'deadlineAt' },
+    ExpressionAttributeValues: { ':node': 'node', ':now': now },
+  });
+  for await (const page of pages) found += page.Count ?? 0;
   return found;
 }
 

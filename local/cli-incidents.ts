@@ -4,7 +4,8 @@
  * its timeline (status changes and runbook steps, in time order).
  */
 import { parseArgs } from 'node:util';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { allItems, queryPages, scanPages } from '../functions/adapters/paginate';
 import { keys } from '../functions/adapters/table-definition';
 import type { Incident, IncidentState } from '../functions/core/incidents';
 import { age, COLORS, resolveTable, TARGET_OPTIONS, targetHelp, UsageError } from './cli-common';
@@ -73,33 +74,15 @@ function strip(item: Record<string, unknown>): StoredIncident {
   return rest as unknown as StoredIncident;
 }
 
-/** Every item a query or scan returns, page by page. */
-async function readAll(
-  client: DynamoDBDocumentClient,
-  command: (startKey: Record<string, unknown> | undefined) => QueryCommand | ScanCommand,
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(command(startKey));
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
-
 /** A cluster's incident items, newest first (the sort key starts with the opening time). */
 function clusterIncidents(client: DynamoDBDocumentClient, tableName: string, clusterId: string) {
-  return readAll(
-    client,
-    (startKey) =>
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
-        ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':incident': 'INCIDENT#' },
-        ScanIndexForward: false,
-        ExclusiveStartKey: startKey,
-      }),
+  return allItems(
+    queryPages(client, {
+      TableName: tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
+      ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':incident': keys.incidentPrefix },
+      ScanIndexForward: false,
+    }),
   );
 }
 
@@ -177,16 +160,13 @@ export async function incidentsCommand(args: string[], env: NodeJS.ProcessEnv, i
     } else {
       // Incidents of every cluster: the table has no index by item type (its one GSI holds overdue nodes
       // for the sweep), so this is a filtered Scan. An operator's occasional read; --cluster reads by key.
-      items = await readAll(
-        client,
-        (startKey) =>
-          new ScanCommand({
-            TableName: tableName,
-            FilterExpression: '#t = :incident',
-            ExpressionAttributeNames: { '#t': 'type' },
-            ExpressionAttributeValues: { ':incident': 'incident' },
-            ExclusiveStartKey: startKey,
-          }),
+      items = await allItems(
+        scanPages(client, {
+          TableName: tableName,
+          FilterExpression: '#t = :incident',
+          ExpressionAttributeNames: { '#t': 'type' },
+          ExpressionAttributeValues: { ':incident': 'incident' },
+        }),
       );
     }
     const incidents = items
@@ -252,7 +232,7 @@ async function findIncident(
       const { Item } = await client.send(
         new GetCommand({
           TableName: tableName,
-          Key: { PK: keys.clusterPk(clusterId), SK: keys.incidentSk(iso(openedAt), incidentId) },
+          Key: { PK: keys.clusterPk(clusterId), SK: keys.incidentSkOf({ openedAt, incidentId }) },
         }),
       );
       if (Item) return strip(Item);
@@ -260,16 +240,13 @@ async function findIncident(
     return undefined;
   }
   // Without the cluster the key is unknown (the id does not spell its cluster reversibly): a filtered Scan.
-  const items = await readAll(
-    client,
-    (startKey) =>
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: '#t = :incident AND incidentId = :id',
-        ExpressionAttributeNames: { '#t': 'type' },
-        ExpressionAttributeValues: { ':incident': 'incident', ':id': incidentId },
-        ExclusiveStartKey: startKey,
-      }),
+  const items = await allItems(
+    scanPages(client, {
+      TableName: tableName,
+      FilterExpression: '#t = :incident AND incidentId = :id',
+      ExpressionAttributeNames: { '#t': 'type' },
+      ExpressionAttributeValues: { ':incident': 'incident', ':id': incidentId },
+    }),
   );
   return items[0] ? strip(items[0]) : undefined;
 }

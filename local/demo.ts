@@ -18,7 +18,7 @@ import { documentClient } from '../functions/adapters/clients';
 import { DynamoIncidentStore } from '../functions/adapters/incident-store';
 import { DynamoNodeStateStore } from '../functions/adapters/node-state-store';
 import { RecoveryStore } from '../functions/adapters/recovery-store';
-import { TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
+import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../functions/adapters/table-definition';
 import { createHandler as createChangeHandler } from '../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../functions/ingest-heartbeat/handler';
 import { createHandler as createOnTransition } from '../functions/on-transition/handler';
@@ -83,8 +83,8 @@ export async function runSimulatedDemo(options: SimulatedDemoOptions): Promise<n
       new PutCommand({
         TableName: tableName,
         Item: {
-          PK: `CLUSTER#${CLUSTER}`,
-          SK: 'META',
+          PK: keys.clusterPk(CLUSTER),
+          SK: keys.clusterMetaSk,
           type: 'cluster',
           mode: 'dry-run',
           nodes: ['pg-1', 'pg-2', 'pg-3'].map((nodeId, i) => ({

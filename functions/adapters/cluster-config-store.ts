@@ -1,8 +1,9 @@
-import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClusterConfig } from '../core/config/schema';
 import { type Policy, PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { type ClusterItemConfig, CONFIG_OWNED_FIELDS, toClusterItems } from './cluster-items';
 import { mapWithLimit } from './concurrency';
+import { scanPages } from './paginate';
 import { keys } from './table-definition';
 
 /** What applying a configuration file did to the table. Cluster ids are sorted. */
@@ -118,24 +119,19 @@ export async function clusterIdsInTable(
   tableName: string,
 ): Promise<string[]> {
   const ids = new Set<string>();
-  const prefix = keys.clusterPk('');
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        ProjectionExpression: '#pk',
-        FilterExpression: '#sk = :meta OR begins_with(#sk, :node)',
-        ExpressionAttributeNames: { '#pk': 'PK', '#sk': 'SK' },
-        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk, ':node': keys.nodeSk('') },
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const pages = scanPages(client, {
+    TableName: tableName,
+    ProjectionExpression: '#pk',
+    FilterExpression: '#sk = :meta OR begins_with(#sk, :node)',
+    ExpressionAttributeNames: { '#pk': 'PK', '#sk': 'SK' },
+    ExpressionAttributeValues: { ':meta': keys.clusterMetaSk, ':node': keys.nodePrefix },
+  });
+  for await (const page of pages) {
     for (const row of page.Items ?? []) {
-      if (typeof row.PK === 'string' && row.PK.startsWith(prefix)) ids.add(row.PK.slice(prefix.length));
+      const id = typeof row.PK === 'string' ? keys.clusterIdOfPk(row.PK) : undefined;
+      if (id !== undefined) ids.add(id);
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   return [...ids].sort();
 }
 
@@ -145,24 +141,19 @@ export async function clusterIdsInTable(
  */
 export async function clusterPolicies(client: DynamoDBDocumentClient, tableName: string): Promise<Policy[]> {
   const policies: Policy[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        ProjectionExpression: '#policy',
-        FilterExpression: '#sk = :meta',
-        ExpressionAttributeNames: { '#sk': 'SK', '#policy': 'policy' },
-        ExpressionAttributeValues: { ':meta': keys.clusterMetaSk },
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const pages = scanPages(client, {
+    TableName: tableName,
+    ProjectionExpression: '#policy',
+    FilterExpression: '#sk = :meta',
+    ExpressionAttributeNames: { '#sk': 'SK', '#policy': 'policy' },
+    ExpressionAttributeValues: { ':meta': keys.clusterMetaSk },
+  });
+  for await (const page of pages) {
     for (const row of page.Items ?? []) {
       const parsed = PolicyOverridesSchema.safeParse(row.policy ?? {});
       policies.push(resolvePolicy(parsed.success ? parsed.data : {}));
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   return policies;
 }
 

@@ -1,10 +1,11 @@
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { CLUSTER_MODES } from '../core/config/schema';
 import { type ClusterMode, executionNameFor, type RunbookName } from '../core/incidents';
 import type { NodeState } from '../core/node-state';
 import type { Policy } from '../core/policy';
 import { clusterIdsInTable } from './cluster-config-store';
 import { DynamoNodeStateStore } from './node-state-store';
+import { queryPages } from './paginate';
 import { keys, TABLE } from './table-definition';
 
 /** The runbook run holding the cluster lock (docs/FAILOVER.md "Blocks re-arm instead of dropping"). */
@@ -68,9 +69,6 @@ function pauseOf(item: Record<string, unknown>): ClusterPause | undefined {
   }
   return undefined;
 }
-
-/** The sort-key prefix of incident items, from the key builder (an empty opening time and id). */
-const INCIDENT_PREFIX = keys.incidentSk('', '').slice(0, -1);
 
 /**
  * Reads what `status` shows, through the node-state store and the table's key builders (docs/DESIGN.md §3):
@@ -146,39 +144,34 @@ export class ClusterStatusReader {
     lockIncidentId: string | undefined,
   ): Promise<{ incidentId: string; state: string; flaps: number }[]> {
     const found: { incidentId: string; state: string; flaps: number }[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :incident)',
-          FilterExpression: lockIncidentId === undefined ? '#state = :open' : '#state = :open OR #id = :lock',
-          ProjectionExpression: '#id, #state, #flaps',
-          ExpressionAttributeNames: {
-            '#pk': TABLE.partitionKey,
-            '#sk': TABLE.sortKey,
-            '#id': 'incidentId',
-            '#state': 'state',
-            '#flaps': 'flaps',
-          },
-          ExpressionAttributeValues: {
-            ':pk': keys.clusterPk(clusterId),
-            ':incident': INCIDENT_PREFIX,
-            ':open': 'OPEN',
-            ...(lockIncidentId === undefined ? {} : { ':lock': lockIncidentId }),
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    const pages = queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :incident)',
+      FilterExpression: lockIncidentId === undefined ? '#state = :open' : '#state = :open OR #id = :lock',
+      ProjectionExpression: '#id, #state, #flaps',
+      ExpressionAttributeNames: {
+        '#pk': TABLE.partitionKey,
+        '#sk': TABLE.sortKey,
+        '#id': 'incidentId',
+        '#state': 'state',
+        '#flaps': 'flaps',
+      },
+      ExpressionAttributeValues: {
+        ':pk': keys.clusterPk(clusterId),
+        ':incident': keys.incidentPrefix,
+        ':open': 'OPEN',
+        ...(lockIncidentId === undefined ? {} : { ':lock': lockIncidentId }),
+      },
+      ConsistentRead: true,
+    });
+    for await (const page of pages) {
       for (const item of page.Items ?? [])
         found.push({
           incidentId: String(item.incidentId),
           state: String(item.state),
           flaps: typeof item.flaps === 'number' ? item.flaps : 0,
         });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return found;
   }
 }

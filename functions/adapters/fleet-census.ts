@@ -1,5 +1,6 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type NodeStatus, sweepShardIds } from '../core/node-state';
+import { queryPages } from './paginate';
 import { TABLE } from './table-definition';
 
 /** Nodes per status across the fleet. */
@@ -26,25 +27,20 @@ export class DynamoFleetCensus implements FleetCensus {
     const shardIds = sweepShardIds(shards);
     await Promise.all(
       shardIds.map(async (shard) => {
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const page = await this.client.send(
-            new QueryCommand({
-              TableName: this.tableName,
-              IndexName: TABLE.sweepIndex.name,
-              KeyConditionExpression: '#shard = :shard',
-              ProjectionExpression: '#status',
-              ExpressionAttributeNames: { '#shard': TABLE.sweepIndex.partitionKey, '#status': 'status' },
-              ExpressionAttributeValues: { ':shard': shard },
-              ExclusiveStartKey: startKey,
-            }),
-          );
+        const pages = queryPages(this.client, {
+          TableName: this.tableName,
+          IndexName: TABLE.sweepIndex.name,
+          KeyConditionExpression: '#shard = :shard',
+          ProjectionExpression: '#status',
+          ExpressionAttributeNames: { '#shard': TABLE.sweepIndex.partitionKey, '#status': 'status' },
+          ExpressionAttributeValues: { ':shard': shard },
+        });
+        for await (const page of pages) {
           for (const item of page.Items ?? []) {
             const status = String(item.status) as NodeStatus;
             counts[status] = (counts[status] ?? 0) + 1;
           }
-          startKey = page.LastEvaluatedKey;
-        } while (startKey);
+        }
       }),
     );
     return counts;

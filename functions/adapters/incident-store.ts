@@ -9,9 +9,6 @@ import type { ClusterMode, Incident } from '../core/incidents';
 import { type Policy, PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import { keys, TABLE } from './table-definition';
 
-/** The node's latest incident is found through this pointer item (sorts before META: loadCluster skips it). */
-export const latestSk = (nodeId: string): string => `LATEST#${nodeId}`;
-
 export interface ClusterMeta {
   mode: ClusterMode;
   policy: Policy;
@@ -33,9 +30,6 @@ export interface IncidentStore {
   getIncident(clusterId: string, incidentId: string, openedAt: number): Promise<Incident | undefined>;
 }
 
-const incidentSk = (i: Pick<Incident, 'openedAt' | 'incidentId'>) =>
-  keys.incidentSk(new Date(i.openedAt).toISOString(), i.incidentId);
-
 /** Incident items (`INCIDENT#<startedAt>#<id>`) and the per-node LATEST pointers, in the node-state table. */
 export class DynamoIncidentStore implements IncidentStore {
   constructor(
@@ -47,7 +41,7 @@ export class DynamoIncidentStore implements IncidentStore {
     const { Item: pointer } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { PK: keys.clusterPk(clusterId), SK: latestSk(nodeId) },
+        Key: { PK: keys.clusterPk(clusterId), SK: keys.latestSk(nodeId) },
         ConsistentRead: true,
       }),
     );
@@ -66,7 +60,7 @@ export class DynamoIncidentStore implements IncidentStore {
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { PK: keys.clusterPk(clusterId), SK: incidentSk({ incidentId, openedAt }) },
+        Key: { PK: keys.clusterPk(clusterId), SK: keys.incidentSkOf({ incidentId, openedAt }) },
         ConsistentRead: true,
       }),
     );
@@ -75,7 +69,7 @@ export class DynamoIncidentStore implements IncidentStore {
 
   async save(incident: Incident, previous: Incident | undefined): Promise<'written' | 'conflict'> {
     const pk = keys.clusterPk(incident.clusterId);
-    const sk = incidentSk(incident);
+    const sk = keys.incidentSkOf(incident);
     const sameIncident = previous?.incidentId === incident.incidentId;
     try {
       await this.client.send(
@@ -102,7 +96,7 @@ export class DynamoIncidentStore implements IncidentStore {
                 TableName: this.tableName,
                 Item: {
                   PK: pk,
-                  SK: latestSk(incident.nodeId),
+                  SK: keys.latestSk(incident.nodeId),
                   type: 'latest-incident',
                   incidentSk: sk,
                   incidentId: incident.incidentId,
@@ -140,7 +134,7 @@ export class DynamoIncidentStore implements IncidentStore {
         TableName: this.tableName,
         Item: {
           PK: keys.clusterPk(incident.clusterId),
-          SK: incidentSk(incident),
+          SK: keys.incidentSkOf(incident),
           type: 'incident',
           ...incident,
         },
@@ -155,7 +149,7 @@ export class DynamoIncidentStore implements IncidentStore {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { PK: keys.clusterPk(incident.clusterId), SK: incidentSk(incident) },
+          Key: { PK: keys.clusterPk(incident.clusterId), SK: keys.incidentSkOf(incident) },
           UpdateExpression: 'SET #outbox = :empty',
           ConditionExpression: '#revision = :revision',
           ExpressionAttributeNames: { '#outbox': 'outbox', '#revision': 'revision' },

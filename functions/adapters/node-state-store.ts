@@ -4,7 +4,6 @@ import {
   GetCommand,
   PutCommand,
   type PutCommandInput,
-  QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ClusterSnapshot } from '../core/fold';
 import { type NodeState, nodeHash } from '../core/node-state';
@@ -12,6 +11,7 @@ import { PolicyOverridesSchema, resolvePolicy } from '../core/policy';
 import type { SourceHead } from '../core/source-head';
 import { sweepKeyOf } from '../core/sweep-key';
 import { type Log, silentLog } from './log';
+import { queryPages } from './paginate';
 import { keys, TABLE } from './table-definition';
 
 export type WriteResult = 'written' | 'conflict';
@@ -67,9 +67,6 @@ export function nodeItem(state: NodeState): Record<string, unknown> {
   };
 }
 
-const NODE_PREFIX = 'NODE#';
-const SOURCE_PREFIX = 'SOURCE#';
-
 function versionCondition(
   version: number,
 ): Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
@@ -106,31 +103,26 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
     const sourceHeads: string[] = [];
     let policyOverrides: unknown;
     let meta: Record<string, unknown> = {};
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      // META, NODE#… and SOURCE#… sort at or after 'META'; INCIDENT#… items sort before and are skipped.
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk >= :meta',
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':meta': keys.clusterMetaSk },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    // META, NODE#… and SOURCE#… sort at or after 'META'; INCIDENT#… items sort before and are skipped.
+    const pages = queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND #sk >= :meta',
+      ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+      ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':meta': keys.clusterMetaSk },
+      ConsistentRead: true,
+    });
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const sk = String(item[TABLE.sortKey]);
         if (sk === keys.clusterMetaSk) {
           policyOverrides = item.policy;
           meta = item;
-        } else if (sk.startsWith(NODE_PREFIX)) {
+        } else if (sk.startsWith(keys.nodePrefix)) {
           const node = stripKeys<NodeState>(item);
           nodes.set(node.nodeId, node);
-        } else if (sk.startsWith(SOURCE_PREFIX)) sourceHeads.push(String(item.position));
+        } else if (sk.startsWith(keys.sourcePrefix)) sourceHeads.push(String(item.position));
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
 
     let policy = resolvePolicy();
     if (policyOverrides !== undefined) {
@@ -158,58 +150,48 @@ export class DynamoNodeStateStore implements NodeStateStore, SweepIndex {
 
   async queryCandidates(shard: string, now: number): Promise<CandidateQuery> {
     const result: CandidateQuery = { nodes: [], itemsRead: 0, requests: 0 };
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: TABLE.sweepIndex.name,
-          KeyConditionExpression: '#shard = :shard AND #at <= :now',
-          ProjectionExpression: '#cluster, #node',
-          ExpressionAttributeNames: {
-            '#shard': TABLE.sweepIndex.partitionKey,
-            '#at': TABLE.sweepIndex.sortKey,
-            '#cluster': 'clusterId',
-            '#node': 'nodeId',
-          },
-          ExpressionAttributeValues: { ':shard': shard, ':now': now },
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    const pages = queryPages(this.client, {
+      TableName: this.tableName,
+      IndexName: TABLE.sweepIndex.name,
+      KeyConditionExpression: '#shard = :shard AND #at <= :now',
+      ProjectionExpression: '#cluster, #node',
+      ExpressionAttributeNames: {
+        '#shard': TABLE.sweepIndex.partitionKey,
+        '#at': TABLE.sweepIndex.sortKey,
+        '#cluster': 'clusterId',
+        '#node': 'nodeId',
+      },
+      ExpressionAttributeValues: { ':shard': shard, ':now': now },
+    });
+    for await (const page of pages) {
       result.requests++;
       result.itemsRead += page.ScannedCount ?? 0;
       for (const item of page.Items ?? [])
         result.nodes.push({ clusterId: String(item.clusterId), nodeId: String(item.nodeId) });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return result;
   }
 
   async readDeadlines(clusterId: string): Promise<ClusterDeadlines> {
     const result: ClusterDeadlines = { deadlines: new Map(), itemsRead: 0 };
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      // Consistent: a deadline moved back (a silent node reporting again) must not be read stale.
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :node)',
-          ProjectionExpression: '#node, #deadline',
-          ExpressionAttributeNames: {
-            '#pk': TABLE.partitionKey,
-            '#sk': TABLE.sortKey,
-            '#node': 'nodeId',
-            '#deadline': 'deadlineAt',
-          },
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':node': NODE_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    // Consistent: a deadline moved back (a silent node reporting again) must not be read stale.
+    const pages = queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :node)',
+      ProjectionExpression: '#node, #deadline',
+      ExpressionAttributeNames: {
+        '#pk': TABLE.partitionKey,
+        '#sk': TABLE.sortKey,
+        '#node': 'nodeId',
+        '#deadline': 'deadlineAt',
+      },
+      ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':node': keys.nodePrefix },
+      ConsistentRead: true,
+    });
+    for await (const page of pages) {
       result.itemsRead += page.ScannedCount ?? 0;
       for (const item of page.Items ?? []) result.deadlines.set(String(item.nodeId), Number(item.deadlineAt));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return result;
   }
 

@@ -77,7 +77,7 @@ export class OperatorStore {
           TableName: this.tableName,
           Key: {
             PK: keys.clusterPk(next.clusterId),
-            SK: keys.incidentSk(new Date(next.openedAt).toISOString(), next.incidentId),
+            SK: keys.incidentSkOf(next),
           },
           UpdateExpression:
             'SET #state = :state, #timeline = :timeline, #revision = :revision, #updatedAt = :updatedAt' +
@@ -122,7 +122,7 @@ export class OperatorStore {
           TableName: this.tableName,
           Item: {
             PK: keys.clusterPk(next.clusterId),
-            SK: keys.incidentSk(new Date(next.openedAt).toISOString(), next.incidentId),
+            SK: keys.incidentSkOf(next),
             type: 'incident',
             ...next,
           },

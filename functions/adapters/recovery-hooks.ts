@@ -42,10 +42,9 @@ export interface RecoveryHooks {
  */
 export function recoveryHooks(deps: HookRunnerDeps): RecoveryHooks {
   const runner = createHookRunner(deps);
-  const credentials: CredentialsSource = deps.credentials;
-  // The credentials source answers per hook request; the checks are asked about one node of a cluster.
+  // The checks are asked about one node of a cluster (no cluster id: '', which has no secret of its own).
   const credsFor = (engine: Engine, endpoint: NodeEndpoint, clusterId = '') =>
-    credentials({ action: 'promote', clusterId, engine, incidentId: '', epoch: 0, target: endpoint });
+    deps.credentials({ clusterId, engine, target: endpoint });
   return {
     run: (request, spec) => runner.run(request, spec),
     verifyPrimary: async (engine, endpoint, clusterId) =>
@@ -82,11 +81,11 @@ export interface ClusterCredentialsOptions {
 export function clusterCredentials(options: ClusterCredentialsOptions): CredentialsSource {
   const fromSecret = secretCredentials(
     options.secretValue,
-    async (request) =>
-      (request.clusterId === '' ? undefined : await options.clusterSecretArn(request.clusterId)) ??
+    async (lookup) =>
+      (lookup.clusterId === '' ? undefined : await options.clusterSecretArn(lookup.clusterId)) ??
       options.defaultSecretArn,
   );
-  return async (request) => (await fromSecret(request)) ?? urlCredentials(request.target);
+  return async (lookup) => (await fromSecret(lookup)) ?? urlCredentials(lookup.target);
 }
 
 /** Reads `credentialsSecretArn` of a cluster's META item (`CLUSTER#<id>` / `META`); undefined when absent. */

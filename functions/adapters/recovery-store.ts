@@ -1,11 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { NodeFailoverConfig } from '../core/candidate';
 import type { ClusterHooks, NodeEndpoint } from '../core/hooks';
 import type { Incident, RunbookName, RunbookStepEntry } from '../core/incidents';
@@ -16,6 +10,7 @@ import {
   DEFAULT_APPROVAL_TIMEOUT_SECONDS,
   type LockRequest,
 } from '../core/recovery';
+import { allItems, queryPages } from './paginate';
 import { keys } from './table-definition';
 
 const isConditionFailure = (error: unknown) =>
@@ -24,7 +19,7 @@ const isConditionFailure = (error: unknown) =>
 
 const incidentKey = (clusterId: string, incidentId: string, openedAt: number) => ({
   PK: keys.clusterPk(clusterId),
-  SK: keys.incidentSk(new Date(openedAt).toISOString(), incidentId),
+  SK: keys.incidentSkOf({ openedAt, incidentId }),
 });
 
 /**
@@ -274,29 +269,25 @@ export class RecoveryStore {
 
   /** Finds an incident by id within its cluster (the approval API knows only the ids). */
   async findIncident(clusterId: string, incidentId: string): Promise<Incident | undefined> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-          FilterExpression: 'incidentId = :id',
-          ExpressionAttributeValues: {
-            ':pk': keys.clusterPk(clusterId),
-            ':prefix': 'INCIDENT#',
-            ':id': incidentId,
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    const pages = queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      FilterExpression: 'incidentId = :id',
+      ExpressionAttributeValues: {
+        ':pk': keys.clusterPk(clusterId),
+        ':prefix': keys.incidentPrefix,
+        ':id': incidentId,
+      },
+      ConsistentRead: true,
+    });
+    // The first page that holds it ends the read (leaving the loop requests no further page).
+    for await (const page of pages) {
       const item = page.Items?.[0];
       if (item) {
         const { PK: _pk, SK: _sk, type: _type, ...rest } = item;
         return rest as unknown as Incident;
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return undefined;
   }
 
@@ -406,20 +397,13 @@ export class RecoveryStore {
 
   /** Every recorded epoch of the cluster, oldest first. */
   async epochs(clusterId: string): Promise<EpochRecord[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :epoch)',
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':epoch': 'EPOCH#' },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await allItems(
+      queryPages(this.client, {
+        TableName: this.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :epoch)',
+        ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':epoch': keys.epochPrefix },
+      }),
+    );
     return items.map(({ PK: _pk, SK: _sk, type: _type, ...rest }) => rest as unknown as EpochRecord);
   }
 }

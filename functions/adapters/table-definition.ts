@@ -9,6 +9,8 @@ import { SWEEP_BUCKET_MS } from '../core/sweep-key';
  * - node          PK `CLUSTER#<clusterId>`  SK `NODE#<nodeId>`
  * - incident      PK `CLUSTER#<clusterId>`  SK `INCIDENT#<startedAt>#<id>`
  * - source head   PK `CLUSTER#<clusterId>`  SK `SOURCE#<stream>`
+ * - latest        PK `CLUSTER#<clusterId>`  SK `LATEST#<nodeId>` (points at the node's latest incident)
+ * - epoch         PK `CLUSTER#<clusterId>`  SK `EPOCH#<epoch, 10 digits>`
  *
  * Node items also carry `sweepShard` and `sweepAt` (the start of the coarse bucket their deadline falls in,
  * functions/core/sweep-key.ts), which key the sparse `sweep` GSI: a silence sweep queries each shard for
@@ -37,14 +39,42 @@ export const TABLE = {
   sweepBucketMs: SWEEP_BUCKET_MS,
 } as const;
 
+/**
+ * The first part of each kind of key: what a Query's `begins_with` matches, and what tells the kind of an
+ * item read (a node, a source head...).
+ */
+const PREFIX = {
+  cluster: 'CLUSTER#',
+  node: 'NODE#',
+  source: 'SOURCE#',
+  incident: 'INCIDENT#',
+  epoch: 'EPOCH#',
+  latest: 'LATEST#',
+  idempotency: 'IDEMPOTENCY#',
+} as const;
+
+/** Every key of the table's items is built (and parsed) here. */
 export const keys = {
-  clusterPk: (clusterId: string): string => `CLUSTER#${clusterId}`,
+  clusterPk: (clusterId: string): string => `${PREFIX.cluster}${clusterId}`,
+  /** The cluster of a partition key; undefined for a partition that is no cluster's (idempotency records). */
+  clusterIdOfPk: (pk: string): string | undefined =>
+    pk.startsWith(PREFIX.cluster) ? pk.slice(PREFIX.cluster.length) : undefined,
   clusterMetaSk: 'META',
-  nodeSk: (nodeId: string): string => `NODE#${nodeId}`,
-  sourceSk: (stream: string): string => `SOURCE#${stream}`,
-  incidentSk: (startedAtIso: string, incidentId: string): string => `INCIDENT#${startedAtIso}#${incidentId}`,
+  nodePrefix: PREFIX.node,
+  nodeSk: (nodeId: string): string => `${PREFIX.node}${nodeId}`,
+  sourcePrefix: PREFIX.source,
+  sourceSk: (stream: string): string => `${PREFIX.source}${stream}`,
+  incidentPrefix: PREFIX.incident,
+  incidentSk: (startedAtIso: string, incidentId: string): string =>
+    `${PREFIX.incident}${startedAtIso}#${incidentId}`,
+  /** The sort key of an incident item, from the incident's opening time (epoch ms) and id. */
+  incidentSkOf: (incident: { readonly openedAt: number; readonly incidentId: string }): string =>
+    keys.incidentSk(new Date(incident.openedAt).toISOString(), incident.incidentId),
+  /** The node's latest incident is found through this pointer item (sorts before META: loadCluster skips it). */
+  latestSk: (nodeId: string): string => `${PREFIX.latest}${nodeId}`,
+  epochPrefix: PREFIX.epoch,
   /** One epoch of the cluster (the `history` log), zero-padded so the items sort by epoch. */
-  epochSk: (epoch: number): string => `EPOCH#${String(epoch).padStart(10, '0')}`,
+  epochSk: (epoch: number): string => `${PREFIX.epoch}${String(epoch).padStart(10, '0')}`,
 };
 
 /**
@@ -93,7 +123,7 @@ export const TRANSITION_FILTER_PATTERN = {
 } as const;
 
 /** Partition of the Powertools idempotency records of one scope (see adapters/once.ts). */
-export const idempotencyPartitionKey = (scope: string): string => `IDEMPOTENCY#${scope}`;
+export const idempotencyPartitionKey = (scope: string): string => `${PREFIX.idempotency}${scope}`;
 
 /** The idempotency scope of notify-slack: one record per notification id. */
 export const NOTIFY_SLACK_IDEMPOTENCY_SCOPE = 'notify-slack';

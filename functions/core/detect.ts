@@ -2,6 +2,7 @@ import { describeDataLoss, positionRegression, replicasAhead } from './data-loss
 import { BAD_STATUSES, type NodeState, type NodeStatus, type ObserverView, sweepShardOf } from './node-state';
 import type { Policy } from './policy';
 import { comparePositions, type Engine, type Position, parsePosition, positionDistance } from './position';
+import { deadlineAfterReport, deadlineOfUnreachedNode } from './silence-deadline';
 import { judgeSource, type SourceVerdict, splitBrainReason, type Topology } from './topology';
 import type { Heartbeat } from './wire';
 
@@ -365,7 +366,7 @@ export function applyHeartbeat(
         lastProgressAt: at,
         healthyStreak: 0,
         observers,
-        deadlineAt: at,
+        deadlineAt: deadlineOfUnreachedNode(at),
         sweepShard: sweepShardOf(hb.clusterId, hb.nodeId, ctx.sweepShards),
         version,
       },
@@ -399,7 +400,7 @@ export function applyHeartbeat(
     lastProgressAt: prev?.lastProgressAt ?? at,
     healthyStreak,
     observers,
-    deadlineAt: at + ctx.policy.heartbeatTimeoutSeconds * 1000,
+    deadlineAt: deadlineAfterReport(at, ctx.policy),
     sweepShard: prev?.sweepShard ?? sweepShardOf(hb.clusterId, hb.nodeId, ctx.sweepShards),
     version,
   };

@@ -1,4 +1,5 @@
 import { type NodeState, withTransition } from './node-state';
+import { deadlineAfterMaintenance, deadlineInMaintenance } from './silence-deadline';
 
 /** A maintenance window as an operator sets it: until when, who, why. */
 export interface MaintenanceWindow {
@@ -38,7 +39,7 @@ export function enterMaintenance(node: NodeState, window: MaintenanceWindow, now
     maintenanceUntil: window.until,
     maintenanceBy: window.by,
     maintenanceReason: window.reason,
-    deadlineAt: window.until,
+    deadlineAt: deadlineInMaintenance(window.until),
     version: node.version + 1,
   };
   return withTransition(next, node);
@@ -53,7 +54,7 @@ export function endMaintenance(node: NodeState, by: string, now: number): NodeSt
     ...node,
     statusReason: `maintenance ended early by ${by}; judged again at the next heartbeat`,
     maintenanceUntil: now,
-    deadlineAt: Math.min(node.deadlineAt, now + 1),
+    deadlineAt: deadlineAfterMaintenance(node.deadlineAt, now),
     version: node.version + 1,
   };
   return withTransition(next, node);

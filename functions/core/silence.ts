@@ -1,11 +1,6 @@
 import { type NodeState, type ObserverView, withTransition } from './node-state';
 import type { Policy } from './policy';
-
-/**
- * A silent node that needs no more sweeping keeps this deadline: it stays in the sweep index (so the
- * next heartbeat's write simply moves it) but is never overdue again.
- */
-export const NEVER = 8_640_000_000_000_000;
+import { deadlineInMaintenance, deadlineOfSilentPrimary, NEVER } from './silence-deadline';
 
 /** One observer alone never declares a primary dead, whatever the configured quorum. */
 export const MIN_QUORUM = 2;
@@ -127,7 +122,7 @@ export function sweepNode(
   if (node.deadlineAt > now) return undefined;
   if (node.status === 'MAINTENANCE' && (node.maintenanceUntil === undefined || node.maintenanceUntil > now)) {
     // Muted: look again when the window ends, not at every sweep.
-    return write(node, { deadlineAt: node.maintenanceUntil ?? NEVER });
+    return write(node, { deadlineAt: deadlineInMaintenance(node.maintenanceUntil) });
   }
   if (SWEEP_KEEPS.has(node.status) && node.status !== 'MAINTENANCE') {
     return node.deadlineAt === NEVER ? undefined : write(node, { deadlineAt: NEVER });
@@ -151,7 +146,7 @@ export function sweepNode(
     role,
     status: 'SILENT',
     statusReason: verdict.reason,
-    deadlineAt: now + policy.heartbeatIntervalSeconds * 1000,
+    deadlineAt: deadlineOfSilentPrimary(now, policy),
   });
 
   function write(before: NodeState, change: Partial<NodeState>): NodeState {

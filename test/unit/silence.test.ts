@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { NodeState, ObserverView } from '../../functions/core/node-state';
 import { DEFAULT_POLICY, resolvePolicy } from '../../functions/core/policy';
-import { judgePrimary, MIN_QUORUM, NEVER, sweepNode } from '../../functions/core/silence';
+import { judgePrimary, MIN_QUORUM, sweepNode } from '../../functions/core/silence';
+import { NEVER } from '../../functions/core/silence-deadline';
 import { T0 } from '../support/heartbeats';
 
 const NOW = T0 + 60_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { NEVER } from '../../functions/core/silence';
+import { NEVER } from '../../functions/core/silence-deadline';
 import { SWEEP_BUCKET_MS, sweepKeyOf } from '../../functions/core/sweep-key';
 import { T0 } from '../support/heartbeats';
 

@@ -16,8 +16,13 @@ export type InvokeLambda = (functionArn: string, payload: HookRequest) => Promis
 export type StartAutomation = (documentName: string, parameters: Record<string, string[]>) => Promise<string>;
 /** The text of a Secrets Manager secret. */
 export type SecretValue = (secretArn: string) => Promise<string>;
-/** Where built-in hooks get their database login for a request. Never from heartbeats. */
-export type CredentialsSource = (request: HookRequest) => Promise<DbCredentials | undefined>;
+/**
+ * What a database login is looked up by: the node (`target`), its engine and its cluster (which may have a
+ * secret of its own). A hook request is one: its target is the node acted on.
+ */
+export type CredentialsLookup = Pick<HookRequest, 'clusterId' | 'engine' | 'target'>;
+/** Where built-in hooks, the runbooks' checks and the probes get a node's database login. Never from heartbeats. */
+export type CredentialsSource = (lookup: CredentialsLookup) => Promise<DbCredentials | undefined>;
 
 /** The part of the Lambda client an {@link InvokeLambda} needs (SDK v3 `Lambda#invoke`). */
 export interface LambdaInvokeApi {
@@ -98,8 +103,8 @@ export function secretsManagerSecretValue(client: ClientSource<SecretsManagerCli
 
 /**
  * Credentials from a JSON secret `{"username": "...", "password": "..."}` (the shape RDS and Secrets
- * Manager rotation use), the secret being chosen per request (usually per cluster); `undefined` for a
- * request that `secretArnOf` gives no secret.
+ * Manager rotation use), the secret being chosen per lookup (usually per cluster); `undefined` for a
+ * lookup that `secretArnOf` gives no secret.
  *
  * @example
  * // The cluster's own secret (its item's credentialsSecretArn), else the stack-wide one.
@@ -107,10 +112,10 @@ export function secretsManagerSecretValue(client: ClientSource<SecretsManagerCli
  */
 export function secretCredentials(
   secretValue: SecretValue,
-  secretArnOf: (request: HookRequest) => string | undefined | Promise<string | undefined>,
+  secretArnOf: (lookup: CredentialsLookup) => string | undefined | Promise<string | undefined>,
 ): CredentialsSource {
-  return async (request) => {
-    const arn = await secretArnOf(request);
+  return async (lookup) => {
+    const arn = await secretArnOf(lookup);
     return arn === undefined ? undefined : readDbCredentials(secretValue, arn);
   };
 }

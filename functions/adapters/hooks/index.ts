@@ -74,11 +74,12 @@ const BUILTIN: Partial<Record<Engine, BuiltinHooks>> = {
 };
 
 /** Local mode: the login in the target's URL userinfo (`postgresql://postgres@127.0.0.1:5432/app`). */
-export const localCredentials: CredentialsSource = async (request) => urlCredentials(request.target);
+export const localCredentials: CredentialsSource = async (lookup) => urlCredentials(lookup.target);
 
 export function createHookRunner(deps: HookRunnerDeps): HookRunner {
   async function builtin(request: HookRequest): Promise<HookResult> {
     const hooks = builtinFor(request.engine, `${request.action} hook`);
+    // The request is the lookup: the login for its target, in its cluster.
     const creds = await deps.credentials(request);
     try {
       return await hooks.run(request, creds);

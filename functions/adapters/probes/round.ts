@@ -43,7 +43,7 @@ export interface ProbeOptions {
   readonly seq: () => number;
   /**
    * The database login per node (Secrets Manager in AWS). Default: the userinfo of the node's URL.
-   * It is asked with a request naming the cluster, engine and node (`target`), like a hook's.
+   * It is looked up by cluster, engine and node (`target`), as for the hooks.
    */
   readonly credentials?: CredentialsSource;
   readonly log?: ProbeLog;
@@ -148,16 +148,8 @@ export class ProbeRound {
   /** The node's login: from the credentials source when there is one, else from its URL. */
   async credentials(node: NodeEndpoint): Promise<DbCredentials | undefined> {
     if (this.options.credentials === undefined) return urlCredentials(node);
-    // A CredentialsSource answers hook requests; a probe asks with one naming the node and no action of its
-    // own (restartReplication: the hook that, like a probe, works on a node as it is).
-    return this.options.credentials({
-      action: 'restartReplication',
-      clusterId: this.target.clusterId,
-      engine: this.target.engine,
-      incidentId: 'probe',
-      epoch: 0,
-      target: node,
-    });
+    const { clusterId, engine } = this.target;
+    return this.options.credentials({ clusterId, engine, target: node });
   }
 
   /**
