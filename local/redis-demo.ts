@@ -36,7 +36,8 @@ import {
   redisServerCommand,
   startRedisTopology,
 } from './redis-servers';
-import { loadRunbookDefinitions, type RunbookRun } from './runbook-runner';
+import { loadRunbookDefinitions } from './runbook-definitions';
+import type { RunbookRun } from './runbook-runner';
 import { type ServerNode, stopOnSignals, waitFor } from './server-processes';
 import { type HeartbeatSink, localSink, watch } from './watch';
 
