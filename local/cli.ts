@@ -345,7 +345,7 @@ export async function main(
       return await invokeCommand(rest, env, io);
     }
     if (command === 'demo') {
-      const { demoCommand } = await import('./redis-demo');
+      const { demoCommand } = await import('./cli-demo');
       return await demoCommand(rest, env, io);
     }
     if (isNodeRequestCommand(command)) {
