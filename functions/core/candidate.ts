@@ -1,14 +1,14 @@
 import type { NodeState, NodeStatus } from './node-state';
 import type { Policy } from './policy';
+import type { Position } from './position';
 import {
   comparePositions,
   distanceUnit,
   distanceUnitText,
-  type Position,
-  parsePosition,
   positionDistance,
   unmeasurableReason,
-} from './position';
+} from './position-comparison';
+import { parsePosition } from './position-parsing';
 
 /** Per-node failover settings from the cluster configuration. */
 export interface NodeFailoverConfig {

@@ -1,7 +1,9 @@
 import { describeDataLoss, positionRegression, replicasAhead } from './data-loss';
 import { BAD_STATUSES, type NodeState, type NodeStatus, type ObserverView, sweepShardOf } from './node-state';
 import type { Policy } from './policy';
-import { comparePositions, type Engine, type Position, parsePosition, positionDistance } from './position';
+import type { Engine, Position } from './position';
+import { comparePositions, positionDistance } from './position-comparison';
+import { parsePosition } from './position-parsing';
 import { judgeSource, type SourceVerdict, splitBrainReason, type Topology } from './topology';
 import type { Heartbeat } from './wire';
 
