@@ -1,4 +1,5 @@
-import { chooseCandidate, type DataAtRisk } from './candidate';
+import { chooseCandidate } from './candidate';
+import type { DataAtRisk } from './data-at-risk';
 import type { NodeState, NodeStatus } from './node-state';
 import type { Policy } from './policy';
 import { type DistanceUnit, distanceUnit } from './position-comparison';
