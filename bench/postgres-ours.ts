@@ -12,7 +12,7 @@ import { LOCAL_AWS } from '../local/dynamodb-local';
 import { startLocalStack } from '../local/local-stack';
 import { killPostgresProcesses, pgWritable, startPostgresPair } from '../local/postgres-servers';
 import { DEMO_POLICY } from '../local/redis-demo';
-import { loadRunbookDefinitions } from '../local/runbook-runner';
+import { loadRunbookDefinitions } from '../local/runbook-definitions';
 import { waitFor } from '../local/server-processes';
 import { localSink, watch } from '../local/watch';
 

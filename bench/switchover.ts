@@ -32,7 +32,7 @@ import { type LocalStack, startLocalStack } from '../local/local-stack';
 import { startPostgresPair } from '../local/postgres-servers';
 import { DEMO_POLICY } from '../local/redis-demo';
 import { follows, redisCommand, redisInfo, startRedisTopology } from '../local/redis-servers';
-import { loadRunbookDefinitions } from '../local/runbook-runner';
+import { loadRunbookDefinitions } from '../local/runbook-definitions';
 import { type ServerNode, stopOnSignals, waitFor } from '../local/server-processes';
 import { localSink, watch } from '../local/watch';
 import { medianAndP95, type Sentinels, startSentinels } from './detection';

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ClusterStatusReader, type ClusterStatusRecord } from '../functions/adapters/cluster-status-reader';
 import { mapWithLimit } from '../functions/adapters/concurrency';
-import type { DataAtRisk } from '../functions/core/candidate';
+import type { DataAtRisk } from '../functions/core/data-at-risk';
 import {
   buildTopologyView,
   type TopologyMark,

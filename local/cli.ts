@@ -271,7 +271,7 @@ async function localUp(args: string[], env: NodeJS.ProcessEnv, io: { out: (text:
   const { startLocalStack } = await import('./local-stack');
   // The runbooks' state machines are synthesized (or read from the cache) before the stack serves: never
   // in the middle of a first failover or an operator's request.
-  const { loadRunbookDefinitions } = await import('./runbook-runner');
+  const { loadRunbookDefinitions } = await import('./runbook-definitions');
   await loadRunbookDefinitions();
   const stack = await startLocalStack({
     port,
@@ -345,7 +345,7 @@ export async function main(
       return await invokeCommand(rest, env, io);
     }
     if (command === 'demo') {
-      const { demoCommand } = await import('./redis-demo');
+      const { demoCommand } = await import('./cli-demo');
       return await demoCommand(rest, env, io);
     }
     if (isNodeRequestCommand(command)) {

@@ -1,14 +1,12 @@
+/**
+ * Choosing the replica to promote when the primary is dead ({@link chooseCandidate}), and the one a forced
+ * manual failover promotes ({@link forcedCandidate}); the data at risk they weigh is in data-at-risk.ts.
+ */
+import { appliedPosition, type DataAtRisk, dataAtRisk, references } from './data-at-risk';
 import type { NodeState, NodeStatus } from './node-state';
 import type { Policy } from './policy';
-import {
-  comparePositions,
-  distanceUnit,
-  distanceUnitText,
-  type Position,
-  parsePosition,
-  positionDistance,
-  unmeasurableReason,
-} from './position';
+import type { Position } from './position';
+import { comparePositions, distanceUnitText, positionDistance } from './position-comparison';
 
 /** Per-node failover settings from the cluster configuration. */
 export interface NodeFailoverConfig {
@@ -16,29 +14,6 @@ export interface NodeFailoverConfig {
   readonly priority?: number;
   /** Never promote this node. @default false */
   readonly noPromote?: boolean;
-}
-
-/**
- * What would be lost if a node were promoted: how far it is behind the newest data known anywhere (the
- * failed primary's last report, and what every live replica applied or received). Writes the failed
- * primary took after its last report are unknown to the monitor, so these are lower bounds.
- */
-export interface DataAtRisk {
-  readonly nodeId: string;
-  /** PostgreSQL (WAL), Redis (replication stream), MySQL/MariaDB binlog coordinates in one file. */
-  readonly bytes?: number;
-  /** MySQL/MariaDB GTIDs, counter engines (journal ids, zxids, revisions). */
-  readonly transactions?: number;
-  /** The node's last reported replication lag, when it reported one. */
-  readonly seconds?: number;
-  /**
-   * False when the distance to some known position cannot be measured (positions not comparable, in
-   * different binlog files, under different replication ids, or nothing to compare with); `bytes` and
-   * `transactions` are then absent.
-   */
-  readonly measurable: boolean;
-  /** One phrase for the plan and the notification: `1200 bytes of WAL behind pg-1's last known position 0/4B0`. */
-  readonly text: string;
 }
 
 export interface CandidateChoice {
@@ -60,134 +35,7 @@ const ELIGIBLE: ReadonlySet<NodeStatus> = new Set(['HEALTHY', 'LAGGING', 'STALLE
 /** Statuses of a node whose stored positions are no evidence of its current data. */
 const GONE: ReadonlySet<NodeStatus> = new Set(['SILENT', 'DEAD']);
 
-function parsed(node: NodeState, raw: string | undefined): Position | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parsePosition(node.engine, raw);
-  } catch {
-    return undefined;
-  }
-}
-
-const applied = (node: NodeState) => parsed(node, node.appliedPosition ?? node.position);
-
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** A known position some data reached, and how to name it in a message. */
-interface Reference {
-  readonly nodeId: string;
-  readonly kind: 'last' | 'applied' | 'received';
-  readonly label: string;
-  readonly position: Position;
-}
-
-/**
- * Everything known to have been written: the failed primary's last reported position, and the applied
- * and received positions of every live replica (a replica that received data proves the primary had it,
- * even when the primary's last report is older).
- */
-function references(
-  nodes: readonly NodeState[],
-  failedPrimaryId: string,
-  isLive: (node: NodeState) => boolean,
-): Reference[] {
-  const found: Reference[] = [];
-  for (const node of nodes) {
-    if (node.nodeId === failedPrimaryId) {
-      const last = parsed(node, node.position ?? node.appliedPosition);
-      if (last)
-        found.push({
-          nodeId: node.nodeId,
-          kind: 'last',
-          label: `${node.nodeId}'s last known position`,
-          position: last,
-        });
-      continue;
-    }
-    if (node.role === 'primary' || !isLive(node)) continue;
-    const own = applied(node);
-    if (own)
-      found.push({
-        nodeId: node.nodeId,
-        kind: 'applied',
-        label: `${node.nodeId}'s applied position`,
-        position: own,
-      });
-    const received = parsed(node, node.receivedPosition);
-    if (received && (!own || comparePositions(received, own) !== 0)) {
-      found.push({
-        nodeId: node.nodeId,
-        kind: 'received',
-        label: `${node.nodeId}'s received position`,
-        position: received,
-      });
-    }
-  }
-  return found;
-}
-
-const lagText = (seconds: number | undefined) =>
-  seconds === undefined ? '' : `; last reported lag ${seconds}s`;
-
-/** A DataAtRisk without undefined properties (it is stored with the plan). */
-function risk(
-  node: NodeState,
-  measurable: boolean,
-  text: string,
-  amount?: { readonly bytes?: number; readonly transactions?: number },
-): DataAtRisk {
-  const result: Mutable<DataAtRisk> = {
-    nodeId: node.nodeId,
-    measurable,
-    text: `${text}${lagText(node.lagSeconds)}`,
-  };
-  if (amount?.bytes !== undefined) result.bytes = amount.bytes;
-  if (amount?.transactions !== undefined) result.transactions = amount.transactions;
-  if (node.lagSeconds !== undefined) result.seconds = node.lagSeconds;
-  return result;
-}
-
-/**
- * The data at risk if `node` were promoted, measured against every reference but its own applied
- * position: the largest distance to any of them, or unmeasurable as soon as one distance is. Its own
- * received position counts for Redis only: PostgreSQL replays the WAL it received before promotion ends
- * and the MySQL/MariaDB promote hook applies the relay log, but REPLICAOF NO ONE drops what a Redis
- * replica read and did not apply (a write-paused replica).
- */
-function dataAtRisk(node: NodeState, refs: readonly Reference[]): DataAtRisk {
-  const position = applied(node);
-  if (!position) return risk(node, false, 'reports no applied position');
-  const against = refs.filter(
-    (ref) => ref.nodeId !== node.nodeId || (node.engine === 'redis' && ref.kind === 'received'),
-  );
-  if (against.length === 0) {
-    return risk(
-      node,
-      false,
-      `no position of the failed primary or of another live replica is known to compare its ${position.raw} with`,
-    );
-  }
-  let worst: { ref: Reference; distance: number } | undefined;
-  for (const ref of against) {
-    const why = unmeasurableReason(ref.position, position);
-    if (why !== undefined) {
-      return risk(
-        node,
-        false,
-        `cannot be measured against ${ref.label} ${ref.position.raw} (its own is ${position.raw}): ${why}`,
-      );
-    }
-    const distance = positionDistance(ref.position, position) ?? 0;
-    if (!worst || distance > worst.distance) worst = { ref, distance };
-  }
-  const distance = worst?.distance ?? 0;
-  const amount = distanceUnit(position.kind) === 'bytes' ? { bytes: distance } : { transactions: distance };
-  const text =
-    distance > 0 && worst
-      ? `${distance} ${distanceUnitText(position.kind)} behind ${worst.ref.label} ${worst.ref.position.raw}`
-      : `none known: no known position is ahead of its ${position.raw}`;
-  return risk(node, true, text, amount);
-}
 
 /**
  * Chooses the replica to promote when `failedPrimaryId` is dead (pure).
@@ -226,7 +74,7 @@ export function chooseCandidate(
     const risk = dataAtRisk(node, refs);
     atRisk.set(node.nodeId, risk);
     const settings = config.get(node.nodeId) ?? {};
-    const position = applied(node);
+    const position = appliedPosition(node);
     const silentFor = now - node.lastHeartbeatAt;
     const reject = (reason: string) => rejected.push({ nodeId: node.nodeId, reason });
     if (node.role === 'primary') reject('reports as a primary itself');
@@ -345,7 +193,7 @@ function newestBlocker(
   for (const node of nodes) {
     if (node.nodeId === failedPrimaryId || node.role === 'primary' || !isLive(node)) continue;
     if (eligible.some((e) => e.node.nodeId === node.nodeId)) continue;
-    const position = applied(node);
+    const position = appliedPosition(node);
     if (!position || comparePositions(position, best) !== 1) continue;
     if (!newest || comparePositions(position, newest.position) === 1) newest = { node, position };
   }
@@ -377,7 +225,7 @@ export function forcedCandidate(
     if (config.get(node.nodeId)?.noPromote) return 'is marked noPromote';
     if (!ELIGIBLE.has(node.status) || now - node.lastHeartbeatAt > timeoutMs)
       return `is ${node.status}, last reported ${Math.round((now - node.lastHeartbeatAt) / 1000)}s ago: not reachable`;
-    if (!applied(node)) return 'reports no applied position';
+    if (!appliedPosition(node)) return 'reports no applied position';
     return undefined;
   };
   if (requested !== undefined) {
@@ -391,8 +239,8 @@ export function forcedCandidate(
   const promotable = nodes
     .filter((n) => why(n) === undefined)
     .sort((a, b) => {
-      const pa = applied(a);
-      const pb = applied(b);
+      const pa = appliedPosition(a);
+      const pb = appliedPosition(b);
       const order = pa && pb ? comparePositions(pb, pa) : undefined;
       if (order !== undefined && order !== 0) return order;
       const priority = (config.get(b.nodeId)?.priority ?? 0) - (config.get(a.nodeId)?.priority ?? 0);

@@ -1,5 +1,7 @@
 import type { NodeState } from './node-state';
-import { comparePositions, type Engine, type Position, parsePosition, positionDistance } from './position';
+import type { Engine, Position } from './position';
+import { comparePositions, positionDistance } from './position-comparison';
+import { parsePosition } from './position-parsing';
 
 /**
  * Restart-empty detection (issue 11 item 8). A primary's write position only moves forward while it stays

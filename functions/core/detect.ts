@@ -1,13 +1,15 @@
+/**
+ * Applying one heartbeat to a node's state (pure): the status with its hysteresis, and the topology and
+ * data-loss rules; the replica rules are in replica-rules.ts, the observers' views in observer-views.ts.
+ */
 import { describeDataLoss, positionRegression, replicasAhead } from './data-loss';
 import { BAD_STATUSES, type NodeState, type NodeStatus, type ObserverView, sweepShardOf } from './node-state';
+import { linkDownSince, pruneObservers } from './observer-views';
 import type { Policy } from './policy';
-import { comparePositions, type Engine, type Position, parsePosition, positionDistance } from './position';
+import { evaluateReplica, type Verdict } from './replica-rules';
 import { deadlineAfterReport, deadlineOfUnreachedNode } from './silence-deadline';
 import { judgeSource, type SourceVerdict, splitBrainReason, type Topology } from './topology';
 import type { Heartbeat } from './wire';
-
-/** An observer view older than this is forgotten, so the observers map stays small. */
-export const OBSERVER_VIEW_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 export interface DetectionContext {
   readonly policy: Policy;
@@ -29,138 +31,6 @@ export type HeartbeatOutcome =
   | { readonly kind: 'stale'; readonly reason: string }
   /** Valid on the wire but contradicts what is recorded: a permanent error, quarantined. */
   | { readonly kind: 'rejected'; readonly reason: string };
-
-interface Verdict {
-  status: 'HEALTHY' | 'LAGGING' | 'STALLED';
-  reason: string;
-}
-
-interface ReplicaEvaluation {
-  verdict: Verdict;
-  fields: Pick<
-    NodeState,
-    'appliedPosition' | 'receivedPosition' | 'sourcePosition' | 'lagSeconds' | 'lagUnits' | 'lastProgressAt'
-  >;
-}
-
-function parseOptional(engine: Engine, raw: string | undefined): Position | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    return parsePosition(engine, raw);
-  } catch {
-    // Stored or head positions in another format than this node's (e.g. binlog vs GTID) are not comparable.
-    return undefined;
-  }
-}
-
-function formatSeconds(ms: number): string {
-  return `${Math.round(ms / 100) / 10}s`;
-}
-
-/**
- * The replica rules (docs/DESIGN.md §4) for one observation at time `at`:
- * - progress: the applied position advanced, or the replica is caught up with every known source head;
- * - STALLED: behind a source head and no progress for `stallAfterSeconds` (an idle source is no stall);
- * - LAGGING: engine-reported lag above `maxLagSeconds`, or distance above `maxLagUnits` when set.
- */
-function evaluateReplica(
-  prev: NodeState | undefined,
-  hb: Heartbeat,
-  at: number,
-  ctx: DetectionContext,
-): ReplicaEvaluation {
-  const replication = hb.replication;
-  const engine = hb.engine;
-  const applied = parseOptional(engine, replication?.appliedPosition);
-  const received = parseOptional(engine, replication?.receivedPosition);
-  const reportedLag = replication?.lagSeconds;
-  const heads = [received, ...(ctx.sourceHeads ?? []).map((raw) => parseOptional(engine, raw))];
-
-  if (!applied) {
-    const lagging = reportedLag !== undefined && reportedLag > ctx.policy.maxLagSeconds;
-    return {
-      verdict: lagging
-        ? { status: 'LAGGING', reason: `reported lag ${reportedLag}s exceeds ${ctx.policy.maxLagSeconds}s` }
-        : { status: 'HEALTHY', reason: 'replica reports no applied position; judged by reported lag only' },
-      fields: {
-        appliedPosition: undefined,
-        receivedPosition: replication?.receivedPosition,
-        sourcePosition: prev?.sourcePosition,
-        lagSeconds: reportedLag,
-        lagUnits: undefined,
-        lastProgressAt: at,
-      },
-    };
-  }
-
-  const prevApplied = parseOptional(engine, prev?.appliedPosition);
-  // No previous position, or one that cannot be compared (a new Redis replication id after a promotion,
-  // a switch from binlog coordinates to GTIDs): the new position is a fresh baseline, which counts as progress.
-  const order = prevApplied ? comparePositions(applied, prevApplied) : undefined;
-  const advanced = order === undefined || order > 0;
-
-  let source: Position | undefined;
-  let lagUnits: number | undefined = 0;
-  for (const head of heads) {
-    if (!head) continue;
-    const cmp = comparePositions(head, applied);
-    if (cmp === undefined || cmp <= 0) continue;
-    const distance = positionDistance(head, applied);
-    if (!source || (comparePositions(head, source) ?? 0) > 0) source = head;
-    if (lagUnits !== undefined) lagUnits = distance === undefined ? undefined : Math.max(lagUnits, distance);
-  }
-  const behind = source !== undefined;
-  const caughtUp = !behind;
-  const lastProgressAt = advanced || caughtUp ? at : (prev?.lastProgressAt ?? at);
-  const lagSeconds = reportedLag ?? (caughtUp ? 0 : undefined);
-  const fields = {
-    appliedPosition: applied.raw,
-    receivedPosition: replication?.receivedPosition,
-    sourcePosition: source?.raw ?? applied.raw,
-    lagSeconds,
-    lagUnits,
-    lastProgressAt,
-  };
-
-  const stuckFor = at - lastProgressAt;
-  if (behind && stuckFor >= ctx.policy.stallAfterSeconds * 1000) {
-    const paused = replication?.paused ? ' (replay is paused)' : '';
-    const link = replication?.linkUp === false ? ' (replication link down)' : '';
-    return {
-      verdict: {
-        status: 'STALLED',
-        reason: `applied position ${applied.raw} has not advanced for ${formatSeconds(stuckFor)} while the source is at ${source?.raw}${paused}${link}`,
-      },
-      fields,
-    };
-  }
-  if (reportedLag !== undefined && reportedLag > ctx.policy.maxLagSeconds) {
-    return {
-      verdict: {
-        status: 'LAGGING',
-        reason: `reported lag ${reportedLag}s exceeds ${ctx.policy.maxLagSeconds}s`,
-      },
-      fields,
-    };
-  }
-  const maxUnits = ctx.policy.maxLagUnits;
-  if (maxUnits !== undefined && lagUnits !== undefined && lagUnits > maxUnits) {
-    return {
-      verdict: {
-        status: 'LAGGING',
-        reason: `behind the source by ${lagUnits} position units (max ${maxUnits})`,
-      },
-      fields,
-    };
-  }
-  return {
-    verdict: {
-      status: 'HEALTHY',
-      reason: caughtUp ? 'replica is caught up with its source' : 'replica is applying changes',
-    },
-    fields,
-  };
-}
 
 /** What the topology and data-loss rules say about one report, before the status is decided. */
 interface TopologyJudgement {
@@ -274,42 +144,6 @@ function judgeTopology(
     }
   }
   return judged;
-}
-
-function pruneObservers(observers: Record<string, ObserverView>, at: number): Record<string, ObserverView> {
-  const kept: Record<string, ObserverView> = {};
-  for (const [id, view] of Object.entries(observers)) {
-    if (at - view.observedAt <= OBSERVER_VIEW_RETENTION_MS) kept[id] = view;
-  }
-  return kept;
-}
-
-/**
- * Since when a replica's link has been down, as of a down view at `at` from `observerId`: the same
- * observer's earlier down view keeps its start; else another observer's down view that is no newer than
- * `at` (a probe relaying what the replica reports itself); else `at`. An up view in between restarts it.
- */
-function linkDownSince(
-  prev: NodeState | undefined,
-  observerId: string,
-  at: number,
-  sourceNodeId: string | undefined,
-): number {
-  // A link to another source is another link: a replica repointed to a new primary starts counting again
-  // (its link to the old one being down says nothing about the new one).
-  const sameSource = (view: ObserverView) =>
-    sourceNodeId === undefined || view.sourceNodeId === undefined || view.sourceNodeId === sourceNodeId;
-  const own = prev?.observers[observerId];
-  if (own?.linkUp !== undefined) {
-    if (own.linkUp || !sameSource(own)) return at;
-    return own.linkDownSince ?? own.observedAt;
-  }
-  let since = at;
-  for (const view of Object.values(prev?.observers ?? {})) {
-    if (view.linkUp === false && view.observedAt <= at && sameSource(view))
-      since = Math.min(since, view.linkDownSince ?? view.observedAt);
-  }
-  return since;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DataAtRisk } from './candidate';
+import type { DataAtRisk } from './data-at-risk';
 import type { NodeStatus, Role } from './node-state';
 import type { Policy } from './policy';
 import type { Engine } from './position';

@@ -1,4 +1,6 @@
-import { comparePositions, type Engine, parsePosition } from './position';
+import type { Engine } from './position';
+import { comparePositions } from './position-comparison';
+import { parsePosition } from './position-parsing';
 import type { SourceHeadEvent } from './wire';
 
 /** The latest committed position seen on one change stream of a cluster (a SOURCE# item). */

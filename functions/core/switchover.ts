@@ -7,7 +7,9 @@
 import type { NodeFailoverConfig } from './candidate';
 import type { ClusterMode, Incident, OperatorRequest } from './incidents';
 import type { NodeState } from './node-state';
-import { comparePositions, type Engine, parsePosition } from './position';
+import type { Engine } from './position';
+import { comparePositions } from './position-comparison';
+import { parsePosition } from './position-parsing';
 import type { ClusterRecoveryState } from './recovery';
 
 /**

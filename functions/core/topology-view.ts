@@ -1,7 +1,9 @@
-import { chooseCandidate, type DataAtRisk } from './candidate';
+import { chooseCandidate } from './candidate';
+import type { DataAtRisk } from './data-at-risk';
 import type { NodeState, NodeStatus } from './node-state';
 import type { Policy } from './policy';
-import { type DistanceUnit, distanceUnit, parsePosition } from './position';
+import { type DistanceUnit, distanceUnit } from './position-comparison';
+import { parsePosition } from './position-parsing';
 import { failoverInProgress } from './topology';
 
 /**

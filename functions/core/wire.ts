@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidRecordError } from './errors';
-import { ENGINES, type Engine, positionError } from './position';
+import { ENGINES, type Engine } from './position';
+import { positionError } from './position-parsing';
 
 /**
  * The wire format (docs/DESIGN.md §3a) is a public contract: third-party probes send it. Unknown fields are

@@ -3,7 +3,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { CoalescingKinesisProcessor } from '../adapters/coalescing-processor';
-import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
+import { type Metrics, noMetrics } from '../adapters/metrics';
+import { publishMetrics } from '../adapters/metrics-middleware';
 import { type ChangeStreamDeps, ingestChangeEvents } from './ingest';
 
 /** The ingest-change-stream handler: a Kinesis batch of change events in, a partial batch response out. */

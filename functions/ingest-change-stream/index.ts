@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient, sqsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
-import { emfMetrics } from '../adapters/metrics';
+import { emfMetrics } from '../adapters/metrics-emf';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SqsQuarantine } from '../adapters/quarantine';
 import { createHandler } from './handler';

@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SNSEvent } from 'aws-lambda';
-import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
+import { type Metrics, noMetrics } from '../adapters/metrics';
+import { publishMetrics } from '../adapters/metrics-middleware';
 import { type NotifyDeps, notifySlack } from './notify';
 
 /**

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { requireEnv } from '../adapters/env';
-import { emfMetrics } from '../adapters/metrics';
+import { emfMetrics } from '../adapters/metrics-emf';
 import { onceInTable } from '../adapters/once';
 import { NOTIFY_SLACK_IDEMPOTENCY_SCOPE } from '../adapters/table-definition';
 import { createHandler } from './handler';

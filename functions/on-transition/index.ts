@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient, sfnClient, snsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { DynamoIncidentStore } from '../adapters/incident-store';
-import { emfMetrics } from '../adapters/metrics';
+import { emfMetrics } from '../adapters/metrics-emf';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
 import { StepFunctionsLauncher } from '../adapters/sfn-launcher';

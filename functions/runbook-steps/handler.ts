@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { type Metrics, noMetrics, publishMetrics } from '../adapters/metrics';
+import { type Metrics, noMetrics } from '../adapters/metrics';
+import { publishMetrics } from '../adapters/metrics-middleware';
 import type { RunbookState } from '../core/runbook';
 import { createSteps, runbookOutcome, type StepDeps, type StepInput } from './steps';
 

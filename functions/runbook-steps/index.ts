@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient, lazy, secretsManagerClient, snsClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { lambdaInvoker, secretsManagerSecretValue, ssmAutomationStarter } from '../adapters/hooks';
-import { emfMetrics } from '../adapters/metrics';
+import { emfMetrics } from '../adapters/metrics-emf';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { SnsNotifier } from '../adapters/notifier';
 import { clusterCredentials, clusterSecretArnFromTable, recoveryHooks } from '../adapters/recovery-hooks';

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { documentClient } from '../adapters/clients';
 import { requireEnv } from '../adapters/env';
 import { DynamoFleetCensus } from '../adapters/fleet-census';
-import { emfMetrics } from '../adapters/metrics';
+import { emfMetrics } from '../adapters/metrics-emf';
 import { DynamoNodeStateStore } from '../adapters/node-state-store';
 import { TABLE } from '../adapters/table-definition';
 import { createHandler } from './handler';

@@ -1,7 +1,7 @@
 import { mapWithLimit } from '../adapters/concurrency';
 import type { Log } from '../adapters/log';
-import { detectionLatencyMs } from '../adapters/metrics';
 import type { NodeStateStore, SweepIndex } from '../adapters/node-state-store';
+import { detectionLatencyMs } from '../core/detection-latency';
 import type { ClusterSnapshot } from '../core/fold';
 import { sweepShardIds } from '../core/node-state';
 import { sweepNode } from '../core/silence';

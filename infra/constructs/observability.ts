@@ -20,7 +20,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../../functions/adapters/metrics';
+import { METRICS_NAMESPACE } from '../../functions/adapters/metric-names';
 
 /** Props of {@link Observability}. Every map is keyed by a short name used in alarm and widget titles. */
 export interface ObservabilityProps {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Template } from 'aws-cdk-lib/assertions';
-import { METRICS } from '../../functions/adapters/metrics';
+import { METRICS } from '../../functions/adapters/metric-names';
 import {
   ALL_OPTIONS_CONTEXT,
   type CfnResourceJson,

@@ -6,7 +6,7 @@ import type { NodeState } from '../../functions/core/node-state';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { follows } from '../../local/redis-servers';
-import { loadRunbookDefinitions } from '../../local/runbook-runner';
+import { loadRunbookDefinitions } from '../../local/runbook-definitions';
 import { cli } from '../support/cli';
 import { storedNode } from '../support/node-states';
 import { DDB_ENDPOINT_ENV } from '../support/paths';

@@ -8,7 +8,7 @@ import type { HookRequest } from '../../functions/core/hooks';
 import type { Incident } from '../../functions/core/incidents';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { follows } from '../../local/redis-servers';
-import { loadRunbookDefinitions } from '../../local/runbook-runner';
+import { loadRunbookDefinitions } from '../../local/runbook-definitions';
 import { cli } from '../support/cli';
 import { stepsOf, useE2e } from '../support/e2e';
 import { redisCommand, type ServerNode, startRedisTopology, waitFor } from '../support/servers';

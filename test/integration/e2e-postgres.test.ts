@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { comparePositions, parsePosition } from '../../functions/core/position';
+import { comparePositions } from '../../functions/core/position-comparison';
+import { parsePosition } from '../../functions/core/position-parsing';
 import {
   expectFailedOver,
   expectStallRecovered,

@@ -7,7 +7,8 @@ import {
   verifyPrimary,
 } from '../../functions/adapters/hooks/index';
 import type { HookRequest } from '../../functions/core/hooks';
-import { comparePositions, parsePosition } from '../../functions/core/position';
+import { comparePositions } from '../../functions/core/position-comparison';
+import { parsePosition } from '../../functions/core/position-parsing';
 import { type HookAction, NotYetPrimaryError } from '../../functions/core/runbook';
 import {
   mysqlQuery,

@@ -6,7 +6,8 @@ import {
   verifyPrimary,
 } from '../../functions/adapters/hooks/index';
 import { HookFailedError, type HookRequest } from '../../functions/core/hooks';
-import { comparePositions, parsePosition } from '../../functions/core/position';
+import { comparePositions } from '../../functions/core/position-comparison';
+import { parsePosition } from '../../functions/core/position-parsing';
 import { type HookAction, NotYetPrimaryError } from '../../functions/core/runbook';
 import {
   type PrimaryReplicaPair,

@@ -8,7 +8,8 @@ import {
   verifyPrimary,
 } from '../../functions/adapters/hooks/index';
 import { HookFailedError, type HookRequest } from '../../functions/core/hooks';
-import { maxPosition, parsePosition } from '../../functions/core/position';
+import { maxPosition } from '../../functions/core/position-comparison';
+import { parsePosition } from '../../functions/core/position-parsing';
 import { type HookAction, NotYetPrimaryError } from '../../functions/core/runbook';
 import {
   type RedisTopology,

@@ -3,7 +3,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { SNSEvent } from 'aws-lambda';
 import { createHookRunner, localCredentials } from '../../functions/adapters/hooks/index';
-import { RecordingMetrics } from '../../functions/adapters/metrics';
 import { onceInTable } from '../../functions/adapters/once';
 import { probeCluster } from '../../functions/adapters/probes/index';
 import { decideIncident } from '../../functions/core/incidents';
@@ -15,6 +14,7 @@ import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
 import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
 import { lambdaContext } from '../support/lambda';
+import { RecordingMetrics } from '../support/recording-metrics';
 import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
 

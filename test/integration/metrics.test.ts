@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
-import { RecordingMetrics } from '../../functions/adapters/metrics';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createSweep } from '../../functions/sweep/handler';
@@ -12,6 +11,7 @@ import { injectFaults, throttlingError } from '../support/faults';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
+import { RecordingMetrics } from '../support/recording-metrics';
 
 const silent = silentLogger();
 const context = lambdaContext('test', { remainingMs: 900_000 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ProbeTarget, probeCluster } from '../../functions/adapters/probes/index';
-import { comparePositions, parsePosition } from '../../functions/core/position';
+import { comparePositions } from '../../functions/core/position-comparison';
+import { parsePosition } from '../../functions/core/position-parsing';
 import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
 import { freePort } from '../../local/dynamodb-local';
 import { byNode, probeOptions, roundWhileFrozen } from '../support/probes';

@@ -2,12 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { RunbookName } from '../../functions/core/incidents';
 import { type ApprovalDecision, NotYetPrimaryError, type RunbookState } from '../../functions/core/runbook';
 import { FAILOVER_FLOW, flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
-import {
-  loadRunbookDefinitions,
-  RUNBOOK_STEPS_FUNCTION_ARN,
-  runRunbook,
-  type StepsPayload,
-} from '../../local/runbook-runner';
+import { loadRunbookDefinitions, RUNBOOK_STEPS_FUNCTION_ARN } from '../../local/runbook-definitions';
+import { runRunbook, type StepsPayload } from '../../local/runbook-runner';
 
 /**
  * The runner and the flow wiring of both synthesized runbooks, driven by a scripted `steps` (a table of

@@ -6,8 +6,9 @@ import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createSweep, type SweepOutcome } from '../../functions/sweep/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
-// Imported for its side effect too: the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20.
-import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/runbook-runner';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/runbook-definitions';
+// Imported for its side effect: the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20.
+import '../../local/step-functions-workarounds';
 import { logicalIdOfConstruct, resources, testApp } from '../infra/support';
 import { createTestTable, type TestTable } from '../support/dynamodb';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';

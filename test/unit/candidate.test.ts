@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { chooseCandidate, type DataAtRisk, type NodeFailoverConfig } from '../../functions/core/candidate';
+import { chooseCandidate, type NodeFailoverConfig } from '../../functions/core/candidate';
+import type { DataAtRisk } from '../../functions/core/data-at-risk';
 import type { NodeState } from '../../functions/core/node-state';
 import { DEFAULT_POLICY, type Policy, resolvePolicy } from '../../functions/core/policy';
 import type { Engine } from '../../functions/core/position';

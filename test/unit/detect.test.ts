@@ -1,11 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  applyHeartbeat,
-  type DetectionContext,
-  OBSERVER_VIEW_RETENTION_MS,
-} from '../../functions/core/detect';
+import { applyHeartbeat, type DetectionContext } from '../../functions/core/detect';
 import type { NodeState } from '../../functions/core/node-state';
 import { sweepShardOf } from '../../functions/core/node-state';
+import { OBSERVER_VIEW_RETENTION_MS } from '../../functions/core/observer-views';
 import { DEFAULT_POLICY, type Policy, resolvePolicy } from '../../functions/core/policy';
 import { type HeartbeatInput, parseHeartbeat } from '../../functions/core/wire';
 import { iso, lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';

@@ -1,13 +1,11 @@
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import {
-  detectionLatencyMs,
-  emfMetrics,
-  METRICS_NAMESPACE,
-  RecordingMetrics,
-} from '../../functions/adapters/metrics';
+import { METRICS_NAMESPACE } from '../../functions/adapters/metric-names';
+import { emfMetrics } from '../../functions/adapters/metrics-emf';
+import { detectionLatencyMs } from '../../functions/core/detection-latency';
 import type { RunbookState } from '../../functions/core/runbook';
 import { runbookOutcome } from '../../functions/runbook-steps/steps';
+import { RecordingMetrics } from '../support/recording-metrics';
 
 interface EmfLine {
   _aws: {

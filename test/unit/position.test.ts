@@ -1,16 +1,12 @@
 import {
-  comparePositions,
   ENGINES,
   type Engine,
-  InvalidPositionError,
   isEngine,
-  maxPosition,
   type Position,
   type PositionKind,
-  parsePosition,
-  positionDistance,
-  positionError,
 } from '../../functions/core/position';
+import { comparePositions, maxPosition, positionDistance } from '../../functions/core/position-comparison';
+import { InvalidPositionError, parsePosition, positionError } from '../../functions/core/position-parsing';
 
 const UUID_A = '3E11FA47-71CA-11E1-9E33-C80AA9429562';
 const UUID_B = '8a94f357-aab4-11df-86ab-c80aa9429562';

@@ -15,7 +15,8 @@
  * replayed transaction timestamp.
  */
 import type { NodeEndpoint } from '../../core/hooks';
-import { comparePositions, parsePosition } from '../../core/position';
+import { comparePositions } from '../../core/position-comparison';
+import { parsePosition } from '../../core/position-parsing';
 import type { HeartbeatInput } from '../../core/wire';
 import { connectPostgres } from '../hooks/clients';
 import { parseEndpoint } from '../hooks/connection';

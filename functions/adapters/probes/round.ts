@@ -4,7 +4,8 @@
  * positions are checked against the engine's format before they leave.
  */
 import type { NodeEndpoint } from '../../core/hooks';
-import { type Engine, positionError } from '../../core/position';
+import type { Engine } from '../../core/position';
+import { positionError } from '../../core/position-parsing';
 import { MAX_PROBE_DEADLINE_SECONDS } from '../../core/probe-cadence';
 import type { HeartbeatInput } from '../../core/wire';
 import type { CredentialsSource } from '../hooks/aws';
