@@ -7,7 +7,7 @@ import {
   RecordingMetrics,
 } from '../../functions/adapters/metrics';
 import type { RunbookState } from '../../functions/core/runbook';
-import { runbookOutcome } from '../../functions/runbook-steps/steps';
+import { runbookOutcome } from '../../functions/runbook-steps/outcome-steps';
 
 interface EmfLine {
   _aws: {
