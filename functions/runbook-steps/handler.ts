@@ -4,7 +4,9 @@ import middy from '@middy/core';
 import { type Metrics, noMetrics } from '../adapters/metrics';
 import { publishMetrics } from '../adapters/metrics-middleware';
 import type { RunbookState } from '../core/runbook';
-import { createSteps, runbookOutcome, type StepDeps, type StepInput } from './steps';
+import { runbookOutcome } from './outcome-steps';
+import type { StepDeps, StepInput } from './step-deps';
+import { createSteps } from './steps';
 
 /**
  * The runbook-steps handler: one Task of a runbook state machine, `{ action, state, taskToken? }` in, state

@@ -4,7 +4,7 @@ import { METRICS_NAMESPACE } from '../../functions/adapters/metric-names';
 import { emfMetrics } from '../../functions/adapters/metrics-emf';
 import { detectionLatencyMs } from '../../functions/core/detection-latency';
 import type { RunbookState } from '../../functions/core/runbook';
-import { runbookOutcome } from '../../functions/runbook-steps/steps';
+import { runbookOutcome } from '../../functions/runbook-steps/outcome-steps';
 import { RecordingMetrics } from '../support/recording-metrics';
 
 interface EmfLine {
