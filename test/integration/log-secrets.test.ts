@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { SNSEvent } from 'aws-lambda';
 import { createHookRunner, localCredentials } from '../../functions/adapters/hooks/index';
 import { RecordingMetrics } from '../../functions/adapters/metrics';
@@ -11,8 +10,8 @@ import { incidentNotification } from '../../functions/core/notification';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { Engine } from '../../functions/core/position';
 import { createHandler as createNotifySlack } from '../../functions/notify-slack/handler';
-import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { freePort } from '../../local/dynamodb-local';
+import { useRawClient, useTestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
 import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
@@ -89,22 +88,14 @@ function notificationEvent(nodeId: string): SNSEvent {
 }
 
 describe('notify-slack keeps the webhook URL (a secret) out of its logs and errors', () => {
-  let table: TestTable;
-  let raw: DynamoDBClient;
-  beforeAll(async () => {
-    table = await createTestTable('secrets');
-    raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: localEndpoint() });
-  });
-  afterAll(async () => {
-    raw.destroy();
-    await table.drop();
-  });
+  const table = useTestTable('secrets');
+  const raw = useRawClient();
 
   const handlerFor = (url: string, metrics: RecordingMetrics) =>
     createNotifySlack(
       {
         webhookUrl: async () => url,
-        once: onceInTable(raw, table.tableName, `secrets-${url.length}-${Math.random()}`),
+        once: onceInTable(raw(), table.tableName, `secrets-${url.length}-${Math.random()}`),
         post: { sleep: async () => undefined, random: () => 0.5 },
       },
       { logger: new Logger({ serviceName: 'notify-slack', logLevel: 'DEBUG' }), metrics },

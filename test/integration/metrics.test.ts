@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
 import { RecordingMetrics } from '../../functions/adapters/metrics';
@@ -7,7 +7,7 @@ import { createHandler as createIngest } from '../../functions/ingest-heartbeat/
 import { createHandler as createSweep } from '../../functions/sweep/handler';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { localEndpoint, useTestTable } from '../support/dynamodb';
 import { injectFaults, throttlingError } from '../support/faults';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
@@ -17,13 +17,7 @@ const silent = silentLogger();
 const context = lambdaContext('test', { remainingMs: 900_000 });
 
 describe('metrics of the real handlers on DynamoDB Local', () => {
-  let table: TestTable;
-  beforeEach(async () => {
-    table = await createTestTable('metrics');
-  });
-  afterEach(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('metrics', 'each');
 
   const ingestWith = (metrics: RecordingMetrics, clock: () => number) =>
     createIngest(

@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { SNSEvent } from 'aws-lambda';
 import { onceInTable } from '../../functions/adapters/once';
 import { SlackDeliveryError } from '../../functions/adapters/slack';
@@ -8,9 +7,8 @@ import { decideIncident, type Incident } from '../../functions/core/incidents';
 import { incidentNotification } from '../../functions/core/notification';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { createHandler } from '../../functions/notify-slack/handler';
-import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { loadEvent } from '../fixtures/events/index';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { useRawClient, useTestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
 import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
@@ -41,16 +39,8 @@ function openedIncident(nodeId: string): Incident {
 }
 
 describe('notify-slack against a local webhook endpoint', () => {
-  let table: TestTable;
-  let raw: DynamoDBClient;
-  beforeAll(async () => {
-    table = await createTestTable('notify');
-    raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: localEndpoint() });
-  });
-  afterAll(async () => {
-    raw.destroy();
-    await table.drop();
-  });
+  const table = useTestTable('notify');
+  const raw = useRawClient();
 
   /** The handler with a logger whose output the test keeps, sleeping no real time. */
   function handlerFor(url: string, scope: string) {
@@ -66,7 +56,7 @@ describe('notify-slack against a local webhook endpoint', () => {
     const handler = createHandler(
       {
         webhookUrl: async () => url,
-        once: onceInTable(raw, table.tableName, scope),
+        once: onceInTable(raw(), table.tableName, scope),
         post: {
           sleep: async (ms) => {
             waits.push(ms);

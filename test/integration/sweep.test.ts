@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
 import { fleet, putItems } from '../../local/fleet';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -14,13 +14,7 @@ const silent = silentLogger();
 const context = lambdaContext();
 
 describe('the silence sweep on DynamoDB Local', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('sweep');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('sweep');
 
   it('marks exactly the 5 overdue nodes of a 10,000-node fleet, judging only their clusters', async () => {
     const late = [17, 503, 1200, 1999, 2450];
