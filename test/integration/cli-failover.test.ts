@@ -1,7 +1,5 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { keys } from '../../functions/adapters/table-definition';
 import type { NodeState } from '../../functions/core/node-state';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
@@ -17,6 +15,7 @@ import {
   startRedisTopology,
   waitFor,
 } from '../support/servers';
+import { getClusterItem, incidentItems, putClusterItem, putNodeState } from '../support/table-items';
 
 /**
  * `replica-sentinel failover` and `recover` against a local stack and real Redis servers whose primary is
@@ -33,34 +32,16 @@ let stack: LocalStack | undefined;
 const topologies: RedisTopology[] = [];
 const stopped: number[] = [];
 
-const client = () => documentClient({ ...LOCAL_AWS, endpoint: stack?.dynamodbEndpoint ?? '' });
-const put = (item: Record<string, unknown>) =>
-  client().send(new PutCommand({ TableName: stack?.tableName, Item: item }));
-const meta = async (clusterId: string) =>
-  (
-    await client().send(
-      new GetCommand({
-        TableName: stack?.tableName,
-        Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-        ConsistentRead: true,
-      }),
-    )
-  ).Item;
-const incidents = async (clusterId: string) =>
-  (
-    await client().send(
-      new QueryCommand({
-        TableName: stack?.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
-        ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':incident': 'INCIDENT#' },
-        ConsistentRead: true,
-      }),
-    )
-  ).Items ?? [];
+/** The stack's table, through a new client. */
+const table = () => ({
+  client: documentClient({ ...LOCAL_AWS, endpoint: stack?.dynamodbEndpoint ?? '' }),
+  tableName: stack?.tableName ?? '',
+});
+const meta = (clusterId: string) => getClusterItem(table(), clusterId);
+const incidents = (clusterId: string) => incidentItems(table(), clusterId);
 const role = async (node: ServerNode) => ((await redisCommand(node, ['ROLE'])) as unknown[])[0];
 
-const putNode = (clusterId: string, state: NodeState) =>
-  put({ ...state, PK: keys.clusterPk(clusterId), SK: keys.nodeSk(state.nodeId), type: 'node' });
+const putNode = (clusterId: string, state: NodeState) => putNodeState(table(), clusterId, state);
 
 /** A Redis primary and two replicas, the cluster item (its mode, policy and nodes), every node HEALTHY. */
 async function cluster(
@@ -81,10 +62,7 @@ async function cluster(
         appliedPosition: '1000',
       }),
     );
-  await put({
-    PK: keys.clusterPk(clusterId),
-    SK: keys.clusterMetaSk,
-    type: 'cluster',
+  await putClusterItem(table(), clusterId, {
     mode: options.mode,
     epoch: 2,
     primaryNodeId: redis.primary.nodeId,

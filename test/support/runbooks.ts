@@ -16,6 +16,7 @@ import { nodeItem } from '../../local/fleet';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import type { TestTable } from './dynamodb';
 import { lambdaContext, silentLogger } from './lambda';
+import { putClusterItem, putNodeState } from './table-items';
 
 /**
  * Database-side hooks that record what they were asked and do it on an in-memory model of the servers:
@@ -113,29 +114,14 @@ export async function seedCluster(table: TestTable, setup: ClusterSetup, now: nu
       lastHeartbeatAt: now - 5000,
     },
   ];
-  for (const node of nodes) {
-    await table.client.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: { ...node, PK: keys.clusterPk(setup.clusterId), SK: keys.nodeSk(node.nodeId), type: 'node' },
-      }),
-    );
-  }
-  await table.client.send(
-    new PutCommand({
-      TableName: table.tableName,
-      Item: {
-        PK: keys.clusterPk(setup.clusterId),
-        SK: keys.clusterMetaSk,
-        type: 'cluster',
-        mode: setup.mode ?? 'auto',
-        epoch: 7,
-        primaryNodeId: 'pg-1',
-        nodes: nodes.map((n, i) => ({ nodeId: n.nodeId, url: `redis://127.0.0.1:${7000 + i}` })),
-        ...setup.meta,
-      },
-    }),
-  );
+  for (const node of nodes) await putNodeState(table, setup.clusterId, node);
+  await putClusterItem(table, setup.clusterId, {
+    mode: setup.mode ?? 'auto',
+    epoch: 7,
+    primaryNodeId: 'pg-1',
+    nodes: nodes.map((n, i) => ({ nodeId: n.nodeId, url: `redis://127.0.0.1:${7000 + i}` })),
+    ...setup.meta,
+  });
   return nodes;
 }
 

@@ -2,7 +2,14 @@
  * Items of the node-state table written and read by hand in tests: a node's state, a cluster item, a
  * cluster's incidents. `table` is any document client and table name: a test table, a local stack's table.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type GetCommandOutput,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../functions/adapters/table-definition';
 import type { NodeState } from '../../functions/core/node-state';
 
@@ -37,10 +44,7 @@ export async function putClusterItem(
 }
 
 /** The cluster item of `clusterId` as it is now (a consistent read). */
-export async function getClusterItem(
-  table: TableRef,
-  clusterId: string,
-): Promise<Record<string, unknown> | undefined> {
+export async function getClusterItem(table: TableRef, clusterId: string): Promise<GetCommandOutput['Item']> {
   const { Item } = await table.client.send(
     new GetCommand({
       TableName: table.tableName,
@@ -52,7 +56,10 @@ export async function getClusterItem(
 }
 
 /** The incident items of `clusterId` as they are now (a consistent query), oldest first by their keys. */
-export async function incidentItems(table: TableRef, clusterId: string): Promise<Record<string, unknown>[]> {
+export async function incidentItems(
+  table: TableRef,
+  clusterId: string,
+): Promise<NonNullable<QueryCommandOutput['Items']>> {
   const { Items } = await table.client.send(
     new QueryCommand({
       TableName: table.tableName,
