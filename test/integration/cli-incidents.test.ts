@@ -1,16 +1,14 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
-import { TABLE } from '../../functions/adapters/table-definition';
 import { executionNameFor, type Incident } from '../../functions/core/incidents';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { incidentsCommand } from '../../local/cli-incidents';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { cli, tableArgs } from '../support/cli';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
-import { onTransitionOn, transitionRecords, useStreamedTable } from '../support/transitions';
+import { transitionRecords, useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -34,10 +32,7 @@ describe('replica-sentinel incidents and incident show, on incidents opened by t
   ) {
     for (let i = fromTick; i < fromTick + ticks; i++) {
       const at = start + i * 10_000;
-      const ingest = createIngest(
-        { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-        { logger: silent, clock: () => at },
-      );
+      const ingest = ingestOn(table, { logger: silent, clock: () => at });
       await ingest(
         kinesisEvent([
           kinesisRecord(primaryHeartbeat({ clusterId, at, seq: i + 1, position: lsn(1000 + i * 100) })),

@@ -1,9 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { TABLE } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { cli, tableArgs } from '../support/cli';
 import { useTestTable } from '../support/dynamodb';
+import { ingestOn } from '../support/handlers';
 import { lsn, replicaHeartbeat } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -71,10 +69,7 @@ describe('replica-sentinel maintenance (the CLI) on DynamoDB Local', () => {
 
   it('puts a node in MAINTENANCE, keeps it there through heartbeats, and lets the next heartbeat judge it after clear', async () => {
     const clusterId = 'cli-node';
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silentLogger() },
-    );
+    const ingest = ingestOn(table, { logger: silentLogger() });
     const beat = (seq: number) =>
       ingest(
         kinesisEvent([

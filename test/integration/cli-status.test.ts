@@ -1,19 +1,17 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
-import { TABLE } from '../../functions/adapters/table-definition';
 import { parseClusterConfig } from '../../functions/core/cluster-config';
 import type { Incident } from '../../functions/core/incidents';
 import type { HeartbeatInput } from '../../functions/core/wire';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { statusCommand } from '../../local/cli-status';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { cli, tableArgs } from '../support/cli';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { iso } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
-import { onTransitionOn, transitionRecords, useStreamedTable } from '../support/transitions';
+import { transitionRecords, useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -94,10 +92,7 @@ describe('replica-sentinel status: the replication tree, on states written by th
     // primary with r5 following it, r6 following a node the cluster does not know.
     for (const round of [0, 1]) {
       const at = start + 10_000 * (round + 1);
-      const ingest = createIngest(
-        { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-        { logger: silent, clock: () => at },
-      );
+      const ingest = ingestOn(table, { logger: silent, clock: () => at });
       const seq = round + 1;
       const response = await ingest(
         kinesisEvent(

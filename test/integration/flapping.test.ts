@@ -1,13 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { TABLE } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
-import { onTransitionOn, transitionRecords, useStreamedTable } from '../support/transitions';
+import { transitionRecords, useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -19,10 +18,7 @@ describe('a node oscillating around its heartbeat timeout', () => {
     const clusterId = 'flappy';
     let now = T0;
     const notifier = new MemoryNotifier();
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
     const onTransition = onTransitionOn(
       table,
       { notifier, runbooks: { start: async () => ({ note: 'none' }) } },

@@ -3,12 +3,11 @@ import { documentClient } from '../../functions/adapters/clients';
 import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
 import { RecordingMetrics } from '../../functions/adapters/metrics';
 import { TABLE } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createSweep } from '../../functions/sweep/handler';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { localEndpoint, useTestTable } from '../support/dynamodb';
 import { injectFaults, throttlingError } from '../support/faults';
+import { ingestOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -20,10 +19,7 @@ describe('metrics of the real handlers on DynamoDB Local', () => {
   const table = useTestTable('metrics', 'each');
 
   const ingestWith = (metrics: RecordingMetrics, clock: () => number) =>
-    createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, metrics, clock },
-    );
+    ingestOn(table, { logger: silent, metrics, clock });
 
   it('counts ingested, stale, rejected and coalesced heartbeats of one batch and the worst lag per cluster', async () => {
     const metrics = new RecordingMetrics();

@@ -1,15 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
+import { keys, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
 import { putClusterItem } from '../support/table-items';
-import { onTransitionOn, useStreamedTable } from '../support/transitions';
+import { useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -21,10 +20,7 @@ describe('on-transition fed from the real table stream', () => {
     let now = T0;
     const notifier = new MemoryNotifier();
     const started: string[] = [];
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
     const onTransition = onTransitionOn(
       table,
       {

@@ -4,16 +4,15 @@ import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters
 import type { Incident } from '../../functions/core/incidents';
 import { type NodeState, withTransition } from '../../functions/core/node-state';
 import type { HeartbeatInput } from '../../functions/core/wire';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { iso, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
 import { putClusterItem } from '../support/table-items';
-import { onTransitionOn, useStreamedTable } from '../support/transitions';
+import { useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -61,10 +60,7 @@ describe('topology truth and restart-empty detection through ingest, sweep and o
     let now = T0;
     const notifier = new MemoryNotifier();
     const started: Pick<Incident, 'incidentId' | 'nodeId' | 'kind' | 'runbook'>[] = [];
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
     const onTransition = onTransitionOn(
       table,
       {

@@ -1,14 +1,10 @@
 /**
- * The test table's stream as on-transition sees it: a table whose stream is polled from its start, the
- * records on-transition's event filter lets through, and the real on-transition handler on the table.
+ * The test table's stream as on-transition sees it: a table whose stream is polled from its start, and the
+ * records on-transition's event filter lets through.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
-import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
-import type { TransitionDeps } from '../../functions/on-transition/transition';
 import { matchesFilter } from '../../local/event-filter';
 import { StreamPoller } from '../../local/stream-poller';
 import { createTestTable, localEndpoint, type TestTable, tableOfTheMoment } from './dynamodb';
@@ -49,21 +45,4 @@ export function useStreamedTable(prefix: string): StreamedTable {
 /** Polls the stream and keeps the records on-transition's event filter lets through (status changes). */
 export async function transitionRecords(poller: Pick<StreamPoller, 'poll'>): Promise<DynamoDBRecord[]> {
   return (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
-}
-
-/** The real on-transition handler on the test table, notifying and starting runbooks through `deps`. */
-export function onTransitionOn(
-  table: TestTable,
-  deps: Pick<TransitionDeps, 'notifier' | 'runbooks'>,
-  logger: Logger,
-) {
-  return createOnTransition(
-    {
-      incidents: new DynamoIncidentStore(table.client, table.tableName),
-      nodes: table.store,
-      notifier: deps.notifier,
-      runbooks: deps.runbooks,
-    },
-    { logger },
-  );
 }
