@@ -3,15 +3,8 @@ import { HEARTBEAT_KEY, type ProbeTarget, probeCluster } from '../../functions/a
 import { comparePositions, parsePosition } from '../../functions/core/position';
 import { parseHeartbeat } from '../../functions/core/wire';
 import { freePort } from '../../local/dynamodb-local';
-import { byNode, probeOptions, replicasReceiving } from '../support/probes';
-import {
-  type RedisTopology,
-  redisCommand,
-  redisInfo,
-  type ServerNode,
-  startRedisTopology,
-  waitFor,
-} from '../support/servers';
+import { byNode, probeOptions, startProbedRedis } from '../support/probes';
+import { type RedisTopology, redisCommand, redisInfo, type ServerNode, waitFor } from '../support/servers';
 
 const { options, warnings } = probeOptions();
 
@@ -25,21 +18,13 @@ describe('the Redis probe on a real primary and two replicas', () => {
   let topology: RedisTopology;
   let primary: ServerNode;
   let paused: ServerNode;
-  let healthy: ServerNode;
   let target: ProbeTarget;
 
   beforeAll(async () => {
-    topology = await startRedisTopology({ replicas: 2 });
+    const redis = await startProbedRedis('cache-redis');
+    ({ topology, target } = redis);
+    [paused] = redis.replicas;
     primary = topology.primary;
-    const [first, second] = topology.replicas;
-    if (first === undefined || second === undefined) throw new Error('expected two replicas');
-    [paused, healthy] = [first, second];
-    target = {
-      clusterId: 'cache-redis',
-      engine: 'redis',
-      nodes: [primary, paused, healthy].map((node) => node.endpoint),
-    };
-    await replicasReceiving(topology);
   });
   afterAll(async () => {
     await topology?.stop();
