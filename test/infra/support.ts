@@ -8,6 +8,7 @@ import { VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { createApp } from '../../infra/build-app';
 import type { ReplicaSentinelStack } from '../../infra/stack';
+import { standIn } from '../support/stand-in';
 
 /** Region the test apps synthesize for (TableV2 with a customer-managed key needs a concrete one). */
 export const TEST_REGION = 'eu-west-1';
@@ -103,27 +104,12 @@ export function useDefaultAndFullApps<I = undefined>(
     base?.app.cleanup();
     full?.app.cleanup();
   });
-  const later = (get: () => SynthesizedApp<I> | undefined): SynthesizedApp<I> => {
-    const synthesized = () => {
+  const later = (get: () => SynthesizedApp<I> | undefined): SynthesizedApp<I> =>
+    standIn(() => {
       const value = get();
       if (value === undefined) throw new Error('the test apps are synthesized in beforeAll');
       return value;
-    };
-    return {
-      get app() {
-        return synthesized().app;
-      },
-      get stack() {
-        return synthesized().stack;
-      },
-      get template() {
-        return synthesized().template;
-      },
-      get ids() {
-        return synthesized().ids;
-      },
-    };
-  };
+    }, ['app', 'stack', 'template', 'ids']);
   return { base: later(() => base), full: later(() => full) };
 }
 

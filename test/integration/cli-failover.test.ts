@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import type { NodeState } from '../../functions/core/node-state';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { LocalStack } from '../../local/local-stack';
 import { follows } from '../../local/redis-servers';
-import { loadRunbookDefinitions } from '../../local/runbook-runner';
 import { cli } from '../support/cli';
 import { storedNode } from '../support/node-states';
-import { DDB_ENDPOINT_ENV } from '../support/paths';
+import { startRunbookStack } from '../support/runbook-stack';
 import {
   type RedisTopology,
   redisCommand,
@@ -105,15 +104,7 @@ const recover = (...args: string[]) =>
   cli(['recover', '--endpoint', stack?.url ?? '', '--as', 'sre-1', ...args]);
 
 beforeAll(async () => {
-  // The runbooks' definitions are synthesized once (and cached): not while the stack serves a request.
-  await loadRunbookDefinitions();
-  const shared = process.env[DDB_ENDPOINT_ENV];
-  stack = await startLocalStack({
-    port: 0,
-    ...(shared ? { dynamodb: { endpoint: shared, tableName: `cli-failover-${process.pid}` } } : {}),
-    print: () => undefined,
-    sweepIntervalMs: 3_600_000,
-  });
+  stack = await startRunbookStack('cli-failover', 3_600_000);
 }, 120_000);
 
 afterAll(async () => {

@@ -2,12 +2,11 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { LocalStack } from '../../local/local-stack';
 import { follows } from '../../local/redis-servers';
-import { loadRunbookDefinitions } from '../../local/runbook-runner';
 import { cli } from '../support/cli';
 import { storedNode } from '../support/node-states';
-import { DDB_ENDPOINT_ENV } from '../support/paths';
+import { startRunbookStack } from '../support/runbook-stack';
 import {
   type RedisTopology,
   redisCommand,
@@ -40,15 +39,7 @@ const meta = () => getClusterItem(table(), CLUSTER);
 const incidents = () => incidentItems(table(), CLUSTER);
 
 beforeAll(async () => {
-  // The runbooks' definitions are synthesized once (and cached): not while the stack serves a request.
-  await loadRunbookDefinitions();
-  const shared = process.env[DDB_ENDPOINT_ENV];
-  stack = await startLocalStack({
-    port: 0,
-    ...(shared ? { dynamodb: { endpoint: shared, tableName: `cli-switchover-${process.pid}` } } : {}),
-    print: () => undefined,
-    sweepIntervalMs: 60_000,
-  });
+  stack = await startRunbookStack('cli-switchover', 60_000);
   redis = await startRedisTopology({ replicas: 2 });
   const now = Date.now();
   const [other, target] = redis.replicas as [ServerNode, ServerNode];

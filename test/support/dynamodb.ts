@@ -8,6 +8,7 @@ import { keys } from '../../functions/adapters/table-definition';
 import type { NodeState } from '../../functions/core/node-state';
 import { createNodeStateTable, LOCAL_AWS } from '../../local/dynamodb-local';
 import { DDB_ENDPOINT_ENV } from './paths';
+import { standIn } from './stand-in';
 
 export function localEndpoint(): string {
   const endpoint = process.env[DDB_ENDPOINT_ENV];
@@ -89,20 +90,7 @@ export function useTestTable(prefix: string, per: 'all' | 'each' = 'all'): TestT
 
 /** A test table that forwards everything to `current()`: for fixtures that create the table in a hook. */
 export function tableOfTheMoment(current: () => TestTable): TestTable {
-  return {
-    get tableName() {
-      return current().tableName;
-    },
-    get client() {
-      return current().client;
-    },
-    get store() {
-      return current().store;
-    },
-    getNode: (clusterId, nodeId) => current().getNode(clusterId, nodeId),
-    clusterItems: (clusterId) => current().clusterItems(clusterId),
-    drop: () => current().drop(),
-  };
+  return standIn(current, ['tableName', 'client', 'store', 'getNode', 'clusterItems', 'drop']);
 }
 
 /**

@@ -8,6 +8,7 @@ import { TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-defini
 import { matchesFilter } from '../../local/event-filter';
 import { StreamPoller } from '../../local/stream-poller';
 import { createTestTable, localEndpoint, type TestTable, tableOfTheMoment } from './dynamodb';
+import { standIn } from './stand-in';
 
 export interface StreamedTable {
   /** The table of the moment (see useTestTable). */
@@ -38,7 +39,7 @@ export function useStreamedTable(prefix: string): StreamedTable {
   };
   return {
     table: tableOfTheMoment(() => started(table)),
-    poller: { poll: () => started(poller).poll() },
+    poller: standIn(() => started(poller), ['poll']),
   };
 }
 
