@@ -5,14 +5,13 @@ import { createHookRunner, localCredentials } from '../../functions/adapters/hoo
 import { RecordingMetrics } from '../../functions/adapters/metrics';
 import { onceInTable } from '../../functions/adapters/once';
 import { probeCluster } from '../../functions/adapters/probes/index';
-import { decideIncident } from '../../functions/core/incidents';
 import { incidentNotification } from '../../functions/core/notification';
-import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { Engine } from '../../functions/core/position';
 import { createHandler as createNotifySlack } from '../../functions/notify-slack/handler';
 import { freePort } from '../../local/dynamodb-local';
 import { useRawClient, useTestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { openedIncidentFor } from '../support/incidents';
 import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
@@ -70,21 +69,17 @@ async function captured<T>(act: () => Promise<T>): Promise<{ output: string; res
 const context = lambdaContext('log-secrets', { awsRequestId: 'log-secrets' });
 
 function notificationEvent(nodeId: string): SNSEvent {
-  const decision = decideIncident(
-    {
-      clusterId: 'orders-pg',
-      nodeId,
-      role: 'replica',
-      from: 'HEALTHY',
-      to: 'STALLED',
-      version: 3,
-      at: T0,
-      reason: 'stalled',
-    },
-    { policy: DEFAULT_POLICY, mode: 'auto' },
-  );
-  if (decision.action !== 'open') throw new Error('expected an incident to open');
-  return snsEvent(incidentNotification(decision.incident, 'opened', {}), `msg-${nodeId}`);
+  const incident = openedIncidentFor({
+    clusterId: 'orders-pg',
+    nodeId,
+    role: 'replica',
+    from: 'HEALTHY',
+    to: 'STALLED',
+    version: 3,
+    at: T0,
+    reason: 'stalled',
+  });
+  return snsEvent(incidentNotification(incident, 'opened', {}), `msg-${nodeId}`);
 }
 
 describe('notify-slack keeps the webhook URL (a secret) out of its logs and errors', () => {

@@ -3,13 +3,13 @@ import { describe, expect, it } from '@jest/globals';
 import type { SNSEvent } from 'aws-lambda';
 import { onceInTable } from '../../functions/adapters/once';
 import { SlackDeliveryError } from '../../functions/adapters/slack';
-import { decideIncident, type Incident } from '../../functions/core/incidents';
+import type { Incident } from '../../functions/core/incidents';
 import { incidentNotification } from '../../functions/core/notification';
-import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { createHandler } from '../../functions/notify-slack/handler';
 import { loadEvent } from '../fixtures/events/index';
 import { useRawClient, useTestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { openedIncidentFor } from '../support/incidents';
 import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
@@ -17,25 +17,20 @@ import { startWebhookServer } from '../support/webhook-server';
 const context = lambdaContext('notify-slack');
 
 function openedIncident(nodeId: string): Incident {
-  const decision = decideIncident(
-    {
-      clusterId: 'orders-pg',
-      nodeId,
-      role: 'replica',
-      from: 'HEALTHY',
-      to: 'STALLED',
-      version: 9,
-      at: T0,
-      reason: 'applied position 0/3000000 has not advanced for 60s while the source is at 0/3018000',
-      lagSeconds: 61.26,
-      lagUnits: 98304,
-      appliedPosition: '0/3000000',
-      sourcePosition: '0/3018000',
-    },
-    { policy: DEFAULT_POLICY, mode: 'auto' },
-  );
-  if (decision.action !== 'open') throw new Error('expected an incident to open');
-  return decision.incident;
+  return openedIncidentFor({
+    clusterId: 'orders-pg',
+    nodeId,
+    role: 'replica',
+    from: 'HEALTHY',
+    to: 'STALLED',
+    version: 9,
+    at: T0,
+    reason: 'applied position 0/3000000 has not advanced for 60s while the source is at 0/3018000',
+    lagSeconds: 61.26,
+    lagUnits: 98304,
+    appliedPosition: '0/3000000',
+    sourcePosition: '0/3018000',
+  });
 }
 
 describe('notify-slack against a local webhook endpoint', () => {
