@@ -122,6 +122,35 @@ async function seed(
   });
 }
 
+/**
+ * What startSwitchover needs on the test table: its launcher runs primary-switchover from the synthesized
+ * state machine with the real steps and built-in hooks, keeping each run in `runs`.
+ */
+function switchoverOn(table: TestTable) {
+  const { steps, recovery, notifier } = stepsFor(table, hooks);
+  const runs: Promise<RunbookRun>[] = [];
+  const launcher = {
+    async start(incident: Incident) {
+      runs.push(
+        runRunbook('primary-switchover', runbookInput(incident), {
+          steps,
+          approvals: never,
+          retryIntervalOverrides: { Verify: 200 },
+        }),
+      );
+      return { note: 'started' };
+    },
+  };
+  const deps = {
+    recovery,
+    nodes: table.store,
+    incidents: new DynamoIncidentStore(table.client, table.tableName),
+    launcher,
+    clock: Date.now,
+  };
+  return { recovery, notifier, deps, runs };
+}
+
 /** The run's states with the catch-up polls folded into one AwaitCatchUp. */
 const folded = (run: RunbookRun) =>
   run.states.filter(
@@ -141,27 +170,7 @@ describe('switchover on real Redis servers', () => {
     const redis = await startRedisTopology({ replicas: 2 });
     topologies.push(redis);
     await seed(table, clusterId, redis, meta);
-    const { steps, recovery, notifier } = stepsFor(table, hooks);
-    const runs: Promise<RunbookRun>[] = [];
-    const launcher = {
-      async start(incident: Incident) {
-        runs.push(
-          runRunbook('primary-switchover', runbookInput(incident), {
-            steps,
-            approvals: never,
-            retryIntervalOverrides: { Verify: 200 },
-          }),
-        );
-        return { note: 'started' };
-      },
-    };
-    const deps = {
-      recovery,
-      nodes: table.store,
-      incidents: new DynamoIncidentStore(table.client, table.tableName),
-      launcher,
-      clock: Date.now,
-    };
+    const { recovery, notifier, deps, runs } = switchoverOn(table);
     return { redis, recovery, notifier, deps, runs, table };
   };
 
@@ -386,26 +395,7 @@ describe.each(['postgresql', 'mariadb'] as const)('switchover on a real %s pair'
       primaryNodeId: primary.nodeId,
       nodes: [primary.endpoint, replica.endpoint],
     });
-    const { steps, recovery } = stepsFor(table, hooks);
-    const runs: Promise<RunbookRun>[] = [];
-    const deps = {
-      recovery,
-      nodes: table.store,
-      incidents: new DynamoIncidentStore(table.client, table.tableName),
-      launcher: {
-        async start(incident: Incident) {
-          runs.push(
-            runRunbook('primary-switchover', runbookInput(incident), {
-              steps,
-              approvals: never,
-              retryIntervalOverrides: { Verify: 200 },
-            }),
-          );
-          return { note: 'started' };
-        },
-      },
-      clock: Date.now,
-    };
+    const { recovery, deps, runs } = switchoverOn(table);
     const writer = new SqlWriter(SQL[engine].open, [primary, replica]);
     await waitFor('the writer to get going', async () => writer.acked.length >= 50);
 
