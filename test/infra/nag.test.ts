@@ -8,7 +8,14 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { OPERATOR_ROUTES } from '../../functions/core/operator-routes';
 import { VPC_ENI_ACTIONS } from '../../infra/constructs/sentinel-function';
-import { ALL_OPTIONS_CONTEXT, TEST_REGION, type TestApp, testApp, validationFindings } from './support';
+import {
+  ALL_OPTIONS_CONTEXT,
+  LOG_DELIVERY_ACTIONS,
+  TEST_REGION,
+  type TestApp,
+  testApp,
+  validationFindings,
+} from './support';
 
 interface Statement {
   readonly Effect: string;
@@ -37,18 +44,7 @@ const X_RAY_WRITE_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'
  * What a state machine role gets on "*" for execution logs (CloudWatch Logs log delivery) and X-Ray
  * tracing; none of these actions has resource-level permissions.
  */
-const STATE_MACHINE_ON_STAR = [
-  'logs:CreateLogDelivery',
-  'logs:GetLogDelivery',
-  'logs:UpdateLogDelivery',
-  'logs:DeleteLogDelivery',
-  'logs:ListLogDeliveries',
-  'logs:PutResourcePolicy',
-  'logs:DescribeResourcePolicies',
-  'logs:DescribeLogGroups',
-  'xray:GetSamplingRules',
-  'xray:GetSamplingTargets',
-];
+const STATE_MACHINE_ON_STAR = [...LOG_DELIVERY_ACTIONS, 'xray:GetSamplingRules', 'xray:GetSamplingTargets'];
 
 /** Acknowledgements of the ingest construct; the change-events stream's only with `changeStreams`. */
 const ingestAcknowledgements = (changeStreams: boolean) => [

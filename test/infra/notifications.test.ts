@@ -6,7 +6,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { jest } from '@jest/globals';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { onceInTable } from '../../functions/adapters/once';
 import { NOTIFY_SLACK_IDEMPOTENCY_SCOPE } from '../../infra/constructs/notifications';
@@ -21,27 +21,11 @@ import {
   type Statement,
   statementsOfFunction,
   statementsOfRole,
-  type TestApp,
-  testApp,
+  useDefaultAndFullApps,
 } from './support';
 
 // Two configurations, one synthesis each, bundling skipped (the template is what counts).
-let plain: TestApp;
-let plainTemplate: Template;
-let full: TestApp;
-let fullTemplate: Template;
-
-beforeAll(() => {
-  plain = testApp({ bundling: false });
-  plainTemplate = Template.fromStack(plain.stack);
-  full = testApp({ bundling: false, context: ALL_OPTIONS_CONTEXT });
-  fullTemplate = Template.fromStack(full.stack);
-});
-
-afterAll(() => {
-  plain.cleanup();
-  full.cleanup();
-});
+const { base: plain, full } = useDefaultAndFullApps();
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const ofType = (template: Template, type: string): CfnResourceJson[] =>
@@ -50,8 +34,8 @@ const allowedOn = (statements: Statement[], service: string) =>
   statements.filter((s) => s.effect === 'Allow' && s.actions.some((a) => a.startsWith(`${service}:`)));
 
 describe.each([
-  ['without options', () => ({ t: plain, template: plainTemplate })],
-  ['with every option', () => ({ t: full, template: fullTemplate })],
+  ['without options', () => ({ t: plain, template: plain.template })],
+  ['with every option', () => ({ t: full, template: full.template })],
 ])('the alerts topic (%s)', (_label, app) => {
   it('is the one topic, encrypted with the rotating Notifications key', () => {
     const { t, template } = app();
@@ -115,17 +99,17 @@ describe('without Slack options', () => {
     expect(notifications.chatbot).toBeUndefined();
     expect(notifications.notifySlack).toBeUndefined();
     expect(notifications.deadLetterQueue).toBeUndefined();
-    plainTemplate.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
-    plainTemplate.resourceCountIs('AWS::SNS::Subscription', 0);
-    plainTemplate.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
-    expect(JSON.stringify(plainTemplate.toJSON())).not.toContain('secretsmanager');
+    plain.template.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
+    plain.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    plain.template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    expect(JSON.stringify(plain.template.toJSON())).not.toContain('secretsmanager');
   });
 });
 
 describe('the AWS Chatbot Slack channel (chatbotSlackWorkspaceId + chatbotSlackChannelId)', () => {
   const configuration = () =>
-    resources(fullTemplate)[
-      logicalIdOf(fullTemplate, 'AWS::Chatbot::SlackChannelConfiguration')
+    resources(full.template)[
+      logicalIdOf(full.template, 'AWS::Chatbot::SlackChannelConfiguration')
     ] as CfnResourceJson;
 
   it('delivers the alerts topic to the configured workspace and channel', () => {
@@ -142,7 +126,7 @@ describe('the AWS Chatbot Slack channel (chatbotSlackWorkspaceId + chatbotSlackC
   it('caps the channel with a guardrail that denies every action (never the AdministratorAccess default)', () => {
     const guardrails = configuration().Properties?.GuardrailPolicies as Array<{ Ref: string }>;
     expect(guardrails).toHaveLength(1);
-    const guardrail = resources(fullTemplate)[guardrails[0]?.Ref ?? ''];
+    const guardrail = resources(full.template)[guardrails[0]?.Ref ?? ''];
     expect(guardrail?.Type).toBe('AWS::IAM::ManagedPolicy');
     expect(guardrail?.Properties?.PolicyDocument).toEqual({
       Version: '2012-10-17',
@@ -154,7 +138,7 @@ describe('the AWS Chatbot Slack channel (chatbotSlackWorkspaceId + chatbotSlackC
   it('gives the channel role no permission at all: trusted by Chatbot, no policy of any kind', () => {
     const roleArn = configuration().Properties?.IamRoleArn as { 'Fn::GetAtt': [string, string] };
     const roleId = roleArn['Fn::GetAtt'][0];
-    expect(resources(fullTemplate)[roleId]?.Properties).toEqual({
+    expect(resources(full.template)[roleId]?.Properties).toEqual({
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [
@@ -162,7 +146,7 @@ describe('the AWS Chatbot Slack channel (chatbotSlackWorkspaceId + chatbotSlackC
         ],
       },
     });
-    expect(statementsOfRole(fullTemplate, roleId)).toEqual([]);
+    expect(statementsOfRole(full.template, roleId)).toEqual([]);
   });
 });
 
@@ -186,10 +170,10 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
     };
   });
 
-  const statements = () => statementsOfFunction(fullTemplate, ids.fn);
+  const statements = () => statementsOfFunction(full.template, ids.fn);
 
   it('gets TABLE_NAME and SLACK_WEBHOOK_SECRET_ARN', () => {
-    expect(resources(fullTemplate)[ids.fn]?.Properties).toMatchObject({
+    expect(resources(full.template)[ids.fn]?.Properties).toMatchObject({
       Runtime: 'nodejs24.x',
       Environment: {
         Variables: {
@@ -240,10 +224,10 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
   });
 
   it('is retried twice on failure, then its event goes to the dead-letter queue', () => {
-    const config = logicalIdOf(fullTemplate, 'AWS::Lambda::EventInvokeConfig', (p) =>
+    const config = logicalIdOf(full.template, 'AWS::Lambda::EventInvokeConfig', (p) =>
       same(p.FunctionName, { Ref: ids.fn }),
     );
-    expect(resources(fullTemplate)[config]?.Properties).toEqual({
+    expect(resources(full.template)[config]?.Properties).toEqual({
       FunctionName: { Ref: ids.fn },
       Qualifier: '$LATEST',
       MaximumRetryAttempts: 2,
@@ -255,7 +239,7 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
   });
 
   it('subscribes to the alerts topic, with the dead-letter queue as the redrive target of the subscription', () => {
-    const subscriptions = ofType(fullTemplate, 'AWS::SNS::Subscription');
+    const subscriptions = ofType(full.template, 'AWS::SNS::Subscription');
     expect(subscriptions.map((s) => s.Properties)).toEqual([
       {
         Protocol: 'lambda',
@@ -267,7 +251,7 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
   });
 
   it('lets SNS invoke it for this topic only', () => {
-    const permissions = ofType(fullTemplate, 'AWS::Lambda::Permission').filter((p) =>
+    const permissions = ofType(full.template, 'AWS::Lambda::Permission').filter((p) =>
       same(p.Properties?.FunctionName, arnOf(ids.fn)),
     );
     expect(permissions.map((p) => p.Properties)).toEqual([
@@ -281,11 +265,11 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
   });
 
   it('has a dead-letter queue kept 14 days, KMS-encrypted, TLS-only, that SNS may send to for this topic only', () => {
-    expect(resources(fullTemplate)[ids.deadLetterQueue]?.Properties).toEqual({
+    expect(resources(full.template)[ids.deadLetterQueue]?.Properties).toEqual({
       MessageRetentionPeriod: 1209600,
       KmsMasterKeyId: arnOf(ids.deadLetterKey),
     });
-    const policy = ofType(fullTemplate, 'AWS::SQS::QueuePolicy').find((r) =>
+    const policy = ofType(full.template, 'AWS::SQS::QueuePolicy').find((r) =>
       same(r.Properties?.Queues, [{ Ref: ids.deadLetterQueue }]),
     );
     expect(policy?.Properties?.PolicyDocument).toEqual({
@@ -310,7 +294,7 @@ describe('the notify-slack function (slackWebhookSecretArn)', () => {
   });
 
   it("lets SNS use the dead-letter queue's key for this topic only (to write failed deliveries)", () => {
-    const keyPolicy = resources(fullTemplate)[ids.deadLetterKey]?.Properties?.KeyPolicy as {
+    const keyPolicy = resources(full.template)[ids.deadLetterKey]?.Properties?.KeyPolicy as {
       Statement: Array<Record<string, unknown>>;
     };
     expect(keyPolicy.Statement).toContainEqual({

@@ -1,4 +1,4 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { OPERATOR_ROUTES } from '../../functions/core/operator-routes';
 import {
   ALL_OPTIONS_CONTEXT,
@@ -9,7 +9,7 @@ import {
   type Statement,
   statementsOfFunction,
   type TestApp,
-  testApp,
+  useDefaultAndFullApps,
 } from './support';
 
 // The operator API (infra/constructs/operator-api.ts): two syntheses, bundling skipped: the default app and
@@ -42,36 +42,17 @@ function idsOf(t: TestApp): Ids {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const allowed = (statements: Statement[]) => statements.filter((s) => s.effect === 'Allow');
 
-let base: TestApp;
-let baseTemplate: Template;
-let baseIds: Ids;
-let full: TestApp;
-let fullTemplate: Template;
-let fullIds: Ids;
-
-beforeAll(() => {
-  base = testApp({ bundling: false });
-  baseTemplate = Template.fromStack(base.stack);
-  baseIds = idsOf(base);
-  full = testApp({ bundling: false, context: ALL_OPTIONS_CONTEXT });
-  fullTemplate = Template.fromStack(full.stack);
-  fullIds = idsOf(full);
-});
-
-afterAll(() => {
-  base.cleanup();
-  full.cleanup();
-});
+const { base, full } = useDefaultAndFullApps(idsOf);
 
 describe('the operator function', () => {
   it('may use the table, answer task tokens and see / stop executions of the three runbooks only', () => {
-    const statements = allowed(statementsOfFunction(baseTemplate, baseIds.fn));
+    const statements = allowed(statementsOfFunction(base.template, base.ids.fn));
     const states = statements.filter((s) => s.actions.some((a) => a.startsWith('states:')));
     expect(states.slice(0, 1)).toEqual([
       {
         effect: 'Allow',
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: [{ Ref: baseIds.failover }, { Ref: baseIds.recovery }, { Ref: baseIds.switchover }],
+        resources: [{ Ref: base.ids.failover }, { Ref: base.ids.recovery }, { Ref: base.ids.switchover }],
       },
     ]);
     expect(states.slice(1).map((s) => s.actions)).toEqual([
@@ -86,9 +67,9 @@ describe('the operator function', () => {
     // It starts switchovers, manual failovers, re-runs (recover) of the three runbooks and
     // replica recoveries (an operator's rejoin or rebuild), nothing else.
     expect(states.slice(2).map((s) => s.resources)).toEqual([
-      [{ Ref: baseIds.switchover }],
-      [{ Ref: baseIds.failover }],
-      [{ Ref: baseIds.recovery }],
+      [{ Ref: base.ids.switchover }],
+      [{ Ref: base.ids.failover }],
+      [{ Ref: base.ids.recovery }],
     ]);
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
@@ -99,7 +80,7 @@ describe('the operator function', () => {
           'dynamodb:PutItem',
           'dynamodb:UpdateItem',
         ]),
-        resources: [arnOf(baseIds.table)],
+        resources: [arnOf(base.ids.table)],
       },
     ]);
     expect(statements.flatMap((s) => s.actions)).not.toContain('dynamodb:DeleteItem');
@@ -107,19 +88,19 @@ describe('the operator function', () => {
   });
 
   it('gets the Slack signing secret (SLACK_SIGNING_SECRET_ARN and read access) only when configured', () => {
-    expect(resources(baseTemplate)[baseIds.fn]?.Properties).not.toMatchObject({
+    expect(resources(base.template)[base.ids.fn]?.Properties).not.toMatchObject({
       Environment: { Variables: { SLACK_SIGNING_SECRET_ARN: expect.anything() } },
     });
-    expect(resources(fullTemplate)[fullIds.fn]?.Properties).toMatchObject({
+    expect(resources(full.template)[full.ids.fn]?.Properties).toMatchObject({
       Environment: {
         Variables: {
-          TABLE_NAME: { Ref: fullIds.table },
+          TABLE_NAME: { Ref: full.ids.table },
           SLACK_SIGNING_SECRET_ARN: ALL_OPTIONS_CONTEXT.slackSigningSecretArn,
         },
       },
     });
     expect(
-      allowed(statementsOfFunction(fullTemplate, fullIds.fn)).filter((s) =>
+      allowed(statementsOfFunction(full.template, full.ids.fn)).filter((s) =>
         s.actions.includes('secretsmanager:GetSecretValue'),
       ),
     ).toEqual([
@@ -144,20 +125,20 @@ describe('the operator API', () => {
   };
 
   it('is a Regional REST API', () => {
-    expect(resources(baseTemplate)[baseIds.api]?.Properties).toMatchObject({
+    expect(resources(base.template)[base.ids.api]?.Properties).toMatchObject({
       EndpointConfiguration: { Types: ['REGIONAL'] },
     });
   });
 
   it('has one POST per route of the route table, IAM-authorized, a Lambda proxy of the operator function', () => {
-    const iam = methods(baseTemplate);
-    expect(iam.map((m) => pathOf(baseTemplate, m.ResourceId)).sort()).toEqual(
+    const iam = methods(base.template);
+    expect(iam.map((m) => pathOf(base.template, m.ResourceId)).sort()).toEqual(
       Object.values(OPERATOR_ROUTES)
         .map((r) => r.path)
         .sort(),
     );
     for (const method of iam) {
-      const path = pathOf(baseTemplate, method.ResourceId);
+      const path = pathOf(base.template, method.ResourceId);
       const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
       expect([path, method]).toEqual([
         path,
@@ -169,7 +150,7 @@ describe('the operator API', () => {
           Integration: expect.objectContaining({
             Type: 'AWS_PROXY',
             IntegrationHttpMethod: 'POST',
-            Uri: { 'Fn::Join': ['', expect.arrayContaining([arnOf(baseIds.fn)])] },
+            Uri: { 'Fn::Join': ['', expect.arrayContaining([arnOf(base.ids.fn)])] },
           }),
         }),
       ]);
@@ -177,8 +158,8 @@ describe('the operator API', () => {
   });
 
   it('adds the unauthenticated POST /slack/actions only with a Slack signing secret', () => {
-    const slack = methods(fullTemplate).filter(
-      (m) => pathOf(fullTemplate, m.ResourceId) === '/slack/actions',
+    const slack = methods(full.template).filter(
+      (m) => pathOf(full.template, m.ResourceId) === '/slack/actions',
     );
     expect(slack).toEqual([
       expect.objectContaining({
@@ -187,27 +168,27 @@ describe('the operator API', () => {
         Integration: expect.objectContaining({ Type: 'AWS_PROXY' }),
       }),
     ]);
-    expect(methods(fullTemplate).filter((m) => m.AuthorizationType !== 'NONE')).toEqual(
+    expect(methods(full.template).filter((m) => m.AuthorizationType !== 'NONE')).toEqual(
       Object.keys(OPERATOR_ROUTES).map(() => expect.objectContaining({ AuthorizationType: 'AWS_IAM' })),
     );
-    expect(methods(baseTemplate).map((m) => pathOf(baseTemplate, m.ResourceId))).not.toContain(
+    expect(methods(base.template).map((m) => pathOf(base.template, m.ResourceId))).not.toContain(
       '/slack/actions',
     );
   });
 
   it('validates request parameters and bodies', () => {
-    expect(ofType(baseTemplate, 'AWS::ApiGateway::RequestValidator').map(([, r]) => r.Properties)).toEqual([
-      { RestApiId: { Ref: baseIds.api }, ValidateRequestParameters: true, ValidateRequestBody: true },
+    expect(ofType(base.template, 'AWS::ApiGateway::RequestValidator').map(([, r]) => r.Properties)).toEqual([
+      { RestApiId: { Ref: base.ids.api }, ValidateRequestParameters: true, ValidateRequestBody: true },
     ]);
   });
 
   it('logs access (JSON, KMS-encrypted group) and errors, traces with X-Ray, throttles, and logs no bodies', () => {
-    const [[, stage]] = ofType(baseTemplate, 'AWS::ApiGateway::Stage') as [[string, CfnResourceJson]];
+    const [[, stage]] = ofType(base.template, 'AWS::ApiGateway::Stage') as [[string, CfnResourceJson]];
     expect(stage.Properties).toMatchObject({
       StageName: 'v1',
       TracingEnabled: true,
       AccessLogSetting: {
-        DestinationArn: arnOf(baseIds.accessLogs),
+        DestinationArn: arnOf(base.ids.accessLogs),
         Format: expect.stringContaining('"requestId"'),
       },
       MethodSettings: [
@@ -222,15 +203,15 @@ describe('the operator API', () => {
         },
       ],
     });
-    expect(resources(baseTemplate)[baseIds.accessLogs]?.Properties).toMatchObject({
+    expect(resources(base.template)[base.ids.accessLogs]?.Properties).toMatchObject({
       KmsKeyId: { 'Fn::GetAtt': [expect.any(String), 'Arn'] },
     });
   });
 
   it('lets API Gateway invoke the operator function for its own methods only (no test-invoke)', () => {
-    const permissions = ofType(fullTemplate, 'AWS::Lambda::Permission')
+    const permissions = ofType(full.template, 'AWS::Lambda::Permission')
       .map(([, r]) => r.Properties ?? {})
-      .filter((p) => same(p.FunctionName, arnOf(fullIds.fn)));
+      .filter((p) => same(p.FunctionName, arnOf(full.ids.fn)));
     expect(permissions).toHaveLength(Object.keys(OPERATOR_ROUTES).length + 1);
     for (const permission of permissions) {
       expect(permission.Principal).toBe('apigateway.amazonaws.com');
@@ -241,7 +222,7 @@ describe('the operator API', () => {
 
 describe('outputs', () => {
   it('exports the operator API URL', () => {
-    const outputs = baseTemplate.findOutputs('OperatorApiUrl');
-    expect(JSON.stringify(outputs.OperatorApiUrl?.Value)).toContain(baseIds.api);
+    const outputs = base.template.findOutputs('OperatorApiUrl');
+    expect(JSON.stringify(outputs.OperatorApiUrl?.Value)).toContain(base.ids.api);
   });
 });

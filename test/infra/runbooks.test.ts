@@ -1,5 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { RUNBOOK_ACTIONS } from '../../functions/core/runbook';
@@ -16,6 +16,7 @@ import { ROUTING_COMMENT_PREFIX } from '../../infra/runbook-routing';
 import {
   ALL_OPTIONS_CONTEXT,
   arnOf,
+  LOG_DELIVERY_ACTIONS,
   logicalIdOfConstruct,
   resources,
   type Statement,
@@ -23,7 +24,7 @@ import {
   statementsOfRole,
   TEST_REGION,
   type TestApp,
-  testApp,
+  useDefaultAndFullApps,
 } from './support';
 
 // Two syntheses for the file, bundling skipped (the templates are what counts): the default app and the
@@ -72,17 +73,6 @@ function definitionOf(template: Template, stateMachineId: string): Asl {
   return JSON.parse(flatten(resources(template)[stateMachineId]?.Properties?.DefinitionString)) as Asl;
 }
 
-/** What Step Functions needs on "*" to deliver execution logs (CloudWatch Logs vended logs). */
-const LOG_DELIVERY_ACTIONS = [
-  'logs:CreateLogDelivery',
-  'logs:GetLogDelivery',
-  'logs:UpdateLogDelivery',
-  'logs:DeleteLogDelivery',
-  'logs:ListLogDeliveries',
-  'logs:PutResourcePolicy',
-  'logs:DescribeResourcePolicies',
-  'logs:DescribeLogGroups',
-];
 /** What Step Functions needs on "*" for X-Ray tracing. */
 const STATE_MACHINE_XRAY_ACTIONS = [
   'xray:PutTraceSegments',
@@ -123,31 +113,12 @@ function idsOf(t: TestApp): Ids {
   };
 }
 
-let base: TestApp;
-let baseTemplate: Template;
-let baseIds: Ids;
-let full: TestApp;
-let fullTemplate: Template;
-let fullIds: Ids;
+const { base, full } = useDefaultAndFullApps(idsOf);
 
-beforeAll(() => {
-  base = testApp({ bundling: false });
-  baseTemplate = Template.fromStack(base.stack);
-  baseIds = idsOf(base);
-  full = testApp({ bundling: false, context: ALL_OPTIONS_CONTEXT });
-  fullTemplate = Template.fromStack(full.stack);
-  fullIds = idsOf(full);
-});
-
-afterAll(() => {
-  base.cleanup();
-  full.cleanup();
-});
-
-const STEPS_ARN = () => `<${baseIds.steps}.Arn>`;
-const failover = () => definitionOf(baseTemplate, baseIds.failover);
-const recovery = () => definitionOf(baseTemplate, baseIds.recovery);
-const switchover = () => definitionOf(baseTemplate, baseIds.switchover);
+const STEPS_ARN = () => `<${base.ids.steps}.Arn>`;
+const failover = () => definitionOf(base.template, base.ids.failover);
+const recovery = () => definitionOf(base.template, base.ids.recovery);
+const switchover = () => definitionOf(base.template, base.ids.switchover);
 
 /** Where each state goes: its Next, or for a Choice each rule's Next and the Default. */
 function transitions(asl: Asl): Record<string, string[]> {
@@ -184,18 +155,18 @@ describe.each([
 
   it(`is a Standard state machine named <stack>-${runbook}, logging ALL with execution data, traced`, () => {
     const id = {
-      'primary-failover': baseIds.failover,
-      'replica-recovery': baseIds.recovery,
-      'primary-switchover': baseIds.switchover,
+      'primary-failover': base.ids.failover,
+      'replica-recovery': base.ids.recovery,
+      'primary-switchover': base.ids.switchover,
     }[runbook];
-    expect(resources(baseTemplate)[id]?.Properties).toMatchObject({
+    expect(resources(base.template)[id]?.Properties).toMatchObject({
       StateMachineName: `${base.stack.stackName}-${runbook}`,
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: {
         Level: 'ALL',
         IncludeExecutionData: true,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: arnOf(baseIds.executionLogs) } }],
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: arnOf(base.ids.executionLogs) } }],
       },
     });
   });
@@ -550,10 +521,10 @@ describe('the state machines role', () => {
   it.each(['failoverRole', 'recoveryRole'] as const)(
     '%s may invoke the runbook-steps function (unqualified) and read SSM Automation executions, nothing else but logs and X-Ray',
     (role) => {
-      const statements = allowed(statementsOfRole(baseTemplate, baseIds[role]));
+      const statements = allowed(statementsOfRole(base.template, base.ids[role]));
       const named = statements.filter((s) => !s.resources.includes('*'));
       expect(named).toEqual([
-        { effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [arnOf(baseIds.steps)] },
+        { effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [arnOf(base.ids.steps)] },
         {
           effect: 'Allow',
           actions: ['ssm:GetAutomationExecution'],
@@ -579,24 +550,24 @@ describe('the state machines role', () => {
   );
 
   it('can be assumed by Step Functions for state machines of this account only', () => {
-    expect(resources(baseTemplate)[baseIds.failoverRole]?.Properties?.AssumeRolePolicyDocument).toMatchObject(
-      {
-        Statement: [
-          expect.objectContaining({
-            Principal: { Service: 'states.amazonaws.com' },
-            Condition: expect.objectContaining({
-              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-            }),
+    expect(
+      resources(base.template)[base.ids.failoverRole]?.Properties?.AssumeRolePolicyDocument,
+    ).toMatchObject({
+      Statement: [
+        expect.objectContaining({
+          Principal: { Service: 'states.amazonaws.com' },
+          Condition: expect.objectContaining({
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
           }),
-        ],
-      },
-    );
+        }),
+      ],
+    });
   });
 });
 
 describe('the execution log group', () => {
   it('is encrypted with a KMS key and kept a year, retained with the stack', () => {
-    expect(resources(baseTemplate)[baseIds.executionLogs]).toMatchObject({
+    expect(resources(base.template)[base.ids.executionLogs]).toMatchObject({
       Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } },
       DeletionPolicy: 'Retain',
     });
@@ -607,12 +578,12 @@ describe('the runbook-steps function', () => {
   const props = (t: Template, id: string) => resources(t)[id]?.Properties;
 
   it('gets TABLE_NAME and ALERTS_TOPIC_ARN, and a two-minute timeout', () => {
-    expect(props(baseTemplate, baseIds.steps)).toMatchObject({
+    expect(props(base.template, base.ids.steps)).toMatchObject({
       Timeout: 120,
       Environment: {
         Variables: {
-          TABLE_NAME: { Ref: baseIds.table },
-          ALERTS_TOPIC_ARN: { Ref: baseIds.topic },
+          TABLE_NAME: { Ref: base.ids.table },
+          ALERTS_TOPIC_ARN: { Ref: base.ids.topic },
           POWERTOOLS_SERVICE_NAME: 'runbook-steps',
         },
       },
@@ -620,7 +591,7 @@ describe('the runbook-steps function', () => {
   });
 
   it('may read, write and condition-check items of the table (transactions), publish alerts, nothing more by default', () => {
-    const statements = allowed(statementsOfFunction(baseTemplate, baseIds.steps));
+    const statements = allowed(statementsOfFunction(base.template, base.ids.steps));
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
       {
         effect: 'Allow',
@@ -632,19 +603,19 @@ describe('the runbook-steps function', () => {
           'dynamodb:UpdateItem',
           'dynamodb:ConditionCheckItem',
         ],
-        resources: [arnOf(baseIds.table)],
+        resources: [arnOf(base.ids.table)],
       },
     ]);
     expect(statements.filter((s) => s.actions.includes('sns:Publish'))).toEqual([
-      { effect: 'Allow', actions: ['sns:Publish'], resources: [{ Ref: baseIds.topic }] },
+      { effect: 'Allow', actions: ['sns:Publish'], resources: [{ Ref: base.ids.topic }] },
     ]);
     const services = new Set(statements.flatMap((s) => s.actions.map((a) => a.split(':')[0])));
     expect(services).toEqual(new Set(['logs', 'xray', 'dynamodb', 'kms', 'sns']));
-    expect(props(baseTemplate, baseIds.steps)?.VpcConfig).toBeUndefined();
+    expect(props(base.template, base.ids.steps)?.VpcConfig).toBeUndefined();
   });
 
   it('may invoke exactly the configured hook functions, as given (a qualified ARN stays qualified)', () => {
-    const statements = allowed(statementsOfFunction(fullTemplate, fullIds.steps));
+    const statements = allowed(statementsOfFunction(full.template, full.ids.steps));
     expect(statements.filter((s) => s.actions.includes('lambda:InvokeFunction'))).toEqual([
       {
         effect: 'Allow',
@@ -655,7 +626,7 @@ describe('the runbook-steps function', () => {
   });
 
   it('may start exactly the configured SSM documents at their default version (AWS-owned ones without account)', () => {
-    const statements = allowed(statementsOfFunction(fullTemplate, fullIds.steps));
+    const statements = allowed(statementsOfFunction(full.template, full.ids.steps));
     const own = (resource: string) => ({
       'Fn::Join': [
         '',
@@ -680,7 +651,7 @@ describe('the runbook-steps function', () => {
   });
 
   it('reads the configured database secret (DATABASE_SECRET_ARN), that secret only', () => {
-    const statements = allowed(statementsOfFunction(fullTemplate, fullIds.steps));
+    const statements = allowed(statementsOfFunction(full.template, full.ids.steps));
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('secretsmanager:')))).toEqual([
       {
         effect: 'Allow',
@@ -688,17 +659,17 @@ describe('the runbook-steps function', () => {
         resources: [ALL_OPTIONS_CONTEXT.databaseSecretArn],
       },
     ]);
-    expect(props(fullTemplate, fullIds.steps)).toMatchObject({
+    expect(props(full.template, full.ids.steps)).toMatchObject({
       Environment: { Variables: { DATABASE_SECRET_ARN: ALL_OPTIONS_CONTEXT.databaseSecretArn } },
     });
   });
 
   it('runs in the configured subnets with the configured security group, with the ENI actions named inline', () => {
-    expect(props(fullTemplate, fullIds.steps)?.VpcConfig).toEqual({
+    expect(props(full.template, full.ids.steps)?.VpcConfig).toEqual({
       SubnetIds: ALL_OPTIONS_CONTEXT.runbookSubnetIds.split(','),
       SecurityGroupIds: [ALL_OPTIONS_CONTEXT.runbookSecurityGroupId],
     });
-    const statements = allowed(statementsOfFunction(fullTemplate, fullIds.steps));
+    const statements = allowed(statementsOfFunction(full.template, full.ids.steps));
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('ec2:')))).toEqual([
       {
         effect: 'Allow',
@@ -714,20 +685,20 @@ describe('the runbook-steps function', () => {
       },
     ]);
     const role = logicalIdOfConstruct(full.stack, full.stack.runbooks.stepsFunction.role);
-    expect(resources(fullTemplate)[role]?.Properties?.ManagedPolicyArns).toBeUndefined();
+    expect(resources(full.template)[role]?.Properties?.ManagedPolicyArns).toBeUndefined();
   });
 
   it('adds no security group or egress rule of its own', () => {
-    fullTemplate.resourceCountIs('AWS::EC2::SecurityGroup', 0);
-    fullTemplate.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
+    full.template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+    full.template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
   });
 });
 
 describe('outputs', () => {
   it('exports the three state machine ARNs', () => {
-    baseTemplate.hasOutput('FailoverStateMachineArn', { Value: { Ref: baseIds.failover } });
-    baseTemplate.hasOutput('RecoveryStateMachineArn', { Value: { Ref: baseIds.recovery } });
-    baseTemplate.hasOutput('SwitchoverStateMachineArn', { Value: { Ref: baseIds.switchover } });
+    base.template.hasOutput('FailoverStateMachineArn', { Value: { Ref: base.ids.failover } });
+    base.template.hasOutput('RecoveryStateMachineArn', { Value: { Ref: base.ids.recovery } });
+    base.template.hasOutput('SwitchoverStateMachineArn', { Value: { Ref: base.ids.switchover } });
   });
 });
 

@@ -1,12 +1,14 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
 import { type App, CfnElement, type Stack } from 'aws-cdk-lib';
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { createApp } from '../../infra/build-app';
 import type { ReplicaSentinelStack } from '../../infra/stack';
+import { standIn } from '../support/stand-in';
 
 /** Region the test apps synthesize for (TableV2 with a customer-managed key needs a concrete one). */
 export const TEST_REGION = 'eu-west-1';
@@ -50,6 +52,18 @@ export const ALL_OPTIONS_CONTEXT = {
   slackAllowedUserIds: 'U012ABCDEF,W0345GHIJK',
 } as const;
 
+/** What Step Functions needs on "*" to deliver execution logs (CloudWatch Logs vended logs). */
+export const LOG_DELIVERY_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+];
+
 /** The real app (infra/build-app.ts) with its own temporary outdir; call `cleanup()` in `afterAll`. */
 export function testApp(options: TestAppOptions = {}): TestApp {
   const outdir = mkdtempSync(join(tmpdir(), 'replica-sentinel-infra-'));
@@ -57,6 +71,46 @@ export function testApp(options: TestAppOptions = {}): TestApp {
   if (options.bundling === false) context['aws:cdk:bundling-stacks'] = [];
   const { app, stack } = createApp({ outdir, context, nag: options.nag ?? false });
   return { app, stack, outdir, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+}
+
+/** A test app synthesized for a file: its stack, its template and the logical ids the file reads. */
+export interface SynthesizedApp<I> {
+  readonly app: TestApp;
+  readonly stack: ReplicaSentinelStack;
+  readonly template: Template;
+  readonly ids: I;
+}
+
+/**
+ * For a test file: the default app (`base`) and the app with every option ({@link ALL_OPTIONS_CONTEXT},
+ * `full`), each synthesized once in `beforeAll` with bundling skipped (the template is what counts), with
+ * its template and the logical ids `idsOf` reads; both removed in `afterAll`. Read them in tests.
+ */
+export function useDefaultAndFullApps<I = undefined>(
+  idsOf?: (t: TestApp) => I,
+): { readonly base: SynthesizedApp<I>; readonly full: SynthesizedApp<I> } {
+  const synthesize = (options: TestAppOptions) => {
+    const app = testApp(options);
+    const template = Template.fromStack(app.stack);
+    return { app, stack: app.stack, template, ids: idsOf?.(app) as I };
+  };
+  let base: SynthesizedApp<I> | undefined;
+  let full: SynthesizedApp<I> | undefined;
+  beforeAll(() => {
+    base = synthesize({ bundling: false });
+    full = synthesize({ bundling: false, context: ALL_OPTIONS_CONTEXT });
+  });
+  afterAll(() => {
+    base?.app.cleanup();
+    full?.app.cleanup();
+  });
+  const later = (get: () => SynthesizedApp<I> | undefined): SynthesizedApp<I> =>
+    standIn(() => {
+      const value = get();
+      if (value === undefined) throw new Error('the test apps are synthesized in beforeAll');
+      return value;
+    }, ['app', 'stack', 'template', 'ids']);
+  return { base: later(() => base), full: later(() => full) };
 }
 
 /** Bundled entry files (`asset.<hash>/index.mjs`) in a synthesized cloud assembly. */

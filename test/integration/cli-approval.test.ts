@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '../../local/signed-request';
+import { cli as runCli } from '../support/cli';
 
-const run = promisify(execFile);
 const CREDENTIALS = {
   accessKeyId: 'AKIDEXAMPLE',
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
@@ -62,25 +60,16 @@ async function startApi(status: number, answer: object) {
   };
 }
 
-async function cli(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/replica-sentinel.js', ...args], {
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-        AWS_REGION: 'eu-west-1',
-        AWS_SESSION_TOKEN: '',
-        AWS_PROFILE: '',
-      },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+/** The CLI with the test's credentials and region (and no session or profile of this machine). */
+const cli = (args: string[]) =>
+  runCli(args, {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'eu-west-1',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: '',
+  });
 
 describe('replica-sentinel approve / reject against the IAM-authorized operator API', () => {
   let api: Awaited<ReturnType<typeof startApi>>;

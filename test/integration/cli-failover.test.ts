@@ -1,15 +1,12 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { keys } from '../../functions/adapters/table-definition';
 import type { NodeState } from '../../functions/core/node-state';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { LocalStack } from '../../local/local-stack';
 import { follows } from '../../local/redis-servers';
-import { loadRunbookDefinitions } from '../../local/runbook-definitions';
 import { cli } from '../support/cli';
 import { storedNode } from '../support/node-states';
-import { DDB_ENDPOINT_ENV } from '../support/paths';
+import { startRunbookStack } from '../support/runbook-stack';
 import {
   type RedisTopology,
   redisCommand,
@@ -17,6 +14,7 @@ import {
   startRedisTopology,
   waitFor,
 } from '../support/servers';
+import { getClusterItem, incidentItems, putClusterItem, putNodeState } from '../support/table-items';
 
 /**
  * `replica-sentinel failover` and `recover` against a local stack and real Redis servers whose primary is
@@ -33,34 +31,16 @@ let stack: LocalStack | undefined;
 const topologies: RedisTopology[] = [];
 const stopped: number[] = [];
 
-const client = () => documentClient({ ...LOCAL_AWS, endpoint: stack?.dynamodbEndpoint ?? '' });
-const put = (item: Record<string, unknown>) =>
-  client().send(new PutCommand({ TableName: stack?.tableName, Item: item }));
-const meta = async (clusterId: string) =>
-  (
-    await client().send(
-      new GetCommand({
-        TableName: stack?.tableName,
-        Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-        ConsistentRead: true,
-      }),
-    )
-  ).Item;
-const incidents = async (clusterId: string) =>
-  (
-    await client().send(
-      new QueryCommand({
-        TableName: stack?.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
-        ExpressionAttributeValues: { ':pk': keys.clusterPk(clusterId), ':incident': 'INCIDENT#' },
-        ConsistentRead: true,
-      }),
-    )
-  ).Items ?? [];
+/** The stack's table, through a new client. */
+const table = () => ({
+  client: documentClient({ ...LOCAL_AWS, endpoint: stack?.dynamodbEndpoint ?? '' }),
+  tableName: stack?.tableName ?? '',
+});
+const meta = (clusterId: string) => getClusterItem(table(), clusterId);
+const incidents = (clusterId: string) => incidentItems(table(), clusterId);
 const role = async (node: ServerNode) => ((await redisCommand(node, ['ROLE'])) as unknown[])[0];
 
-const putNode = (clusterId: string, state: NodeState) =>
-  put({ ...state, PK: keys.clusterPk(clusterId), SK: keys.nodeSk(state.nodeId), type: 'node' });
+const putNode = (clusterId: string, state: NodeState) => putNodeState(table(), clusterId, state);
 
 /** A Redis primary and two replicas, the cluster item (its mode, policy and nodes), every node HEALTHY. */
 async function cluster(
@@ -81,10 +61,7 @@ async function cluster(
         appliedPosition: '1000',
       }),
     );
-  await put({
-    PK: keys.clusterPk(clusterId),
-    SK: keys.clusterMetaSk,
-    type: 'cluster',
+  await putClusterItem(table(), clusterId, {
     mode: options.mode,
     epoch: 2,
     primaryNodeId: redis.primary.nodeId,
@@ -127,15 +104,7 @@ const recover = (...args: string[]) =>
   cli(['recover', '--endpoint', stack?.url ?? '', '--as', 'sre-1', ...args]);
 
 beforeAll(async () => {
-  // The runbooks' definitions are synthesized once (and cached): not while the stack serves a request.
-  await loadRunbookDefinitions();
-  const shared = process.env[DDB_ENDPOINT_ENV];
-  stack = await startLocalStack({
-    port: 0,
-    ...(shared ? { dynamodb: { endpoint: shared, tableName: `cli-failover-${process.pid}` } } : {}),
-    print: () => undefined,
-    sweepIntervalMs: 3_600_000,
-  });
+  stack = await startRunbookStack('cli-failover', 3_600_000);
 }, 120_000);
 
 afterAll(async () => {

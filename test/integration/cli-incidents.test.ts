@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
-import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { executionNameFor, type Incident } from '../../functions/core/incidents';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
 import { incidentsCommand } from '../../local/cli-incidents';
-import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { StreamPoller } from '../../local/stream-poller';
-import { cli } from '../support/cli';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { cli, tableArgs } from '../support/cli';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
+import { transitionRecords, useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -22,8 +16,7 @@ const context = lambdaContext();
 type Shown = Incident & { runbookStatus?: string; awaitingApproval: boolean };
 
 describe('replica-sentinel incidents and incident show, on incidents opened by the real handlers', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
+  const { table, poller } = useStreamedTable('cli-incidents');
   let target: string[];
   /** The stalled replica's incident (OPEN, replica-recovery with a recorded step) and the resolved one. */
   let stalled: Incident;
@@ -39,10 +32,7 @@ describe('replica-sentinel incidents and incident show, on incidents opened by t
   ) {
     for (let i = fromTick; i < fromTick + ticks; i++) {
       const at = start + i * 10_000;
-      const ingest = createIngest(
-        { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-        { logger: silent, clock: () => at },
-      );
+      const ingest = ingestOn(table, { logger: silent, clock: () => at });
       await ingest(
         kinesisEvent([
           kinesisRecord(primaryHeartbeat({ clusterId, at, seq: i + 1, position: lsn(1000 + i * 100) })),
@@ -57,16 +47,12 @@ describe('replica-sentinel incidents and incident show, on incidents opened by t
 
   /** The table stream, filtered as the event source mapping does, into the real on-transition handler. */
   async function deliverTransitions() {
-    const onTransition = createOnTransition(
-      {
-        incidents: new DynamoIncidentStore(table.client, table.tableName),
-        nodes: table.store,
-        notifier: new MemoryNotifier(),
-        runbooks: { start: async () => ({ note: 'recorded by the test' }) },
-      },
-      { logger: silent },
+    const onTransition = onTransitionOn(
+      table,
+      { notifier: new MemoryNotifier(), runbooks: { start: async () => ({ note: 'recorded by the test' }) } },
+      silent,
     );
-    const records = (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
+    const records = await transitionRecords(poller);
     const response = await onTransition({ Records: records }, context);
     expect(response).toEqual({ batchItemFailures: [] });
   }
@@ -78,10 +64,7 @@ describe('replica-sentinel incidents and incident show, on incidents opened by t
   }
 
   beforeAll(async () => {
-    table = await createTestTable('cli-incidents');
-    target = ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
+    target = tableArgs(table);
 
     // inc-old: a replica stalls, then catches up: one RESOLVED incident.
     await heartbeats('inc-old', T0, 0, 9, true);
@@ -106,10 +89,6 @@ describe('replica-sentinel incidents and incident show, on incidents opened by t
       step: 'restarted',
       detail: 'replication restarted on pg-2',
     });
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
   });
 
   it('lists every incident newest first as JSON, with its runbook and where the runbook is', async () => {

@@ -4,8 +4,8 @@ import type { DynamoDBStreamEvent, KinesisStreamEvent } from 'aws-lambda';
 import { keys } from '../../functions/adapters/table-definition';
 import type { InvokeResult } from '../../local/cli-invoke';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
-import { cli } from '../support/cli';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { cli, tableArgs } from '../support/cli';
+import { localEndpoint, useTestTable } from '../support/dynamodb';
 
 const EVENTS = {
   heartbeats: 'local/events/ingest-heartbeat.json',
@@ -18,14 +18,10 @@ const sequenceOf = (file: string, index: number) =>
   load<KinesisStreamEvent>(file).Records[index]?.kinesis.sequenceNumber;
 
 describe('replica-sentinel invoke FUNCTION --event FILE on a DynamoDB Local table', () => {
-  let table: TestTable;
+  const table = useTestTable('cli-invoke', 'each');
   let target: string[];
   beforeEach(async () => {
-    table = await createTestTable('cli-invoke');
-    target = ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
-  });
-  afterEach(async () => {
-    await table.drop();
+    target = tableArgs(table);
   });
 
   const invoke = async (fn: string, event: string, ...extra: string[]) => {

@@ -1,39 +1,18 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { TABLE } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { cli, tableArgs } from '../support/cli';
+import { useTestTable } from '../support/dynamodb';
+import { ingestOn } from '../support/handlers';
 import { lsn, replicaHeartbeat } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
 
-const run = promisify(execFile);
 const context = lambdaContext();
 
-/** Runs the real CLI entry (bin/replica-sentinel.js) as a user would. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/replica-sentinel.js', ...args], {
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
 describe('replica-sentinel maintenance (the CLI) on DynamoDB Local', () => {
-  let table: TestTable;
+  const table = useTestTable('cli');
   let target: string[];
   beforeAll(async () => {
-    table = await createTestTable('cli');
-    target = ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
-  });
-  afterAll(async () => {
-    await table.drop();
+    target = tableArgs(table);
   });
 
   it('records a cluster maintenance window with who and why, and clears it', async () => {
@@ -90,10 +69,7 @@ describe('replica-sentinel maintenance (the CLI) on DynamoDB Local', () => {
 
   it('puts a node in MAINTENANCE, keeps it there through heartbeats, and lets the next heartbeat judge it after clear', async () => {
     const clusterId = 'cli-node';
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silentLogger() },
-    );
+    const ingest = ingestOn(table, { logger: silentLogger() });
     const beat = (seq: number) =>
       ingest(
         kinesisEvent([

@@ -9,6 +9,7 @@ import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { cli } from '../support/cli';
 import { localEndpoint } from '../support/dynamodb';
+import { getClusterItem } from '../support/table-items';
 
 /**
  * The operator commands (pause, resume, unlock, ack, history; approve's refusal) run as a user runs them,
@@ -25,16 +26,7 @@ describe('replica-sentinel operator commands against a local stack', () => {
   /** As operator erin (`--as` applies to mutations; history only reads). */
   const run = (...args: string[]) =>
     cli([...args, '--endpoint', stack.url, ...(args[0] === 'history' ? [] : ['--as', 'erin'])]);
-  const meta = async (clusterId: string) =>
-    (
-      await client.send(
-        new GetCommand({
-          TableName: tableName,
-          Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-          ConsistentRead: true,
-        }),
-      )
-    ).Item;
+  const meta = (clusterId: string) => getClusterItem({ client, tableName }, clusterId);
   const put = (item: Record<string, unknown>) =>
     client.send(new PutCommand({ TableName: tableName, Item: item }));
   const incident = (id: string, change: Partial<Incident>): Incident => ({

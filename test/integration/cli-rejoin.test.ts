@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import { keys } from '../../functions/adapters/table-definition';
@@ -12,6 +12,7 @@ import { loadRunbookDefinitions } from '../../local/runbook-definitions';
 import { cli } from '../support/cli';
 import { stepsOf, useE2e } from '../support/e2e';
 import { redisCommand, type ServerNode, startRedisTopology, waitFor } from '../support/servers';
+import { getClusterItem, incidentItems, type TableRef } from '../support/table-items';
 
 /**
  * `replica-sentinel rejoin` and `rebuild` as an operator runs them, against a local stack watching a real
@@ -28,63 +29,33 @@ const fixture = useE2e(
   async (redis) => ({ clusterId: CLUSTER, engine: 'redis', nodes: [redis.primary, ...redis.replicas] }),
 );
 
-const table = () => {
+/** Runs `use` on the e2e run's table through a client of its own, destroyed after. */
+const onTable = async <T>(use: (table: TableRef) => Promise<T>): Promise<T> => {
   const { stack } = fixture.e2e;
-  return {
-    client: documentClient({ ...LOCAL_AWS, endpoint: stack.dynamodbEndpoint }),
-    name: stack.tableName,
-  };
-};
-const meta = async () => {
-  const { client, name } = table();
+  const client = documentClient({ ...LOCAL_AWS, endpoint: stack.dynamodbEndpoint });
   try {
-    return (
-      await client.send(
-        new GetCommand({
-          TableName: name,
-          Key: { PK: keys.clusterPk(CLUSTER), SK: keys.clusterMetaSk },
-          ConsistentRead: true,
-        }),
-      )
-    ).Item;
+    return await use({ client, tableName: stack.tableName });
   } finally {
     client.destroy();
   }
 };
+const meta = () => onTable((table) => getClusterItem(table, CLUSTER));
 const setMeta = async (values: Record<string, unknown>) => {
-  const { client, name } = table();
   const fields = Object.keys(values);
-  try {
-    await client.send(
+  await onTable(({ client, tableName }) =>
+    client.send(
       new UpdateCommand({
-        TableName: name,
+        TableName: tableName,
         Key: { PK: keys.clusterPk(CLUSTER), SK: keys.clusterMetaSk },
         UpdateExpression: `SET ${fields.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
         ExpressionAttributeNames: Object.fromEntries(fields.map((f, i) => [`#f${i}`, f])),
         ExpressionAttributeValues: Object.fromEntries(fields.map((f, i) => [`:v${i}`, values[f]])),
       }),
-    );
-  } finally {
-    client.destroy();
-  }
+    ),
+  );
 };
-const incidents = async (): Promise<Incident[]> => {
-  const { client, name } = table();
-  try {
-    return ((
-      await client.send(
-        new QueryCommand({
-          TableName: name,
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
-          ExpressionAttributeValues: { ':pk': keys.clusterPk(CLUSTER), ':incident': 'INCIDENT#' },
-          ConsistentRead: true,
-        }),
-      )
-    ).Items ?? []) as unknown as Incident[];
-  } finally {
-    client.destroy();
-  }
-};
+const incidents = async (): Promise<Incident[]> =>
+  (await onTable((table) => incidentItems(table, CLUSTER))) as unknown as Incident[];
 
 /** As operator sre-1, against the e2e run's local stack. */
 const run = (...args: string[]) => cli([...args, '--endpoint', fixture.e2e.stack.url, '--as', 'sre-1']);
@@ -165,15 +136,15 @@ describe('replica-sentinel rejoin and rebuild on real Redis servers', () => {
   it('refuses while another run holds the lock, naming it', async () => {
     await setMeta({ lockIncidentId: 'busy-1', lockRunbook: 'primary-failover' });
     const result = await run('rejoin', '--cluster', CLUSTER, '--node', third, '--reason', 'x');
-    const { client, name } = table();
-    await client.send(
-      new UpdateCommand({
-        TableName: name,
-        Key: { PK: keys.clusterPk(CLUSTER), SK: keys.clusterMetaSk },
-        UpdateExpression: 'REMOVE lockIncidentId, lockRunbook',
-      }),
+    await onTable(({ client, tableName }) =>
+      client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { PK: keys.clusterPk(CLUSTER), SK: keys.clusterMetaSk },
+          UpdateExpression: 'REMOVE lockIncidentId, lockRunbook',
+        }),
+      ),
     );
-    client.destroy();
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/another run holds the cluster lock: incident busy-1 \(primary-failover\)/);
     expect((await meta())?.operatorLog).toBeUndefined();

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { TABLE } from '../../functions/adapters/table-definition';
 import { ClusterConfigSchema } from '../../functions/core/config/schema';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { follows } from '../../local/redis-servers';
 import { type HeartbeatSink, watch } from '../../local/watch';
-import { cli } from '../support/cli';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { cli, tableArgs } from '../support/cli';
+import { createTestTable, type TestTable } from '../support/dynamodb';
+import { ingestOn } from '../support/handlers';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
 import { type RedisTopology, redisCommand, redisInfo, startRedisTopology, waitFor } from '../support/servers';
@@ -60,12 +59,9 @@ describe('replica-sentinel status on real Redis servers', () => {
   beforeAll(async () => {
     redis = await startRedisTopology({ replicas: 2, prefix: 'live' });
     table = await createTestTable('cli-status-redis');
-    target = ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
+    target = tableArgs(table);
     const quarantine = new MemoryQuarantine();
-    const ingest = createIngest(
-      { store: table.store, quarantine, sweepShards: TABLE.sweepShards },
-      { logger: silent },
-    );
+    const ingest = ingestOn(table, { logger: silent }, quarantine);
     sink = {
       async send(heartbeats) {
         const before = quarantine.records.length;

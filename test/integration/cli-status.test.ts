@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
-import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
-import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { parseClusterConfig } from '../../functions/core/config/parse';
 import type { Incident } from '../../functions/core/incidents';
 import type { HeartbeatInput } from '../../functions/core/wire';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
 import { statusCommand } from '../../local/cli-status';
-import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { StreamPoller } from '../../local/stream-poller';
-import { cli } from '../support/cli';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { cli, tableArgs } from '../support/cli';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { iso } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
+import { transitionRecords, useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -60,16 +54,12 @@ function heartbeat(nodeId: string, at: number, seq: number, offset: number, sour
 const nodeColumn = (lines: string[]) => lines.map((l) => l.slice(2, lines[0]?.indexOf('ROLE')).trimEnd());
 
 describe('replica-sentinel status: the replication tree, on states written by the real handlers', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
+  const { table, poller } = useStreamedTable('cli-status');
   let target: string[];
   let splitIncident: Incident;
 
   beforeAll(async () => {
-    table = await createTestTable('cli-status');
-    target = ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
+    target = tableArgs(table);
     const nodes = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']
       .map((id, i) => `      - { id: ${id}, url: "redis://127.0.0.1:${i + 1}" }`)
       .join('\n');
@@ -102,10 +92,7 @@ describe('replica-sentinel status: the replication tree, on states written by th
     // primary with r5 following it, r6 following a node the cluster does not know.
     for (const round of [0, 1]) {
       const at = start + 10_000 * (round + 1);
-      const ingest = createIngest(
-        { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-        { logger: silent, clock: () => at },
-      );
+      const ingest = ingestOn(table, { logger: silent, clock: () => at });
       const seq = round + 1;
       const response = await ingest(
         kinesisEvent(
@@ -123,16 +110,12 @@ describe('replica-sentinel status: the replication tree, on states written by th
       expect(response).toEqual({ batchItemFailures: [] });
     }
     // The table stream into the real on-transition handler: r4 and r5 open incidents.
-    const onTransition = createOnTransition(
-      {
-        incidents: new DynamoIncidentStore(table.client, table.tableName),
-        nodes: table.store,
-        notifier: new MemoryNotifier(),
-        runbooks: { start: async () => ({ note: 'recorded by the test' }) },
-      },
-      { logger: silent },
+    const onTransition = onTransitionOn(
+      table,
+      { notifier: new MemoryNotifier(), runbooks: { start: async () => ({ note: 'recorded by the test' }) } },
+      silent,
     );
-    const records = (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
+    const records = await transitionRecords(poller);
     expect(await onTransition({ Records: records }, context)).toEqual({ batchItemFailures: [] });
     const incidents = (await table.clusterItems('topo'))
       .filter((i) => String(i.SK).startsWith('INCIDENT#'))
@@ -146,10 +129,6 @@ describe('replica-sentinel status: the replication tree, on states written by th
     expect(
       await recovery.takeLock('topo', splitIncident.incidentId, Date.now(), 3600, 'replica-recovery'),
     ).toBe(true);
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
   });
 
   it('prints the header and the tree: chained replica, split brain and orphans marked loudly, no color when piped', async () => {

@@ -1,14 +1,12 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
-import { keys } from '../../functions/adapters/table-definition';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { LocalStack } from '../../local/local-stack';
 import { follows } from '../../local/redis-servers';
-import { loadRunbookDefinitions } from '../../local/runbook-definitions';
 import { cli } from '../support/cli';
 import { storedNode } from '../support/node-states';
-import { DDB_ENDPOINT_ENV } from '../support/paths';
+import { startRunbookStack } from '../support/runbook-stack';
 import {
   type RedisTopology,
   redisCommand,
@@ -16,6 +14,7 @@ import {
   startRedisTopology,
   waitFor,
 } from '../support/servers';
+import { getClusterItem, incidentItems, putClusterItem, putNodeState } from '../support/table-items';
 
 /**
  * `replica-sentinel switchover` against a local stack and real Redis servers: bad requests exit 2 with one
@@ -34,38 +33,13 @@ const healthy = (node: ServerNode, role: 'primary' | 'replica', source: string |
   });
 
 const client = () => documentClient({ ...LOCAL_AWS, endpoint: stack?.dynamodbEndpoint ?? '' });
-const meta = async () =>
-  (
-    await client().send(
-      new GetCommand({
-        TableName: stack?.tableName,
-        Key: { PK: keys.clusterPk(CLUSTER), SK: keys.clusterMetaSk },
-        ConsistentRead: true,
-      }),
-    )
-  ).Item;
-const incidents = async () =>
-  (
-    await client().send(
-      new QueryCommand({
-        TableName: stack?.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :incident)',
-        ExpressionAttributeValues: { ':pk': keys.clusterPk(CLUSTER), ':incident': 'INCIDENT#' },
-        ConsistentRead: true,
-      }),
-    )
-  ).Items ?? [];
+/** The stack's table, through a new client. */
+const table = () => ({ client: client(), tableName: stack?.tableName ?? '' });
+const meta = () => getClusterItem(table(), CLUSTER);
+const incidents = () => incidentItems(table(), CLUSTER);
 
 beforeAll(async () => {
-  // The runbooks' definitions are synthesized once (and cached): not while the stack serves a request.
-  await loadRunbookDefinitions();
-  const shared = process.env[DDB_ENDPOINT_ENV];
-  stack = await startLocalStack({
-    port: 0,
-    ...(shared ? { dynamodb: { endpoint: shared, tableName: `cli-switchover-${process.pid}` } } : {}),
-    print: () => undefined,
-    sweepIntervalMs: 60_000,
-  });
+  stack = await startRunbookStack('cli-switchover', 60_000);
   redis = await startRedisTopology({ replicas: 2 });
   const now = Date.now();
   const [other, target] = redis.replicas as [ServerNode, ServerNode];
@@ -74,26 +48,13 @@ beforeAll(async () => {
     healthy(other, 'replica', redis.primary.nodeId, now),
     healthy(target, 'replica', redis.primary.nodeId, now),
   ])
-    await client().send(
-      new PutCommand({
-        TableName: stack.tableName,
-        Item: { ...s, PK: keys.clusterPk(CLUSTER), SK: keys.nodeSk(s.nodeId), type: 'node' },
-      }),
-    );
-  await client().send(
-    new PutCommand({
-      TableName: stack.tableName,
-      Item: {
-        PK: keys.clusterPk(CLUSTER),
-        SK: keys.clusterMetaSk,
-        type: 'cluster',
-        mode: 'auto',
-        epoch: 2,
-        primaryNodeId: redis.primary.nodeId,
-        nodes: [redis.primary.endpoint, { ...other.endpoint, noPromote: true }, target.endpoint],
-      },
-    }),
-  );
+    await putNodeState(table(), CLUSTER, s);
+  await putClusterItem(table(), CLUSTER, {
+    mode: 'auto',
+    epoch: 2,
+    primaryNodeId: redis.primary.nodeId,
+    nodes: [redis.primary.endpoint, { ...other.endpoint, noPromote: true }, target.endpoint],
+  });
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { applyClusterConfig } from '../../functions/adapters/cluster-config-store';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
@@ -8,36 +8,24 @@ import { parseClusterConfig } from '../../functions/core/config/parse';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { ClusterRecoveryState } from '../../functions/core/recovery';
 import { loadConfigFixture } from '../fixtures/config';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
+import { getClusterItem } from '../support/table-items';
 
 /**
  * The configuration file applied to the real table (DynamoDB Local) and read back by the code the
  * runbooks use (RecoveryStore.getCluster), next to what the runbooks write themselves.
  */
 describe('applyClusterConfig on DynamoDB Local', () => {
-  let table: TestTable;
+  const table = useTestTable('config', 'each');
   let recovery: RecoveryStore;
   beforeEach(async () => {
-    table = await createTestTable('config');
     recovery = new RecoveryStore(table.client, table.tableName);
-  });
-  afterEach(async () => {
-    await table.drop();
   });
 
   const T0 = Date.parse('2026-11-22T23:00:00.000Z');
   const full = () => parseClusterConfig(loadConfigFixture('full'), 'full.yaml');
 
-  const metaItem = async (clusterId: string) =>
-    (
-      await table.client.send(
-        new GetCommand({
-          TableName: table.tableName,
-          Key: { PK: keys.clusterPk(clusterId), SK: keys.clusterMetaSk },
-          ConsistentRead: true,
-        }),
-      )
-    ).Item;
+  const metaItem = (clusterId: string) => getClusterItem(table, clusterId);
 
   /** What the runbooks and the CLI write on a cluster item during a failover and a maintenance window. */
   async function runtimeWrites(clusterId: string): Promise<void> {

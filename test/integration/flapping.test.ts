@@ -1,50 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
-import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
+import { describe, expect, it } from '@jest/globals';
+import { TABLE } from '../../functions/adapters/table-definition';
 import { sweepOnce } from '../../functions/sweep/sweep';
-import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { StreamPoller } from '../../local/stream-poller';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
+import { transitionRecords, useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
 
 describe('a node oscillating around its heartbeat timeout', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
-  beforeAll(async () => {
-    table = await createTestTable('flapping');
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
-  });
+  const { table, poller } = useStreamedTable('flapping');
 
   it('raises one incident per cooldown, reopened on each flap, through ingest, sweep, stream and on-transition', async () => {
     const clusterId = 'flappy';
     let now = T0;
     const notifier = new MemoryNotifier();
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
-    const onTransition = createOnTransition(
-      {
-        incidents: new DynamoIncidentStore(table.client, table.tableName),
-        nodes: table.store,
-        notifier,
-        runbooks: { start: async () => ({ note: 'none' }) },
-      },
-      { logger: silent },
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
+    const onTransition = onTransitionOn(
+      table,
+      { notifier, runbooks: { start: async () => ({ note: 'none' }) } },
+      silent,
     );
     // Heartbeats with gaps of 25, 25, 25 and 45 s, repeated for 10 minutes; the timeout is 30 s and the
     // sweep runs every 10 s, so the node goes SILENT after every long gap and recovers after 3 short ones.
@@ -67,7 +45,7 @@ describe('a node oscillating around its heartbeat timeout', () => {
           t,
         );
       }
-      const records = (await poller.poll()).filter((r) => matchesFilter(TRANSITION_FILTER_PATTERN, r));
+      const records = await transitionRecords(poller);
       if (records.length > 0) await onTransition({ Records: records }, context);
     }
 

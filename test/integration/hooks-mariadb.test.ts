@@ -6,10 +6,10 @@ import {
   replicationProgress,
   verifyPrimary,
 } from '../../functions/adapters/hooks/index';
-import type { HookRequest } from '../../functions/core/hooks';
 import { comparePositions } from '../../functions/core/position-comparison';
 import { parsePosition } from '../../functions/core/position-parsing';
-import { type HookAction, NotYetPrimaryError } from '../../functions/core/runbook';
+import { NotYetPrimaryError } from '../../functions/core/runbook';
+import { hookRequests } from '../support/hook-requests';
 import {
   mysqlQuery,
   type PrimaryReplicaPair,
@@ -21,17 +21,12 @@ import {
 const EPOCH = 5;
 const hooks = createHookRunner({ credentials: localCredentials });
 
-function request(action: HookAction, target: ServerNode, primary?: ServerNode): HookRequest {
-  return {
-    action,
-    clusterId: 'orders-mariadb',
-    engine: 'mariadb',
-    incidentId: 'incident-mariadb-1',
-    epoch: EPOCH,
-    target: target.endpoint,
-    ...(primary === undefined ? {} : { primary: primary.endpoint }),
-  };
-}
+const request = hookRequests({
+  clusterId: 'orders-mariadb',
+  engine: 'mariadb',
+  incidentId: 'incident-mariadb-1',
+  epoch: EPOCH,
+});
 
 const progress = async (node: ServerNode) =>
   parsePosition('mariadb', await replicationProgress('mariadb', node.endpoint, undefined));

@@ -5,10 +5,11 @@ import {
   replicationProgress,
   verifyPrimary,
 } from '../../functions/adapters/hooks/index';
-import { HookFailedError, type HookRequest } from '../../functions/core/hooks';
+import { HookFailedError } from '../../functions/core/hooks';
 import { comparePositions } from '../../functions/core/position-comparison';
 import { parsePosition } from '../../functions/core/position-parsing';
-import { type HookAction, NotYetPrimaryError } from '../../functions/core/runbook';
+import { NotYetPrimaryError } from '../../functions/core/runbook';
+import { hookRequests } from '../support/hook-requests';
 import {
   type PrimaryReplicaPair,
   pgQuery,
@@ -20,21 +21,12 @@ import {
 const EPOCH = 3;
 const hooks = createHookRunner({ credentials: localCredentials });
 
-function request(
-  action: HookAction,
-  target: ServerNode,
-  primary?: ServerNode | HookRequest['target'],
-): HookRequest {
-  return {
-    action,
-    clusterId: 'orders-pg',
-    engine: 'postgresql',
-    incidentId: 'incident-pg-1',
-    epoch: EPOCH,
-    target: target.endpoint,
-    ...(primary === undefined ? {} : { primary: 'endpoint' in primary ? primary.endpoint : primary }),
-  };
-}
+const request = hookRequests({
+  clusterId: 'orders-pg',
+  engine: 'postgresql',
+  incidentId: 'incident-pg-1',
+  epoch: EPOCH,
+});
 
 const progress = async (node: ServerNode) =>
   parsePosition('postgresql', await replicationProgress('postgresql', node.endpoint, undefined));

@@ -7,10 +7,11 @@ import {
   replicationProgress,
   verifyPrimary,
 } from '../../functions/adapters/hooks/index';
-import { HookFailedError, type HookRequest } from '../../functions/core/hooks';
+import { HookFailedError } from '../../functions/core/hooks';
 import { maxPosition } from '../../functions/core/position-comparison';
 import { parsePosition } from '../../functions/core/position-parsing';
-import { type HookAction, NotYetPrimaryError } from '../../functions/core/runbook';
+import { NotYetPrimaryError } from '../../functions/core/runbook';
+import { hookRequests } from '../support/hook-requests';
 import {
   type RedisTopology,
   redisCommand,
@@ -23,17 +24,12 @@ import {
 const EPOCH = 7;
 const hooks = createHookRunner({ credentials: localCredentials });
 
-function request(action: HookAction, target: ServerNode, primary?: ServerNode): HookRequest {
-  return {
-    action,
-    clusterId: 'orders-redis',
-    engine: 'redis',
-    incidentId: 'incident-redis-1',
-    epoch: EPOCH,
-    target: target.endpoint,
-    ...(primary === undefined ? {} : { primary: primary.endpoint }),
-  };
-}
+const request = hookRequests({
+  clusterId: 'orders-redis',
+  engine: 'redis',
+  incidentId: 'incident-redis-1',
+  epoch: EPOCH,
+});
 
 async function offsets(
   replica: ServerNode,

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler as createChangeHandler } from '../../functions/ingest-change-stream/handler';
 import { createHandler as createHeartbeatHandler } from '../../functions/ingest-heartbeat/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { countCommands, createTestTable, type TestTable } from '../support/dynamodb';
+import { countCommands, useTestTable } from '../support/dynamodb';
 import { iso, lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
 
 const context = lambdaContext('ingest-change-stream');
 
-let table: TestTable;
-beforeAll(async () => {
-  table = await createTestTable('changes');
-});
-afterAll(async () => {
-  await table.drop();
-});
+const table = useTestTable('changes');
 
 /** A Debezium PostgreSQL change event as Debezium Server's Kinesis sink writes it (JSON, schemas enabled). */
 function debeziumPostgres(name: string, lsnValue: number, tsMs: number) {

@@ -1,10 +1,10 @@
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { createHandler } from '../../functions/ingest-heartbeat/handler';
 import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { countCommands, createTestTable, type TestTable } from '../support/dynamodb';
+import { countCommands, useTestTable } from '../support/dynamodb';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord, redeliveryFrom } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -12,15 +12,7 @@ import { lambdaContext, silentLogger } from '../support/lambda';
 const context = lambdaContext('ingest-heartbeat');
 const quietLogger = () => silentLogger('ingest-heartbeat');
 
-let table: TestTable;
-
-beforeAll(async () => {
-  table = await createTestTable('ingest');
-});
-
-afterAll(async () => {
-  await table.drop();
-});
+const table = useTestTable('ingest');
 
 /** A handler on the real table with a clock the test moves, and the quarantine it writes to. */
 function setup(clusterSuffix: string) {

@@ -1,18 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { SNSEvent } from 'aws-lambda';
 import { createHookRunner, localCredentials } from '../../functions/adapters/hooks/index';
 import { onceInTable } from '../../functions/adapters/once';
 import { probeCluster } from '../../functions/adapters/probes/index';
-import { decideIncident } from '../../functions/core/incidents';
 import { incidentNotification } from '../../functions/core/notification';
-import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { Engine } from '../../functions/core/position';
 import { createHandler as createNotifySlack } from '../../functions/notify-slack/handler';
-import { freePort, LOCAL_AWS } from '../../local/dynamodb-local';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { freePort } from '../../local/dynamodb-local';
+import { useRawClient, useTestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { openedIncidentFor } from '../support/incidents';
 import { lambdaContext } from '../support/lambda';
 import { RecordingMetrics } from '../support/recording-metrics';
 import { snsEvent } from '../support/sns';
@@ -71,40 +69,28 @@ async function captured<T>(act: () => Promise<T>): Promise<{ output: string; res
 const context = lambdaContext('log-secrets', { awsRequestId: 'log-secrets' });
 
 function notificationEvent(nodeId: string): SNSEvent {
-  const decision = decideIncident(
-    {
-      clusterId: 'orders-pg',
-      nodeId,
-      role: 'replica',
-      from: 'HEALTHY',
-      to: 'STALLED',
-      version: 3,
-      at: T0,
-      reason: 'stalled',
-    },
-    { policy: DEFAULT_POLICY, mode: 'auto' },
-  );
-  if (decision.action !== 'open') throw new Error('expected an incident to open');
-  return snsEvent(incidentNotification(decision.incident, 'opened', {}), `msg-${nodeId}`);
+  const incident = openedIncidentFor({
+    clusterId: 'orders-pg',
+    nodeId,
+    role: 'replica',
+    from: 'HEALTHY',
+    to: 'STALLED',
+    version: 3,
+    at: T0,
+    reason: 'stalled',
+  });
+  return snsEvent(incidentNotification(incident, 'opened', {}), `msg-${nodeId}`);
 }
 
 describe('notify-slack keeps the webhook URL (a secret) out of its logs and errors', () => {
-  let table: TestTable;
-  let raw: DynamoDBClient;
-  beforeAll(async () => {
-    table = await createTestTable('secrets');
-    raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: localEndpoint() });
-  });
-  afterAll(async () => {
-    raw.destroy();
-    await table.drop();
-  });
+  const table = useTestTable('secrets');
+  const raw = useRawClient();
 
   const handlerFor = (url: string, metrics: RecordingMetrics) =>
     createNotifySlack(
       {
         webhookUrl: async () => url,
-        once: onceInTable(raw, table.tableName, `secrets-${url.length}-${Math.random()}`),
+        once: onceInTable(raw(), table.tableName, `secrets-${url.length}-${Math.random()}`),
         post: { sleep: async () => undefined, random: () => 0.5 },
       },
       { logger: new Logger({ serviceName: 'notify-slack', logLevel: 'DEBUG' }), metrics },

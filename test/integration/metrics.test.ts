@@ -1,13 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { documentClient } from '../../functions/adapters/clients';
 import { DynamoFleetCensus } from '../../functions/adapters/fleet-census';
 import { TABLE } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createSweep } from '../../functions/sweep/handler';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { localEndpoint, useTestTable } from '../support/dynamodb';
 import { injectFaults, throttlingError } from '../support/faults';
+import { ingestOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -17,19 +16,10 @@ const silent = silentLogger();
 const context = lambdaContext('test', { remainingMs: 900_000 });
 
 describe('metrics of the real handlers on DynamoDB Local', () => {
-  let table: TestTable;
-  beforeEach(async () => {
-    table = await createTestTable('metrics');
-  });
-  afterEach(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('metrics', 'each');
 
   const ingestWith = (metrics: RecordingMetrics, clock: () => number) =>
-    createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, metrics, clock },
-    );
+    ingestOn(table, { logger: silent, metrics, clock });
 
   it('counts ingested, stale, rejected and coalesced heartbeats of one batch and the worst lag per cluster', async () => {
     const metrics = new RecordingMetrics();

@@ -1,17 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { SNSEvent } from 'aws-lambda';
 import { onceInTable } from '../../functions/adapters/once';
 import { SlackDeliveryError } from '../../functions/adapters/slack';
-import { decideIncident, type Incident } from '../../functions/core/incidents';
+import type { Incident } from '../../functions/core/incidents';
 import { incidentNotification } from '../../functions/core/notification';
-import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { createHandler } from '../../functions/notify-slack/handler';
-import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { loadEvent } from '../fixtures/events/index';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { useRawClient, useTestTable } from '../support/dynamodb';
 import { T0 } from '../support/heartbeats';
+import { openedIncidentFor } from '../support/incidents';
 import { lambdaContext } from '../support/lambda';
 import { snsEvent } from '../support/sns';
 import { startWebhookServer } from '../support/webhook-server';
@@ -19,38 +17,25 @@ import { startWebhookServer } from '../support/webhook-server';
 const context = lambdaContext('notify-slack');
 
 function openedIncident(nodeId: string): Incident {
-  const decision = decideIncident(
-    {
-      clusterId: 'orders-pg',
-      nodeId,
-      role: 'replica',
-      from: 'HEALTHY',
-      to: 'STALLED',
-      version: 9,
-      at: T0,
-      reason: 'applied position 0/3000000 has not advanced for 60s while the source is at 0/3018000',
-      lagSeconds: 61.26,
-      lagUnits: 98304,
-      appliedPosition: '0/3000000',
-      sourcePosition: '0/3018000',
-    },
-    { policy: DEFAULT_POLICY, mode: 'auto' },
-  );
-  if (decision.action !== 'open') throw new Error('expected an incident to open');
-  return decision.incident;
+  return openedIncidentFor({
+    clusterId: 'orders-pg',
+    nodeId,
+    role: 'replica',
+    from: 'HEALTHY',
+    to: 'STALLED',
+    version: 9,
+    at: T0,
+    reason: 'applied position 0/3000000 has not advanced for 60s while the source is at 0/3018000',
+    lagSeconds: 61.26,
+    lagUnits: 98304,
+    appliedPosition: '0/3000000',
+    sourcePosition: '0/3018000',
+  });
 }
 
 describe('notify-slack against a local webhook endpoint', () => {
-  let table: TestTable;
-  let raw: DynamoDBClient;
-  beforeAll(async () => {
-    table = await createTestTable('notify');
-    raw = new DynamoDBClient({ ...LOCAL_AWS, endpoint: localEndpoint() });
-  });
-  afterAll(async () => {
-    raw.destroy();
-    await table.drop();
-  });
+  const table = useTestTable('notify');
+  const raw = useRawClient();
 
   /** The handler with a logger whose output the test keeps, sleeping no real time. */
   function handlerFor(url: string, scope: string) {
@@ -66,7 +51,7 @@ describe('notify-slack against a local webhook endpoint', () => {
     const handler = createHandler(
       {
         webhookUrl: async () => url,
-        once: onceInTable(raw, table.tableName, scope),
+        once: onceInTable(raw(), table.tableName, scope),
         post: {
           sleep: async (ms) => {
             waits.push(ms);

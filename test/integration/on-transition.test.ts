@@ -1,47 +1,29 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
-import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
+import { keys, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { StreamPoller } from '../../local/stream-poller';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
+import { putClusterItem } from '../support/table-items';
+import { useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
 
 describe('on-transition fed from the real table stream', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
-  beforeAll(async () => {
-    table = await createTestTable('transitions');
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
-  });
+  const { table, poller } = useStreamedTable('transitions');
 
   function pipeline() {
     let now = T0;
     const notifier = new MemoryNotifier();
     const started: string[] = [];
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
-    const onTransition = createOnTransition(
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
+    const onTransition = onTransitionOn(
+      table,
       {
-        incidents: new DynamoIncidentStore(table.client, table.tableName),
-        nodes: table.store,
         notifier,
         runbooks: {
           start: async (incident) => {
@@ -50,7 +32,7 @@ describe('on-transition fed from the real table stream', () => {
           },
         },
       },
-      { logger: silent },
+      silent,
     );
     const stalledSeries = async (clusterId: string, fromTick: number, ticks: number, stall: boolean) => {
       for (let i = fromTick; i < fromTick + ticks; i++) {
@@ -133,20 +115,12 @@ describe('on-transition fed from the real table stream', () => {
   it('raises no incident and starts no runbook while the cluster is in maintenance, and says why', async () => {
     const clusterId = 'stream-maintenance';
     const { notifier, started, stalledSeries, transitions, deliver } = pipeline();
-    await table.client.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: {
-          PK: keys.clusterPk(clusterId),
-          SK: keys.clusterMetaSk,
-          type: 'cluster',
-          mode: 'auto',
-          maintenanceUntil: T0 + 3_600_000,
-          maintenanceBy: 'alice',
-          maintenanceReason: 'minor version upgrade',
-        },
-      }),
-    );
+    await putClusterItem(table, clusterId, {
+      mode: 'auto',
+      maintenanceUntil: T0 + 3_600_000,
+      maintenanceBy: 'alice',
+      maintenanceReason: 'minor version upgrade',
+    });
     await stalledSeries(clusterId, 0, 9, true);
     const { passed } = await transitions(clusterId);
     expect(passed.map((r) => r.dynamodb?.NewImage?.transitionTo?.S)).toContain('STALLED');
@@ -166,10 +140,9 @@ describe('on-transition fed from the real table stream', () => {
     const { stalledSeries, transitions } = pipeline();
     const delivered: string[] = [];
     let failures = 1;
-    const onTransition = createOnTransition(
+    const onTransition = onTransitionOn(
+      table,
       {
-        incidents: new DynamoIncidentStore(table.client, table.tableName),
-        nodes: table.store,
         notifier: {
           publish: async (n) => {
             if (failures-- > 0)
@@ -179,7 +152,7 @@ describe('on-transition fed from the real table stream', () => {
         },
         runbooks: { start: async () => ({ note: 'test launcher' }) },
       },
-      { logger: silent },
+      silent,
     );
     await stalledSeries(clusterId, 0, 9, true);
     const { passed } = await transitions(clusterId);

@@ -10,15 +10,8 @@ import type { HeartbeatInput } from '../../functions/core/wire';
 import { probeRound } from '../../functions/probe/probe';
 import { follows, startRedisServer } from '../../local/redis-servers';
 import { type ManagedProcess, ProcessGroup } from '../../local/server-processes';
-import { byNode, replicasReceiving, roundWhileFrozen } from '../support/probes';
-import {
-  type RedisTopology,
-  redisCommand,
-  redisInfo,
-  type ServerNode,
-  startRedisTopology,
-  waitFor,
-} from '../support/servers';
+import { byNode, roundWhileFrozen, startProbedRedis } from '../support/probes';
+import { type RedisTopology, redisCommand, redisInfo, type ServerNode, waitFor } from '../support/servers';
 
 /** Short, so that the test is quick; a healthy loopback node answers in a few milliseconds. */
 const DEADLINE_MS = 1_500;
@@ -35,17 +28,10 @@ describe('probe deadlines: one frozen Redis node does not silence the others', (
   let target: ProbeTarget;
 
   beforeAll(async () => {
-    topology = await startRedisTopology({ replicas: 2, prefix: 'deadline' });
+    const redis = await startProbedRedis('cache-deadline', 'deadline');
+    ({ topology, target } = redis);
+    [frozen, healthy] = redis.replicas;
     primary = topology.primary;
-    const [first, second] = topology.replicas;
-    if (first === undefined || second === undefined) throw new Error('expected two replicas');
-    [frozen, healthy] = [first, second];
-    target = {
-      clusterId: 'cache-deadline',
-      engine: 'redis',
-      nodes: [primary, frozen, healthy].map((node) => node.endpoint),
-    };
-    await replicasReceiving(topology);
   });
   afterAll(async () => {
     // Resume anything a failed test left frozen, so that stop() can end it.

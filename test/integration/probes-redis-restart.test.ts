@@ -8,6 +8,7 @@ import { freePort } from '../../local/dynamodb-local';
 import { redisServerCommand } from '../../local/redis-servers';
 import { LOOPBACK, type ManagedProcess, ProcessGroup } from '../../local/server-processes';
 import { probeOptions } from '../support/probes';
+import { restartableRedisArgs } from '../support/redis-args';
 import { redisCommand, type ServerNode, waitFor } from '../support/servers';
 
 /**
@@ -34,22 +35,12 @@ class RestartableRedis {
   ): Promise<RestartableRedis> {
     const dir = group.dir(nodeId, undefined);
     const port = await freePort();
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      LOOPBACK,
-      '--dir',
+    const args = restartableRedisArgs({
+      port,
       dir,
-      '--daemonize',
-      'no',
-      '--save',
-      '',
-      ...(appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
-      '--repl-diskless-sync-delay',
-      '0',
-      ...(replicaOf === undefined ? [] : ['--replicaof', replicaOf.host, String(replicaOf.port)]),
-    ];
+      appendOnly,
+      ...(replicaOf === undefined ? {} : { replicaOf }),
+    });
     const node: ServerNode = {
       nodeId,
       host: LOOPBACK,

@@ -4,15 +4,8 @@ import { comparePositions } from '../../functions/core/position-comparison';
 import { parsePosition } from '../../functions/core/position-parsing';
 import { parseHeartbeat } from '../../functions/core/wire';
 import { freePort } from '../../local/dynamodb-local';
-import { byNode, probeOptions, replicasReceiving } from '../support/probes';
-import {
-  type RedisTopology,
-  redisCommand,
-  redisInfo,
-  type ServerNode,
-  startRedisTopology,
-  waitFor,
-} from '../support/servers';
+import { byNode, probeOptions, startProbedRedis } from '../support/probes';
+import { type RedisTopology, redisCommand, redisInfo, type ServerNode, waitFor } from '../support/servers';
 
 const { options, warnings } = probeOptions();
 
@@ -26,21 +19,13 @@ describe('the Redis probe on a real primary and two replicas', () => {
   let topology: RedisTopology;
   let primary: ServerNode;
   let paused: ServerNode;
-  let healthy: ServerNode;
   let target: ProbeTarget;
 
   beforeAll(async () => {
-    topology = await startRedisTopology({ replicas: 2 });
+    const redis = await startProbedRedis('cache-redis');
+    ({ topology, target } = redis);
+    [paused] = redis.replicas;
     primary = topology.primary;
-    const [first, second] = topology.replicas;
-    if (first === undefined || second === undefined) throw new Error('expected two replicas');
-    [paused, healthy] = [first, second];
-    target = {
-      clusterId: 'cache-redis',
-      engine: 'redis',
-      nodes: [primary, paused, healthy].map((node) => node.endpoint),
-    };
-    await replicasReceiving(topology);
   });
   afterAll(async () => {
     await topology?.stop();

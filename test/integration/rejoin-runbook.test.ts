@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { OperatorStore } from '../../functions/adapters/operator-store';
 import { RecoveryStore } from '../../functions/adapters/recovery-store';
@@ -10,7 +10,7 @@ import { flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
 import { createOperations } from '../../functions/operator/operations';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import { runRunbook } from '../../local/runbook-runner';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
 import { storedNode } from '../support/node-states';
 import { runbookInput, ScriptedHooks, seedCluster, stepsFor } from '../support/runbooks';
 
@@ -35,13 +35,7 @@ class ReportingHooks extends ScriptedHooks {
 }
 
 describe('rejoin and rebuild runs', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('rejoin');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('rejoin');
 
   /** A cluster with the recorded primary p1 and the given other nodes; starts nothing by itself. */
   async function setup(clusterId: string, others: NodeState[], meta: Record<string, unknown>) {

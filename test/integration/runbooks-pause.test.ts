@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { OperatorStore } from '../../functions/adapters/operator-store';
 import type { ApprovalDecision } from '../../functions/core/runbook';
 import { createOperations } from '../../functions/operator/operations';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import { runRunbook } from '../../local/runbook-runner';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
 import { openIncident, runbookInput, ScriptedHooks, seedCluster, stepsFor } from '../support/runbooks';
 
 /** An approver who never answers. */
@@ -27,13 +27,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
  * the cluster's history.
  */
 describe('a paused cluster', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('pause');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('pause');
 
   it("holds a dead primary's failover while paused, then fails over after resume, recording the epoch", async () => {
     const now = Date.now();

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { localCredentials } from '../../functions/adapters/hooks';
 import { nodeItem } from '../../functions/adapters/node-state-store';
 import { recoveryHooks } from '../../functions/adapters/recovery-hooks';
-import { keys, TABLE } from '../../functions/adapters/table-definition';
+import { TABLE } from '../../functions/adapters/table-definition';
 import type { NodeState } from '../../functions/core/node-state';
 import { sweepShardOf } from '../../functions/core/node-state';
 import type { Engine } from '../../functions/core/position';
@@ -23,6 +23,7 @@ import {
   startRedisTopology,
   waitFor,
 } from '../support/servers';
+import { putClusterItem } from '../support/table-items';
 
 /**
  * The primary-failover runbook, from the synthesized state machine, with the real runbook-steps handler
@@ -70,20 +71,12 @@ async function seed(table: TestTable, clusterId: string, nodes: { node: ServerNo
       }),
     );
   }
-  await table.client.send(
-    new PutCommand({
-      TableName: table.tableName,
-      Item: {
-        PK: keys.clusterPk(clusterId),
-        SK: keys.clusterMetaSk,
-        type: 'cluster',
-        mode: 'auto',
-        epoch: 1,
-        primaryNodeId: nodes[0]?.node.nodeId,
-        nodes: nodes.map(({ node }) => node.endpoint),
-      },
-    }),
-  );
+  await putClusterItem(table, clusterId, {
+    mode: 'auto',
+    epoch: 1,
+    primaryNodeId: nodes[0]?.node.nodeId,
+    nodes: nodes.map(({ node }) => node.endpoint),
+  });
 }
 
 describe('failover on real servers', () => {

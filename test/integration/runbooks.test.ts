@@ -1,5 +1,5 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { ServingAnswer } from '../../functions/adapters/hooks/serving';
 import { keys } from '../../functions/adapters/table-definition';
 import { HookFailedError, type NodeEndpoint } from '../../functions/core/hooks';
@@ -10,7 +10,7 @@ import type { ApprovalDecision, RunbookState } from '../../functions/core/runboo
 import { FAILOVER_FLOW, flowPath, RECOVERY_FLOW } from '../../functions/core/runbook-flows';
 import { nodeItem } from '../../local/fleet';
 import { runRunbook } from '../../local/runbook-runner';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
 import { openIncident, runbookInput, ScriptedHooks, seedCluster, stepsFor } from '../support/runbooks';
 
 /**
@@ -22,13 +22,7 @@ import { openIncident, runbookInput, ScriptedHooks, seedCluster, stepsFor } from
 const never = () => new Promise<ApprovalDecision>(() => undefined);
 
 describe('runbooks on DynamoDB Local, from the synthesized state machines', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('runbooks');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('runbooks');
 
   const fast = { waitTimeOverrides: { WaitForProgress: 0, WaitForSsm: 0 } };
   // Rearm keeps its real wait ($.retryAfterSeconds) unless a test says otherwise.
@@ -689,13 +683,7 @@ describe('runbooks on DynamoDB Local, from the synthesized state machines', () =
 });
 
 describe('replica-recovery', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('recovery');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('recovery');
 
   async function stalled(clusterId: string, meta: Record<string, unknown> = {}, hooks = new ScriptedHooks()) {
     const now = Date.now();

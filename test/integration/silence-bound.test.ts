@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { nodeHash } from '../../functions/core/node-state';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { sweepKeyOf } from '../../functions/core/sweep-key';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
+import { ingestOn } from '../support/handlers';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -30,21 +29,12 @@ function nextBoundary(clusterId: string, nodeId: string, at: number): number {
  * deadline falls on a bucket's first millisecond or just before or after it.
  */
 describe('the silence-detection bound with a bucketed sweep index', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('silence-bound');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('silence-bound');
 
   it('finds each stopped node at the first sweep after its deadline, never before, within timeout + one sweep period', async () => {
     const clusterId = 'bound';
     let now = T0;
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
     // Deadline of the last heartbeat relative to a bucket boundary of the node: on it, 1 ms before/after,
     // one heartbeat interval after (the previous heartbeat's deadline was in the earlier bucket).
     const shifts = [0, -1, 1, INTERVAL_MS, -INTERVAL_MS];

@@ -3,14 +3,13 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { TABLE } from '../../functions/adapters/table-definition';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { createHandler as createSweep, type SweepOutcome } from '../../functions/sweep/handler';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/runbook-definitions';
 // Imported for its side effect: the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20.
 import '../../local/step-functions-workarounds';
 import { logicalIdOfConstruct, resources, testApp } from '../infra/support';
 import { createTestTable, type TestTable } from '../support/dynamodb';
+import { ingestOn } from '../support/handlers';
 import { lsn, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -141,10 +140,7 @@ describe('the synthesized sweep state machine driving the sweep handler on Dynam
     const deadlines = new Map<string, number>();
     for (const [i, offset] of offsets.entries()) {
       const at = windowStart + offset - TIMEOUT_MS;
-      const ingest = createIngest(
-        { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-        { logger: silent, clock: () => at },
-      );
+      const ingest = ingestOn(table, { logger: silent, clock: () => at });
       const hb = replicaHeartbeat({ clusterId, nodeId: `n${i}`, at, seq: 1, applied: lsn(5) });
       expect((await ingest(kinesisEvent([kinesisRecord(hb)]), context)).batchItemFailures).toEqual([]);
       const deadline = (await table.getNode(clusterId, `n${i}`))?.deadlineAt;

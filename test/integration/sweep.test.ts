@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TABLE } from '../../functions/adapters/table-definition';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
 import { fleet, putItems } from '../../local/fleet';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
+import { ingestOn } from '../support/handlers';
 import { lsn, primaryHeartbeat, replicaHeartbeat, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
@@ -14,13 +13,7 @@ const silent = silentLogger();
 const context = lambdaContext();
 
 describe('the silence sweep on DynamoDB Local', () => {
-  let table: TestTable;
-  beforeAll(async () => {
-    table = await createTestTable('sweep');
-  });
-  afterAll(async () => {
-    await table.drop();
-  });
+  const table = useTestTable('sweep');
 
   it('marks exactly the 5 overdue nodes of a 10,000-node fleet, judging only their clusters', async () => {
     const late = [17, 503, 1200, 1999, 2450];
@@ -58,10 +51,7 @@ describe('the silence sweep on DynamoDB Local', () => {
   it('lets a heartbeat that lands while the sweep is judging the node win', async () => {
     const clusterId = 'race-sweep';
     let now = NOW - 31_000;
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
     await ingest(
       kinesisEvent([kinesisRecord(replicaHeartbeat({ clusterId, at: now, seq: 1, applied: lsn(5) }))]),
       context,
@@ -105,10 +95,7 @@ describe('the silence sweep on DynamoDB Local', () => {
   it('declares a silent primary DEAD only once two replicas report their link down', async () => {
     const clusterId = 'quorum-e2e';
     let now = T0;
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
     const send = (records: object[]) => ingest(kinesisEvent(records.map((r) => kinesisRecord(r))), context);
     await send([
       primaryHeartbeat({ clusterId, at: now, seq: 1, position: lsn(100) }),

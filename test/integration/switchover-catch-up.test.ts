@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import type { NodeState } from '../../functions/core/node-state';
 import type { RunbookState } from '../../functions/core/runbook';
@@ -9,7 +9,7 @@ import {
   SWITCHOVER_PROMOTE_WITHIN_SECONDS,
   switchoverIncident,
 } from '../../functions/core/switchover';
-import { createTestTable, type TestTable } from '../support/dynamodb';
+import { useTestTable } from '../support/dynamodb';
 import { storedNode } from '../support/node-states';
 import { runbookInput, ScriptedHooks, seedCluster, stepsFor } from '../support/runbooks';
 
@@ -43,13 +43,7 @@ class CountingHooks extends ScriptedHooks {
   }
 }
 
-let table: TestTable;
-beforeAll(async () => {
-  table = await createTestTable('switchover-catch-up');
-});
-afterAll(async () => {
-  await table.drop();
-});
+const table = useTestTable('switchover-catch-up');
 
 let cluster = 0;
 /** A PostgreSQL primary pg-1 and a HEALTHY replica pg-2, a switchover incident, the state after StopWrites. */

@@ -1,4 +1,3 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -7,7 +6,6 @@ import { localCredentials } from '../../functions/adapters/hooks';
 import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { recoveryHooks } from '../../functions/adapters/recovery-hooks';
 import { RequestRefusedError, startSwitchover } from '../../functions/adapters/switchover-starter';
-import { keys } from '../../functions/adapters/table-definition';
 import type { Incident } from '../../functions/core/incidents';
 import type { NodeState } from '../../functions/core/node-state';
 import type { ApprovalDecision } from '../../functions/core/runbook';
@@ -29,6 +27,7 @@ import {
   startRedisTopology,
   waitFor,
 } from '../support/servers';
+import { putClusterItem, putNodeState } from '../support/table-items';
 
 /**
  * The primary-switchover runbook from the synthesized state machine, with the real steps and built-in hooks,
@@ -113,28 +112,43 @@ async function seed(
     healthy(clusterId, redis.primary, 'primary', undefined, now),
     ...redis.replicas.map((r) => healthy(clusterId, r, 'replica', redis.primary.nodeId, now)),
   ];
-  for (const s of states)
-    await table.client.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: { ...s, PK: keys.clusterPk(clusterId), SK: keys.nodeSk(s.nodeId), type: 'node' },
-      }),
-    );
-  await table.client.send(
-    new PutCommand({
-      TableName: table.tableName,
-      Item: {
-        PK: keys.clusterPk(clusterId),
-        SK: keys.clusterMetaSk,
-        type: 'cluster',
-        mode: 'auto',
-        epoch: 3,
-        primaryNodeId: redis.primary.nodeId,
-        nodes: [redis.primary, ...redis.replicas].map((n) => n.endpoint),
-        ...meta,
-      },
-    }),
-  );
+  for (const s of states) await putNodeState(table, clusterId, s);
+  await putClusterItem(table, clusterId, {
+    mode: 'auto',
+    epoch: 3,
+    primaryNodeId: redis.primary.nodeId,
+    nodes: [redis.primary, ...redis.replicas].map((n) => n.endpoint),
+    ...meta,
+  });
+}
+
+/**
+ * What startSwitchover needs on the test table: its launcher runs primary-switchover from the synthesized
+ * state machine with the real steps and built-in hooks, keeping each run in `runs`.
+ */
+function switchoverOn(table: TestTable) {
+  const { steps, recovery, notifier } = stepsFor(table, hooks);
+  const runs: Promise<RunbookRun>[] = [];
+  const launcher = {
+    async start(incident: Incident) {
+      runs.push(
+        runRunbook('primary-switchover', runbookInput(incident), {
+          steps,
+          approvals: never,
+          retryIntervalOverrides: { Verify: 200 },
+        }),
+      );
+      return { note: 'started' };
+    },
+  };
+  const deps = {
+    recovery,
+    nodes: table.store,
+    incidents: new DynamoIncidentStore(table.client, table.tableName),
+    launcher,
+    clock: Date.now,
+  };
+  return { recovery, notifier, deps, runs };
 }
 
 /** The run's states with the catch-up polls folded into one AwaitCatchUp. */
@@ -156,27 +170,7 @@ describe('switchover on real Redis servers', () => {
     const redis = await startRedisTopology({ replicas: 2 });
     topologies.push(redis);
     await seed(table, clusterId, redis, meta);
-    const { steps, recovery, notifier } = stepsFor(table, hooks);
-    const runs: Promise<RunbookRun>[] = [];
-    const launcher = {
-      async start(incident: Incident) {
-        runs.push(
-          runRunbook('primary-switchover', runbookInput(incident), {
-            steps,
-            approvals: never,
-            retryIntervalOverrides: { Verify: 200 },
-          }),
-        );
-        return { note: 'started' };
-      },
-    };
-    const deps = {
-      recovery,
-      nodes: table.store,
-      incidents: new DynamoIncidentStore(table.client, table.tableName),
-      launcher,
-      clock: Date.now,
-    };
+    const { recovery, notifier, deps, runs } = switchoverOn(table);
     return { redis, recovery, notifier, deps, runs, table };
   };
 
@@ -232,23 +226,15 @@ describe('switchover on real Redis servers', () => {
   it('refuses what must not be done, before anything is written: unknown node, the primary, a noPromote node, a held lock', async () => {
     const { redis, deps, runs, table: t } = await start('sw-refuse');
     const [, target] = redis.replicas as [ServerNode, ServerNode];
-    await t.client.send(
-      new PutCommand({
-        TableName: t.tableName,
-        Item: {
-          PK: keys.clusterPk('sw-refuse'),
-          SK: keys.clusterMetaSk,
-          type: 'cluster',
-          mode: 'auto',
-          epoch: 3,
-          primaryNodeId: redis.primary.nodeId,
-          nodes: [redis.primary, ...redis.replicas].map((n) => ({
-            ...n.endpoint,
-            ...(n === target ? { noPromote: true } : {}),
-          })),
-        },
-      }),
-    );
+    await putClusterItem(t, 'sw-refuse', {
+      mode: 'auto',
+      epoch: 3,
+      primaryNodeId: redis.primary.nodeId,
+      nodes: [redis.primary, ...redis.replicas].map((n) => ({
+        ...n.endpoint,
+        ...(n === target ? { noPromote: true } : {}),
+      })),
+    });
     const ask = (to?: string) => startSwitchover(deps, 'sw-refuse', { by: 'test', ...(to ? { to } : {}) });
     await expect(ask('redis-9')).rejects.toThrow(/unknown node redis-9/);
     await expect(ask(redis.primary.nodeId)).rejects.toThrow(/already the primary/);
@@ -402,46 +388,14 @@ describe.each(['postgresql', 'mariadb'] as const)('switchover on a real %s pair'
       { ...healthy(clusterId, primary, 'primary', undefined, now), engine },
       { ...healthy(clusterId, replica, 'replica', primary.nodeId, now), engine },
     ])
-      await table.client.send(
-        new PutCommand({
-          TableName: table.tableName,
-          Item: { ...s, PK: keys.clusterPk(clusterId), SK: keys.nodeSk(s.nodeId), type: 'node' },
-        }),
-      );
-    await table.client.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: {
-          PK: keys.clusterPk(clusterId),
-          SK: keys.clusterMetaSk,
-          type: 'cluster',
-          mode: 'auto',
-          epoch: 1,
-          primaryNodeId: primary.nodeId,
-          nodes: [primary.endpoint, replica.endpoint],
-        },
-      }),
-    );
-    const { steps, recovery } = stepsFor(table, hooks);
-    const runs: Promise<RunbookRun>[] = [];
-    const deps = {
-      recovery,
-      nodes: table.store,
-      incidents: new DynamoIncidentStore(table.client, table.tableName),
-      launcher: {
-        async start(incident: Incident) {
-          runs.push(
-            runRunbook('primary-switchover', runbookInput(incident), {
-              steps,
-              approvals: never,
-              retryIntervalOverrides: { Verify: 200 },
-            }),
-          );
-          return { note: 'started' };
-        },
-      },
-      clock: Date.now,
-    };
+      await putNodeState(table, clusterId, s);
+    await putClusterItem(table, clusterId, {
+      mode: 'auto',
+      epoch: 1,
+      primaryNodeId: primary.nodeId,
+      nodes: [primary.endpoint, replica.endpoint],
+    });
+    const { recovery, deps, runs } = switchoverOn(table);
     const writer = new SqlWriter(SQL[engine].open, [primary, replica]);
     await waitFor('the writer to get going', async () => writer.acked.length >= 50);
 

@@ -1,22 +1,18 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { DynamoDBBatchResponse } from 'aws-lambda';
-import { DynamoIncidentStore } from '../../functions/adapters/incident-store';
 import { keys, TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import type { Incident } from '../../functions/core/incidents';
 import { type NodeState, withTransition } from '../../functions/core/node-state';
 import type { HeartbeatInput } from '../../functions/core/wire';
-import { createHandler as createIngest } from '../../functions/ingest-heartbeat/handler';
-import { createHandler as createOnTransition } from '../../functions/on-transition/handler';
 import { sweepOnce } from '../../functions/sweep/sweep';
 import { matchesFilter } from '../../local/event-filter';
 import { MemoryNotifier } from '../../local/memory-notifier';
-import { MemoryQuarantine } from '../../local/memory-quarantine';
-import { StreamPoller } from '../../local/stream-poller';
-import { createTestTable, localEndpoint, type TestTable } from '../support/dynamodb';
+import { ingestOn, onTransitionOn } from '../support/handlers';
 import { iso, T0 } from '../support/heartbeats';
 import { kinesisEvent, kinesisRecord } from '../support/kinesis';
 import { lambdaContext, silentLogger } from '../support/lambda';
+import { putClusterItem } from '../support/table-items';
+import { useStreamedTable } from '../support/transitions';
 
 const silent = silentLogger();
 const context = lambdaContext();
@@ -57,31 +53,17 @@ function replica(
 }
 
 describe('topology truth and restart-empty detection through ingest, sweep and on-transition', () => {
-  let table: TestTable;
-  let poller: StreamPoller;
-  beforeAll(async () => {
-    table = await createTestTable('topology');
-    poller = new StreamPoller(localEndpoint(), table.tableName);
-    await poller.start('TRIM_HORIZON');
-  });
-  afterAll(async () => {
-    poller.close();
-    await table.drop();
-  });
+  const { table, poller } = useStreamedTable('topology');
 
   /** The real handlers on the test table, with a clock the test moves. */
   function pipeline(clusterId: string) {
     let now = T0;
     const notifier = new MemoryNotifier();
     const started: Pick<Incident, 'incidentId' | 'nodeId' | 'kind' | 'runbook'>[] = [];
-    const ingest = createIngest(
-      { store: table.store, quarantine: new MemoryQuarantine(), sweepShards: TABLE.sweepShards },
-      { logger: silent, clock: () => now },
-    );
-    const onTransition = createOnTransition(
+    const ingest = ingestOn(table, { logger: silent, clock: () => now });
+    const onTransition = onTransitionOn(
+      table,
       {
-        incidents: new DynamoIncidentStore(table.client, table.tableName),
-        nodes: table.store,
         notifier,
         runbooks: {
           start: async (incident) => {
@@ -95,7 +77,7 @@ describe('topology truth and restart-empty detection through ingest, sweep and o
           },
         },
       },
-      { logger: silent },
+      silent,
     );
     return {
       notifier,
@@ -122,18 +104,7 @@ describe('topology truth and restart-empty detection through ingest, sweep and o
         );
       },
       meta: (fields: Record<string, unknown>) =>
-        table.client.send(
-          new PutCommand({
-            TableName: table.tableName,
-            Item: {
-              PK: keys.clusterPk(clusterId),
-              SK: keys.clusterMetaSk,
-              type: 'cluster',
-              mode: 'auto',
-              ...fields,
-            },
-          }),
-        ),
+        putClusterItem(table, clusterId, { mode: 'auto', ...fields }),
       /** What the failover's Fence step writes on the old primary. */
       fence: async (nodeId: string, epoch: number) => {
         const old = (await table.getNode(clusterId, nodeId)) as NodeState;

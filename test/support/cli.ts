@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { localEndpoint } from './dynamodb';
 
 const run = promisify(execFile);
 
@@ -24,4 +25,9 @@ export async function cli(args: string[], env: NodeJS.ProcessEnv = process.env):
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** The CLI options that point a command at a test table on the run's DynamoDB Local. */
+export function tableArgs(table: { readonly tableName: string }): string[] {
+  return ['--dynamodb-endpoint', localEndpoint(), '--table', table.tableName];
 }

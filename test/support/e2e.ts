@@ -18,7 +18,8 @@ import type { Engine } from '../../functions/core/position';
 import { LOCAL_AWS } from '../../local/dynamodb-local';
 import { type LocalStack, startLocalStack } from '../../local/local-stack';
 import { localSink, watch } from '../../local/watch';
-import { type ServerNode, waitFor } from './servers';
+import type { ServerNode } from './servers';
+import { clusterReader, pollFor } from './stack-reader';
 
 /**
  * Thresholds a few probe rounds long. The probe reports every node each `heartbeatIntervalSeconds`; a
@@ -66,12 +67,6 @@ export interface E2eRun {
   stop(): Promise<void>;
 }
 
-async function getJson<T>(url: URL): Promise<T> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`GET ${url.pathname}: HTTP ${response.status}`);
-  return (await response.json()) as T;
-}
-
 /**
  * Starts a local stack and a `watch` of the cluster (mode auto, {@link E2E_POLICY} plus `policy`), and
  * resolves once the probe has reported every node. `stop()` ends both; the caller stops the servers.
@@ -113,43 +108,20 @@ export async function startE2e(options: E2eOptions): Promise<E2eRun> {
     print(`[e2e] watch stopped: ${error.message}`);
   });
 
-  const url = (path: string) => {
-    const result = new URL(path, stack.url);
-    result.searchParams.set('cluster', options.clusterId);
-    return result;
-  };
-  const nodes = async () => (await getJson<{ nodes: NodeState[] }>(url('/status'))).nodes;
-  const incidents = async () =>
-    (await getJson<{ incidents: Incident[] }>(url('/incidents'))).incidents.sort(
-      (a, b) => a.openedAt - b.openedAt,
-    );
+  const { nodes, node, incidents } = clusterReader(stack.url, options.clusterId);
   /** Polls `find` until it returns something; the failure names what was awaited and what was printed. */
-  const until = async <T>(what: string, find: () => Promise<T | undefined>): Promise<T> => {
-    let found: T | undefined;
-    try {
-      await waitFor(
-        what,
-        async () => {
-          found = await find();
-          return found !== undefined;
-        },
-        { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 100 },
-      );
-    } catch (error) {
+  const until = <T>(what: string, find: () => Promise<T | undefined>): Promise<T> =>
+    pollFor(what, find, { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 100 }, async () => {
       const state = await nodes().catch(() => []);
       const seen = state.map((n) => `${n.nodeId} ${n.role} ${n.status} (${n.statusReason})`).join('\n  ');
-      throw new Error(
-        `${(error as Error).message}\nnodes:\n  ${seen}\nlast output:\n  ${output.slice(-25).join('\n  ')}`,
-      );
-    }
-    return found as T;
-  };
+      return `nodes:\n  ${seen}\nlast output:\n  ${output.slice(-25).join('\n  ')}`;
+    });
 
   const run: E2eRun = {
     stack,
     clusterId: options.clusterId,
     output,
-    node: async (nodeId) => (await nodes()).find((n) => n.nodeId === nodeId),
+    node,
     incidents,
     waitForStatus: (nodeId, status) =>
       run.waitForNode(`${nodeId} to be ${status}`, nodeId, (node) => node.status === status),

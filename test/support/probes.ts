@@ -1,6 +1,6 @@
-import type { ProbeOptions } from '../../functions/adapters/probes/index';
+import type { ProbeOptions, ProbeTarget } from '../../functions/adapters/probes/index';
 import type { HeartbeatInput } from '../../functions/core/wire';
-import { type RedisTopology, redisCommand, waitFor } from './servers';
+import { type RedisTopology, redisCommand, type ServerNode, startRedisTopology, waitFor } from './servers';
 
 export interface TestProbeOptions {
   /** The heartbeats' `observerId`. @default 'probe-test' */
@@ -76,4 +76,35 @@ export async function replicasReceiving(topology: RedisTopology): Promise<void> 
     );
     return values.every((value) => value === '1');
   });
+}
+
+/** A Redis primary and two replicas probed as one cluster. */
+export interface ProbedRedis {
+  readonly topology: RedisTopology;
+  /** The two replicas, in the order the topology started them. */
+  readonly replicas: readonly [ServerNode, ServerNode];
+  /** The cluster `clusterId` of the three nodes, primary first. */
+  readonly target: ProbeTarget;
+}
+
+/**
+ * Starts a Redis primary and two replicas (node ids `<prefix>-1`…, `redis` unless told) and waits until
+ * both replicas receive the primary's stream; stops the servers when that fails.
+ */
+export async function startProbedRedis(clusterId: string, prefix?: string): Promise<ProbedRedis> {
+  const topology = await startRedisTopology({ replicas: 2, ...(prefix === undefined ? {} : { prefix }) });
+  try {
+    const [first, second] = topology.replicas;
+    if (first === undefined || second === undefined) throw new Error('expected two replicas');
+    const target: ProbeTarget = {
+      clusterId,
+      engine: 'redis',
+      nodes: [topology.primary, first, second].map((node) => node.endpoint),
+    };
+    await replicasReceiving(topology);
+    return { topology, replicas: [first, second], target };
+  } catch (error) {
+    await topology.stop();
+    throw error;
+  }
 }

@@ -6,16 +6,17 @@ import { RecoveryStore } from '../../functions/adapters/recovery-store';
 import { runbookInput } from '../../functions/adapters/sfn-launcher';
 import { keys } from '../../functions/adapters/table-definition';
 import type { HookRequest, HookResult, HookSpec, NodeEndpoint } from '../../functions/core/hooks';
-import { decideIncident, type Incident } from '../../functions/core/incidents';
+import type { Incident } from '../../functions/core/incidents';
 import type { NodeState } from '../../functions/core/node-state';
-import { DEFAULT_POLICY } from '../../functions/core/policy';
 import type { Engine } from '../../functions/core/position';
 import { NotYetPrimaryError, type RunbookState } from '../../functions/core/runbook';
 import { createHandler } from '../../functions/runbook-steps/handler';
 import { nodeItem } from '../../local/fleet';
 import { MemoryNotifier } from '../../local/memory-notifier';
 import type { TestTable } from './dynamodb';
+import { openedIncidentFor } from './incidents';
 import { lambdaContext, silentLogger } from './lambda';
+import { putClusterItem, putNodeState } from './table-items';
 
 /**
  * Database-side hooks that record what they were asked and do it on an in-memory model of the servers:
@@ -113,29 +114,14 @@ export async function seedCluster(table: TestTable, setup: ClusterSetup, now: nu
       lastHeartbeatAt: now - 5000,
     },
   ];
-  for (const node of nodes) {
-    await table.client.send(
-      new PutCommand({
-        TableName: table.tableName,
-        Item: { ...node, PK: keys.clusterPk(setup.clusterId), SK: keys.nodeSk(node.nodeId), type: 'node' },
-      }),
-    );
-  }
-  await table.client.send(
-    new PutCommand({
-      TableName: table.tableName,
-      Item: {
-        PK: keys.clusterPk(setup.clusterId),
-        SK: keys.clusterMetaSk,
-        type: 'cluster',
-        mode: setup.mode ?? 'auto',
-        epoch: 7,
-        primaryNodeId: 'pg-1',
-        nodes: nodes.map((n, i) => ({ nodeId: n.nodeId, url: `redis://127.0.0.1:${7000 + i}` })),
-        ...setup.meta,
-      },
-    }),
-  );
+  for (const node of nodes) await putNodeState(table, setup.clusterId, node);
+  await putClusterItem(table, setup.clusterId, {
+    mode: setup.mode ?? 'auto',
+    epoch: 7,
+    primaryNodeId: 'pg-1',
+    nodes: nodes.map((n, i) => ({ nodeId: n.nodeId, url: `redis://127.0.0.1:${7000 + i}` })),
+    ...setup.meta,
+  });
   return nodes;
 }
 
@@ -149,25 +135,20 @@ export async function openIncident(
   now: number,
   version = 10,
 ): Promise<Incident> {
-  const decision = decideIncident(
-    {
-      clusterId,
-      nodeId,
-      role,
-      from: to === 'DEAD' ? 'SILENT' : to === 'SPLIT_BRAIN' ? 'FENCED' : 'HEALTHY',
-      to,
-      version,
-      at: now,
-      reason: `${nodeId} ${to}`,
-    },
-    { policy: DEFAULT_POLICY, mode: 'auto' },
-  );
-  if (decision.action !== 'open') throw new Error(`expected an incident to open, got ${decision.action}`);
+  const incident = openedIncidentFor({
+    clusterId,
+    nodeId,
+    role,
+    from: to === 'DEAD' ? 'SILENT' : to === 'SPLIT_BRAIN' ? 'FENCED' : 'HEALTHY',
+    to,
+    version,
+    at: now,
+    reason: `${nodeId} ${to}`,
+  });
   const incidents = new DynamoIncidentStore(table.client, table.tableName);
-  if ((await incidents.save(decision.incident, undefined)) === 'conflict') {
+  if ((await incidents.save(incident, undefined)) === 'conflict') {
     // The node already has an incident: write this one as a separate item, as concurrent triggers that
     // each opened an incident would leave them (the split-brain test starts a run for each).
-    const incident = decision.incident;
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
@@ -180,7 +161,7 @@ export async function openIncident(
       }),
     );
   }
-  return decision.incident;
+  return incident;
 }
 
 /** The real runbook-steps handler on the test table, with hooks and notifications the test sees. */

@@ -9,7 +9,7 @@ import { type LocalStack, startLocalStack } from '../../../local/local-stack';
 import { LOOPBACK } from '../../../local/server-processes';
 import { type HeartbeatSink, localSink, watch } from '../../../local/watch';
 import { DDB_ENDPOINT_ENV } from '../../support/paths';
-import { waitFor } from '../../support/servers';
+import { clusterReader, pollFor } from '../../support/stack-reader';
 import type { ChaosEngine } from './engines';
 import type { ChaosNode } from './topology';
 
@@ -103,12 +103,6 @@ function timedSink(sink: HeartbeatSink, print: (line: string) => void): Heartbea
 
 let tables = 0;
 
-async function getJson<T>(url: URL): Promise<T> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`GET ${url.pathname}: HTTP ${response.status}`);
-  return (await response.json()) as T;
-}
-
 /**
  * The local stack (DynamoDB Local, ingest, stream → on-transition, sweep, runbooks from the synthesized
  * template with the built-in hooks) and `watch` probing the nodes at their network addresses (the proxies)
@@ -169,16 +163,10 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     throw error;
   }
 
-  const url = (path: string) => {
-    const result = new URL(path, stack.url.replace('localhost', LOOPBACK));
-    result.searchParams.set('cluster', options.clusterId);
-    return result;
-  };
-  const nodes = async () => (await getJson<{ nodes: NodeState[] }>(url('/status'))).nodes;
-  const incidents = async () =>
-    (await getJson<{ incidents: ChaosIncident[] }>(url('/incidents'))).incidents.sort(
-      (a, b) => a.openedAt - b.openedAt,
-    );
+  const { nodes, node, incidents } = clusterReader<ChaosIncident>(
+    stack.url.replace('localhost', LOOPBACK),
+    options.clusterId,
+  );
   const describe = async () => {
     const state = await nodes().catch(() => [] as NodeState[]);
     const open = await incidents().catch(() => [] as ChaosIncident[]);
@@ -194,22 +182,8 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
       ...log.slice(-30).map((line) => `  ${line}`),
     ].join('\n');
   };
-  const until = async <T>(what: string, find: () => Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS) => {
-    let found: T | undefined;
-    try {
-      await waitFor(
-        what,
-        async () => {
-          found = await find();
-          return found !== undefined;
-        },
-        { timeoutMs, intervalMs: 150 },
-      );
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${await describe()}`);
-    }
-    return found as T;
-  };
+  const until = <T>(what: string, find: () => Promise<T | undefined>, timeoutMs = STEP_TIMEOUT_MS) =>
+    pollFor(what, find, { timeoutMs, intervalMs: 150 }, describe);
   const runbookLine = (incident: Pick<Incident, 'incidentId' | 'flaps'>) => {
     const prefix = `[runbook] ${executionNameFor(incident)}: `;
     return output.find((line) => line.startsWith(prefix));
@@ -222,7 +196,7 @@ export async function startChaosStack(options: ChaosStackOptions): Promise<Chaos
     log,
     notifications: stack.notifications,
     nodes,
-    node: async (nodeId) => (await nodes()).find((n) => n.nodeId === nodeId),
+    node,
     incidents,
     until,
     waitForIncident: (what, match, timeoutMs) =>

@@ -1,6 +1,7 @@
 import { freePort } from '../../../local/dynamodb-local';
 import { redisServerCommand } from '../../../local/redis-servers';
 import { LOOPBACK, ProcessGroup, waitFor } from '../../../local/server-processes';
+import { restartableRedisArgs } from '../../support/redis-args';
 import { redisCommand, redisInfo, startMariaDbPair, startPostgresPair } from '../../support/servers';
 import { type Address, type ChaosEngine, DRIVERS, type EngineDriver } from './engines';
 import { TcpProxy } from './proxy';
@@ -85,26 +86,13 @@ export async function startRedisChaos(options: RedisTopologyOptions = {}): Promi
       proxies.push(proxy);
       const dir = group.dir(nodeId, undefined);
       const primaryProxy = proxies[0] as TcpProxy;
-      const args = [
-        '--port',
-        String(port),
-        '--bind',
-        LOOPBACK,
-        '--dir',
+      const args = restartableRedisArgs({
+        port,
         dir,
-        '--daemonize',
-        'no',
-        '--save',
-        '',
-        ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
-        '--repl-diskless-sync-delay',
-        '0',
-        '--repl-ping-replica-period',
-        '1',
-        '--repl-timeout',
-        '3',
-        ...(i === 1 ? [] : ['--replicaof', LOOPBACK, String(primaryProxy.port)]),
-      ];
+        appendOnly: options.persistent === true,
+        ...(i === 1 ? {} : { replicaOf: { host: LOOPBACK, port: primaryProxy.port } }),
+        extra: ['--repl-ping-replica-period', '1', '--repl-timeout', '3'],
+      });
       specs.push({ nodeId, port, dir, args });
       nodes.push({
         nodeId,
