@@ -10,8 +10,8 @@ import { ClusterConfigError } from '../functions/core/config/problems';
 import { type ClusterConfig, ROLE_ARN_PATTERN } from '../functions/core/config/schema';
 import { resolvePolicy } from '../functions/core/policy';
 import { hasPrivateAddress } from '../functions/core/private-address';
+import type { SecretGrant } from './constructs/function-bindings/secrets';
 import type { StreamCapacity } from './constructs/ingest';
-import type { SecretGrant } from './constructs/sentinel-function';
 import type { TableCapacity } from './constructs/state-store';
 import { ReplicaSentinelStack, type ReplicaSentinelStackProps } from './stack';
 

@@ -39,7 +39,9 @@ import { Construct } from 'constructs';
 import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { SWEEP_WINDOW_SECONDS } from '../../functions/core/sweep-window';
 import { functionEntry } from '../paths';
-import { createLogsKey, SentinelFunction, SQS_PRODUCER_KEY_ACTIONS } from './sentinel-function';
+import { SQS_PRODUCER_KEY_ACTIONS } from './function-bindings/messaging';
+import { createLogsKey } from './logs-key';
+import { SentinelFunction } from './sentinel-function';
 import { SqsFailureDestination } from './sqs-failure-destination';
 
 /** Default of {@link DetectorProps.sweepIntervalSeconds}; the sweep handler's own default too. */

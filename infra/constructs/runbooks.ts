@@ -36,7 +36,9 @@ import {
 } from '../../functions/core/runbook-flows';
 import { functionEntry } from '../paths';
 import { routingComment } from '../runbook-routing';
-import { createLogsKey, importVpcPlacement, type NetworkIds, SentinelFunction } from './sentinel-function';
+import { createLogsKey } from './logs-key';
+import { SentinelFunction } from './sentinel-function';
+import { importVpcPlacement, type NetworkIds } from './vpc-placement';
 
 /**
  * Errors every Task retries (2 s, backoff 2, 3 retries): Lambda's own transient failures, and
