@@ -111,7 +111,7 @@ export interface ReplicaSentinelStackProps extends StackProps {
    */
   readonly slackAllowedUserIds?: readonly string[];
   /**
-   * The probe function (from the configuration file's enabled `probe` section, infra/build-app.ts).
+   * The probe function (from the configuration file's enabled `probe` section, infra/config-file.ts).
    *
    * @default - no probe function
    */
