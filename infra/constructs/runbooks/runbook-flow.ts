@@ -22,7 +22,7 @@ import { CallAwsService } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { RunbookAction } from '../../../functions/core/runbook';
 import { routingComment } from '../../runbook-routing';
-import { StepsInvoke } from './steps-invoke';
+import { UnqualifiedLambdaInvoke } from '../unqualified-lambda-invoke';
 
 /**
  * Errors every Task retries (2 s, backoff 2, 3 retries): Lambda's own transient failures, and
@@ -95,7 +95,7 @@ export class RunbookFlow extends Construct {
    * States.Timeout goes to `expired` with the state unchanged, any other error to MarkFailed.
    */
   public approvalTask(expired: IChainable): TaskStateBase {
-    const task = new StepsInvoke(this, 'RequestApproval', {
+    const task = new UnqualifiedLambdaInvoke(this, 'RequestApproval', {
       lambdaFunction: this.stepsFunction,
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       payload: TaskInput.fromObject({
@@ -193,7 +193,7 @@ export class RunbookFlow extends Construct {
     action: RunbookAction,
     options: { catchToMarkFailed: boolean },
   ): TaskStateBase {
-    const task = new StepsInvoke(this, name, {
+    const task = new UnqualifiedLambdaInvoke(this, name, {
       lambdaFunction: this.stepsFunction,
       // The function's result IS the new state: Resource is the function ARN, no Payload envelope.
       payloadResponseOnly: true,
