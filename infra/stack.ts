@@ -2,15 +2,16 @@ import { CfnOutput, RemovalPolicies, RemovalPolicy, Stack, type StackProps } fro
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { Detector } from './constructs/detector';
+import type { SecretGrant } from './constructs/function-bindings/secrets';
 import { Ingest, type StreamCapacity } from './constructs/ingest';
 import { Notifications } from './constructs/notifications';
 import { Observability } from './constructs/observability';
 import { OperatorApi } from './constructs/operator-api';
 import { Probes } from './constructs/probes';
 import { Runbooks } from './constructs/runbooks';
-import type { NetworkIds, SecretGrant } from './constructs/sentinel-function';
 import { StateStore, type TableCapacity } from './constructs/state-store';
 import { VpcEndpoints } from './constructs/vpc-endpoints';
+import type { NetworkIds } from './constructs/vpc-placement';
 
 /** The stack's network (one section for the probe and runbook-steps), with the optional VPC endpoints. */
 export interface StackNetwork extends NetworkIds {
@@ -110,7 +111,7 @@ export interface ReplicaSentinelStackProps extends StackProps {
    */
   readonly slackAllowedUserIds?: readonly string[];
   /**
-   * The probe function (from the configuration file's enabled `probe` section, infra/build-app.ts).
+   * The probe function (from the configuration file's enabled `probe` section, infra/config-file.ts).
    *
    * @default - no probe function
    */

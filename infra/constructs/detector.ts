@@ -29,18 +29,16 @@ import {
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import {
-  LambdaInvoke,
-  type LambdaInvokeProps,
-  SqsSendMessage,
-  type SqsSendMessageProps,
-} from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { SqsSendMessage, type SqsSendMessageProps } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TABLE, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
 import { SWEEP_WINDOW_SECONDS } from '../../functions/core/sweep-window';
 import { functionEntry } from '../paths';
-import { createLogsKey, SentinelFunction, SQS_PRODUCER_KEY_ACTIONS } from './sentinel-function';
+import { SQS_PRODUCER_KEY_ACTIONS } from './function-bindings/messaging';
+import { createLogsKey } from './logs-key';
+import { SentinelFunction } from './sentinel-function';
 import { SqsFailureDestination } from './sqs-failure-destination';
+import { UnqualifiedLambdaInvoke } from './unqualified-lambda-invoke';
 
 /** Default of {@link DetectorProps.sweepIntervalSeconds}; the sweep handler's own default too. */
 export const DEFAULT_SWEEP_INTERVAL_SECONDS = 10;
@@ -98,26 +96,6 @@ export interface DetectorProps {
    * @default RetentionDays.ONE_MONTH (SentinelFunction's default)
    */
   readonly logRetention?: RetentionDays;
-}
-
-/**
- * `LambdaInvoke` with a narrower grant: LambdaInvoke grants `lambda:InvokeFunction` on the function and on
- * `<function>:*` (every version and alias; cdk-nag IAM5). The sweep machine invokes the unqualified
- * function, so that is the only resource this grants. Its own retry of Lambda service errors (6 attempts
- * from 2 s, doubling: longer than the window) is off; the machine retries within the window instead.
- */
-class SweepInvoke extends LambdaInvoke {
-  protected override readonly taskPolicies: PolicyStatement[];
-
-  constructor(scope: Construct, id: string, props: LambdaInvokeProps) {
-    super(scope, id, { ...props, retryOnServiceExceptions: false });
-    this.taskPolicies = [
-      new PolicyStatement({
-        actions: ['lambda:InvokeFunction'],
-        resources: [props.lambdaFunction.functionArn],
-      }),
-    ];
-  }
 }
 
 /**
@@ -306,7 +284,9 @@ export class Detector extends Construct {
    * (functions/core/sweep-window.ts); the machine only routes and waits.
    */
   private sweepMachine(sweep: SentinelFunction, deadLetters: IQueue, logs: LogGroup): StateMachine {
-    const invoke = new SweepInvoke(this, 'SweepOnce', {
+    // UnqualifiedLambdaInvoke: its own retry of Lambda service errors (6 attempts from 2 s, doubling: longer
+    // than the window) is off; the machine retries within the window instead.
+    const invoke = new UnqualifiedLambdaInvoke(this, 'SweepOnce', {
       lambdaFunction: sweep.fn,
       comment:
         'One sweep; answers the next slot ({ windowStart, index, at, done }), which replaces the state',

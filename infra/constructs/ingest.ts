@@ -8,7 +8,8 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { functionEntry } from '../paths';
-import { createLogsKey, SentinelFunction } from './sentinel-function';
+import { createLogsKey } from './logs-key';
+import { SentinelFunction } from './sentinel-function';
 import { SqsFailureDestination } from './sqs-failure-destination';
 
 /** Props of {@link Ingest}. */

@@ -11,7 +11,8 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NOTIFY_SLACK_IDEMPOTENCY_SCOPE } from '../../functions/adapters/table-definition';
 import { functionEntry } from '../paths';
-import { createLogsKey, SentinelFunction } from './sentinel-function';
+import { createLogsKey } from './logs-key';
+import { SentinelFunction } from './sentinel-function';
 import { SqsAsyncFailureDestination } from './sqs-failure-destination';
 
 /**

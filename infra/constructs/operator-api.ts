@@ -26,7 +26,8 @@ import {
   SLACK_ACTIONS_PATH,
 } from '../../functions/core/operator-routes';
 import { functionEntry } from '../paths';
-import { createLogsKey, SentinelFunction } from './sentinel-function';
+import { createLogsKey } from './logs-key';
+import { SentinelFunction } from './sentinel-function';
 
 /** Props of {@link OperatorApi}. */
 export interface OperatorApiProps {

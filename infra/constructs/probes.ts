@@ -15,7 +15,9 @@ import { Construct } from 'constructs';
 import { keys } from '../../functions/adapters/table-definition';
 import { probeIntervalProblem, probeRoundSeconds } from '../../functions/core/probe-cadence';
 import { functionEntry } from '../paths';
-import { importVpcPlacement, type NetworkIds, type SecretGrant, SentinelFunction } from './sentinel-function';
+import type { SecretGrant } from './function-bindings/secrets';
+import { SentinelFunction } from './sentinel-function';
+import { importVpcPlacement, type NetworkIds } from './vpc-placement';
 
 /** Where the configuration file is inside the function (a layer is extracted under /opt). */
 export const PROBE_CONFIG_PATH = '/opt/replica-sentinel/clusters.yaml';

@@ -1,13 +1,10 @@
-import { ArnFormat, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
+/**
+ * The house Lambda function, `SentinelFunction` (docs/CONVENTIONS.md): the function, its role and its log group,
+ * and the `bind…` methods through which it gets every other permission. What each `bind…` grants is in
+ * infra/constructs/function-bindings/ (one file per kind of resource).
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import {
-  type ISecurityGroup,
-  type ISubnet,
-  type IVpc,
-  SecurityGroup,
-  Subnet,
-  Vpc,
-} from 'aws-cdk-lib/aws-ec2';
 import {
   type IGrantable,
   type IPrincipal,
@@ -15,7 +12,7 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
-import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import {
   ApplicationLogLevel,
   Architecture,
@@ -31,127 +28,36 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { idempotencyPartitionKey } from '../../functions/adapters/table-definition';
 import { BUNDLE_HANDLER, functionCode } from '../bundling';
-
-/** How a function uses the node-state table: read only, or read and conditional writes. */
-export type TableAccess = 'R' | 'RW';
+import {
+  bindAutomationDocuments,
+  bindAutomationRoles,
+  bindInvokeFunctions,
+} from './function-bindings/hook-targets';
+import { bindQuarantine, bindTopic } from './function-bindings/messaging';
+import {
+  bindSecret,
+  bindSecretsNamed,
+  bindSecretValues,
+  type SecretGrant,
+} from './function-bindings/secrets';
+import {
+  bindExecutionControl,
+  bindStateMachines,
+  bindTaskResponses,
+  type ExecutionControlTargets,
+} from './function-bindings/step-functions';
+import {
+  bindIdempotencyRecords,
+  bindTable,
+  type TableAccess,
+  type TableBindingOptions,
+} from './function-bindings/table';
+import { createLogsKey } from './logs-key';
+import { VPC_ENI_ACTIONS, type VpcPlacement } from './vpc-placement';
 
 /** Application log level, shared by Powertools (`POWERTOOLS_LOG_LEVEL`) and Lambda's log filter. */
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-
-/**
- * DynamoDB data-plane actions per access level: exactly what the handlers call (GetItem, Query,
- * BatchGetItem; PutItem/UpdateItem for conditional writes). No Scan, no DeleteItem, no BatchWriteItem.
- */
-const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
-  R: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
-  RW: [
-    'dynamodb:GetItem',
-    'dynamodb:BatchGetItem',
-    'dynamodb:Query',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-  ],
-};
-
-/**
- * KMS actions on the table's key per access level. DynamoDB uses the caller's permissions on a
- * customer-managed key to decrypt (reads) and encrypt (writes) the table key; named actions, no wildcards.
- */
-const TABLE_KEY_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
-  R: ['kms:Decrypt', 'kms:DescribeKey'],
-  RW: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-};
-
-/** What an SQS producer needs on a KMS-encrypted queue (SQS developer guide, "Key management"). */
-export const SQS_PRODUCER_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
-
-/** What a publisher needs on the KMS key of an encrypted SNS topic (SNS developer guide, "Key management"). */
-export const SNS_PUBLISHER_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
-
-/**
- * What Powertools' DynamoDB idempotency persistence layer calls: GetItem (consistent read of a record),
- * PutItem (conditional, to claim a key), UpdateItem (to save the result) and DeleteItem (to release a
- * key after a failure).
- */
-const IDEMPOTENCY_ACTIONS: readonly string[] = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-];
-
-/**
- * What Lambda does with the execution role of a function placed in a VPC: create, describe and delete its
- * network interfaces in the function's subnets (the actions of the AWSLambdaVPCAccessExecutionPermissions
- * managed policy, named here instead of attaching it). They take `"*"`: Describe* has no resource-level
- * permissions, and the interfaces are created and named by Lambda at run time.
- */
-export const VPC_ENI_ACTIONS: readonly string[] = [
-  'ec2:CreateNetworkInterface',
-  'ec2:DescribeNetworkInterfaces',
-  'ec2:DescribeSubnets',
-  'ec2:DeleteNetworkInterface',
-  'ec2:AssignPrivateIpAddresses',
-  'ec2:UnassignPrivateIpAddresses',
-];
-
-/** Where a function in a VPC runs: exactly these subnets, with exactly these security groups. */
-export interface VpcPlacement {
-  /** The VPC of the subnets. */
-  readonly vpc: IVpc;
-  /** Private subnets the function's network interfaces are created in (at least one). */
-  readonly subnets: readonly ISubnet[];
-  /** Security groups of those interfaces (at least one); their egress rules decide what the function reaches. */
-  readonly securityGroups: readonly ISecurityGroup[];
-}
-
-/** A VPC placement as a user configures it: ids only. */
-export interface NetworkIds {
-  readonly vpcId: string;
-  readonly subnetIds: readonly string[];
-  readonly securityGroupIds: readonly string[];
-}
-
-/**
- * Imports the user's VPC, subnets and security groups by id as a {@link VpcPlacement}, without a lookup
- * (synthesis needs no network and no AWS account). The security groups are imported as they are: their
- * rules stay the network owner's. `user` names the function in the acknowledgements' reasons.
- */
-export function importVpcPlacement(scope: Construct, network: NetworkIds, user: string): VpcPlacement {
-  const vpc = Vpc.fromVpcAttributes(scope, 'Vpc', {
-    vpcId: network.vpcId,
-    // The function is placed in the subnets below, selected by id: the VPC's own subnet layout and AZs
-    // play no part (CDK wants a list here; the region's AZs, resolved by CloudFormation, are never used).
-    availabilityZones: Fn.getAzs(),
-  });
-  Validations.of(vpc).acknowledge({
-    id: 'Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
-    reason:
-      `The imported VPC only carries ${user}: its subnets are selected by id, so no construct ` +
-      "reads the VPC's availability zones or subnet lists at synthesis time.",
-  });
-  const subnets = network.subnetIds.map((subnetId, index) => {
-    const subnet = Subnet.fromSubnetId(scope, `Subnet${index}`, subnetId);
-    Validations.of(subnet).acknowledge({
-      id: 'Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
-      reason:
-        `Only the subnet id is used (the VpcConfig of ${user}); routing stays the network owner's, nothing here reads ` +
-        "or changes the subnet's route table.",
-    });
-    return subnet;
-  });
-  const securityGroups = network.securityGroupIds.map((groupId, index) =>
-    SecurityGroup.fromSecurityGroupId(scope, `SecurityGroup${index === 0 ? '' : index}`, groupId, {
-      mutable: false,
-    }),
-  );
-  return { vpc, subnets, securityGroups };
-}
-
-// The partition of `onceInTable()`'s records, from the module that writes them.
-export { idempotencyPartitionKey };
 
 /** Props of {@link SentinelFunction}. */
 export interface SentinelFunctionProps {
@@ -221,44 +127,6 @@ export interface SentinelFunctionProps {
    * @default - not in a VPC
    */
   readonly vpc?: VpcPlacement;
-}
-
-/** A secret a function may read: its complete ARN and, when it has one, its customer-managed KMS key. */
-export interface SecretGrant {
-  readonly arn: string;
-  readonly keyArn?: string;
-}
-
-/**
- * Creates a customer-managed KMS key (rotation on) that CloudWatch Logs may use for log groups of
- * this account and region only. Share one across the functions of a construct.
- */
-export function createLogsKey(scope: Construct, id: string): Key {
-  const key = new Key(scope, id, {
-    enableKeyRotation: true,
-    description: 'replica-sentinel: encrypts Lambda log groups',
-  });
-  const stack = Stack.of(key);
-  // CloudWatch Logs encrypts with the caller-independent service principal; the encryption context
-  // condition keeps the key usable only for log groups in this account and region.
-  key.addToResourcePolicy(
-    new PolicyStatement({
-      principals: [new ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: {
-        ArnLike: {
-          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: '*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        },
-      },
-    }),
-  );
-  return key;
 }
 
 /**
@@ -381,38 +249,8 @@ export class SentinelFunction extends Construct implements IGrantable {
    * @param options.conditionChecks also `dynamodb:ConditionCheckItem` (TransactWriteItems with
    *   ConditionCheck items); 'RW' only
    */
-  public bindTable(
-    table: ITableV2,
-    access: TableAccess,
-    options: {
-      readonly indexes?: readonly string[];
-      readonly key?: IKey;
-      readonly conditionChecks?: boolean;
-    } = {},
-  ): this {
-    if (options.conditionChecks === true && access !== 'RW') {
-      throw new Error(
-        `${this.node.path}: conditionChecks are part of transactional writes and need access 'RW'`,
-      );
-    }
-    this.fn.addEnvironment('TABLE_NAME', table.tableName);
-    // Not table.grantReadWriteData() / table.grant(): on a table with a GSI those add `<table>/index/*`
-    // (cdk-nag IAM5) and, for the data grants, Scan, DeleteItem, BatchWriteItem and kms:*Key* wildcards.
-    // A TransactWriteItems call is authorized per item: PutItem / UpdateItem for its Put and Update items,
-    // dynamodb:ConditionCheckItem for its ConditionCheck items.
-    const actions = [
-      ...TABLE_ACTIONS[access],
-      ...(options.conditionChecks === true ? ['dynamodb:ConditionCheckItem'] : []),
-    ];
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.tableArn] }));
-    // An index can only be queried (its items are written through the table), so Query is all it gets.
-    const indexArns = (options.indexes ?? []).map((name) => `${table.tableArn}/index/${name}`);
-    if (indexArns.length > 0) {
-      this.role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }),
-      );
-    }
-    (options.key ?? table.encryptionKey)?.grant(this.role, ...TABLE_KEY_ACTIONS[access]);
+  public bindTable(table: ITableV2, access: TableAccess, options: TableBindingOptions = {}): this {
+    bindTable(this, table, access, options);
     return this;
   }
 
@@ -428,17 +266,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * @param options.key the table's KMS key, when `table.encryptionKey` is not set (imported tables)
    */
   public bindIdempotencyRecords(table: ITableV2, scope: string, options: { readonly key?: IKey } = {}): this {
-    this.fn.addEnvironment('TABLE_NAME', table.tableName);
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: [...IDEMPOTENCY_ACTIONS],
-        resources: [table.tableArn],
-        conditions: {
-          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [idempotencyPartitionKey(scope)] },
-        },
-      }),
-    );
-    (options.key ?? table.encryptionKey)?.grant(this.role, ...TABLE_KEY_ACTIONS.RW);
+    bindIdempotencyRecords(this, table, scope, options);
     return this;
   }
 
@@ -450,11 +278,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * @param options.key the topic's KMS key, when `topic.masterKey` is not set (imported topics)
    */
   public bindTopic(topic: ITopic, options: { readonly key?: IKey } = {}): this {
-    this.fn.addEnvironment('ALERTS_TOPIC_ARN', topic.topicArn);
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
-    );
-    (options.key ?? topic.masterKey)?.grant(this.role, ...SNS_PUBLISHER_KEY_ACTIONS);
+    bindTopic(this, topic, options);
     return this;
   }
 
@@ -479,17 +303,8 @@ export class SentinelFunction extends Construct implements IGrantable {
    * @param description what the secret is, for the error when its complete ARN is unknown
    */
   public bindSecret(variable: string, secret: ISecret, description = `the secret of ${variable}`): this {
-    const arn = secret.secretFullArn;
-    if (arn === undefined) {
-      throw new Error(
-        `${this.node.path}: ${description} needs its complete ARN (with the 6-character suffix) ` +
-          'so that the grant names exactly one secret',
-      );
-    }
-    this.fn.addEnvironment(variable, arn);
-    return this.bindSecretValues([
-      { arn, ...(secret.encryptionKey === undefined ? {} : { keyArn: secret.encryptionKey.keyArn }) },
-    ]);
+    bindSecret(this, variable, secret, description);
+    return this;
   }
 
   /**
@@ -498,12 +313,8 @@ export class SentinelFunction extends Construct implements IGrantable {
    * in this region.
    */
   public bindSecretValues(secrets: readonly SecretGrant[]): this {
-    const arns = [...new Set(secrets.map((secret) => secret.arn))];
-    if (arns.length === 0) return this;
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: arns }),
-    );
-    return this.bindSecretKeys(secrets.flatMap((secret) => secret.keyArn ?? []));
+    bindSecretValues(this, secrets);
+    return this;
   }
 
   /**
@@ -512,43 +323,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * with `keyArns` through Secrets Manager.
    */
   public bindSecretsNamed(prefix: string, keyArns: readonly string[] = []): this {
-    const stack = Stack.of(this);
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [
-          stack.formatArn({
-            service: 'secretsmanager',
-            resource: 'secret',
-            resourceName: `${prefix}*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
-    Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:${stack.region}:<AWS::AccountId>:secret:${prefix}*]`,
-      reason:
-        `Secrets of clusters applied with watch --stack are not known at synth: the function may read the secrets ` +
-        `whose name starts with ${prefix} (a documented naming convention, context value clusterSecretNamePrefix), ` +
-        'in this account and region, and nothing else by pattern.',
-    });
-    return this.bindSecretKeys(keyArns);
-  }
-
-  /** `kms:Decrypt` on these keys, only through Secrets Manager in this region. */
-  private bindSecretKeys(keyArns: readonly string[]): this {
-    const unique = [...new Set(keyArns)];
-    if (unique.length === 0) return this;
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: unique,
-        conditions: {
-          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
-        },
-      }),
-    );
+    bindSecretsNamed(this, prefix, keyArns);
     return this;
   }
 
@@ -560,15 +335,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * onTransition.bindStateMachines({ FAILOVER_STATE_MACHINE_ARN: runbooks.failover });
    */
   public bindStateMachines(stateMachines: Readonly<Record<string, IStateMachine>>): this {
-    for (const [variable, stateMachine] of Object.entries(stateMachines)) {
-      this.fn.addEnvironment(variable, stateMachine.stateMachineArn);
-      this.role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['states:StartExecution'],
-          resources: [stateMachine.stateMachineArn],
-        }),
-      );
-    }
+    bindStateMachines(this, stateMachines);
     return this;
   }
 
@@ -580,13 +347,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * on it): naming the state machines keeps the function from answering tokens of any other workflow.
    */
   public bindTaskResponses(stateMachines: readonly IStateMachine[]): this {
-    if (stateMachines.length === 0) return this;
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-        resources: stateMachines.map((stateMachine) => stateMachine.stateMachineArn),
-      }),
-    );
+    bindTaskResponses(this, stateMachines);
     return this;
   }
 
@@ -598,40 +359,8 @@ export class SentinelFunction extends Construct implements IGrantable {
    * `name`: the state machine's name as a plain string (an ARN built from the name token could not be
    * acknowledged).
    */
-  public bindExecutionControl(
-    stateMachines: Readonly<Record<string, { readonly stateMachine: IStateMachine; readonly name: string }>>,
-  ): this {
-    const stack = Stack.of(this);
-    this.fn.addEnvironment(
-      'RUNBOOK_STATE_MACHINE_ARNS',
-      stack.toJsonString(
-        Object.fromEntries(
-          Object.entries(stateMachines).map(([runbook, sm]) => [runbook, sm.stateMachine.stateMachineArn]),
-        ),
-      ),
-    );
-    const executions = Object.values(stateMachines).map(({ name }) =>
-      stack.formatArn({
-        service: 'states',
-        resource: 'execution',
-        resourceName: `${name}:*`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      }),
-    );
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['states:DescribeExecution', 'states:StopExecution'],
-        resources: executions,
-      }),
-    );
-    for (const arn of executions) {
-      Validations.of(this.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${arn.replace(/\$\{Token\[AWS\.(\w+)\.\d+\]\}/g, '<AWS::$1>')}]`,
-        reason:
-          'DescribeExecution and StopExecution on the executions of one runbook state machine: an execution is named by ' +
-          'its incident id at run time, so the grant names the state machine and leaves the execution name open.',
-      });
-    }
+  public bindExecutionControl(stateMachines: ExecutionControlTargets): this {
+    bindExecutionControl(this, stateMachines);
     return this;
   }
 
@@ -640,10 +369,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * given: an unqualified ARN allows the unqualified function only, a qualified one that version or alias).
    */
   public bindInvokeFunctions(functionArns: readonly string[]): this {
-    if (functionArns.length === 0) return this;
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [...functionArns] }),
-    );
+    bindInvokeFunctions(this, functionArns);
     return this;
   }
 
@@ -655,25 +381,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * AWS; their ARNs have no account).
    */
   public bindAutomationDocuments(documentNames: readonly string[]): this {
-    if (documentNames.length === 0) return this;
-    const stack = Stack.of(this);
-    const arn = (resource: string, name: string, resourceName: string) =>
-      stack.formatArn({
-        service: 'ssm',
-        resource,
-        resourceName,
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-        ...(/^(aws|amazon|amzn)/i.test(name) ? { account: '' } : {}),
-      });
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['ssm:StartAutomationExecution'],
-        resources: documentNames.flatMap((name) => [
-          arn('document', name, name),
-          arn('automation-definition', name, `${name}:$DEFAULT`),
-        ]),
-      }),
-    );
+    bindAutomationDocuments(this, documentNames);
     return this;
   }
 
@@ -682,14 +390,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * `ssm.amazonaws.com`): the `AutomationAssumeRole` of the SSM hooks, the role an automation runs as.
    */
   public bindAutomationRoles(roleArns: readonly string[]): this {
-    if (roleArns.length === 0) return this;
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['iam:PassRole'],
-        resources: [...roleArns],
-        conditions: { StringEquals: { 'iam:PassedToService': 'ssm.amazonaws.com' } },
-      }),
-    );
+    bindAutomationRoles(this, roleArns);
     return this;
   }
 
@@ -698,9 +399,7 @@ export class SentinelFunction extends Construct implements IGrantable {
    * queue only, with the producer actions on the queue's KMS key.
    */
   public bindQuarantine(queue: IQueue): this {
-    this.fn.addEnvironment('QUARANTINE_QUEUE_URL', queue.queueUrl);
-    queue.grant(this.role, 'sqs:SendMessage');
-    queue.encryptionMasterKey?.grant(this.role, ...SQS_PRODUCER_KEY_ACTIONS);
+    bindQuarantine(this, queue);
     return this;
   }
 }

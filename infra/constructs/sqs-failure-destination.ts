@@ -9,7 +9,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { SQS_PRODUCER_KEY_ACTIONS } from './sentinel-function';
+import { SQS_PRODUCER_KEY_ACTIONS } from './function-bindings/messaging';
 
 /** `sqs:SendMessage` on the queue and the SQS producer actions on its KMS key: all a sender needs. */
 function grantSend(queue: IQueue, fn: IFunction): void {

@@ -8,7 +8,7 @@ import {
   SecurityGroup,
 } from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { importVpcPlacement, type NetworkIds } from './sentinel-function';
+import { importVpcPlacement, type NetworkIds } from './vpc-placement';
 
 /** The AWS APIs the functions in the VPC call, as interface endpoints (DynamoDB is a gateway endpoint). */
 export const INTERFACE_ENDPOINT_SERVICES = {

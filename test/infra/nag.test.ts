@@ -7,7 +7,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { OPERATOR_ROUTES } from '../../functions/core/operator-routes';
-import { VPC_ENI_ACTIONS } from '../../infra/constructs/sentinel-function';
+import { VPC_ENI_ACTIONS } from '../../infra/constructs/vpc-placement';
 import {
   ALL_OPTIONS_CONTEXT,
   LOG_DELIVERY_ACTIONS,

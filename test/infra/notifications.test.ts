@@ -9,8 +9,8 @@ import { jest } from '@jest/globals';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { onceInTable } from '../../functions/adapters/once';
+import { idempotencyPartitionKey } from '../../functions/adapters/table-definition';
 import { NOTIFY_SLACK_IDEMPOTENCY_SCOPE } from '../../infra/constructs/notifications';
-import { idempotencyPartitionKey } from '../../infra/constructs/sentinel-function';
 import {
   ALL_OPTIONS_CONTEXT,
   arnOf,

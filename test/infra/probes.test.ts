@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/build-app';
 import { PROBE_CONFIG_PATH } from '../../infra/constructs/probes';
-import { VPC_ENI_ACTIONS } from '../../infra/constructs/sentinel-function';
+import { VPC_ENI_ACTIONS } from '../../infra/constructs/vpc-placement';
 import { REPO_ROOT } from '../../infra/paths';
 import {
   arnOf,

@@ -4,14 +4,13 @@ import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { RUNBOOK_ACTIONS } from '../../functions/core/runbook';
 import { type FlowState, RUNBOOK_FLOWS } from '../../functions/core/runbook-flows';
+import { MAX_STACK_NAME_LENGTH, Runbooks } from '../../infra/constructs/runbooks';
 import {
-  MAX_STACK_NAME_LENGTH,
   RUNTIME_ERRORS,
-  Runbooks,
   SSM_PENDING_STATUSES,
   SSM_TRANSIENT_ERRORS,
   TRANSIENT_ERRORS,
-} from '../../infra/constructs/runbooks';
+} from '../../infra/constructs/runbooks/runbook-flow';
 import { ROUTING_COMMENT_PREFIX } from '../../infra/runbook-routing';
 import {
   ALL_OPTIONS_CONTEXT,

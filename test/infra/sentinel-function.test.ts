@@ -6,7 +6,8 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { createLogsKey, SentinelFunction } from '../../infra/constructs/sentinel-function';
+import { createLogsKey } from '../../infra/constructs/logs-key';
+import { SentinelFunction } from '../../infra/constructs/sentinel-function';
 import { functionEntry } from '../../infra/paths';
 import { arnOf, logicalIdOfConstruct, statementsOfFunction, TEST_REGION } from './support';
 

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { keys, TRANSITION_FILTER_PATTERN } from '../../functions/adapters/table-definition';
+import { type TemplateFunction, templateFunctions } from '../../infra/template-functions';
+import { templateResources } from '../../infra/template-references';
 import { matchesFilter } from '../../local/event-filter';
 import { type RedisTopology, startRedisTopology } from '../../local/redis-servers';
 import { StreamPoller } from '../../local/stream-poller';
@@ -43,35 +45,7 @@ let poller: StreamPoller | undefined;
 let redis: RedisTopology | undefined;
 let configDirectory: string | undefined;
 const PROBED_CLUSTER = 'rehearsal-probed';
-let functions: { id: string; service: string; entry: string; env: Record<string, string> }[] = [];
-
-/**
- * A template value as a string: a reference to the table is our table, to a queue a queue of the stand-in,
- * to a topic or state machine an ARN of that kind; any other reference, attribute or substitution a
- * stand-in ARN of the right shape; joins joined.
- */
-function standIn(value: unknown, refs: Record<string, string>): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  const v = value as Record<string, unknown>;
-  if (typeof v.Ref === 'string') {
-    const known = refs[v.Ref];
-    if (known !== undefined) return known;
-    if (v.Ref.startsWith('AWS::'))
-      return v.Ref === 'AWS::Region' ? 'us-east-1' : v.Ref === 'AWS::AccountId' ? '123456789012' : 'aws';
-    return `arn:aws:states:us-east-1:123456789012:stateMachine:${v.Ref}`;
-  }
-  if (Array.isArray(v['Fn::GetAtt'])) {
-    const [id, attribute] = v['Fn::GetAtt'] as [string, string];
-    return refs[`${id}.${attribute}`] ?? `arn:aws:lambda:us-east-1:123456789012:function:${id}`;
-  }
-  if (Array.isArray(v['Fn::Join'])) {
-    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map((part) => standIn(part, refs)).join(separator);
-  }
-  if (typeof v['Fn::Sub'] === 'string') return v['Fn::Sub'].replace(/\$\{[^}]+\}/g, 'stand-in');
-  return 'stand-in';
-}
+let functions: TemplateFunction[] = [];
 
 beforeAll(async () => {
   certificate = await selfSignedCertificate();
@@ -105,49 +79,16 @@ beforeAll(async () => {
     bundling: true,
     context: { changeStreams: 'true', slackWebhookSecretArn: SLACK_SECRET_ARN, config },
   });
-  type Resource = { Type: string; Properties?: Record<string, unknown> };
-  const template = Template.fromStack(app.stack).toJSON() as { Resources: Record<string, Resource> };
-  const refs: Record<string, string> = {};
-  for (const [id, r] of Object.entries(template.Resources)) {
-    if (r.Type === 'AWS::DynamoDB::GlobalTable' || r.Type === 'AWS::DynamoDB::Table')
-      refs[id] = table.tableName;
-    else if (r.Type === 'AWS::SQS::Queue') refs[id] = aws.queueUrl(id);
-    else if (r.Type === 'AWS::SNS::Topic') refs[id] = `arn:aws:sns:us-east-1:123456789012:${id}`;
+  const template = Template.fromStack(app.stack).toJSON();
+  // The table is ours (templateFunctions), queues are queues of the stand-in, topics and streams ARNs of theirs.
+  const standIns: Record<string, string> = {};
+  for (const [id, r] of Object.entries(templateResources(template))) {
+    if (r.Type === 'AWS::SQS::Queue') standIns[id] = aws.queueUrl(id);
+    else if (r.Type === 'AWS::SNS::Topic') standIns[id] = `arn:aws:sns:us-east-1:123456789012:${id}`;
     else if (r.Type === 'AWS::Kinesis::Stream')
-      refs[`${id}.Arn`] = `arn:aws:kinesis:us-east-1:123456789012:stream/${id}`;
+      standIns[`${id}.Arn`] = `arn:aws:kinesis:us-east-1:123456789012:stream/${id}`;
   }
-  // A bundled function's code is the asset `asset.<hash>` of the cloud assembly, uploaded as `<hash>.zip`.
-  const assetOf = (r: Resource) =>
-    String((r.Properties?.Code as { S3Key?: unknown })?.S3Key ?? '').replace(/\.zip$/, '');
-  functions = Object.entries(template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::Lambda::Function' && assetOf(r) !== '')
-    .map(([id, r]) => {
-      const variables = ((r.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ??
-        {}) as Record<string, unknown>;
-      // A layer is extracted under /opt: paths there are read from the layer's staged asset directory.
-      const layer = (r.Properties?.Layers as { Ref?: string }[] | undefined)?.[0]?.Ref;
-      const layerContent = layer
-        ? (template.Resources[layer]?.Properties?.Content as { S3Key?: string } | undefined)
-        : undefined;
-      const layerDirectory = layerContent?.S3Key
-        ? join(app?.outdir ?? '', `asset.${layerContent.S3Key.replace(/\.zip$/, '')}`)
-        : undefined;
-      const env = Object.fromEntries(
-        Object.entries(variables).map(([k, v]) => {
-          const value = standIn(v, refs);
-          return [
-            k,
-            layerDirectory && value.startsWith('/opt/') ? join(layerDirectory, value.slice(5)) : value,
-          ];
-        }),
-      );
-      return {
-        id,
-        service: env.POWERTOOLS_SERVICE_NAME ?? id,
-        entry: join(app?.outdir ?? '', `asset.${assetOf(r)}`, 'index.mjs'),
-        env,
-      };
-    });
+  functions = templateFunctions(template, app.outdir, table.tableName, standIns);
 }, 600_000);
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-l
 import { TABLE } from '../../functions/adapters/table-definition';
 import { DEFAULT_POLICY } from '../../functions/core/policy';
 import { createHandler as createSweep, type SweepOutcome } from '../../functions/sweep/handler';
+import { standIn } from '../../infra/template-references';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/runbook-definitions';
 // Imported for its side effect: the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20.
 import '../../local/step-functions-workarounds';
@@ -29,24 +30,22 @@ function synthesizedSweepMachine(): { definition: StateMachineDefinition; interv
     const all = resources(Template.fromStack(t.stack));
     const machine = all[logicalIdOfConstruct(t.stack, t.stack.detector.sweepStateMachine)];
     const fn = all[logicalIdOfConstruct(t.stack, t.stack.detector.sweepFunction.fn)];
-    const definition = machine?.Properties?.DefinitionString as
-      | { 'Fn::Join': [string, unknown[]] }
-      | undefined;
+    const definition = machine?.Properties?.DefinitionString;
     const variables = (fn?.Properties?.Environment as { Variables: Record<string, string> } | undefined)
       ?.Variables;
     if (definition === undefined || variables === undefined)
       throw new Error('the sweep machine or the sweep function is not in the template');
-    const join = definition['Fn::Join'];
-    const text = join[1]
-      .map((part) => {
-        if (typeof part === 'string') return part;
-        const token = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
-        if (token.Ref === 'AWS::Partition') return 'aws';
-        if (token.Ref !== undefined)
-          return `https://sqs.${LOCAL_REGION}.amazonaws.com/${LOCAL_ACCOUNT}/${token.Ref}`;
-        return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${token['Fn::GetAtt']?.[0]}`;
-      })
-      .join('');
+    // Queues by their URL, functions by their ARN, in the local region and account.
+    const standIns = Object.fromEntries(
+      Object.entries(all).flatMap(([id, r]): [string, string][] =>
+        r.Type === 'AWS::SQS::Queue'
+          ? [[id, `https://sqs.${LOCAL_REGION}.amazonaws.com/${LOCAL_ACCOUNT}/${id}`]]
+          : r.Type === 'AWS::Lambda::Function'
+            ? [[`${id}.Arn`, `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${id}`]]
+            : [],
+      ),
+    );
+    const text = standIn(definition, standIns);
     return {
       definition: JSON.parse(text) as StateMachineDefinition,
       intervalSeconds: Number(variables.SWEEP_INTERVAL_SECONDS),
