@@ -96,6 +96,12 @@ describe('replica-sentinel rejoin and rebuild on real Redis servers', () => {
   it('refuses bad requests with exit 2 and one line, changing nothing', async () => {
     await fixture.e2e.waitForNode(`${third} to report HEALTHY`, third, (n) => n.status === 'HEALTHY');
     await fixture.e2e.waitForNode(`${second} to report HEALTHY`, second, (n) => n.status === 'HEALTHY');
+    await fixture.e2e.waitForNode(`${primary} to report HEALTHY`, primary, (n) => n.status === 'HEALTHY');
+    // A slow first probe round can open a SILENT incident that closes a moment later: the snapshot is taken
+    // once every incident the detector opened on its own is closed, so only the requests could change it.
+    await waitFor('no open incident', async () => (await incidents()).every((i) => i.state !== 'OPEN'), {
+      timeoutMs: 60_000,
+    });
     const before = { meta: await meta(), incidents: await incidents() };
     const cases: [string[], RegExp][] = [
       [
