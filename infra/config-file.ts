@@ -127,7 +127,7 @@ export function withConfigFile(options: ContextOptions, file: ConfigFile | undef
           vpcId: fileNetwork.vpcId,
           subnetIds: fileNetwork.subnetIds,
           securityGroupIds: fileNetwork.securityGroupIds,
-          ...(fileNetwork.routeTableIds === undefined ? {} : { routeTableIds: fileNetwork.routeTableIds }),
+          routeTableIds: fileNetwork.routeTableIds,
           ...(fileNetwork.vpcEndpoints ? { vpcEndpoints: true } : {}),
         },
   );
@@ -150,14 +150,14 @@ export function withConfigFile(options: ContextOptions, file: ConfigFile | undef
   return {
     ...options,
     sweepIntervalSeconds,
-    ...(slackWebhookSecretArn === undefined ? {} : { slackWebhookSecretArn }),
-    ...(chatbotSlack === undefined ? {} : { chatbotSlack }),
-    ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
-    ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
-    ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
-    ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
+    slackWebhookSecretArn,
+    chatbotSlack,
+    hookFunctionArns,
+    hookSsmDocuments,
+    hookSsmRoleArns,
+    slackWebhookSecretKeyArn,
     ...(clusterSecrets.length === 0 ? {} : { clusterSecrets }),
-    ...(network === undefined ? {} : { network }),
+    network,
     ...(probe === undefined || !probe.enabled
       ? {}
       : {
@@ -178,7 +178,7 @@ export function withConfigFile(options: ContextOptions, file: ConfigFile | undef
 
 /** A secret to grant, with its key: none when the secret is not given. */
 function grant(arn: string | undefined, keyArn: string | undefined): SecretGrant[] {
-  return arn === undefined ? [] : [{ arn, ...(keyArn === undefined ? {} : { keyArn }) }];
+  return arn === undefined ? [] : [{ arn, keyArn }];
 }
 
 /** Prints a warning when nodes have private addresses and no network puts the functions near them. */

@@ -110,27 +110,27 @@ export function optionsFrom(context: (key: string) => unknown, region: string): 
     'a comma-separated list of Slack user ids (U or W followed by upper-case letters or digits)',
   );
   return {
-    ...(sweepIntervalSeconds === undefined ? {} : { sweepIntervalSeconds }),
-    ...(changeStreams === undefined ? {} : { changeStreams }),
-    ...(streamCapacity === undefined ? {} : { streamCapacity }),
-    ...(tableCapacity === undefined ? {} : { tableCapacity }),
+    sweepIntervalSeconds,
+    changeStreams,
+    streamCapacity,
+    tableCapacity,
     ...(workspaceId === undefined || channelId === undefined
       ? {}
       : { chatbotSlack: { workspaceId, channelId } }),
-    ...(slackWebhookSecretArn === undefined ? {} : { slackWebhookSecretArn }),
-    ...(slackWebhookSecretKeyArn === undefined ? {} : { slackWebhookSecretKeyArn }),
-    ...(hookFunctionArns === undefined ? {} : { hookFunctionArns }),
-    ...(hookSsmDocuments === undefined ? {} : { hookSsmDocuments }),
-    ...(hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns }),
-    ...(databaseSecretArn === undefined ? {} : { databaseSecretArn }),
-    ...(network === undefined ? {} : { network }),
-    ...(slackSigningSecretArn === undefined ? {} : { slackSigningSecretArn }),
-    ...(removalPolicy === undefined ? {} : { removalPolicy }),
-    ...(databaseSecretKeyArn === undefined ? {} : { databaseSecretKeyArn }),
-    ...(slackSigningSecretKeyArn === undefined ? {} : { slackSigningSecretKeyArn }),
-    ...(clusterSecretNamePrefix === undefined ? {} : { clusterSecretNamePrefix }),
-    ...(clusterSecretKeyArns === undefined ? {} : { clusterSecretKeyArns }),
-    ...(slackAllowedUserIds === undefined ? {} : { slackAllowedUserIds }),
+    slackWebhookSecretArn,
+    slackWebhookSecretKeyArn,
+    hookFunctionArns,
+    hookSsmDocuments,
+    hookSsmRoleArns,
+    databaseSecretArn,
+    network,
+    slackSigningSecretArn,
+    removalPolicy,
+    databaseSecretKeyArn,
+    slackSigningSecretKeyArn,
+    clusterSecretNamePrefix,
+    clusterSecretKeyArns,
+    slackAllowedUserIds,
   };
 }
 
@@ -226,7 +226,7 @@ function networkFrom(context: (key: string) => unknown): ReplicaSentinelStackPro
     vpcId,
     subnetIds,
     securityGroupIds,
-    ...(routeTableIds === undefined ? {} : { routeTableIds }),
+    routeTableIds,
     ...(endpoints === 'true' ? { vpcEndpoints: true } : {}),
   };
 }

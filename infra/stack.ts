@@ -214,21 +214,19 @@ export class ReplicaSentinelStack extends Stack {
     }
     this.stateStore = new StateStore(this, 'StateStore', {
       removalPolicy,
-      ...(props.tableCapacity === undefined ? {} : { capacity: props.tableCapacity }),
+      capacity: props.tableCapacity,
     });
     this.ingest = new Ingest(this, 'Ingest', {
       table: this.stateStore.table,
-      ...(props.changeStreams === undefined ? {} : { changeStreams: props.changeStreams }),
-      ...(props.streamCapacity === undefined ? {} : { streamCapacity: props.streamCapacity }),
+      changeStreams: props.changeStreams,
+      streamCapacity: props.streamCapacity,
     });
     this.notifications = new Notifications(this, 'Notifications', {
       table: this.stateStore.table,
       ...(props.chatbotSlack === undefined
         ? {}
         : { slackWorkspaceId: props.chatbotSlack.workspaceId, slackChannelId: props.chatbotSlack.channelId }),
-      ...(props.slackWebhookSecretArn === undefined
-        ? {}
-        : { slackWebhookSecretArn: props.slackWebhookSecretArn }),
+      slackWebhookSecretArn: props.slackWebhookSecretArn,
       ...(props.slackWebhookSecretKeyArn === undefined
         ? {}
         : {
@@ -242,14 +240,12 @@ export class ReplicaSentinelStack extends Stack {
     this.runbooks = new Runbooks(this, 'Runbooks', {
       table: this.stateStore.table,
       alertsTopic: this.notifications.topic,
-      ...(props.hookFunctionArns === undefined ? {} : { hookFunctionArns: props.hookFunctionArns }),
-      ...(props.hookSsmDocuments === undefined ? {} : { hookSsmDocuments: props.hookSsmDocuments }),
-      ...(props.hookSsmRoleArns === undefined ? {} : { hookSsmRoleArns: props.hookSsmRoleArns }),
-      ...(props.databaseSecretArn === undefined ? {} : { databaseSecretArn: props.databaseSecretArn }),
-      ...(props.databaseSecretKeyArn === undefined
-        ? {}
-        : { databaseSecretKeyArn: props.databaseSecretKeyArn }),
-      ...(network === undefined ? {} : { network }),
+      hookFunctionArns: props.hookFunctionArns,
+      hookSsmDocuments: props.hookSsmDocuments,
+      hookSsmRoleArns: props.hookSsmRoleArns,
+      databaseSecretArn: props.databaseSecretArn,
+      databaseSecretKeyArn: props.databaseSecretKeyArn,
+      network,
     });
     this.operatorApi = new OperatorApi(this, 'OperatorApi', {
       table: this.stateStore.table,
@@ -259,13 +255,9 @@ export class ReplicaSentinelStack extends Stack {
         'primary-switchover': this.runbooks.switchover,
       },
       alertsTopic: this.notifications.topic,
-      ...(props.slackAllowedUserIds === undefined ? {} : { slackAllowedUserIds: props.slackAllowedUserIds }),
-      ...(props.slackSigningSecretKeyArn === undefined
-        ? {}
-        : { slackSigningSecretKeyArn: props.slackSigningSecretKeyArn }),
-      ...(props.slackSigningSecretArn === undefined
-        ? {}
-        : { slackSigningSecretArn: props.slackSigningSecretArn }),
+      slackAllowedUserIds: props.slackAllowedUserIds,
+      slackSigningSecretKeyArn: props.slackSigningSecretKeyArn,
+      slackSigningSecretArn: props.slackSigningSecretArn,
     });
     this.runbooks.stepsFunction.bindSecretValues(props.clusterSecrets ?? []);
     if (props.clusterSecretNamePrefix !== undefined) {
@@ -282,7 +274,7 @@ export class ReplicaSentinelStack extends Stack {
     if (props.probes !== undefined) {
       this.probes = new Probes(this, 'Probes', {
         ...props.probes,
-        ...(network === undefined ? {} : { network }),
+        network,
         table: this.stateStore.table,
         heartbeatStream: this.ingest.heartbeatStream,
       });
@@ -291,9 +283,7 @@ export class ReplicaSentinelStack extends Stack {
       table: this.stateStore.table,
       alertsTopic: this.notifications.topic,
       runbooks: { failover: this.runbooks.failover, recovery: this.runbooks.recovery },
-      ...(props.sweepIntervalSeconds === undefined
-        ? {}
-        : { sweepIntervalSeconds: props.sweepIntervalSeconds }),
+      sweepIntervalSeconds: props.sweepIntervalSeconds,
     });
     this.observability = new Observability(this, 'Observability', {
       alertsTopic: this.notifications.topic,

@@ -136,7 +136,7 @@ export async function failoverCommand(
     { clusterId: values.cluster },
     {
       reason: values.reason,
-      ...(values.to === undefined ? {} : { to: values.to }),
+      to: values.to,
       ...(values.force ? { force: true } : {}),
       ...(values['dry-run'] ? { dryRun: true } : {}),
     },

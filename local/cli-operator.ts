@@ -97,7 +97,7 @@ export async function operatorCommand(
   if (onIncident && !incidentId) throw new UsageError(`${command}: give the incident id`);
   if (!onIncident && positionals.length > 0)
     throw new UsageError(`${command}: unexpected argument '${positionals[0]}' (the cluster is --cluster ID)`);
-  const withReason = reason === undefined ? {} : { reason };
+  const withReason = { reason };
   const result =
     command === 'approve' || command === 'reject'
       ? await callOperation(command, { clusterId, incidentId: incidentId ?? '' }, withReason, values, env)

@@ -51,7 +51,7 @@ export async function switchoverCommand(
     { clusterId: values.cluster },
     {
       reason: values.reason,
-      ...(values.to === undefined ? {} : { to: values.to }),
+      to: values.to,
       ...(values['dry-run'] ? { dryRun: true } : {}),
     },
     values,

@@ -275,7 +275,7 @@ async function localUp(args: string[], env: NodeJS.ProcessEnv, io: { out: (text:
   await loadRunbookDefinitions();
   const stack = await startLocalStack({
     port,
-    ...(sweep === undefined ? {} : { sweepIntervalMs: sweep }),
+    sweepIntervalMs: sweep,
     ...((values['slack-webhook'] ?? env.REPLICA_SENTINEL_SLACK_WEBHOOK)
       ? { slackWebhookUrl: values['slack-webhook'] ?? env.REPLICA_SENTINEL_SLACK_WEBHOOK }
       : {}),

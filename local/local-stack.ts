@@ -138,7 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       hooks: recoveryHooks({ credentials: localCredentials }),
       notifier,
       clock: Date.now,
-      ...(options.verifyAfterSeconds === undefined ? {} : { verifyAfterSeconds: options.verifyAfterSeconds }),
+      verifyAfterSeconds: options.verifyAfterSeconds,
     },
     { logger },
   );

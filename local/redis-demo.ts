@@ -199,7 +199,7 @@ export async function runRedisDemo(options: RedisDemoOptions = {}): Promise<Demo
     const started = await Promise.allSettled([
       startRedisTopology({
         replicas: 2,
-        ...(options.redisServer === undefined ? {} : { command: options.redisServer }),
+        command: options.redisServer,
       }),
       startLocalStack({
         port: 0,
@@ -368,8 +368,8 @@ async function readIncidents(
         kind: incident.kind,
         severity: incident.severity,
         state: incident.state,
-        ...(incident.runbook === undefined ? {} : { runbook: incident.runbook }),
-        ...(incident.plan?.candidate === undefined ? {} : { candidate: incident.plan.candidate }),
+        runbook: incident.runbook,
+        candidate: incident.plan?.candidate,
         steps: steps.map((step) => step.step),
       };
     });

@@ -123,7 +123,7 @@ export async function startRedisServer(
   const node = redisNode(nodeId, port, managed.pid, dir);
   await waitFor(`${nodeId} to answer PING`, async () => (await redisCommand(node, ['PING'])) === 'PONG', {
     process: managed,
-    ...(options.readyTimeoutMs === undefined ? {} : { timeoutMs: options.readyTimeoutMs }),
+    timeoutMs: options.readyTimeoutMs,
   });
   return [node, managed];
 }
@@ -140,8 +140,8 @@ export async function startRedisTopology(options: RedisTopologyOptions = {}): Pr
   const group = new ProcessGroup();
   const prefix = options.prefix ?? 'redis';
   const serverOptions = {
-    ...(options.command === undefined ? {} : { command: options.command }),
-    ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+    command: options.command,
+    readyTimeoutMs: options.readyTimeoutMs,
   };
   return group.starting(async () => {
     const [primary] = await startRedisServer(group, `${prefix}-1`, undefined, serverOptions);
@@ -156,7 +156,7 @@ export async function startRedisTopology(options: RedisTopologyOptions = {}): Pr
         );
         await waitFor(`${replica.nodeId} to link to ${primary.nodeId}`, () => follows(replica, primary), {
           process: managed,
-          ...(options.readyTimeoutMs === undefined ? {} : { timeoutMs: options.readyTimeoutMs }),
+          timeoutMs: options.readyTimeoutMs,
         });
         return replica;
       }),

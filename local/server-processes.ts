@@ -315,7 +315,7 @@ export class ProcessGroup {
       name,
       log,
       stopSignal: options.stopSignal ?? 'SIGTERM',
-      ...(options.afterExit === undefined ? {} : { afterExit: options.afterExit }),
+      afterExit: options.afterExit,
     };
     running.add(managed);
     child.once('exit', () => running.delete(managed));

@@ -73,16 +73,14 @@ export function toClusterItems(config: ClusterConfig): ClusterItemConfig[] {
     nodes: cluster.nodes.map((node) => ({
       nodeId: node.id,
       url: node.url,
-      ...(node.priority === undefined ? {} : { priority: node.priority }),
-      ...(node.noPromote === undefined ? {} : { noPromote: node.noPromote }),
+      priority: node.priority,
+      noPromote: node.noPromote,
     })),
     hooks: Object.fromEntries(
       Object.entries(cluster.hooks).filter(([, spec]) => spec !== undefined),
     ) as ClusterHooks,
     approvalTimeoutSeconds: cluster.approvalTimeoutSeconds,
-    ...(cluster.credentialsSecretArn === undefined
-      ? {}
-      : { credentialsSecretArn: cluster.credentialsSecretArn }),
+    credentialsSecretArn: cluster.credentialsSecretArn,
     ...(cluster.slackAllowedUserIds === undefined
       ? {}
       : { slackAllowedUserIds: [...cluster.slackAllowedUserIds] }),

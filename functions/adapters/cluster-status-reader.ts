@@ -160,7 +160,7 @@ export class ClusterStatusReader {
         ':pk': keys.clusterPk(clusterId),
         ':incident': keys.incidentPrefix,
         ':open': 'OPEN',
-        ...(lockIncidentId === undefined ? {} : { ':lock': lockIncidentId }),
+        ':lock': lockIncidentId,
       },
       ConsistentRead: true,
     });

@@ -98,8 +98,8 @@ export class OperatorStore {
             ':revision': next.revision,
             ':updatedAt': next.updatedAt,
             ':previous': previousRevision,
-            ...(next.resolvedAt === undefined ? {} : { ':resolvedAt': next.resolvedAt }),
-            ...(next.acknowledged === undefined ? {} : { ':acknowledged': next.acknowledged }),
+            ':resolvedAt': next.resolvedAt,
+            ':acknowledged': next.acknowledged,
           },
         }),
       );

@@ -160,7 +160,7 @@ export class RecoveryStore {
           },
           ExpressionAttributeValues: {
             ':me': incidentId,
-            ...(recoveredAt === undefined ? {} : { ':at': recoveredAt }),
+            ':at': recoveredAt,
           },
         }),
       );

@@ -78,7 +78,7 @@ export function positionRegression(
     previous: previousRaw,
     current: currentRaw,
     newHistory: false,
-    ...(lost === undefined ? {} : { lost }),
+    lost,
   };
 }
 

@@ -84,7 +84,7 @@ export function unlockPlan(
     };
   return {
     release: holder,
-    ...(cluster.lockRunbook === undefined ? {} : { runbook: cluster.lockRunbook }),
+    runbook: cluster.lockRunbook,
     stop: holderRunning,
   };
 }

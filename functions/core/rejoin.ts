@@ -33,12 +33,12 @@ export function nodeRequestContextOf(
   const others = cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== ownIncidentId;
   return {
     clusterId,
-    ...(cluster.primaryNodeId === undefined ? {} : { primaryNodeId: cluster.primaryNodeId }),
+    primaryNodeId: cluster.primaryNodeId,
     ...(others ? { lockIncidentId: cluster.lockIncidentId } : {}),
     ...(others && cluster.lockRunbook !== undefined ? { lockRunbook: cluster.lockRunbook } : {}),
     nodes,
     configured: new Set(cluster.nodes.map((n) => n.nodeId)),
-    ...(cluster.hooks.rebuild === undefined ? {} : { rebuildHook: cluster.hooks.rebuild }),
+    rebuildHook: cluster.hooks.rebuild,
   };
 }
 

@@ -63,7 +63,7 @@ export function switchoverContextOf(
   const others = cluster.lockIncidentId !== undefined && cluster.lockIncidentId !== ownIncidentId;
   return {
     mode: cluster.mode,
-    ...(cluster.primaryNodeId === undefined ? {} : { primaryNodeId: cluster.primaryNodeId }),
+    primaryNodeId: cluster.primaryNodeId,
     ...(others ? { lockIncidentId: cluster.lockIncidentId } : {}),
     ...(others && cluster.lockRunbook !== undefined ? { lockRunbook: cluster.lockRunbook } : {}),
     nodes,

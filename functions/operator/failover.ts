@@ -99,7 +99,7 @@ export async function failoverOperation(
   const now = deps.clock();
   const plan = planManualFailover(
     { clusterId, cluster, nodes: snapshot.nodes, ...(latest ? { latest } : {}), now },
-    to === undefined ? {} : { to },
+    { to },
   );
   if ('refused' in plan) throw new OperatorError(plan.refused, plan.status);
   const old = snapshot.nodes.get(plan.primary);
@@ -125,7 +125,7 @@ export async function failoverOperation(
   const asked: OperatorRequest = {
     by: request.caller.id,
     reason,
-    ...(to === undefined ? {} : { to }),
+    to,
     ...(force ? { force: true } : {}),
   };
   const what = `manual failover of the DEAD primary ${plan.primary}${to ? ` to ${to}` : ''}${force ? ' (forced: the data-at-risk gates and the cooldown do not refuse it; fencing still holds)' : ''}`;

@@ -18,7 +18,7 @@ export async function switchoverOperation(
     const started = await startSwitchover(deps, request.params.clusterId, {
       by: request.caller.id,
       reason: request.body.reason,
-      ...(request.body.to === undefined ? {} : { to: request.body.to }),
+      to: request.body.to,
       ...(request.body.dryRun ? { dryRun: true } : {}),
     });
     return {

@@ -75,7 +75,7 @@ export async function probeRound(deps: ProbeRoundDeps): Promise<ProbeRoundReport
           ...(creds === undefined ? {} : { credentials: async () => creds }),
           log: { warn: (message) => deps.logger.warn(message, { clusterId: target.clusterId }) },
           onRefused: (refusal) => refusals.push(refusal),
-          ...(deps.deadlineMs === undefined ? {} : { deadlineMs: deps.deadlineMs }),
+          deadlineMs: deps.deadlineMs,
         });
       } catch (error) {
         failures.push({ clusterId: target.clusterId, reason: errorMessage(error) });

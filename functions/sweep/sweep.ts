@@ -92,7 +92,7 @@ export async function sweepOnce(deps: SweepDeps, now: number): Promise<SweepRepo
             nodeId,
             from: node.status,
             to: next.status,
-            ...(latencyMs === undefined ? {} : { latencyMs }),
+            latencyMs,
           });
         }
       } else {

@@ -165,7 +165,7 @@ export class Detector extends Construct {
     if (props.table.tableStreamArn === undefined) {
       throw new Error(`${this.node.path}: the table needs its stream (NEW_AND_OLD_IMAGES) for on-transition`);
     }
-    const tableOptions = props.tableKey === undefined ? {} : { key: props.tableKey };
+    const tableOptions = { key: props.tableKey };
 
     this.key =
       props.key ??
@@ -175,7 +175,7 @@ export class Detector extends Construct {
       });
     const logKey = props.logKey ?? createLogsKey(this, 'LogKey');
     const common = {
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      logRetention: props.logRetention,
       logKey,
     };
 
@@ -256,7 +256,7 @@ export class Detector extends Construct {
       // GetItem, PutItem, UpdateItem; TransactWriteItems is authorized per item by PutItem (it uses no
       // ConditionCheck item, so no dynamodb:ConditionCheckItem).
       .bindTable(props.table, 'RW', tableOptions)
-      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
+      .bindTopic(props.alertsTopic, { key: props.alertsTopicKey })
       .bindStateMachines({
         FAILOVER_STATE_MACHINE_ARN: props.runbooks.failover,
         RECOVERY_STATE_MACHINE_ARN: props.runbooks.recovery,

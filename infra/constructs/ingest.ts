@@ -164,7 +164,7 @@ export class Ingest extends Construct {
     });
 
     const common = {
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      logRetention: props.logRetention,
       logKey,
     };
     this.heartbeatFunction = new SentinelFunction(this, 'Heartbeat', {
@@ -173,7 +173,7 @@ export class Ingest extends Construct {
       serviceName: 'ingest-heartbeat',
       description: 'replica-sentinel: folds heartbeats from Kinesis into the node-state table',
     })
-      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
+      .bindTable(props.table, 'RW', { key: props.tableKey })
       .bindQuarantine(this.quarantineQueue);
 
     if (this.changeStream !== undefined) {
@@ -183,7 +183,7 @@ export class Ingest extends Construct {
         serviceName: 'ingest-change-stream',
         description: 'replica-sentinel: folds change-stream positions from Kinesis into the node-state table',
       })
-        .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
+        .bindTable(props.table, 'RW', { key: props.tableKey })
         .bindQuarantine(this.quarantineQueue);
     }
 

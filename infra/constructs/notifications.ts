@@ -204,21 +204,17 @@ export class Notifications extends Construct {
 
     const secret = Secret.fromSecretAttributes(this, 'SlackWebhookSecret', {
       secretCompleteArn: secretArn,
-      ...(props.slackWebhookSecretKey === undefined ? {} : { encryptionKey: props.slackWebhookSecretKey }),
+      encryptionKey: props.slackWebhookSecretKey,
     });
     const notifySlack = new SentinelFunction(this, 'NotifySlack', {
       entry: functionEntry('notify-slack'),
       serviceName: 'notify-slack',
       description: 'replica-sentinel: posts alerts from the SNS topic to a Slack incoming webhook',
       logKey: props.logKey ?? createLogsKey(this, 'LogKey'),
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      logRetention: props.logRetention,
       timeout: Duration.seconds(30),
     })
-      .bindIdempotencyRecords(
-        props.table,
-        NOTIFY_SLACK_IDEMPOTENCY_SCOPE,
-        props.tableKey === undefined ? {} : { key: props.tableKey },
-      )
+      .bindIdempotencyRecords(props.table, NOTIFY_SLACK_IDEMPOTENCY_SCOPE, { key: props.tableKey })
       .bindSlackWebhookSecret(secret);
 
     notifySlack.fn.configureAsyncInvoke({

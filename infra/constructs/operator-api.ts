@@ -122,8 +122,8 @@ export class OperatorApi extends Construct {
       // API Gateway waits at most 29 s for a Lambda integration.
       timeout: Duration.seconds(25),
     })
-      .bindTable(props.table, 'RW', props.tableKey === undefined ? {} : { key: props.tableKey })
-      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
+      .bindTable(props.table, 'RW', { key: props.tableKey })
+      .bindTopic(props.alertsTopic, { key: props.alertsTopicKey })
       .bindTaskResponses(Object.values(props.runbooks))
       .bindExecutionControl(
         Object.fromEntries(

@@ -142,8 +142,8 @@ export class Probes extends Construct {
         HEARTBEAT_STREAM_ARN: props.heartbeatStream.streamArn,
         TABLE_NAME: props.table.tableName,
       },
-      ...(props.logKey === undefined ? {} : { logKey: props.logKey }),
-      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      logKey: props.logKey,
+      logRetention: props.logRetention,
       ...(props.network === undefined
         ? {}
         : { vpc: importVpcPlacement(this, props.network, 'the probe function') }),

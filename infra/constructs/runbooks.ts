@@ -141,7 +141,7 @@ export class Runbooks extends Construct {
     }
     const logKey = props.logKey ?? createLogsKey(this, 'LogKey');
     const logRetention = props.logRetention ?? RetentionDays.ONE_YEAR;
-    const tableOptions = props.tableKey === undefined ? {} : { key: props.tableKey };
+    const tableOptions = { key: props.tableKey };
 
     // runbook-steps
     this.stepsFunction = new SentinelFunction(this, 'Steps', {
@@ -156,7 +156,7 @@ export class Runbooks extends Construct {
       ...(props.network === undefined ? {} : { vpc: this.placement(props.network) }),
     })
       .bindTable(props.table, 'RW', { ...tableOptions, conditionChecks: true })
-      .bindTopic(props.alertsTopic, props.alertsTopicKey === undefined ? {} : { key: props.alertsTopicKey })
+      .bindTopic(props.alertsTopic, { key: props.alertsTopicKey })
       .bindInvokeFunctions(props.hookFunctionArns ?? [])
       .bindAutomationDocuments(props.hookSsmDocuments ?? [])
       .bindAutomationRoles(props.hookSsmRoleArns ?? []);

@@ -189,10 +189,8 @@ export class SentinelFunction extends Construct implements IGrantable {
       loggingFormat: LoggingFormat.JSON,
       applicationLogLevelV2: ApplicationLogLevel[logLevel],
       systemLogLevelV2: SystemLogLevel.INFO,
-      ...(props.description === undefined ? {} : { description: props.description }),
-      ...(props.reservedConcurrentExecutions === undefined
-        ? {}
-        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      description: props.description,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       ...(props.vpc === undefined
         ? {}
         : {

@@ -89,7 +89,7 @@ export class StateStore extends Construct {
         targetUtilizationPercent: TABLE_TARGET_UTILIZATION,
       });
     this.table = new TableV2(this, 'Table', {
-      ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
+      tableName: props.tableName,
       partitionKey: { name: TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE.sortKey, type: AttributeType.STRING },
       billing:

@@ -222,7 +222,7 @@ export function statementsOfRole(template: Template, roleId: string): Statement[
         effect: String(s.Effect),
         actions: asArray(s.Action).map(String),
         resources: asArray(s.Resource),
-        ...(s.Condition === undefined ? {} : { conditions: s.Condition }),
+        conditions: s.Condition,
       }));
     });
 }

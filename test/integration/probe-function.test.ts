@@ -309,7 +309,7 @@ describe('the probe function on a Redis whose password is rotated', () => {
     const { host, port } = locked.primary;
     const admin = createClient({
       socket: { host, port },
-      ...(current === undefined ? {} : { password: current }),
+      password: current,
     });
     admin.on('error', () => undefined);
     await admin.connect();

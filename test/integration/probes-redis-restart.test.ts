@@ -39,7 +39,7 @@ class RestartableRedis {
       port,
       dir,
       appendOnly,
-      ...(replicaOf === undefined ? {} : { replicaOf }),
+      replicaOf,
     });
     const node: ServerNode = {
       nodeId,

@@ -92,7 +92,7 @@ export interface ProbedRedis {
  * both replicas receive the primary's stream; stops the servers when that fails.
  */
 export async function startProbedRedis(clusterId: string, prefix?: string): Promise<ProbedRedis> {
-  const topology = await startRedisTopology({ replicas: 2, ...(prefix === undefined ? {} : { prefix }) });
+  const topology = await startRedisTopology({ replicas: 2, prefix });
   try {
     const [first, second] = topology.replicas;
     if (first === undefined || second === undefined) throw new Error('expected two replicas');

@@ -104,7 +104,7 @@ function replica(nodeId: string, applied: string, source: string | undefined = '
     sweepShard: 'SHARD#02',
     version: 3,
     appliedPosition: applied,
-    ...(source === undefined ? {} : { sourceNodeId: source }),
+    sourceNodeId: source,
   };
 }
 

@@ -48,10 +48,7 @@ const openIncident: Incident = {
 
 describe('planManualFailover', () => {
   const plan = (over: Partial<Parameters<typeof planManualFailover>[0]> = {}, to?: string) =>
-    planManualFailover(
-      { clusterId: 'cache', cluster: clusterOf(), nodes, now: NOW, ...over },
-      to === undefined ? {} : { to },
-    );
+    planManualFailover({ clusterId: 'cache', cluster: clusterOf(), nodes, now: NOW, ...over }, { to });
 
   it('lets a failover of a DEAD primary go ahead, taking over its open DEAD incident', () => {
     expect(plan()).toEqual({ primary: 'r1' });

@@ -58,7 +58,7 @@ function replicaReport(nodeId: string, source: string | undefined, seq = 11, at 
     seq,
     observedAt: iso(at),
     replication: {
-      ...(source === undefined ? {} : { sourceNodeId: source }),
+      sourceNodeId: source,
       linkUp: true,
       appliedPosition: `${REPLID}:6000`,
     },

@@ -52,8 +52,8 @@ export function connectRedis(
         reconnectStrategy: false,
       },
       disableOfflineQueue: true,
-      ...(creds?.username === undefined ? {} : { username: creds.username }),
-      ...(creds?.password === undefined ? {} : { password: creds.password }),
+      username: creds?.username,
+      password: creds?.password,
     });
     // Without a listener a socket error would be thrown as an uncaught 'error' event; commands reject anyway.
     client.on('error', () => undefined);
@@ -79,7 +79,7 @@ export function connectPostgres(
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       query_timeout: options.statementTimeoutMs,
       application_name: options.applicationName ?? 'replica-sentinel',
-      ...(creds?.password === undefined ? {} : { password: creds.password }),
+      password: creds?.password,
     });
     // A server that dies while connected emits 'error'; the pending query rejects on its own.
     client.on('error', () => undefined);
@@ -114,7 +114,7 @@ export async function connectMysql(
       port: node.port,
       user: creds?.username ?? 'root',
       connectTimeout: CONNECT_TIMEOUT_MS,
-      ...(creds?.password === undefined ? {} : { password: creds.password }),
+      password: creds?.password,
     }),
   );
   // A server that dies while connected emits 'error'; the pending query rejects on its own.

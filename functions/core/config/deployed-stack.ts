@@ -63,7 +63,7 @@ export function probeTargets(config: ClusterConfig, probedEngines: readonly Engi
         engine: cluster.engine,
         nodes: cluster.nodes.map((node) => ({ nodeId: node.id, url: node.url })),
         intervalSeconds: resolvePolicy(cluster.policy).heartbeatIntervalSeconds,
-        ...(secretArn === undefined ? {} : { credentialsSecretArn: secretArn }),
+        credentialsSecretArn: secretArn,
       };
     });
 }

@@ -28,9 +28,7 @@ export function bindSecret(
     );
   }
   target.fn.addEnvironment(variable, arn);
-  bindSecretValues(target, [
-    { arn, ...(secret.encryptionKey === undefined ? {} : { keyArn: secret.encryptionKey.keyArn }) },
-  ]);
+  bindSecretValues(target, [{ arn, keyArn: secret.encryptionKey?.keyArn }]);
 }
 
 /** {@link SentinelFunction.bindSecretValues}: see there. */
