@@ -19,7 +19,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { freePort } from '../local/dynamodb-local';
 import { DEMO_POLICY, runRedisDemo } from '../local/redis-demo';
 import {
@@ -39,13 +38,13 @@ import {
 } from '../local/server-processes';
 import { PATRONI_INSTALL, patroniFailover, patroniInstalled } from './patroni';
 import { oursPostgresFailover } from './postgres-ours';
+import { runsAndEngines } from './runs-and-engines';
 import type { BenchRow } from './table';
 
 const DOWN_AFTER_MS = DEMO_POLICY.heartbeatTimeoutSeconds * 1000;
 const QUORUM = 2;
 const SENTINELS = 3;
 const POLL_MS = 100;
-const ENGINES = ['redis', 'postgresql'] as const;
 /**
  * Patroni's knobs, set to ours: ttl = our heartbeat timeout, loop_wait = our heartbeat interval.
  * retry_timeout 2 s: Patroni's etcd client wants at least 1 s per request, and with 1 s the standby never
@@ -175,17 +174,7 @@ async function sentinelFailover(run: number, signal: AbortSignal): Promise<numbe
 }
 
 export async function benchDetection(args: readonly string[] = []): Promise<BenchRow[]> {
-  const { values } = parseArgs({
-    args: [...args],
-    strict: true,
-    options: { runs: { type: 'string' }, engine: { type: 'string' } },
-  });
-  const runs = Number(values.runs ?? 5);
-  if (!Number.isInteger(runs) || runs < 1)
-    throw new Error(`--runs: '${values.runs}' is not a positive integer`);
-  const engines = values.engine === undefined ? ENGINES : ENGINES.filter((e) => e === values.engine);
-  if (engines.length === 0)
-    throw new Error(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
+  const { runs, engines } = runsAndEngines(args);
 
   const stall: number[] = [];
   const failover: number[] = [];

@@ -22,7 +22,7 @@
  */
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { documentClient } from '../functions/adapters/clients';
 import { ClusterConfigSchema } from '../functions/core/config/schema';
@@ -37,11 +37,11 @@ import { type ServerNode, stopOnSignals, waitFor } from '../local/server-process
 import { localSink, watch } from '../local/watch';
 import { medianAndP95, type Sentinels, startSentinels } from './detection';
 import { PATRONI_INSTALL, type PatroniSettings, patroniInstalled, startPatroniPair } from './patroni';
+import { runsAndEngines } from './runs-and-engines';
 import { measureRun, type SwitchoverRun } from './switchover-window';
 import type { WriterConfig, WriterNode, WriterRecord } from './switchover-writer';
 import type { BenchRow } from './table';
 
-const ENGINES = ['redis', 'postgresql'] as const;
 const INTERVAL_MS = DEMO_POLICY.heartbeatIntervalSeconds * 1000;
 const TABLE = 'bench_switchover';
 const POLL_MS = 50;
@@ -149,17 +149,7 @@ const rowCount = async (node: WriterNode) =>
   Number((await sql<{ n: string }>(node, `SELECT count(*) AS n FROM ${TABLE}`))[0]?.n ?? 0);
 
 export async function benchSwitchover(args: readonly string[] = []): Promise<BenchRow[]> {
-  const { values } = parseArgs({
-    args: [...args],
-    strict: true,
-    options: { runs: { type: 'string' }, engine: { type: 'string' } },
-  });
-  const runs = Number(values.runs ?? 5);
-  if (!Number.isInteger(runs) || runs < 1)
-    throw new Error(`--runs: '${values.runs}' is not a positive integer`);
-  const engines = values.engine === undefined ? ENGINES : ENGINES.filter((e) => e === values.engine);
-  if (engines.length === 0)
-    throw new Error(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
+  const { runs, engines } = runsAndEngines(args);
 
   /** The runbook's step records of each of our runs (step → when it was recorded), by engine. */
   const stepTimes: Record<string, Map<string, number>[]> = {};

@@ -13,6 +13,15 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** An operator's `--reason` (it is recorded): required, not blank; `command` names the command in the error. */
+export function requireReason(reason: string | undefined, command?: string): string {
+  if (!reason?.trim())
+    throw new UsageError(
+      `${command === undefined ? '' : `${command}: `}--reason is required: say why (it is recorded)`,
+    );
+  return reason;
+}
+
 /** `30m`, `2h`, `1d`, `45s` as milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^(\d+)(s|m|h|d)$/.exec(text.trim());

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { OperationResult } from '../functions/core/operator-routes';
-import { UsageError } from './cli-common';
+import { requireReason, UsageError } from './cli-common';
 import { followIncident, printStarted } from './cli-follow';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
@@ -130,12 +130,12 @@ export async function failoverCommand(
     return 0;
   }
   if (!values.cluster) throw new UsageError('--cluster is required');
-  if (!values.reason?.trim()) throw new UsageError('--reason is required: say why (it is recorded)');
+  const reason = requireReason(values.reason);
   const started = await callOperation(
     'failover',
     { clusterId: values.cluster },
     {
-      reason: values.reason,
+      reason,
       to: values.to,
       ...(values.force ? { force: true } : {}),
       ...(values['dry-run'] ? { dryRun: true } : {}),
@@ -171,11 +171,11 @@ export async function recoverCommand(
   if (!incidentId) throw new UsageError('recover: the incident id is required (replica-sentinel recover ID)');
   if (extra.length > 0) throw new UsageError(`recover: unexpected argument '${extra[0]}'`);
   if (!values.cluster) throw new UsageError('--cluster is required');
-  if (!values.reason?.trim()) throw new UsageError('--reason is required: say why (it is recorded)');
+  const reason = requireReason(values.reason);
   const started = await callOperation(
     'recover',
     { clusterId: values.cluster, incidentId },
-    { reason: values.reason },
+    { reason },
     values,
     env,
   );

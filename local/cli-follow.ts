@@ -26,6 +26,42 @@ export function printStarted(started: OperationResult, values: Values, io: Io, a
   return done;
 }
 
+/** The incident as {@link followOutcome} reads it. */
+export type OutcomeIncident = { state: string; outcome?: string } & Record<string, unknown>;
+
+/**
+ * Follows the started run until `running` says its incident is no longer running, prints its outcome (with
+ * --json: the answer with the state and outcome), and returns 0 when `succeeded` says so, else 1.
+ */
+export function followOutcome(
+  started: OperationResult,
+  clusterId: string,
+  values: Values,
+  env: NodeJS.ProcessEnv,
+  io: Io,
+  rule: {
+    readonly what: string;
+    readonly deadlineMs: number;
+    readonly running: (incident: OutcomeIncident) => boolean;
+    readonly succeeded: (incident: OutcomeIncident, outcome: string) => boolean;
+  },
+): Promise<number> {
+  return followIncident<OutcomeIncident>(
+    started,
+    clusterId,
+    values,
+    env,
+    (incident) => {
+      if (incident === undefined || rule.running(incident)) return undefined;
+      const outcome = incident.outcome ?? incident.state;
+      io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
+      return rule.succeeded(incident, outcome) ? 0 : 1;
+    },
+    rule.what,
+    rule.deadlineMs,
+  );
+}
+
 /**
  * Reads the started incident every 500 ms until `ended` returns a result (the exit code to return), and
  * throws naming the incident after `deadlineMs`.

@@ -5,8 +5,8 @@
  * its outcome printed (exit 1 when it paged, failed or was stopped).
  */
 import { parseArgs } from 'node:util';
-import { UsageError } from './cli-common';
-import { followIncident, printStarted } from './cli-follow';
+import { requireReason, UsageError } from './cli-common';
+import { followOutcome, printStarted } from './cli-follow';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
 const TARGET = `Target: --stack NAME / --api-url URL (deployed: signed with your AWS credentials), else the local stack
@@ -65,30 +65,21 @@ export async function nodeRequestCommand(
   }
   if (!values.cluster) throw new UsageError('--cluster is required');
   if (!values.node) throw new UsageError('--node is required');
-  if (!values.reason?.trim())
-    throw new UsageError(`${command}: --reason is required: say why (it is recorded)`);
+  const reason = requireReason(values.reason, command);
   const started = await callOperation(
     command,
     { clusterId: values.cluster, nodeId: values.node },
-    { reason: values.reason },
+    { reason },
     values,
     env,
   );
   if (printStarted(started, values, io)) return 0;
-  return followIncident<{ state: string; outcome?: string } & Record<string, unknown>>(
-    started,
-    values.cluster,
-    values,
-    env,
-    (incident) => {
-      // A page leaves the incident open for a human: that is an end too.
-      const paged = incident?.outcome?.startsWith('paged') === true;
-      if (incident === undefined || (incident.state === 'OPEN' && !paged)) return undefined;
-      const outcome = incident.outcome ?? incident.state;
-      io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
-      return incident.state === 'RESOLVED' && /^(rejoined|rebuilt|nothing to do)/.test(outcome) ? 0 : 1;
-    },
-    `${command} ${started.incidentId}`,
-    WAIT_DEADLINE_MS,
-  );
+  return followOutcome(started, values.cluster, values, env, io, {
+    what: `${command} ${started.incidentId}`,
+    deadlineMs: WAIT_DEADLINE_MS,
+    // A page leaves the incident open for a human: that is an end too.
+    running: (incident) => incident.state === 'OPEN' && incident.outcome?.startsWith('paged') !== true,
+    succeeded: (incident, outcome) =>
+      incident.state === 'RESOLVED' && /^(rejoined|rebuilt|nothing to do)/.test(outcome),
+  });
 }

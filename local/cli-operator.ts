@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { OperatorStore } from '../functions/adapters/operator-store';
 import { RecoveryStore } from '../functions/adapters/recovery-store';
 import type { EpochRecord } from '../functions/core/operator';
-import { resolveTable, TARGET_OPTIONS, UsageError } from './cli-common';
+import { requireReason, resolveTable, TARGET_OPTIONS, UsageError } from './cli-common';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
 const TARGET = `Target: --stack NAME or --api-url URL (a deployed stack's operator API, signed with your AWS
@@ -90,8 +90,7 @@ export async function operatorCommand(
   const clusterId = values.cluster;
   const reason = values.reason;
   const needsReason = command !== 'approve' && command !== 'reject';
-  if (needsReason && (reason === undefined || reason.trim() === ''))
-    throw new UsageError(`${command}: --reason is required: say why (it is recorded)`);
+  if (needsReason) requireReason(reason, command);
   const onIncident = command === 'approve' || command === 'reject' || command === 'ack';
   const incidentId = positionals[0];
   if (onIncident && !incidentId) throw new UsageError(`${command}: give the incident id`);

@@ -4,8 +4,8 @@
  * and prints how it ended (exit 1 when it was refused, called off or failed).
  */
 import { parseArgs } from 'node:util';
-import { UsageError } from './cli-common';
-import { followIncident, printStarted } from './cli-follow';
+import { requireReason, UsageError } from './cli-common';
+import { followOutcome, printStarted } from './cli-follow';
 import { callOperation, OPERATOR_TARGET_OPTIONS } from './operator-client';
 
 export const SWITCHOVER_HELP = `Usage: replica-sentinel switchover --cluster ID --reason TEXT [--to NODE] [--dry-run] [--no-wait] [--json] [target]
@@ -45,12 +45,12 @@ export async function switchoverCommand(
     return 0;
   }
   if (!values.cluster) throw new UsageError('--cluster is required');
-  if (!values.reason?.trim()) throw new UsageError('--reason is required: say why (it is recorded)');
+  const reason = requireReason(values.reason);
   const started = await callOperation(
     'switchover',
     { clusterId: values.cluster },
     {
-      reason: values.reason,
+      reason,
       to: values.to,
       ...(values['dry-run'] ? { dryRun: true } : {}),
     },
@@ -58,19 +58,11 @@ export async function switchoverCommand(
     env,
   );
   if (printStarted(started, values, io)) return 0;
-  return followIncident<{ state: string; outcome?: string } & Record<string, unknown>>(
-    started,
-    values.cluster,
-    values,
-    env,
-    (incident) => {
-      if (incident === undefined || incident.state === 'OPEN') return undefined;
-      const outcome = incident.outcome ?? incident.state;
-      io.out(values.json ? JSON.stringify({ ...started, state: incident.state, outcome }) : outcome);
-      // It did not happen (refused on fresh state, called off, rejected, failed): exit 1.
-      return /^(switched over|dry run)/.test(outcome) ? 0 : 1;
-    },
-    `switchover ${started.incidentId}`,
-    WAIT_DEADLINE_MS,
-  );
+  return followOutcome(started, values.cluster, values, env, io, {
+    what: `switchover ${started.incidentId}`,
+    deadlineMs: WAIT_DEADLINE_MS,
+    running: (incident) => incident.state === 'OPEN',
+    // It did not happen (refused on fresh state, called off, rejected, failed): exit 1.
+    succeeded: (_, outcome) => /^(switched over|dry run)/.test(outcome),
+  });
 }

@@ -5,9 +5,9 @@
  * the rules that can hurt data again on fresh state (ReVerify, ChooseCandidate, Fence).
  */
 import { primaryEvidence } from './evidence';
-import { executionNameFor, type Incident, type OperatorRequest, type TimelineEntry } from './incidents';
+import { executionNameFor, type Incident, type OperatorRequest } from './incidents';
 import type { NodeState } from './node-state';
-import type { OperatorActionRecord, Refusal } from './operator';
+import { type OperatorActionRecord, operatorTimelineEntry, type Refusal } from './operator';
 import type { ClusterRecoveryState, LockRequest } from './recovery';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -180,20 +180,6 @@ export function manualFailoverIncident(
   };
 }
 
-function operatorEntry(incident: Incident, record: OperatorActionRecord): TimelineEntry {
-  return {
-    at: record.at,
-    event: 'operator',
-    // SWITCHOVER and REBUILD are kinds, not node statuses: the entry keeps the status last recorded.
-    to:
-      incident.kind === 'SWITCHOVER' || incident.kind === 'REBUILD'
-        ? (incident.timeline.at(-1)?.to ?? 'HEALTHY')
-        : incident.kind,
-    reason: `${record.action} by ${record.by}: ${record.reason} (${record.detail})`,
-    by: record.by,
-  };
-}
-
 /**
  * The incident as an operator starts its runbook again (a manual failover taking it over, or `recover`):
  * open, the next attempt (a new execution name), the request when one is given, the operator's entry on
@@ -218,7 +204,7 @@ export function restartedIncident(
     attempt: (incident.attempt ?? 0) + 1,
     revision: incident.revision + 1,
     updatedAt: Math.max(incident.updatedAt, record.at),
-    timeline: [...incident.timeline, operatorEntry(incident, record)],
+    timeline: [...incident.timeline, operatorTimelineEntry(incident, record)],
   };
 }
 

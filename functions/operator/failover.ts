@@ -129,6 +129,18 @@ export async function failoverOperation(
     ...(force ? { force: true } : {}),
   };
   const what = `manual failover of the DEAD primary ${plan.primary}${to ? ` to ${to}` : ''}${force ? ' (forced: the data-at-risk gates and the cooldown do not refuse it; fencing still holds)' : ''}`;
+  /** The operator's action, recorded on `incidentId`; what the run started is `detail`. */
+  const failoverAction = (detail: string, incidentId: string) =>
+    record(deps, 'failover', clusterId, request.caller.id, reason, `${what}: ${detail}`, {
+      incidentId,
+      nodeId: plan.primary,
+    });
+  const answer = (incident: Incident, action: OperatorActionRecord, note: string | undefined) =>
+    started(
+      incident,
+      { from: plan.primary, ...(to ? { to } : {}), note },
+      `${incident.incidentId}: ${action.detail}; started as ${executionNameFor(incident)}`,
+    );
   if (plan.takeover !== undefined) {
     const takeover = plan.takeover;
     const running = await deps.executions.isRunning(takeover);
@@ -140,25 +152,16 @@ export async function failoverOperation(
         `a failover is half done: incident ${takeover.incidentId} moved the epoch to ${after.epoch}: recover it (replica-sentinel recover ${takeover.incidentId})`,
         409,
       );
-    const action = record(
-      deps,
-      'failover',
-      clusterId,
-      request.caller.id,
-      reason,
-      `${what}: takes over incident ${takeover.incidentId}${running ? ' (its runbook execution was stopped first)' : ''}`,
-      { incidentId: takeover.incidentId, nodeId: plan.primary },
+    const action = failoverAction(
+      `takes over incident ${takeover.incidentId}${running ? ' (its runbook execution was stopped first)' : ''}`,
+      takeover.incidentId,
     );
     const { next, note } = await restart({ ...deps, runbooks }, takeover, action, {
       request: asked,
       runbook: 'primary-failover',
     });
     await deps.notifier.publish(operatorNotification(action));
-    return started(
-      next,
-      { from: plan.primary, ...(to ? { to } : {}), note },
-      `${next.incidentId}: ${action.detail}; started as ${executionNameFor(next)}`,
-    );
+    return answer(next, action, note);
   }
   const incident = manualFailoverIncident(clusterId, old, asked, now);
   if ((await runbooks.incidents.save(incident, latest)) !== 'written')
@@ -166,26 +169,11 @@ export async function failoverOperation(
       `the incidents of ${plan.primary} changed meanwhile: nothing started, try again`,
       409,
     );
-  const action = record(
-    deps,
-    'failover',
-    clusterId,
-    request.caller.id,
-    reason,
-    `${what}: opened incident ${incident.incidentId}`,
-    {
-      incidentId: incident.incidentId,
-      nodeId: plan.primary,
-    },
-  );
+  const action = failoverAction(`opened incident ${incident.incidentId}`, incident.incidentId);
   await deps.store.log(action);
   const launched = await runbooks.launcher.start(incident);
   await deps.notifier.publish(operatorNotification(action));
-  return started(
-    incident,
-    { from: plan.primary, ...(to ? { to } : {}), note: launched.note },
-    `${incident.incidentId}: ${action.detail}; started as ${executionNameFor(incident)}`,
-  );
+  return answer(incident, action, launched.note);
 }
 
 /**

@@ -38,6 +38,7 @@ import { SQS_PRODUCER_KEY_ACTIONS } from './function-bindings/messaging';
 import { createLogsKey } from './logs-key';
 import { SentinelFunction } from './sentinel-function';
 import { SqsFailureDestination } from './sqs-failure-destination';
+import { acknowledgeLoggingWildcard } from './state-machine-logging-nag';
 import { UnqualifiedLambdaInvoke } from './unqualified-lambda-invoke';
 
 /** Default of {@link DetectorProps.sweepIntervalSeconds}; the sweep handler's own default too. */
@@ -343,14 +344,7 @@ export class Detector extends Construct {
         '(every state of every execution, about 50 events a minute, for a fixed cost this machine exists to cut). ' +
         "Each sweep's own result is in the sweep function's logs and metrics (SweepRuns, OverdueNodes).",
     });
-    Validations.of(machine.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only what Step Functions needs for logging and tracing uses "*": the CloudWatch Logs log-delivery actions ' +
-        '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, ' +
-        'DescribeResourcePolicies, DescribeLogGroups), which have no resource-level permissions, and the X-Ray actions ' +
-        '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets), which have none either.',
-    });
+    acknowledgeLoggingWildcard(machine.role);
     return machine;
   }
 

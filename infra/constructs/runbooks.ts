@@ -21,6 +21,7 @@ import { functionEntry } from '../paths';
 import { createLogsKey } from './logs-key';
 import { definitionFrom } from './runbooks/flow-definition';
 import { SentinelFunction } from './sentinel-function';
+import { acknowledgeLoggingWildcard } from './state-machine-logging-nag';
 import { importVpcPlacement, type NetworkIds } from './vpc-placement';
 
 /** Longest stack name for which `<stack>-replica-recovery` is a valid state machine name (80 characters). */
@@ -209,14 +210,7 @@ export class Runbooks extends Construct {
       logs: { destination: this.executionLogs, level: LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
-    Validations.of(stateMachine.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only what Step Functions needs for logging and tracing uses "*": the CloudWatch Logs log-delivery actions ' +
-        '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, ' +
-        'DescribeResourcePolicies, DescribeLogGroups), which have no resource-level permissions, and the X-Ray actions ' +
-        '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets), which have none either.',
-    });
+    acknowledgeLoggingWildcard(stateMachine.role);
     Validations.of(stateMachine.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${Stack.of(this).region}:<AWS::AccountId>:automation-execution/*]`,
       reason:
